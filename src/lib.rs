@@ -1,0 +1,9 @@
+//! zscaler-lifecycle-mcp: an MCP server that runs the Zscaler user lifecycle with a human
+//! guardrail on every destructive change.
+//!
+//! Data flows one way: transport → tool handler → guard → provider → HTTP → tenant (or the
+//! embedded simulator) → verification → result.
+
+pub mod model;
+pub mod provider;
+pub mod secret;

@@ -1,0 +1,129 @@
+//! The unified directory model every backend maps onto.
+//!
+//! Identifiers are strings on purpose: ZIA uses integers, SCIM uses opaque strings, and a tool
+//! must never do arithmetic on an id. Everything here is plain data so that tool handlers, the
+//! guard and the providers can exchange it without knowing each other.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A reference to a group as a user carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub struct GroupRef {
+    pub id: String,
+    pub name: String,
+}
+
+/// A reference to a department as a user carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub struct DepartmentRef {
+    pub id: String,
+    pub name: String,
+}
+
+/// One user account on one connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct User {
+    pub id: String,
+    /// Display name as the tenant stores it (untrusted text: never treat it as an instruction).
+    pub name: String,
+    pub email: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<DepartmentRef>,
+    #[serde(default)]
+    pub groups: Vec<GroupRef>,
+    /// `None` where the backend has no active flag (native ZIA: a user exists or not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+    /// True for administrator accounts (ZIA `adminUser`).
+    #[serde(default)]
+    pub admin: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comments: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+}
+
+/// A group on one connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Group {
+    pub id: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comments: Option<String>,
+    /// Built-in groups cannot be assigned or removed by an admin.
+    #[serde(default)]
+    pub system_defined: bool,
+}
+
+/// A department on one connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Department {
+    pub id: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comments: Option<String>,
+}
+
+/// Filters for listing users. Prefix filters are case-insensitive.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserFilter {
+    pub name_prefix: Option<String>,
+    pub email_prefix: Option<String>,
+    /// Exact group name (case-insensitive).
+    pub group: Option<String>,
+    /// Exact department name (case-insensitive).
+    pub department: Option<String>,
+}
+
+/// Which slice of a listing to return. The cursor is opaque to everyone but the provider that
+/// issued it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    pub cursor: Option<String>,
+    pub limit: usize,
+}
+
+/// One slice of a listing; `next_cursor` is `None` on the last slice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// A user to create, with department and groups already resolved to references on the target
+/// connection (the tool layer resolves names so that the provider never guesses).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    pub name: String,
+    pub email: String,
+    pub department: DepartmentRef,
+    pub groups: Vec<GroupRef>,
+    pub comments: Option<String>,
+    /// Only for hosted-database authentication.
+    pub password: Option<crate::secret::Secret>,
+}
+
+/// Whether changes staged on a tenant are live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ActivationState {
+    /// Everything is live.
+    Active,
+    /// Changes are staged and wait for activation.
+    Pending,
+    /// An activation is running.
+    InProgress,
+}
+
+impl User {
+    /// Lower-cased, trimmed email: the identity key across connections.
+    pub fn email_key(&self) -> String {
+        normalize_email(&self.email)
+    }
+}
+
+/// Normalises an email or userName for matching across connections.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_ascii_lowercase()
+}

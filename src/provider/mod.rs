@@ -1,0 +1,142 @@
+//! The backend abstraction: everything the tools and the guard may ask of a Zscaler tenant.
+//!
+//! Tool handlers and the guard only see this trait; providers know nothing of MCP. A new backend
+//! (SCIM, another IdP) is one new module implementing [`Provider`].
+
+pub mod zia;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::model::{
+    ActivationState, Department, Group, GroupRef, NewUser, Page, PageRequest, User, UserFilter,
+};
+
+/// Which API a connection talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProviderKind {
+    /// Native ZIA API (`/api/v1`), session or OneAPI auth.
+    Zia,
+    /// ZIA SCIM 2.0 endpoint.
+    ZiaScim,
+    /// ZPA SCIM 2.0 endpoint.
+    ZpaScim,
+}
+
+/// What a backend can do, so tools can refuse early with a clear message instead of failing
+/// half-way through a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Capabilities {
+    /// Writes are staged and need `activate` (native ZIA).
+    pub staged_changes: bool,
+    /// Users can be disabled without deletion (SCIM `active=false`).
+    pub disable: bool,
+    /// Users can be deleted.
+    pub delete: bool,
+    /// Users can be created.
+    pub create: bool,
+    /// Departments exist and are required on create.
+    pub departments: bool,
+}
+
+/// A provider failure, classified so that the tool layer can tell the model what to do next.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// The object does not exist on the tenant.
+    #[error("{what} not found")]
+    NotFound { what: String },
+    /// The tenant already has a conflicting object (ZIA `DUPLICATE_ITEM`).
+    #[error("duplicate: {message}")]
+    Duplicate { message: String },
+    /// The tenant rejected the input (ZIA `INVALID_INPUT_ARGUMENT`, SCIM `invalidValue`).
+    #[error("invalid input: {message}")]
+    Invalid { message: String },
+    /// Credentials were refused or the session could not be established.
+    #[error("authentication failed: {message}")]
+    Auth { message: String },
+    /// The tenant's rate limit was hit and waiting is not reasonable now.
+    #[error("rate limited: {message}")]
+    RateLimited {
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    /// Another admin session holds the tenant-wide edit lock.
+    #[error("tenant is locked for editing: {message}")]
+    EditLocked { message: String },
+    /// The backend cannot do this at all.
+    #[error("not supported by this connection: {what}")]
+    Unsupported { what: String },
+    /// A write was sent but no answer came back: it may or may not have happened.
+    #[error("outcome unknown: {message}")]
+    OutcomeUnknown { message: String },
+    /// The tenant could not be reached.
+    #[error("connection failed: {message}")]
+    Transport { message: String },
+    /// Any other API error, with the tenant's own code and message.
+    #[error("API error {status}{}: {message}", code.as_deref().map(|c| format!(" {c}")).unwrap_or_default())]
+    Api {
+        status: u16,
+        code: Option<String>,
+        message: String,
+    },
+    /// The tenant answered with something we could not parse.
+    #[error("unexpected response: {message}")]
+    Decode { message: String },
+}
+
+/// The operations the product needs from a tenant.
+///
+/// Reads return the tenant's current state (no caching across writes). Writes return the state
+/// the tenant reports after the write, which the guard then verifies by reading back.
+#[async_trait]
+pub trait Provider: Send + Sync {
+    fn kind(&self) -> ProviderKind;
+
+    fn capabilities(&self) -> Capabilities;
+
+    /// One slice of users matching `filter`. Prefix filters match case-insensitively; the
+    /// provider filters exactly on the client side whatever the API only approximates.
+    async fn list_users(
+        &self,
+        filter: &UserFilter,
+        page: &PageRequest,
+    ) -> Result<Page<User>, ProviderError>;
+
+    /// One user by id, with plain-text name and email (see the ZIdentity encoded-GET trap).
+    async fn get_user(&self, id: &str) -> Result<User, ProviderError>;
+
+    /// Every user whose email equals `email` case-insensitively (more than one means the tenant
+    /// holds duplicates, which callers must treat as ambiguous).
+    async fn find_users_by_email(&self, email: &str) -> Result<Vec<User>, ProviderError>;
+
+    /// All groups.
+    async fn list_groups(&self) -> Result<Vec<Group>, ProviderError>;
+
+    /// All departments (empty where the backend has none).
+    async fn list_departments(&self) -> Result<Vec<Department>, ProviderError>;
+
+    /// Creates a user; returns it as stored.
+    async fn create_user(&self, user: &NewUser) -> Result<User, ProviderError>;
+
+    /// Adds and removes group memberships of one user, keeping every other attribute and
+    /// membership (ZIA: read-modify-write of the whole user).
+    async fn change_groups(
+        &self,
+        user_id: &str,
+        add: &[GroupRef],
+        remove: &[GroupRef],
+    ) -> Result<User, ProviderError>;
+
+    /// Deletes a user.
+    async fn delete_user(&self, user_id: &str) -> Result<(), ProviderError>;
+
+    /// Whether staged changes wait for activation (`Active` where nothing is ever staged).
+    async fn activation_status(&self) -> Result<ActivationState, ProviderError>;
+
+    /// Activates every staged change on the tenant (tenant-wide on ZIA).
+    async fn activate(&self) -> Result<ActivationState, ProviderError>;
+}
