@@ -7,3 +7,5 @@
 pub mod model;
 pub mod provider;
 pub mod secret;
+pub mod config;
+pub mod guard;

@@ -1,0 +1,279 @@
+//! The TOML configuration: named connections, the safety policy, and where state lives.
+//!
+//! Secrets are never written in the file: each is a reference to an environment variable or a
+//! file, resolved at start-up into a [`Secret`] so that it cannot leak through `Debug`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::secret::Secret;
+
+/// Why a configuration could not be loaded; each message says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("connection '{connection}': {message}")]
+    Connection { connection: String, message: String },
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Named tenants. The name is what tools take as `connection`.
+    #[serde(default)]
+    pub connections: BTreeMap<String, ConnectionConfig>,
+    #[serde(default)]
+    pub policy: PolicyConfig,
+    #[serde(default)]
+    pub server: ServerConfig,
+}
+
+/// Which API a connection talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConnectionKind {
+    /// Native ZIA API with the legacy API-key session login.
+    Zia,
+}
+
+/// One tenant connection. A flat table (not a tagged enum) so that TOML errors keep their line
+/// numbers. Credentials default to the env names the official Zscaler SDKs use, so an existing
+/// setup works unchanged.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionConfig {
+    pub kind: ConnectionKind,
+    /// Cloud name (`zscaler`, `zscalertwo`, …); ignored when `base_url` is set.
+    #[serde(default)]
+    pub cloud: Option<String>,
+    /// Full base URL, for non-standard tenants and the simulator (`/api/v1` is appended).
+    #[serde(default)]
+    pub base_url: Option<String>,
+    #[serde(default = "default_username_ref")]
+    pub username: SecretRef,
+    #[serde(default = "default_password_ref")]
+    pub password: SecretRef,
+    #[serde(default = "default_api_key_ref")]
+    pub api_key: SecretRef,
+    /// Email domains registered on the tenant, used by the audit to spot external accounts.
+    #[serde(default)]
+    pub registered_domains: Vec<String>,
+    /// Per-request timeout in seconds.
+    #[serde(default = "default_timeout_secs")]
+    pub timeout_secs: u64,
+}
+
+/// Where a secret comes from: `{ env = "NAME" }`, `{ file = "/path" }`, or (for non-secret
+/// values such as a username only) `{ value = "..." }`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SecretRef {
+    #[serde(default)]
+    pub env: Option<String>,
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
+fn env_ref(name: &str) -> SecretRef {
+    SecretRef {
+        env: Some(name.to_string()),
+        file: None,
+        value: None,
+    }
+}
+fn default_username_ref() -> SecretRef {
+    env_ref("ZIA_USERNAME")
+}
+fn default_password_ref() -> SecretRef {
+    env_ref("ZIA_PASSWORD")
+}
+fn default_api_key_ref() -> SecretRef {
+    env_ref("ZIA_API_KEY")
+}
+fn default_timeout_secs() -> u64 {
+    30
+}
+
+impl SecretRef {
+    /// Reads the secret now. `what` names it in the error so the user knows which to set.
+    pub fn resolve(&self, what: &str) -> Result<Secret, String> {
+        match (&self.env, &self.file, &self.value) {
+            (Some(var), None, None) => match std::env::var(var) {
+                Ok(v) if !v.trim().is_empty() => Ok(Secret::new(v.trim())),
+                _ => Err(format!("{what}: environment variable {var} is not set")),
+            },
+            (None, Some(path), None) => std::fs::read_to_string(path)
+                .map(|v| Secret::new(v.trim()))
+                .map_err(|e| format!("{what}: cannot read {}: {e}", path.display())),
+            (None, None, Some(v)) => Ok(Secret::new(v.clone())),
+            _ => Err(format!(
+                "{what}: give exactly one of env, file or value"
+            )),
+        }
+    }
+}
+
+/// The safety policy. The full policy engine grows from here; these rules hold already.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// Refuse every write.
+    #[serde(default)]
+    pub read_only: bool,
+    /// Glob patterns (case-insensitive) on email or name of accounts no tool may change.
+    #[serde(default)]
+    pub protected_accounts: Vec<String>,
+    /// Group names (globs) whose membership no tool may change.
+    #[serde(default)]
+    pub protected_groups: Vec<String>,
+    /// Treat every tenant administrator account as protected.
+    #[serde(default = "yes")]
+    pub protect_admins: bool,
+    /// Minutes a plan stays valid for approval.
+    #[serde(default = "default_plan_ttl")]
+    pub plan_ttl_minutes: u64,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_plan_ttl() -> u64 {
+    5
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        Self {
+            read_only: false,
+            protected_accounts: Vec::new(),
+            protected_groups: Vec::new(),
+            protect_admins: true,
+            plan_ttl_minutes: default_plan_ttl(),
+        }
+    }
+}
+
+/// Process-level settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Where plans, approvals and the journal live; shared by `serve` and `approve`.
+    #[serde(default)]
+    pub state_dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// Loads and checks a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses config text; `path` only labels errors. TOML errors carry line and column.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        if config.connections.is_empty() {
+            return Err(ConfigError::Parse {
+                path: path.to_path_buf(),
+                message: "no [connections.NAME] table: add at least one connection".into(),
+            });
+        }
+        for (name, conn) in &config.connections {
+            if name.eq_ignore_ascii_case("all") {
+                return Err(ConfigError::Connection {
+                    connection: name.clone(),
+                    message: "'all' is reserved for 'every connection'; pick another name".into(),
+                });
+            }
+            match conn.kind {
+                ConnectionKind::Zia => {
+                    if conn.cloud.is_none() && conn.base_url.is_none() {
+                        return Err(ConfigError::Connection {
+                            connection: name.clone(),
+                            message: "set cloud (e.g. \"zscalertwo\") or base_url".into(),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(config)
+    }
+}
+
+/// The state directory: config, then `ZSCALER_LIFECYCLE_MCP_STATE_DIR`, then the XDG state home.
+pub fn state_dir(config: Option<&Config>) -> PathBuf {
+    if let Some(dir) = config.and_then(|c| c.server.state_dir.clone()) {
+        return dir;
+    }
+    if let Ok(dir) = std::env::var("ZSCALER_LIFECYCLE_MCP_STATE_DIR") {
+        if !dir.is_empty() {
+            return PathBuf::from(dir);
+        }
+    }
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("zscaler-lifecycle-mcp")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_zia_connection_with_defaults() {
+        let c = Config::parse(
+            "[connections.zia-prod]\nkind = \"zia\"\ncloud = \"zscalertwo\"\n",
+            Path::new("t.toml"),
+        )
+        .expect("valid");
+        let z = &c.connections["zia-prod"];
+        assert_eq!(z.kind, ConnectionKind::Zia);
+        assert_eq!(z.username, env_ref("ZIA_USERNAME"));
+        assert!(c.policy.protect_admins);
+    }
+
+    #[test]
+    fn unknown_field_is_reported_with_its_line() {
+        let err = Config::parse(
+            "[connections.a]\nkind = \"zia\"\ncloud = \"x\"\npasword = 1\n",
+            Path::new("t.toml"),
+        )
+        .expect_err("must fail");
+        let msg = err.to_string();
+        assert!(msg.contains("pasword") && msg.contains("line 4"), "{msg}");
+    }
+
+    #[test]
+    fn reserved_and_incomplete_connections_are_refused() {
+        assert!(Config::parse("[connections.all]\nkind=\"zia\"\ncloud=\"x\"\n", Path::new("t")).is_err());
+        assert!(Config::parse("[connections.a]\nkind=\"zia\"\n", Path::new("t")).is_err());
+        assert!(Config::parse("", Path::new("t")).is_err());
+    }
+
+    #[test]
+    fn secret_ref_resolution() {
+        let r = SecretRef { env: None, file: None, value: Some("v".into()) };
+        assert_eq!(r.resolve("x").expect("value").expose(), "v");
+        let r = SecretRef { env: Some("ZLM_TEST_SURELY_UNSET".into()), file: None, value: None };
+        assert!(r.resolve("password").expect_err("unset").contains("ZLM_TEST_SURELY_UNSET"));
+    }
+}

@@ -1,0 +1,200 @@
+//! The audit journal: append-only JSONL, each record hash-chained to the one before.
+//!
+//! A record's `hash` is SHA-256 over the previous record's hash and the record's canonical JSON
+//! (without `hash`), so editing, deleting or reordering any record breaks every later link.
+//! Appends take an OS file lock and fsync, so several processes sharing a state directory keep
+//! one consistent chain. Secrets never reach it: callers pass only ids, names and outcomes.
+
+use std::fs::OpenOptions;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::{GuardError, now_secs, rfc3339};
+
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The journal file.
+#[derive(Debug, Clone)]
+pub struct Journal {
+    path: PathBuf,
+}
+
+fn jerr(path: &Path, e: impl std::fmt::Display) -> GuardError {
+    GuardError::Journal {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+fn link(prev: &str, body: &Value) -> String {
+    let mut h = Sha256::new();
+    h.update(prev.as_bytes());
+    h.update(b"\n");
+    h.update(body.to_string().as_bytes());
+    hex::encode(h.finalize())
+}
+
+impl Journal {
+    pub fn new(path: PathBuf) -> Self {
+        Self { path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one event (an object of plain fields) and returns its hash.
+    pub fn append(&self, event: Map<String, Value>) -> Result<String, GuardError> {
+        if let Some(parent) = self.path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| jerr(&self.path, e))?;
+        }
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&self.path)
+            .map_err(|e| jerr(&self.path, e))?;
+        file.lock().map_err(|e| jerr(&self.path, e))?;
+        let result = (|| {
+            let (seq, prev) = last_link(&mut file).map_err(|e| jerr(&self.path, e))?;
+            let mut body = Map::new();
+            body.insert("seq".into(), Value::from(seq + 1));
+            body.insert("time".into(), Value::from(rfc3339(now_secs())));
+            body.insert("prev".into(), Value::from(prev.clone()));
+            for (k, v) in event {
+                if !matches!(k.as_str(), "seq" | "time" | "prev" | "hash") {
+                    body.insert(k, v);
+                }
+            }
+            let body = Value::Object(body);
+            let hash = link(&prev, &body);
+            let mut record = body;
+            if let Value::Object(m) = &mut record {
+                m.insert("hash".into(), Value::from(hash.clone()));
+            }
+            let mut line = record.to_string();
+            line.push('\n');
+            file.write_all(line.as_bytes())
+                .and_then(|_| file.sync_data())
+                .map_err(|e| jerr(&self.path, e))?;
+            Ok(hash)
+        })();
+        let _ = file.unlock();
+        result
+    }
+
+    /// Checks the whole chain; returns the number of records or the first broken one.
+    pub fn verify(path: &Path) -> Result<u64, String> {
+        let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut prev = GENESIS.to_string();
+        let mut count = 0u64;
+        for (i, line) in BufReader::new(file).lines().enumerate() {
+            let line = line.map_err(|e| format!("line {}: {e}", i + 1))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let mut record: Map<String, Value> = serde_json::from_str(&line)
+                .map_err(|e| format!("line {}: not a JSON record: {e}", i + 1))?;
+            let hash = match record.remove("hash") {
+                Some(Value::String(h)) => h,
+                _ => return Err(format!("line {}: record has no hash", i + 1)),
+            };
+            if record.get("prev").and_then(Value::as_str) != Some(prev.as_str()) {
+                return Err(format!(
+                    "line {}: chain broken (record does not follow the one before: removed or reordered records)",
+                    i + 1
+                ));
+            }
+            if record.get("seq").and_then(Value::as_u64) != Some(count + 1) {
+                return Err(format!("line {}: sequence number out of order", i + 1));
+            }
+            if link(&prev, &Value::Object(record)) != hash {
+                return Err(format!("line {}: record was modified after it was written", i + 1));
+            }
+            prev = hash;
+            count += 1;
+        }
+        Ok(count)
+    }
+}
+
+/// Sequence number and hash of the last record (0 and the genesis hash for an empty file).
+fn last_link(file: &mut std::fs::File) -> std::io::Result<(u64, String)> {
+    let len = file.seek(SeekFrom::End(0))?;
+    if len == 0 {
+        return Ok((0, GENESIS.to_string()));
+    }
+    // Records are small; the last one fits in the tail unless it is huge, then read it all.
+    let mut window = 64 * 1024u64;
+    loop {
+        let start = len.saturating_sub(window);
+        file.seek(SeekFrom::Start(start))?;
+        let mut buf = Vec::new();
+        file.read_to_end(&mut buf)?;
+        let text = String::from_utf8_lossy(&buf);
+        let trimmed = text.trim_end();
+        let last = match trimmed.rfind('\n') {
+            Some(pos) => &trimmed[pos + 1..],
+            None if start == 0 => trimmed,
+            None => {
+                window *= 4;
+                continue;
+            }
+        };
+        let v: Value = serde_json::from_str(last).map_err(|e| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, format!("last record unreadable: {e}"))
+        })?;
+        let seq = v.get("seq").and_then(Value::as_u64).unwrap_or(0);
+        let hash = v.get("hash").and_then(Value::as_str).unwrap_or(GENESIS).to_string();
+        return Ok((seq, hash));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(n: u64) -> Map<String, Value> {
+        match json!({"tool": "deactivate", "n": n}) {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        }
+    }
+
+    fn write_three(dir: &Path) -> PathBuf {
+        let path = dir.join("journal.jsonl");
+        let j = Journal::new(path.clone());
+        for n in 0..3 {
+            j.append(event(n)).expect("append");
+        }
+        path
+    }
+
+    #[test]
+    fn intact_chain_verifies() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write_three(dir.path());
+        assert_eq!(Journal::verify(&path), Ok(3));
+    }
+
+    #[test]
+    fn edit_removal_and_reorder_are_detected() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write_three(dir.path());
+        let text = std::fs::read_to_string(&path).expect("read");
+        let lines: Vec<&str> = text.lines().collect();
+
+        std::fs::write(&path, text.replace("\"n\":1", "\"n\":7")).expect("write");
+        assert!(Journal::verify(&path).expect_err("edit").contains("modified"));
+
+        std::fs::write(&path, format!("{}\n{}\n", lines[0], lines[2])).expect("write");
+        assert!(Journal::verify(&path).is_err());
+
+        std::fs::write(&path, format!("{}\n{}\n{}\n", lines[0], lines[2], lines[1])).expect("write");
+        assert!(Journal::verify(&path).is_err());
+    }
+}

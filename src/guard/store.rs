@@ -1,0 +1,331 @@
+//! Plans and approvals on disk, shared by the serving process and the `approve` command.
+//!
+//! Each plan and approval is signed with a key kept in the state directory (mode 0600), so a
+//! plan edited on disk, or an approval written for another plan, is refused. Single use is
+//! enforced by creating a `.used` marker with `create_new`, which is atomic on every platform.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use hmac::{KeyInit, Mac};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+
+use super::plan::Plan;
+use super::{GuardError, now_secs};
+
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+
+#[derive(Serialize, Deserialize)]
+struct SignedPlan {
+    plan: Plan,
+    signature: String,
+}
+
+/// A human's approval of one plan.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Approval {
+    pub plan_id: String,
+    /// Who approved: the OS user that ran `approve`.
+    pub approver: String,
+    pub approved_at: u64,
+    signature: String,
+}
+
+/// The plan and approval store in one state directory.
+pub struct PlanStore {
+    dir: PathBuf,
+    key: Vec<u8>,
+}
+
+impl std::fmt::Debug for PlanStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlanStore").field("dir", &self.dir).finish_non_exhaustive()
+    }
+}
+
+fn state_err(path: &Path, e: impl std::fmt::Display) -> GuardError {
+    GuardError::State {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// Plan ids are typed by people: short, lowercase, unambiguous.
+fn valid_plan_id(id: &str) -> bool {
+    id.len() == 10 && id.starts_with("p-") && id[2..].chars().all(|c| c.is_ascii_hexdigit())
+}
+
+impl PlanStore {
+    /// Opens (creating if needed) the store; creates the signing key on first use.
+    pub fn open(state_dir: &Path) -> Result<Self, GuardError> {
+        let dir = state_dir.join("plans");
+        fs::create_dir_all(&dir).map_err(|e| state_err(&dir, e))?;
+        restrict_dir(state_dir)?;
+        let key_path = state_dir.join("plan.key");
+        let key = match fs::read_to_string(&key_path) {
+            Ok(text) => hex::decode(text.trim()).map_err(|e| state_err(&key_path, e))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut key = vec![0u8; 32];
+                rand::rng().fill_bytes(&mut key);
+                match create_private(&key_path) {
+                    Ok(mut f) => {
+                        f.write_all(hex::encode(&key).as_bytes())
+                            .and_then(|_| f.sync_all())
+                            .map_err(|e| state_err(&key_path, e))?;
+                        key
+                    }
+                    // Another process created it first: use theirs.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        let text =
+                            fs::read_to_string(&key_path).map_err(|e| state_err(&key_path, e))?;
+                        hex::decode(text.trim()).map_err(|e| state_err(&key_path, e))?
+                    }
+                    Err(e) => return Err(state_err(&key_path, e)),
+                }
+            }
+            Err(e) => return Err(state_err(&key_path, e)),
+        };
+        if key.len() < 32 {
+            return Err(state_err(&key_path, "signing key is shorter than 32 bytes"));
+        }
+        Ok(Self { dir, key })
+    }
+
+    /// A fresh plan id.
+    pub fn new_id() -> String {
+        let mut b = [0u8; 4];
+        rand::rng().fill_bytes(&mut b);
+        format!("p-{}", hex::encode(b))
+    }
+
+    fn sign(&self, domain: &str, payload: &[u8]) -> String {
+        let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC accepts any key length");
+        mac.update(domain.as_bytes());
+        mac.update(&[0]);
+        mac.update(payload);
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    fn verify(&self, domain: &str, payload: &[u8], signature: &str) -> bool {
+        let Ok(sig) = hex::decode(signature) else {
+            return false;
+        };
+        let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC accepts any key length");
+        mac.update(domain.as_bytes());
+        mac.update(&[0]);
+        mac.update(payload);
+        mac.verify_slice(&sig).is_ok()
+    }
+
+    fn path(&self, id: &str, ext: &str) -> Result<PathBuf, GuardError> {
+        if !valid_plan_id(id) {
+            return Err(GuardError::PlanNotFound { id: id.chars().take(40).collect() });
+        }
+        Ok(self.dir.join(format!("{id}.{ext}")))
+    }
+
+    fn canonical(plan: &Plan) -> Vec<u8> {
+        serde_json::to_value(plan)
+            .map(|v| v.to_string().into_bytes())
+            .unwrap_or_default()
+    }
+
+    /// Stores a new plan.
+    pub fn save(&self, plan: &Plan) -> Result<(), GuardError> {
+        let path = self.path(&plan.id, "plan.json")?;
+        let signed = SignedPlan {
+            signature: self.sign("plan", &Self::canonical(plan)),
+            plan: plan.clone(),
+        };
+        let text = serde_json::to_vec_pretty(&signed).map_err(|e| state_err(&path, e))?;
+        let mut f = create_private(&path).map_err(|e| state_err(&path, e))?;
+        f.write_all(&text)
+            .and_then(|_| f.sync_all())
+            .map_err(|e| state_err(&path, e))
+    }
+
+    /// Loads a plan, refusing one whose signature does not match.
+    pub fn load(&self, id: &str) -> Result<Plan, GuardError> {
+        let path = self.path(id, "plan.json")?;
+        let text = fs::read(&path).map_err(|_| GuardError::PlanNotFound { id: id.into() })?;
+        let signed: SignedPlan =
+            serde_json::from_slice(&text).map_err(|_| GuardError::BadSignature { id: id.into() })?;
+        if signed.plan.id != id
+            || !self.verify("plan", &Self::canonical(&signed.plan), &signed.signature)
+        {
+            return Err(GuardError::BadSignature { id: id.into() });
+        }
+        Ok(signed.plan)
+    }
+
+    /// Loads a plan that may still be executed: not expired, not used.
+    pub fn load_live(&self, id: &str) -> Result<Plan, GuardError> {
+        let plan = self.load(id)?;
+        if self.path(id, "used")?.exists() {
+            return Err(GuardError::AlreadyUsed { id: id.into() });
+        }
+        if now_secs() >= plan.expires_at {
+            return Err(GuardError::Expired { id: id.into() });
+        }
+        Ok(plan)
+    }
+
+    /// Records a human's approval of a live plan.
+    pub fn approve(&self, id: &str, approver: &str) -> Result<Approval, GuardError> {
+        let plan = self.load_live(id)?;
+        let approved_at = now_secs();
+        let payload = approval_payload(&plan, approver, approved_at);
+        let approval = Approval {
+            plan_id: plan.id.clone(),
+            approver: approver.to_string(),
+            approved_at,
+            signature: self.sign("approval", &payload),
+        };
+        let path = self.path(id, "approval.json")?;
+        let text = serde_json::to_vec_pretty(&approval).map_err(|e| state_err(&path, e))?;
+        let tmp = self.path(id, "approval.tmp")?;
+        fs::write(&tmp, text).map_err(|e| state_err(&tmp, e))?;
+        fs::rename(&tmp, &path).map_err(|e| state_err(&path, e))?;
+        Ok(approval)
+    }
+
+    /// The verified approval of a plan, if a human gave one.
+    pub fn approval(&self, plan: &Plan) -> Result<Approval, GuardError> {
+        let path = self.path(&plan.id, "approval.json")?;
+        let text = fs::read(&path).map_err(|_| GuardError::NotApproved { id: plan.id.clone() })?;
+        let approval: Approval = serde_json::from_slice(&text)
+            .map_err(|_| GuardError::BadSignature { id: plan.id.clone() })?;
+        let payload = approval_payload(plan, &approval.approver, approval.approved_at);
+        if approval.plan_id != plan.id || !self.verify("approval", &payload, &approval.signature) {
+            return Err(GuardError::BadSignature { id: plan.id.clone() });
+        }
+        Ok(approval)
+    }
+
+    /// Marks a plan used; fails if it already was, so a plan executes at most once even when
+    /// two calls race.
+    pub fn consume(&self, id: &str) -> Result<(), GuardError> {
+        let path = self.path(id, "used")?;
+        match OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(GuardError::AlreadyUsed { id: id.into() })
+            }
+            Err(e) => Err(state_err(&path, e)),
+        }
+    }
+
+    /// Plans that are neither expired nor used, oldest first, for `approve` without an id.
+    pub fn pending(&self) -> Vec<Plan> {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let mut plans: Vec<Plan> = entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let id = name.strip_suffix(".plan.json")?;
+                self.load_live(id).ok()
+            })
+            .collect();
+        plans.sort_by_key(|p| p.created_at);
+        plans
+    }
+}
+
+/// An approval covers this exact plan content, so re-signing a changed plan voids it.
+fn approval_payload(plan: &Plan, approver: &str, at: u64) -> Vec<u8> {
+    let mut payload = PlanStore::canonical(plan);
+    payload.extend_from_slice(format!("\0{approver}\0{at}").as_bytes());
+    payload
+}
+
+fn create_private(path: &Path) -> std::io::Result<File> {
+    let mut opts = OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)
+}
+
+fn restrict_dir(dir: &Path) -> Result<(), GuardError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|e| state_err(dir, e))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(id: &str, ttl: i64) -> Plan {
+        Plan {
+            id: id.into(),
+            tool: "deactivate".into(),
+            connection: "demo".into(),
+            arguments: serde_json::json!({"user": "a@x.example"}),
+            changes: vec!["Delete a".into()],
+            targets: vec![],
+            created_at: now_secs(),
+            expires_at: (now_secs() as i64 + ttl) as u64,
+        }
+    }
+
+    #[test]
+    fn save_approve_consume_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = PlanStore::open(dir.path()).expect("open");
+        let id = PlanStore::new_id();
+        let p = plan(&id, 300);
+        store.save(&p).expect("save");
+        assert!(matches!(store.approval(&p), Err(GuardError::NotApproved { .. })));
+        store.approve(&id, "alice").expect("approve");
+        assert_eq!(store.approval(&p).expect("approved").approver, "alice");
+        store.consume(&id).expect("first use");
+        assert!(matches!(store.consume(&id), Err(GuardError::AlreadyUsed { .. })));
+        assert!(matches!(store.load_live(&id), Err(GuardError::AlreadyUsed { .. })));
+    }
+
+    #[test]
+    fn tampered_plan_and_foreign_key_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = PlanStore::open(dir.path()).expect("open");
+        let id = PlanStore::new_id();
+        store.save(&plan(&id, 300)).expect("save");
+        let path = dir.path().join("plans").join(format!("{id}.plan.json"));
+        let text = fs::read_to_string(&path).expect("read");
+        fs::write(&path, text.replace("a@x.example", "b@x.example")).expect("write");
+        assert!(matches!(store.load(&id), Err(GuardError::BadSignature { .. })));
+
+        let other = tempfile::tempdir().expect("tempdir");
+        let other_store = PlanStore::open(other.path()).expect("open");
+        let id2 = PlanStore::new_id();
+        other_store.save(&plan(&id2, 300)).expect("save");
+        fs::copy(
+            other.path().join("plans").join(format!("{id2}.plan.json")),
+            dir.path().join("plans").join(format!("{id2}.plan.json")),
+        )
+        .expect("copy");
+        assert!(matches!(store.load(&id2), Err(GuardError::BadSignature { .. })));
+    }
+
+    #[test]
+    fn expired_plans_and_bad_ids_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = PlanStore::open(dir.path()).expect("open");
+        let id = PlanStore::new_id();
+        store.save(&plan(&id, -1)).expect("save");
+        assert!(matches!(store.load_live(&id), Err(GuardError::Expired { .. })));
+        assert!(store.approve(&id, "alice").is_err());
+        assert!(matches!(store.load("../../etc/passwd"), Err(GuardError::PlanNotFound { .. })));
+        assert!(store.pending().is_empty());
+    }
+}
