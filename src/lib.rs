@@ -9,3 +9,4 @@ pub mod provider;
 pub mod secret;
 pub mod config;
 pub mod guard;
+pub mod ops;

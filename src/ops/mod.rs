@@ -1,0 +1,117 @@
+//! What each tool does, independent of MCP: typed arguments in, typed results or an actionable
+//! error out. The MCP layer only adapts these to the protocol, so `call` on the command line and
+//! a remote client run exactly the same code.
+
+pub mod audit;
+pub mod read;
+pub mod resolve;
+pub mod write;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::guard::journal::Journal;
+use crate::guard::ledger::Ledger;
+use crate::guard::policy::Policy;
+use crate::guard::store::PlanStore;
+use crate::provider::{Provider, ProviderError};
+
+/// A tool failure the model can act on: what was wrong and what to call instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ToolError(pub String);
+
+impl ToolError {
+    pub fn new(msg: impl Into<String>) -> Self {
+        Self(msg.into())
+    }
+}
+
+impl From<crate::guard::GuardError> for ToolError {
+    fn from(e: crate::guard::GuardError) -> Self {
+        Self(e.to_string())
+    }
+}
+
+/// One configured tenant.
+pub struct Connection {
+    pub name: String,
+    pub provider: Arc<dyn Provider>,
+    /// Email domains the tenant has registered (empty = unknown).
+    pub registered_domains: Vec<String>,
+}
+
+/// Who is calling, for the journal.
+#[derive(Debug, Clone, Default)]
+pub struct Caller {
+    /// `name/version` from the MCP client's clientInfo.
+    pub client: String,
+}
+
+/// Everything the tools share.
+pub struct App {
+    pub connections: BTreeMap<String, Connection>,
+    pub policy: Policy,
+    pub plans: PlanStore,
+    pub journal: Journal,
+    pub ledger: Ledger,
+    pub state_dir: PathBuf,
+    /// Set when serving the embedded demo tenant.
+    pub demo: bool,
+}
+
+impl App {
+    /// Picks the connection a call names, or the only one.
+    pub fn connection(&self, name: Option<&str>) -> Result<&Connection, ToolError> {
+        let names = || {
+            self.connections
+                .keys()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match name.map(str::trim).filter(|n| !n.is_empty()) {
+            Some(n) => self.connections.get(n).ok_or_else(|| {
+                ToolError(format!(
+                    "connection '{n}' not found; configured connections: {}",
+                    names()
+                ))
+            }),
+            None if self.connections.len() == 1 => self
+                .connections
+                .values()
+                .next()
+                .ok_or_else(|| ToolError::new("no connection configured")),
+            None => Err(ToolError(format!(
+                "several connections are configured; pass connection as one of: {}",
+                names()
+            ))),
+        }
+    }
+}
+
+/// Turns a provider failure into a message that names the connection and a next step.
+pub fn provider_error(conn: &str, what: &str, e: ProviderError) -> ToolError {
+    let next = match &e {
+        ProviderError::NotFound { .. } => "; check the id or email with list_users or get_user",
+        ProviderError::Duplicate { .. } => {
+            "; an account with this email already exists — use get_user to see it"
+        }
+        ProviderError::Invalid { .. } => "; fix the argument and call again",
+        ProviderError::Auth { .. } => {
+            "; the server's credentials for this connection were refused — an administrator must fix the configuration (run `zscaler-lifecycle-mcp check`)"
+        }
+        ProviderError::RateLimited { .. } => "; wait and call again later",
+        ProviderError::EditLocked { .. } => {
+            "; another administrator session is editing the tenant — call again in a minute"
+        }
+        ProviderError::Unsupported { .. } => "",
+        ProviderError::OutcomeUnknown { .. } => {
+            "; the change may or may not have happened — read the state back with get_user before trying again"
+        }
+        ProviderError::Transport { .. } => "; the tenant could not be reached — call again later",
+        ProviderError::Api { .. } | ProviderError::Decode { .. } => "",
+    };
+    ToolError(format!("{what} failed on connection {conn}: {e}{next}"))
+}

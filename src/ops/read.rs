@@ -1,0 +1,248 @@
+//! Read tools: list_users, get_user, list_groups, pending_changes.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::guard::ledger::LedgerEntry;
+use crate::guard::policy::quote;
+use crate::model::{ActivationState, Group, PageRequest, User, UserFilter};
+
+use super::{App, ToolError, provider_error, resolve};
+
+fn opt(s: &str) -> Option<String> {
+    let t = s.trim();
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+/// Arguments of list_users.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListUsersArgs {
+    /// Connection name; may be omitted when only one is configured.
+    #[serde(default)]
+    pub connection: String,
+    /// Only users whose display name starts with this (case-insensitive).
+    #[serde(default)]
+    pub name_prefix: String,
+    /// Only users whose email starts with this (case-insensitive).
+    #[serde(default)]
+    pub email_prefix: String,
+    /// Only members of this group (exact name, case-insensitive).
+    #[serde(default)]
+    pub group: String,
+    /// Only users in this department (exact name, case-insensitive).
+    #[serde(default)]
+    pub department: String,
+    /// Rows to return, 1–500 (default 50).
+    #[serde(default)]
+    pub limit: Option<u32>,
+    /// The next_cursor of a previous call, to continue the listing.
+    #[serde(default)]
+    pub cursor: String,
+}
+
+/// A compact user row: enough to pick a user, small enough for a model's context.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct UserRow {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    pub groups: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+}
+
+impl From<&User> for UserRow {
+    fn from(u: &User) -> Self {
+        Self {
+            id: u.id.clone(),
+            name: u.name.clone(),
+            email: u.email.clone(),
+            department: u.department.as_ref().map(|d| d.name.clone()),
+            groups: u.groups.iter().map(|g| g.name.clone()).collect(),
+            active: u.active,
+        }
+    }
+}
+
+/// Result of list_users.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ListUsersResult {
+    pub connection: String,
+    pub users: Vec<UserRow>,
+    /// Pass as cursor to get the next rows; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+pub async fn list_users(app: &App, args: ListUsersArgs) -> Result<ListUsersResult, ToolError> {
+    let conn = app.connection(opt(&args.connection).as_deref())?;
+    let limit = args.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ToolError(format!(
+            "limit {limit} is out of range; use 1 to 500 and page with cursor"
+        )));
+    }
+    let filter = UserFilter {
+        name_prefix: opt(&args.name_prefix),
+        email_prefix: opt(&args.email_prefix),
+        group: opt(&args.group),
+        department: opt(&args.department),
+    };
+    let page = conn
+        .provider
+        .list_users(
+            &filter,
+            &PageRequest {
+                cursor: opt(&args.cursor),
+                limit: limit as usize,
+            },
+        )
+        .await
+        .map_err(|e| provider_error(&conn.name, "list_users", e))?;
+    // An empty result for a group or department that does not exist is a typo, not an answer:
+    // say so (costs a call only when nothing matched).
+    if page.items.is_empty() && args.cursor.trim().is_empty() {
+        if let Some(group) = &filter.group {
+            let groups = conn
+                .provider
+                .list_groups()
+                .await
+                .map_err(|e| provider_error(&conn.name, "list_groups", e))?;
+            resolve::groups(conn, &groups, std::slice::from_ref(group))?;
+        }
+        if let Some(dept) = &filter.department {
+            let depts = conn
+                .provider
+                .list_departments()
+                .await
+                .map_err(|e| provider_error(&conn.name, "list_departments", e))?;
+            resolve::department(conn, &depts, dept)?;
+        }
+    }
+    Ok(ListUsersResult {
+        connection: conn.name.clone(),
+        users: page.items.iter().map(UserRow::from).collect(),
+        next_cursor: page.next_cursor,
+    })
+}
+
+/// Arguments of get_user.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GetUserArgs {
+    /// The user's email (case-insensitive) or id.
+    pub user: String,
+    /// Connection name; may be omitted when only one is configured.
+    #[serde(default)]
+    pub connection: String,
+}
+
+/// Result of get_user.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct GetUserResult {
+    pub connection: String,
+    pub user: User,
+}
+
+pub async fn get_user(app: &App, args: GetUserArgs) -> Result<GetUserResult, ToolError> {
+    let conn = app.connection(opt(&args.connection).as_deref())?;
+    let user = resolve::user(conn, &args.user).await?;
+    Ok(GetUserResult {
+        connection: conn.name.clone(),
+        user,
+    })
+}
+
+/// Arguments of list_groups.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListGroupsArgs {
+    /// Connection name; may be omitted when only one is configured.
+    #[serde(default)]
+    pub connection: String,
+    /// Only groups whose name contains this (case-insensitive).
+    #[serde(default)]
+    pub name_contains: String,
+}
+
+/// Result of list_groups.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ListGroupsResult {
+    pub connection: String,
+    pub groups: Vec<Group>,
+}
+
+pub async fn list_groups(app: &App, args: ListGroupsArgs) -> Result<ListGroupsResult, ToolError> {
+    let conn = app.connection(opt(&args.connection).as_deref())?;
+    let needle = args.name_contains.trim().to_lowercase();
+    let mut groups = conn
+        .provider
+        .list_groups()
+        .await
+        .map_err(|e| provider_error(&conn.name, "list_groups", e))?;
+    groups.retain(|g| needle.is_empty() || g.name.to_lowercase().contains(&needle));
+    groups.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+    Ok(ListGroupsResult {
+        connection: conn.name.clone(),
+        groups,
+    })
+}
+
+/// Arguments of pending_changes.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PendingChangesArgs {
+    /// Connection name; may be omitted when only one is configured.
+    #[serde(default)]
+    pub connection: String,
+}
+
+/// Result of pending_changes.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct PendingChangesResult {
+    pub connection: String,
+    /// The tenant's own activation status.
+    pub tenant_status: ActivationState,
+    /// Changes this server staged and has not activated.
+    pub staged_by_this_server: Vec<LedgerEntry>,
+    pub note: String,
+}
+
+pub async fn pending_changes(
+    app: &App,
+    args: PendingChangesArgs,
+) -> Result<PendingChangesResult, ToolError> {
+    let conn = app.connection(opt(&args.connection).as_deref())?;
+    if !conn.provider.capabilities().staged_changes {
+        return Err(ToolError(format!(
+            "connection {} applies changes immediately; nothing is ever pending there",
+            conn.name
+        )));
+    }
+    let status = conn
+        .provider
+        .activation_status()
+        .await
+        .map_err(|e| provider_error(&conn.name, "reading the activation status", e))?;
+    let mine = app.ledger.pending(&conn.name);
+    let note = match (status, mine.is_empty()) {
+        (ActivationState::Active, _) => "Nothing is pending on the tenant.".to_string(),
+        (_, true) => format!(
+            "The tenant has pending changes, none made by this server (another administrator's work). activate_changes would publish them too; ask a human before activating."
+        ),
+        (_, false) => format!(
+            "{} change(s) by this server are staged; activate_changes publishes every pending change on connection {} (tenant-wide).",
+            mine.len(),
+            quote(&conn.name)
+        ),
+    };
+    Ok(PendingChangesResult {
+        connection: conn.name.clone(),
+        tenant_status: status,
+        staged_by_this_server: mine,
+        note,
+    })
+}

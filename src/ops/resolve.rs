@@ -1,0 +1,122 @@
+//! Turning what a model typed (an email, an id, group and department names) into exact objects
+//! on one connection. Ambiguity is an error, never a guess: changing the wrong account is the
+//! one mistake this product must not make.
+
+use crate::guard::policy::quote;
+use crate::model::{Department, DepartmentRef, Group, GroupRef, User};
+use crate::provider::ProviderError;
+
+use super::{Connection, ToolError, provider_error};
+
+/// Finds exactly one user by email (case-insensitive) or id.
+pub async fn user(conn: &Connection, key: &str) -> Result<User, ToolError> {
+    let key = key.trim();
+    if key.is_empty() {
+        return Err(ToolError::new(
+            "user is empty: pass the user's email (e.g. jane.doe@acme.example) or id",
+        ));
+    }
+    if key.contains('@') {
+        let found = conn
+            .provider
+            .find_users_by_email(key)
+            .await
+            .map_err(|e| provider_error(&conn.name, "looking up the user", e))?;
+        match found.len() {
+            1 => Ok(found.into_iter().next().expect("len is 1")),
+            0 => Err(ToolError(format!(
+                "no user with email {} on connection {}; list_users with email_prefix or name_prefix shows similar accounts",
+                quote(key),
+                conn.name
+            ))),
+            n => Err(ToolError(format!(
+                "{n} users on connection {} have the email {} (ids {}); pass the id of the one you mean",
+                conn.name,
+                quote(key),
+                found.iter().map(|u| u.id.as_str()).collect::<Vec<_>>().join(", ")
+            ))),
+        }
+    } else {
+        match conn.provider.get_user(key).await {
+            Ok(u) => Ok(u),
+            Err(ProviderError::NotFound { .. }) => Err(ToolError(format!(
+                "no user with id {} on connection {}; list_users shows user ids, or pass an email",
+                quote(key),
+                conn.name
+            ))),
+            Err(ProviderError::Invalid { message }) => Err(ToolError(format!(
+                "{} is not a valid user id on connection {} ({message}); pass the user's email or a numeric id from list_users",
+                quote(key),
+                conn.name
+            ))),
+            Err(e) => Err(provider_error(&conn.name, "looking up the user", e)),
+        }
+    }
+}
+
+/// Resolves group names (case-insensitive exact) against the connection's groups.
+pub fn groups(conn: &Connection, all: &[Group], names: &[String]) -> Result<Vec<GroupRef>, ToolError> {
+    let mut out: Vec<GroupRef> = Vec::new();
+    let mut missing = Vec::new();
+    for name in names {
+        let wanted = name.trim();
+        let hits: Vec<&Group> = all
+            .iter()
+            .filter(|g| g.name.eq_ignore_ascii_case(wanted) || g.id == wanted)
+            .collect();
+        match hits.as_slice() {
+            [g] => {
+                if !out.iter().any(|r| r.id == g.id) {
+                    out.push(GroupRef { id: g.id.clone(), name: g.name.clone() });
+                }
+            }
+            [] => missing.push(quote(wanted)),
+            many => {
+                return Err(ToolError(format!(
+                    "group name {} matches {} groups on connection {} (ids {}); pass the group id",
+                    quote(wanted),
+                    many.len(),
+                    conn.name,
+                    many.iter().map(|g| g.id.as_str()).collect::<Vec<_>>().join(", ")
+                )));
+            }
+        }
+    }
+    if !missing.is_empty() {
+        return Err(ToolError(format!(
+            "group {} not found on connection {}; list_groups shows the available ones",
+            missing.join(", "),
+            conn.name
+        )));
+    }
+    Ok(out)
+}
+
+/// Resolves a department name (case-insensitive exact) or id.
+pub fn department(conn: &Connection, all: &[Department], name: &str) -> Result<DepartmentRef, ToolError> {
+    let wanted = name.trim();
+    let hits: Vec<&Department> = all
+        .iter()
+        .filter(|d| d.name.eq_ignore_ascii_case(wanted) || d.id == wanted)
+        .collect();
+    match hits.as_slice() {
+        [d] => Ok(DepartmentRef { id: d.id.clone(), name: d.name.clone() }),
+        [] => {
+            let mut names: Vec<&str> = all.iter().map(|d| d.name.as_str()).collect();
+            names.sort_unstable();
+            let shown = names.iter().take(30).map(|n| quote(n)).collect::<Vec<_>>().join(", ");
+            Err(ToolError(format!(
+                "department {} not found on connection {}; available departments: {shown}",
+                quote(wanted),
+                conn.name
+            )))
+        }
+        many => Err(ToolError(format!(
+            "department name {} matches {} departments on connection {}; pass the department id ({})",
+            quote(wanted),
+            many.len(),
+            conn.name,
+            many.iter().map(|d| d.id.as_str()).collect::<Vec<_>>().join(", ")
+        ))),
+    }
+}

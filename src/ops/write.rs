@@ -1,0 +1,767 @@
+//! Write tools: create_user, add_to_group, remove_from_group, deactivate, activate_changes.
+//!
+//! Every destructive write goes through [`gate`]: it plans (targets + fingerprints + changes in
+//! words), asks a human inline if the client can, otherwise stores the plan for out-of-band
+//! approval and returns it; on the second call with `plan_id` it checks the plan is live,
+//! approved, made for these arguments, and that the targets did not change since. Every outcome,
+//! including a refusal or a declined confirmation, is journaled.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::guard::confirm::{ConfirmAnswer, Confirmer};
+use crate::guard::plan::{Plan, PlanTarget, user_target, value_fingerprint};
+use crate::guard::policy::quote;
+use crate::guard::store::PlanStore;
+use crate::guard::now_secs;
+use crate::model::{ActivationState, GroupRef, NewUser, User, normalize_email};
+use crate::provider::ProviderError;
+
+use super::{App, Caller, Connection, ToolError, provider_error, resolve};
+
+/// What happened to a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteStatus {
+    /// The change was made.
+    Executed,
+    /// Nothing needed changing.
+    NoChange,
+    /// Nothing changed yet: a human must approve the plan, then call again with plan_id.
+    AwaitingApproval,
+    /// The human declined or dismissed the confirmation; nothing changed.
+    Declined,
+}
+
+/// Whether reading the state back after the write showed what the plan said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Verification {
+    Verified,
+    Mismatch,
+    /// The state could not be read back.
+    Unknown,
+}
+
+/// How a write was confirmed.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ConfirmationInfo {
+    /// `elicitation`, `approve-cli`, or `not-required`.
+    pub channel: String,
+    /// Who approved, where known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approver: Option<String>,
+}
+
+/// The result of every write tool.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct WriteResult {
+    pub status: WriteStatus,
+    pub connection: String,
+    /// One line saying what happened.
+    pub summary: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Plan>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirmation: Option<ConfirmationInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification: Option<Verification>,
+    /// The user as read back after the write.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<User>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant_status: Option<ActivationState>,
+    /// True when the change waits for activate_changes (native ZIA).
+    pub staged: bool,
+    /// What the agent should do next.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_step: Option<String>,
+}
+
+impl WriteResult {
+    fn new(status: WriteStatus, conn: &Connection, summary: String) -> Self {
+        Self {
+            status,
+            connection: conn.name.clone(),
+            summary,
+            plan: None,
+            confirmation: None,
+            verification: None,
+            user: None,
+            tenant_status: None,
+            staged: false,
+            next_step: None,
+        }
+    }
+}
+
+fn opt(s: &str) -> Option<String> {
+    let t = s.trim();
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+fn journal(app: &App, caller: &Caller, tool: &str, conn: &str, fields: Value) {
+    let mut event = Map::new();
+    event.insert("tool".into(), tool.into());
+    event.insert("connection".into(), conn.into());
+    event.insert("client".into(), caller.client.clone().into());
+    if let Value::Object(m) = fields {
+        event.extend(m);
+    }
+    if let Err(e) = app.journal.append(event) {
+        // A write that cannot be journaled already happened; say so loudly rather than fail it.
+        tracing::error!(error = %e, "journal append failed");
+    }
+}
+
+/// The outcome of the gate.
+enum Gate {
+    /// Go ahead. `recheck` means the targets must be read again and compared with the plan,
+    /// because a human took time to answer.
+    Proceed {
+        plan: Plan,
+        confirmation: ConfirmationInfo,
+        recheck: bool,
+    },
+    /// Stop here and return this.
+    Stop(Box<WriteResult>),
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn gate(
+    app: &App,
+    conn: &Connection,
+    caller: &Caller,
+    confirmer: &dyn Confirmer,
+    tool: &str,
+    arguments: Value,
+    plan_id: &str,
+    changes: Vec<String>,
+    targets: Vec<PlanTarget>,
+) -> Result<Gate, ToolError> {
+    let now = now_secs();
+    if let Some(id) = opt(plan_id) {
+        let refuse = |e: ToolError| {
+            journal(app, caller, tool, &conn.name, json!({"outcome": "refused", "plan_id": id, "reason": e.0}));
+            e
+        };
+        let stored = app.plans.load_live(&id).map_err(|e| refuse(e.into()))?;
+        if stored.tool != tool || stored.connection != conn.name || stored.arguments != arguments {
+            return Err(refuse(ToolError::from(crate::guard::GuardError::Mismatch {
+                id: id.clone(),
+                planned: format!("{} {} on {}", stored.tool, stored.arguments, stored.connection),
+                actual: format!("{tool} {arguments} on {}", conn.name),
+            })));
+        }
+        if stored.targets != targets {
+            return Err(refuse(ToolError(format!(
+                "plan {id} no longer matches the tenant: the target changed since the plan was made (someone else edited it); call {tool} again without plan_id to get a new plan"
+            ))));
+        }
+        let approval = app.plans.approval(&stored).map_err(|e| refuse(e.into()))?;
+        app.plans.consume(&id).map_err(|e| refuse(e.into()))?;
+        return Ok(Gate::Proceed {
+            plan: stored,
+            confirmation: ConfirmationInfo {
+                channel: "approve-cli".into(),
+                approver: Some(approval.approver),
+            },
+            recheck: false,
+        });
+    }
+    let plan = Plan {
+        id: PlanStore::new_id(),
+        tool: tool.into(),
+        connection: conn.name.clone(),
+        arguments,
+        changes,
+        targets,
+        created_at: now,
+        expires_at: now + app.policy.plan_ttl_secs,
+    };
+    match confirmer.confirm(&plan).await {
+        ConfirmAnswer::Accepted => Ok(Gate::Proceed {
+            plan,
+            confirmation: ConfirmationInfo {
+                channel: confirmer.channel().into(),
+                approver: None,
+            },
+            recheck: true,
+        }),
+        answer @ (ConfirmAnswer::Declined | ConfirmAnswer::Cancelled) => {
+            let how = if answer == ConfirmAnswer::Declined { "declined" } else { "cancelled" };
+            journal(app, caller, tool, &conn.name, json!({"outcome": how, "plan": plan}));
+            let mut r = WriteResult::new(
+                WriteStatus::Declined,
+                conn,
+                format!("The human {how} the plan; nothing was changed."),
+            );
+            r.plan = Some(plan);
+            r.next_step = Some("Do not retry unless the human asks again.".into());
+            Ok(Gate::Stop(Box::new(r)))
+        }
+        ConfirmAnswer::Unavailable => {
+            app.plans.save(&plan)?;
+            journal(app, caller, tool, &conn.name, json!({"outcome": "awaiting_approval", "plan": plan}));
+            let mut r = WriteResult::new(
+                WriteStatus::AwaitingApproval,
+                conn,
+                format!("Nothing was changed. Plan {} needs a human's approval.", plan.id),
+            );
+            r.next_step = Some(format!(
+                "Show the plan to the user. A human must run `zscaler-lifecycle-mcp approve {}` in a terminal (you must not run it yourself), then call {tool} again with the same arguments and plan_id \"{}\" before it expires.",
+                plan.id, plan.id
+            ));
+            r.plan = Some(plan);
+            Ok(Gate::Stop(Box::new(r)))
+        }
+    }
+}
+
+/// After a human took time to answer inline, the targets must still be as planned.
+fn ensure_unchanged(plan: &Plan, fresh: &[PlanTarget]) -> Result<(), ToolError> {
+    if plan.targets != fresh {
+        return Err(ToolError(format!(
+            "nothing changed: the target was modified while the confirmation was open; call {} again to get a new plan",
+            plan.tool
+        )));
+    }
+    Ok(())
+}
+
+fn check_email(conn: &Connection, email: &str) -> Result<(), ToolError> {
+    let bad = |why: &str| {
+        Err(ToolError(format!(
+            "email {} is not valid: {why}; pass an address like first.last@{}",
+            quote(email),
+            conn.registered_domains.first().map(String::as_str).unwrap_or("example.com")
+        )))
+    };
+    if email.len() > 127 {
+        return bad("ZIA allows at most 127 characters");
+    }
+    if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return bad("it contains spaces or control characters");
+    }
+    let Some((local, domain)) = email.split_once('@') else {
+        return bad("it has no @");
+    };
+    if local.is_empty() || domain.is_empty() || domain.contains('@') || !domain.contains('.') {
+        return bad("it needs exactly one @ between a name and a domain");
+    }
+    if !conn.registered_domains.is_empty()
+        && !conn
+            .registered_domains
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(domain))
+    {
+        return Err(ToolError(format!(
+            "domain {} is not registered on connection {} (registered: {}); ZIA only accepts users in its registered domains",
+            quote(domain),
+            conn.name,
+            conn.registered_domains.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// Arguments of create_user.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserArgs {
+    /// Display name, 1–127 characters.
+    pub name: String,
+    /// Email; must be unique and in a domain registered on the tenant.
+    pub email: String,
+    /// Department name (list_users shows existing ones; errors list them all).
+    pub department: String,
+    /// Group names; at least one (list_groups shows them).
+    pub groups: Vec<String>,
+    /// Optional comment stored on the account.
+    #[serde(default)]
+    pub comments: String,
+    /// Connection name; may be omitted when only one is configured.
+    #[serde(default)]
+    pub connection: String,
+}
+
+pub async fn create_user(app: &App, caller: &Caller, args: CreateUserArgs) -> Result<WriteResult, ToolError> {
+    app.policy.check_write("create_user").map_err(ToolError)?;
+    let conn = app.connection(opt(&args.connection).as_deref())?;
+    if !conn.provider.capabilities().create {
+        return Err(ToolError(format!("connection {} cannot create users", conn.name)));
+    }
+    let name = args.name.trim();
+    let email = args.email.trim();
+    let chars = name.chars().count();
+    if chars == 0 || chars > 127 || name.chars().any(char::is_control) {
+        return Err(ToolError(format!(
+            "name must be 1 to 127 characters without control characters (got {chars}); shorten it and call again"
+        )));
+    }
+    check_email(conn, email)?;
+    if args.groups.is_empty() {
+        return Err(ToolError::new(
+            "groups is empty: ZIA needs at least one group for a new user; list_groups shows the available ones",
+        ));
+    }
+    for g in &args.groups {
+        app.policy.check_group(g).map_err(ToolError)?;
+    }
+    let (groups, departments) = tokio::try_join!(conn.provider.list_groups(), conn.provider.list_departments())
+        .map_err(|e| provider_error(&conn.name, "reading groups and departments", e))?;
+    let group_refs = resolve::groups(conn, &groups, &args.groups)?;
+    let department = resolve::department(conn, &departments, &args.department)?;
+    let new = NewUser {
+        name: name.to_string(),
+        email: email.to_string(),
+        department,
+        groups: group_refs,
+        comments: opt(&args.comments),
+        password: None,
+    };
+    let created = match conn.provider.create_user(&new).await {
+        Ok(u) => u,
+        Err(e) => {
+            let err = provider_error(&conn.name, "create_user", e);
+            journal(app, caller, "create_user", &conn.name, json!({"outcome": "failed", "email": email, "error": err.0}));
+            return Err(err);
+        }
+    };
+    let staged = conn.provider.capabilities().staged_changes;
+    if staged {
+        app.ledger.record(&conn.name, "create_user", format!("created user {} ({})", email, created.id));
+    }
+    let read_back = conn.provider.get_user(&created.id).await;
+    let (verification, user) = match read_back {
+        Ok(u) => {
+            let mut want: Vec<&str> = new.groups.iter().map(|g| g.id.as_str()).collect();
+            let mut got: Vec<&str> = u.groups.iter().map(|g| g.id.as_str()).collect();
+            want.sort_unstable();
+            got.sort_unstable();
+            let ok = normalize_email(&u.email) == normalize_email(email)
+                && u.name == new.name
+                && u.department.as_ref().map(|d| &d.id) == Some(&new.department.id)
+                && want == got;
+            (if ok { Verification::Verified } else { Verification::Mismatch }, u)
+        }
+        Err(_) => (Verification::Unknown, created),
+    };
+    journal(app, caller, "create_user", &conn.name, json!({
+        "outcome": "executed", "verification": verification, "after": user,
+        "confirmation": {"channel": "not-required"}
+    }));
+    let mut r = WriteResult::new(
+        WriteStatus::Executed,
+        conn,
+        format!("Created user {} (id {}) on {}.", quote(&user.email), user.id, conn.name),
+    );
+    r.verification = Some(verification);
+    r.user = Some(user);
+    r.staged = staged;
+    r.confirmation = Some(ConfirmationInfo { channel: "not-required".into(), approver: None });
+    if staged {
+        r.next_step = Some("The change is staged on the tenant; call activate_changes when the batch is complete.".into());
+    }
+    Ok(r)
+}
+
+/// Arguments of add_to_group.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddToGroupArgs {
+    /// The user's email (case-insensitive) or id.
+    pub user: String,
+    /// Group names to add; other memberships are kept.
+    pub groups: Vec<String>,
+    /// Connection name; may be omitted when only one is configured.
+    #[serde(default)]
+    pub connection: String,
+}
+
+/// Arguments of remove_from_group.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveFromGroupArgs {
+    /// The user's email (case-insensitive) or id.
+    pub user: String,
+    /// Group names to remove; other memberships are kept.
+    pub groups: Vec<String>,
+    /// Connection name; may be omitted when only one is configured.
+    #[serde(default)]
+    pub connection: String,
+    /// Id of an approved plan from a previous call with the same arguments.
+    #[serde(default)]
+    pub plan_id: String,
+}
+
+fn group_names(refs: &[GroupRef]) -> String {
+    refs.iter().map(|g| quote(&g.name)).collect::<Vec<_>>().join(", ")
+}
+
+/// Shared by add and remove: resolve, check policy, and find which memberships really change.
+async fn membership_targets(
+    app: &App,
+    conn: &Connection,
+    user_key: &str,
+    names: &[String],
+    adding: bool,
+) -> Result<(User, Vec<GroupRef>), ToolError> {
+    if names.is_empty() {
+        return Err(ToolError::new("groups is empty: name at least one group"));
+    }
+    let user = resolve::user(conn, user_key).await?;
+    app.policy.check_user(&user).map_err(ToolError)?;
+    for g in names {
+        app.policy.check_group(g).map_err(ToolError)?;
+    }
+    let requested = if adding {
+        let all = conn
+            .provider
+            .list_groups()
+            .await
+            .map_err(|e| provider_error(&conn.name, "list_groups", e))?;
+        resolve::groups(conn, &all, names)?
+    } else {
+        // Removal resolves against the user's own memberships: no extra call, and a group the
+        // user is not in is a clear error rather than a silent no-op.
+        let current: Vec<crate::model::Group> = user
+            .groups
+            .iter()
+            .map(|g| crate::model::Group { id: g.id.clone(), name: g.name.clone(), comments: None, system_defined: false })
+            .collect();
+        resolve::groups(conn, &current, names).map_err(|_| {
+            ToolError(format!(
+                "user {} is not a member of {}; current groups: {}",
+                quote(&user.email),
+                names.iter().map(|n| quote(n)).collect::<Vec<_>>().join(", "),
+                if user.groups.is_empty() { "none".to_string() } else { group_names(&user.groups) }
+            ))
+        })?
+    };
+    for g in &requested {
+        app.policy.check_group(&g.name).map_err(ToolError)?;
+    }
+    let changing: Vec<GroupRef> = requested
+        .into_iter()
+        .filter(|g| user.groups.iter().any(|m| m.id == g.id) != adding)
+        .collect();
+    Ok((user, changing))
+}
+
+async fn finish_membership(
+    app: &App,
+    caller: &Caller,
+    conn: &Connection,
+    tool: &str,
+    before: &User,
+    add: &[GroupRef],
+    remove: &[GroupRef],
+    confirmation: ConfirmationInfo,
+    plan: Option<Plan>,
+) -> Result<WriteResult, ToolError> {
+    let changed = match conn.provider.change_groups(&before.id, add, remove).await {
+        Ok(u) => u,
+        Err(e) => {
+            let err = provider_error(&conn.name, tool, e);
+            journal(app, caller, tool, &conn.name, json!({"outcome": "failed", "before": before, "error": err.0, "plan_id": plan.as_ref().map(|p| &p.id)}));
+            return Err(err);
+        }
+    };
+    let staged = conn.provider.capabilities().staged_changes;
+    let what = if add.is_empty() {
+        format!("removed {} from {}", quote(&before.email), group_names(remove))
+    } else {
+        format!("added {} to {}", quote(&before.email), group_names(add))
+    };
+    if staged {
+        app.ledger.record(&conn.name, tool, what.clone());
+    }
+    let (verification, after) = match conn.provider.get_user(&before.id).await {
+        Ok(u) => {
+            let has = |g: &GroupRef| u.groups.iter().any(|m| m.id == g.id);
+            let kept = before
+                .groups
+                .iter()
+                .filter(|g| !remove.iter().any(|r| r.id == g.id))
+                .all(has);
+            let ok = kept && add.iter().all(has) && !remove.iter().any(has);
+            (if ok { Verification::Verified } else { Verification::Mismatch }, u)
+        }
+        Err(_) => (Verification::Unknown, changed),
+    };
+    journal(app, caller, tool, &conn.name, json!({
+        "outcome": "executed", "verification": verification, "before": before, "after": after,
+        "plan_id": plan.as_ref().map(|p| &p.id), "confirmation": confirmation,
+    }));
+    let mut r = WriteResult::new(WriteStatus::Executed, conn, format!("{} on {}.", capitalize(&what), conn.name));
+    r.verification = Some(verification);
+    r.user = Some(after);
+    r.staged = staged;
+    r.plan = plan;
+    r.confirmation = Some(confirmation);
+    if staged {
+        r.next_step = Some("The change is staged on the tenant; call activate_changes when the batch is complete.".into());
+    }
+    Ok(r)
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+pub async fn add_to_group(app: &App, caller: &Caller, args: AddToGroupArgs) -> Result<WriteResult, ToolError> {
+    app.policy.check_write("add_to_group").map_err(ToolError)?;
+    let conn = app.connection(opt(&args.connection).as_deref())?;
+    let (user, add) = membership_targets(app, conn, &args.user, &args.groups, true).await?;
+    if add.is_empty() {
+        let mut r = WriteResult::new(
+            WriteStatus::NoChange,
+            conn,
+            format!("{} is already a member of every requested group; nothing changed.", quote(&user.email)),
+        );
+        r.user = Some(user);
+        return Ok(r);
+    }
+    let confirmation = ConfirmationInfo { channel: "not-required".into(), approver: None };
+    finish_membership(app, caller, conn, "add_to_group", &user, &add, &[], confirmation, None).await
+}
+
+pub async fn remove_from_group(
+    app: &App,
+    caller: &Caller,
+    confirmer: &dyn Confirmer,
+    args: RemoveFromGroupArgs,
+) -> Result<WriteResult, ToolError> {
+    app.policy.check_write("remove_from_group").map_err(ToolError)?;
+    let conn = app.connection(opt(&args.connection).as_deref())?;
+    let (user, remove) = membership_targets(app, conn, &args.user, &args.groups, false).await?;
+    let mut names: Vec<String> = remove.iter().map(|g| g.id.clone()).collect();
+    names.sort();
+    let arguments = json!({"user": user.id, "remove_group_ids": names});
+    let changes = vec![format!(
+        "Remove user {} {} (id {}) from {}; keep their other groups",
+        quote(&user.name),
+        quote(&user.email),
+        user.id,
+        group_names(&remove)
+    )];
+    let gate = gate(app, conn, caller, confirmer, "remove_from_group", arguments, &args.plan_id, changes, vec![user_target(&user)]).await?;
+    let (plan, confirmation, recheck) = match gate {
+        Gate::Stop(r) => return Ok(*r),
+        Gate::Proceed { plan, confirmation, recheck } => (plan, confirmation, recheck),
+    };
+    let user = if recheck {
+        let fresh = resolve::user(conn, &user.id).await?;
+        ensure_unchanged(&plan, &[user_target(&fresh)])?;
+        fresh
+    } else {
+        user
+    };
+    finish_membership(app, caller, conn, "remove_from_group", &user, &[], &remove, confirmation, Some(plan)).await
+}
+
+/// How to take an account away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeactivateMode {
+    /// Delete the account (native ZIA has no disabled state).
+    Delete,
+    /// Mark the account inactive, keeping it (SCIM backends).
+    Disable,
+}
+
+/// Arguments of deactivate.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeactivateArgs {
+    /// The user's email (case-insensitive) or id.
+    pub user: String,
+    /// Connection name; may be omitted when only one is configured.
+    #[serde(default)]
+    pub connection: String,
+    /// `disable` where the connection supports it, else `delete`; defaults to the gentlest the
+    /// connection offers.
+    #[serde(default)]
+    pub mode: Option<DeactivateMode>,
+    /// Id of an approved plan from a previous call with the same arguments.
+    #[serde(default)]
+    pub plan_id: String,
+}
+
+pub async fn deactivate(
+    app: &App,
+    caller: &Caller,
+    confirmer: &dyn Confirmer,
+    args: DeactivateArgs,
+) -> Result<WriteResult, ToolError> {
+    app.policy.check_write("deactivate").map_err(ToolError)?;
+    let conn = app.connection(opt(&args.connection).as_deref())?;
+    let caps = conn.provider.capabilities();
+    let mode = args.mode.unwrap_or(if caps.disable { DeactivateMode::Disable } else { DeactivateMode::Delete });
+    match mode {
+        DeactivateMode::Disable if !caps.disable => {
+            return Err(ToolError(format!(
+                "connection {} (native ZIA) has no disabled state; call deactivate with mode \"delete\" to remove the account (the plan shows the full account first)",
+                conn.name
+            )));
+        }
+        DeactivateMode::Delete if !caps.delete => {
+            return Err(ToolError(format!("connection {} cannot delete users; use mode \"disable\"", conn.name)));
+        }
+        _ => {}
+    }
+    let user = resolve::user(conn, &args.user).await?;
+    app.policy.check_user(&user).map_err(ToolError)?;
+    let verb = if mode == DeactivateMode::Delete { "Delete" } else { "Disable" };
+    let mut changes = vec![format!(
+        "{verb} user {} {} (id {}) on connection {}",
+        quote(&user.name),
+        quote(&user.email),
+        user.id,
+        conn.name
+    )];
+    changes.push(format!(
+        "Their department {} and groups {} go with the account (a snapshot is kept in the journal)",
+        user.department.as_ref().map(|d| quote(&d.name)).unwrap_or_else(|| "none".into()),
+        if user.groups.is_empty() { "none".into() } else { group_names(&user.groups) }
+    ));
+    if caps.staged_changes {
+        changes.push("Staged on the tenant until activate_changes".into());
+    }
+    let arguments = json!({"user": user.id, "mode": mode});
+    let gate = gate(app, conn, caller, confirmer, "deactivate", arguments, &args.plan_id, changes, vec![user_target(&user)]).await?;
+    let (plan, confirmation, recheck) = match gate {
+        Gate::Stop(r) => return Ok(*r),
+        Gate::Proceed { plan, confirmation, recheck } => (plan, confirmation, recheck),
+    };
+    if recheck {
+        let fresh = resolve::user(conn, &user.id).await?;
+        ensure_unchanged(&plan, &[user_target(&fresh)])?;
+    }
+    if mode == DeactivateMode::Disable {
+        return Err(ToolError(format!("connection {} does not implement disable yet", conn.name)));
+    }
+    if let Err(e) = conn.provider.delete_user(&user.id).await {
+        let err = provider_error(&conn.name, "deactivate", e);
+        journal(app, caller, "deactivate", &conn.name, json!({"outcome": "failed", "before": user, "plan_id": plan.id, "error": err.0}));
+        return Err(err);
+    }
+    if caps.staged_changes {
+        app.ledger.record(&conn.name, "deactivate", format!("deleted user {} ({})", user.email, user.id));
+    }
+    let verification = match conn.provider.get_user(&user.id).await {
+        Err(ProviderError::NotFound { .. }) => Verification::Verified,
+        Ok(_) => Verification::Mismatch,
+        Err(_) => Verification::Unknown,
+    };
+    journal(app, caller, "deactivate", &conn.name, json!({
+        "outcome": "executed", "verification": verification, "before": user, "after": null,
+        "plan_id": plan.id, "confirmation": confirmation,
+    }));
+    let mut r = WriteResult::new(
+        WriteStatus::Executed,
+        conn,
+        format!("Deleted user {} (id {}) on {}.", quote(&user.email), user.id, conn.name),
+    );
+    r.verification = Some(verification);
+    r.staged = caps.staged_changes;
+    r.plan = Some(plan);
+    r.confirmation = Some(confirmation);
+    if caps.staged_changes {
+        r.next_step = Some("The deletion is staged; call activate_changes to make it live.".into());
+    }
+    Ok(r)
+}
+
+/// Arguments of activate_changes.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActivateChangesArgs {
+    /// Connection name; may be omitted when only one is configured.
+    #[serde(default)]
+    pub connection: String,
+    /// Id of an approved plan from a previous call with the same arguments.
+    #[serde(default)]
+    pub plan_id: String,
+}
+
+pub async fn activate_changes(
+    app: &App,
+    caller: &Caller,
+    confirmer: &dyn Confirmer,
+    args: ActivateChangesArgs,
+) -> Result<WriteResult, ToolError> {
+    app.policy.check_write("activate_changes").map_err(ToolError)?;
+    let conn = app.connection(opt(&args.connection).as_deref())?;
+    if !conn.provider.capabilities().staged_changes {
+        return Err(ToolError(format!(
+            "connection {} applies changes immediately; there is nothing to activate",
+            conn.name
+        )));
+    }
+    let status = conn
+        .provider
+        .activation_status()
+        .await
+        .map_err(|e| provider_error(&conn.name, "reading the activation status", e))?;
+    let mine = app.ledger.pending(&conn.name);
+    if status == ActivationState::Active {
+        app.ledger.clear(&conn.name);
+        let mut r = WriteResult::new(WriteStatus::NoChange, conn, "Nothing is pending on the tenant; nothing to activate.".into());
+        r.tenant_status = Some(status);
+        return Ok(r);
+    }
+    let mut changes = vec![format!(
+        "Activate every pending change on connection {} (tenant-wide: it publishes other administrators' pending work too)",
+        conn.name
+    )];
+    if mine.is_empty() {
+        changes.push("None of the pending changes were made by this server".into());
+    } else {
+        changes.extend(mine.iter().map(|e| format!("Staged by this server at {}: {}", e.at, e.summary)));
+    }
+    let state = json!({"status": status, "ledger": mine});
+    let target = PlanTarget {
+        kind: "tenant".into(),
+        id: conn.name.clone(),
+        label: format!("pending changes on {}", conn.name),
+        fingerprint: value_fingerprint(&state),
+    };
+    let arguments = json!({"connection": conn.name});
+    let gate = gate(app, conn, caller, confirmer, "activate_changes", arguments, &args.plan_id, changes, vec![target]).await?;
+    let (plan, confirmation) = match gate {
+        Gate::Stop(r) => return Ok(*r),
+        Gate::Proceed { plan, confirmation, .. } => (plan, confirmation),
+    };
+    let after = match conn.provider.activate().await {
+        Ok(s) => s,
+        Err(e) => {
+            let err = provider_error(&conn.name, "activate_changes", e);
+            journal(app, caller, "activate_changes", &conn.name, json!({"outcome": "failed", "plan_id": plan.id, "error": err.0}));
+            return Err(err);
+        }
+    };
+    app.ledger.clear(&conn.name);
+    let read_back = conn.provider.activation_status().await.unwrap_or(after);
+    let verification = if read_back == ActivationState::Pending { Verification::Mismatch } else { Verification::Verified };
+    journal(app, caller, "activate_changes", &conn.name, json!({
+        "outcome": "executed", "verification": verification, "activated": mine,
+        "plan_id": plan.id, "confirmation": confirmation,
+    }));
+    let mut r = WriteResult::new(
+        WriteStatus::Executed,
+        conn,
+        format!("Activated the pending changes on {} (tenant status {:?}).", conn.name, read_back),
+    );
+    r.verification = Some(verification);
+    r.tenant_status = Some(read_back);
+    r.plan = Some(plan);
+    r.confirmation = Some(confirmation);
+    Ok(r)
+}
