@@ -10,3 +10,4 @@ pub mod secret;
 pub mod config;
 pub mod guard;
 pub mod ops;
+pub mod mcp;

@@ -1,0 +1,8 @@
+//! The MCP face of the product: tool and prompt routing over rmcp. No Zscaler knowledge here;
+//! every tool delegates to `crate::ops`.
+
+pub mod confirm;
+pub mod prompts;
+pub mod server;
+
+pub use server::LifecycleServer;
