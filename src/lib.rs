@@ -7,6 +7,8 @@
 pub mod model;
 pub mod provider;
 pub mod secret;
+pub mod setup;
+pub mod sim;
 pub mod config;
 pub mod guard;
 pub mod ops;

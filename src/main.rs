@@ -1,1 +1,122 @@
-fn main() {}
+//! `zscaler-lifecycle-mcp`: the command line. Thin: parse, set up logging, dispatch.
+
+mod cli;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// MCP server for the Zscaler user lifecycle (ZIA), with a human guardrail on every destructive
+/// change. With no config it serves an embedded demo tenant.
+#[derive(Debug, Parser)]
+#[command(name = "zscaler-lifecycle-mcp", version, about, long_about = None)]
+struct Cli {
+    /// Config file (TOML). Without one, `serve` and `call` use the embedded demo tenant.
+    #[arg(long, global = true, env = "ZSCALER_LIFECYCLE_MCP_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve MCP over stdio (what Claude Desktop, Claude Code and other clients launch).
+    ///
+    /// Example: zscaler-lifecycle-mcp serve --config ~/.config/zscaler-lifecycle-mcp.toml
+    Serve {
+        /// Transport; stdio is the only one in this version.
+        #[arg(long, default_value = "stdio", value_parser = ["stdio"])]
+        transport: String,
+    },
+    /// Call one tool from the terminal and print its result as JSON.
+    ///
+    /// Example: zscaler-lifecycle-mcp call list_users --args '{"name_prefix":"jane"}'
+    Call {
+        /// Tool name (list_users, get_user, deactivate, …).
+        tool: String,
+        /// Tool arguments as a JSON object.
+        #[arg(long, default_value = "{}")]
+        args: String,
+    },
+    /// Approve a pending plan as a human, at a terminal. Without an id, lists pending plans.
+    ///
+    /// Example: zscaler-lifecycle-mcp approve p-1a2b3c4d
+    Approve {
+        /// The plan id a tool returned (p-xxxxxxxx).
+        plan_id: Option<String>,
+    },
+    /// Run the ZIA tenant simulator on 127.0.0.1 and print its URL and demo credentials.
+    ///
+    /// Example: zscaler-lifecycle-mcp sim --bind 127.0.0.1:9000
+    Sim {
+        /// Address to listen on (port 0 picks a free one).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        bind: std::net::SocketAddr,
+        /// Admin session idle timeout in seconds (a real tenant allows 5–20 minutes).
+        #[arg(long, default_value_t = 300)]
+        session_idle_timeout_secs: u64,
+    },
+    /// Work with the audit journal.
+    Journal {
+        #[command(subcommand)]
+        action: JournalAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum JournalAction {
+    /// Check the hash chain: detects edited, removed or reordered records.
+    ///
+    /// Example: zscaler-lifecycle-mcp journal verify
+    Verify {
+        /// Journal file; default: journal.jsonl in the state directory.
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    // Logs go to stderr: on stdio, stdout is the protocol channel.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_ansi(false)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let config = cli.config;
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve { .. } => cli::serve::run(config.as_deref()).await,
+            Command::Call { tool, args } => cli::call::run(config.as_deref(), &tool, &args).await,
+            Command::Approve { plan_id } => cli::approve::run(config.as_deref(), plan_id.as_deref()),
+            Command::Sim {
+                bind,
+                session_idle_timeout_secs,
+            } => cli::sim::run(bind, session_idle_timeout_secs).await,
+            Command::Journal {
+                action: JournalAction::Verify { file },
+            } => cli::journal::verify(config.as_deref(), file.as_deref()),
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! Building the running application from a config file, or from the embedded demo tenant.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::{Config, ConnectionKind, PolicyConfig, state_dir};
+use crate::guard::journal::Journal;
+use crate::guard::ledger::Ledger;
+use crate::guard::policy::Policy;
+use crate::guard::store::PlanStore;
+use crate::ops::{App, Connection};
+use crate::provider::zia::{ZiaConfig, ZiaProvider, cloud_base_url};
+use crate::sim::{Sim, SimOptions};
+
+/// Why the application could not start; each message says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("connection '{connection}': {message}")]
+    Connection { connection: String, message: String },
+    #[error("policy: {0}")]
+    Policy(String),
+    #[error(transparent)]
+    Guard(#[from] crate::guard::GuardError),
+    #[error("demo tenant: {0}")]
+    Demo(String),
+}
+
+/// The application plus whatever must live as long as it (the embedded simulator).
+pub struct Running {
+    pub app: Arc<App>,
+    /// Present in demo mode; dropping it would take the demo tenant down.
+    pub demo_sim: Option<Sim>,
+}
+
+fn app(
+    connections: BTreeMap<String, Connection>,
+    policy: &PolicyConfig,
+    config: Option<&Config>,
+    demo: bool,
+) -> Result<App, SetupError> {
+    let dir = state_dir(config);
+    Ok(App {
+        connections,
+        policy: Policy::new(policy).map_err(SetupError::Policy)?,
+        plans: PlanStore::open(&dir)?,
+        journal: Journal::new(dir.join("journal.jsonl")),
+        ledger: Ledger::default(),
+        state_dir: dir,
+        demo,
+    })
+}
+
+/// Loads a config file and builds every connection (no network yet: logins are lazy).
+pub fn from_config(path: &Path) -> Result<Running, SetupError> {
+    let config = Config::load(path)?;
+    let mut connections = BTreeMap::new();
+    for (name, c) in &config.connections {
+        let err = |message: String| SetupError::Connection {
+            connection: name.clone(),
+            message,
+        };
+        match c.kind {
+            ConnectionKind::Zia => {
+                let base_url = match (&c.base_url, &c.cloud) {
+                    (Some(url), _) => url.trim_end_matches('/').to_string(),
+                    (None, Some(cloud)) => cloud_base_url(cloud).ok_or_else(|| {
+                        err(format!(
+                            "unknown cloud '{cloud}'; use one of zscaler, zscalerone, zscalertwo, zscalerthree, zscloud, zscalerbeta, zscalergov, zscalerten, zspreview, or set base_url"
+                        ))
+                    })?,
+                    (None, None) => return Err(err("set cloud or base_url".into())),
+                };
+                let username = c.username.resolve("username").map_err(err)?;
+                let password = c.password.resolve("password").map_err(err)?;
+                let api_key = c.api_key.resolve("api_key").map_err(err)?;
+                let provider = ZiaProvider::new(ZiaConfig {
+                    base_url,
+                    username: username.expose().to_string(),
+                    password,
+                    api_key,
+                    timeout: Duration::from_secs(c.timeout_secs.max(1)),
+                })
+                .map_err(|e| err(e.to_string()))?;
+                connections.insert(
+                    name.clone(),
+                    Connection {
+                        name: name.clone(),
+                        provider: Arc::new(provider),
+                        registered_domains: c.registered_domains.clone(),
+                    },
+                );
+            }
+        }
+    }
+    Ok(Running {
+        app: Arc::new(app(connections, &config.policy, Some(&config), false)?),
+        demo_sim: None,
+    })
+}
+
+/// The policy the demo tenant ships with: its break-glass and service accounts and the Admins
+/// group are protected, like a careful real deployment.
+pub fn demo_policy() -> PolicyConfig {
+    PolicyConfig {
+        protected_accounts: vec!["breakglass@*".into(), "svc-*".into()],
+        protected_groups: vec!["Admins".into()],
+        ..PolicyConfig::default()
+    }
+}
+
+/// Starts the embedded simulator on 127.0.0.1 and connects to it as connection `demo`.
+pub async fn demo() -> Result<Running, SetupError> {
+    let sim = Sim::start(SimOptions::default())
+        .await
+        .map_err(|e| SetupError::Demo(e.to_string()))?;
+    let creds = sim.credentials().clone();
+    let provider = ZiaProvider::new(ZiaConfig {
+        base_url: sim.base_url(),
+        username: creds.username.clone(),
+        password: crate::secret::Secret::new(creds.password.clone()),
+        api_key: crate::secret::Secret::new(creds.api_key.clone()),
+        timeout: Duration::from_secs(30),
+    })
+    .map_err(|e| SetupError::Demo(e.to_string()))?;
+    let mut connections = BTreeMap::new();
+    connections.insert(
+        "demo".to_string(),
+        Connection {
+            name: "demo".into(),
+            provider: Arc::new(provider),
+            registered_domains: vec!["acme.example".into(), "acme-labs.example".into()],
+        },
+    );
+    Ok(Running {
+        app: Arc::new(app(connections, &demo_policy(), None, true)?),
+        demo_sim: Some(sim),
+    })
+}

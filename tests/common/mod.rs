@@ -1,0 +1,252 @@
+//! Shared harness: the real binary, a real MCP client over its stdio, and a simulator process
+//! on 127.0.0.1 that tests can inspect through its /__sim endpoints.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, ElicitRequestParams,
+    ElicitResult, ElicitationAction, ErrorData, Implementation,
+};
+use rmcp::service::{RequestContext, RoleClient, RunningService};
+use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+use rmcp::{ClientHandler, ServiceExt};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_zscaler-lifecycle-mcp");
+
+/// How the test client answers a confirmation request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Human {
+    /// The client declares no elicitation capability (like many CLI clients).
+    Absent,
+    Accepts,
+    Declines,
+    Cancels,
+}
+
+pub struct TestClient {
+    pub human: Human,
+    pub asked: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl ClientHandler for TestClient {
+    fn get_info(&self) -> ClientConfig {
+        let caps = if self.human == Human::Absent {
+            ClientCapabilities::default()
+        } else {
+            ClientCapabilities::builder().enable_elicitation().build()
+        };
+        ClientConfig::new(caps, Implementation::new("e2e-test-client", "1.0"))
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        _ctx: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        if let ElicitRequestParams::FormElicitationParams { message, .. } = &request {
+            self.asked.lock().expect("lock").push(message.clone());
+        }
+        Ok(match self.human {
+            Human::Accepts => ElicitResult::new(ElicitationAction::Accept).with_content(json!({"confirm": true})),
+            Human::Declines => ElicitResult::new(ElicitationAction::Decline),
+            _ => ElicitResult::new(ElicitationAction::Cancel),
+        })
+    }
+}
+
+/// A simulator process.
+pub struct SimProc {
+    pub url: String,
+    pub username: String,
+    pub password: String,
+    pub api_key: String,
+    _child: tokio::process::Child,
+}
+
+impl SimProc {
+    pub async fn start() -> SimProc {
+        let mut child = tokio::process::Command::new(BIN)
+            .args(["sim", "--bind", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn sim");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).await.expect("sim prints its URL");
+        let v: Value = serde_json::from_str(&line).expect("sim line is JSON");
+        let s = |k: &str| v[k].as_str().expect(k).to_string();
+        SimProc { url: s("url"), username: s("username"), password: s("password"), api_key: s("api_key"), _child: child }
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let resp = reqwest::get(format!("{}{}", self.url, path)).await.expect("sim reachable");
+        resp.json().await.unwrap_or(Value::Null)
+    }
+
+    /// The user with this email in the draft (what admins see) or live (activated) view.
+    pub async fn user(&self, email: &str, view: &str) -> Option<Value> {
+        let v = self.get(&format!("/__sim/users?email={email}&view={view}")).await;
+        v.as_array().and_then(|a| a.first().cloned())
+    }
+
+    pub async fn status(&self) -> String {
+        self.get("/__sim/status").await["status"].as_str().unwrap_or_default().to_string()
+    }
+}
+
+/// A temporary state directory plus a config pointing at a simulator.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub config: Option<PathBuf>,
+    pub sim: Option<SimProc>,
+}
+
+impl Env {
+    /// A separate simulator process and a config for it.
+    pub async fn with_sim() -> Env {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sim = SimProc::start().await;
+        let config = dir.path().join("config.toml");
+        std::fs::write(
+            &config,
+            format!(
+                r#"
+[connections.zia-test]
+kind = "zia"
+base_url = "{}"
+registered_domains = ["acme.example", "acme-labs.example"]
+
+[policy]
+protected_accounts = ["breakglass@*", "svc-*"]
+protected_groups = ["Admins"]
+"#,
+                sim.url
+            ),
+        )
+        .expect("write config");
+        Env { dir, config: Some(config), sim: Some(sim) }
+    }
+
+    /// No config: the server embeds the demo tenant.
+    pub fn demo() -> Env {
+        Env { dir: tempfile::tempdir().expect("tempdir"), config: None, sim: None }
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    pub fn sim(&self) -> &SimProc {
+        self.sim.as_ref().expect("env has a sim")
+    }
+
+    fn command(&self, args: &[&str]) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(BIN);
+        if let Some(c) = &self.config {
+            cmd.arg("--config").arg(c);
+        }
+        cmd.args(args).env("ZSCALER_LIFECYCLE_MCP_STATE_DIR", self.state_dir()).env("RUST_LOG", "warn");
+        if let Some(sim) = &self.sim {
+            cmd.env("ZIA_USERNAME", &sim.username).env("ZIA_PASSWORD", &sim.password).env("ZIA_API_KEY", &sim.api_key);
+        }
+        cmd
+    }
+
+    /// Starts `serve` and connects an MCP client to it.
+    pub async fn connect(&self, human: Human) -> Client {
+        let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let cmd = self.command(&["serve"]).configure(|_| {});
+        let (transport, _stderr) = TokioChildProcess::builder(cmd).stderr(Stdio::null()).spawn().expect("spawn server");
+        let service = TestClient { human, asked: asked.clone() }.serve(transport).await.expect("initialize");
+        Client { service, asked }
+    }
+
+    /// Runs `approve PLAN_ID` under a pseudo-terminal, typing `answer`, as a person would.
+    pub async fn approve(&self, plan_id: &str, answer: &str) -> std::process::Output {
+        let mut inner = format!("'{BIN}'");
+        if let Some(c) = &self.config {
+            inner.push_str(&format!(" --config '{}'", c.display()));
+        }
+        inner.push_str(&format!(" approve {plan_id}"));
+        let mut child = tokio::process::Command::new("script")
+            .args(["-qec", &inner, "/dev/null"])
+            .env("ZSCALER_LIFECYCLE_MCP_STATE_DIR", self.state_dir())
+            .env("USER", "test-approver")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn script");
+        use tokio::io::AsyncWriteExt;
+        let mut stdin = child.stdin.take().expect("stdin");
+        // Give the prompt a moment to appear, then type like a person.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        stdin.write_all(format!("{answer}\n").as_bytes()).await.expect("type");
+        drop(stdin);
+        child.wait_with_output().await.expect("approve finishes")
+    }
+
+    /// Runs a CLI subcommand without a terminal.
+    pub async fn run(&self, args: &[&str]) -> std::process::Output {
+        self.command(args).stdin(Stdio::null()).output().await.expect("run")
+    }
+
+    pub fn journal(&self) -> PathBuf {
+        self.state_dir().join("journal.jsonl")
+    }
+}
+
+pub struct Client {
+    pub service: RunningService<RoleClient, TestClient>,
+    pub asked: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+/// A tool result reduced to what tests check.
+#[derive(Debug)]
+pub struct Outcome {
+    pub is_error: bool,
+    pub text: String,
+    pub structured: Value,
+}
+
+impl Client {
+    pub async fn call(&self, tool: &str, args: Value) -> Outcome {
+        let Value::Object(map) = args else { panic!("args must be an object") };
+        let r: CallToolResult = self
+            .service
+            .call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(map))
+            .await
+            .expect("tools/call answered");
+        let text = r.content.iter().filter_map(|c| c.as_text().map(|t| t.text.clone())).collect::<Vec<_>>().join("\n");
+        Outcome { is_error: r.is_error.unwrap_or(false), text, structured: r.structured_content.unwrap_or(Value::Null) }
+    }
+
+    /// Calls and insists on success.
+    pub async fn ok(&self, tool: &str, args: Value) -> Value {
+        let o = self.call(tool, args.clone()).await;
+        assert!(!o.is_error, "{tool} {args} failed: {}", o.text);
+        o.structured
+    }
+
+    /// Calls and insists on a tool error; returns its text.
+    pub async fn err(&self, tool: &str, args: Value) -> String {
+        let o = self.call(tool, args.clone()).await;
+        assert!(o.is_error, "{tool} {args} should have failed but returned {}", o.structured);
+        o.text
+    }
+
+    pub async fn close(self) {
+        let _ = self.service.cancel().await;
+    }
+}
+
+pub fn path_str(p: &Path) -> String {
+    p.display().to_string()
+}
