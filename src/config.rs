@@ -117,9 +117,7 @@ impl SecretRef {
                 .map(|v| Secret::new(v.trim()))
                 .map_err(|e| format!("{what}: cannot read {}: {e}", path.display())),
             (None, None, Some(v)) => Ok(Secret::new(v.clone())),
-            _ => Err(format!(
-                "{what}: give exactly one of env, file or value"
-            )),
+            _ => Err(format!("{what}: give exactly one of env, file or value")),
         }
     }
 }
@@ -222,10 +220,10 @@ pub fn state_dir(config: Option<&Config>) -> PathBuf {
     if let Some(dir) = config.and_then(|c| c.server.state_dir.clone()) {
         return dir;
     }
-    if let Ok(dir) = std::env::var("ZSCALER_LIFECYCLE_MCP_STATE_DIR") {
-        if !dir.is_empty() {
-            return PathBuf::from(dir);
-        }
+    if let Ok(dir) = std::env::var("ZSCALER_LIFECYCLE_MCP_STATE_DIR")
+        && !dir.is_empty()
+    {
+        return PathBuf::from(dir);
     }
     let base = std::env::var_os("XDG_STATE_HOME")
         .map(PathBuf::from)
@@ -264,16 +262,34 @@ mod tests {
 
     #[test]
     fn reserved_and_incomplete_connections_are_refused() {
-        assert!(Config::parse("[connections.all]\nkind=\"zia\"\ncloud=\"x\"\n", Path::new("t")).is_err());
+        assert!(
+            Config::parse(
+                "[connections.all]\nkind=\"zia\"\ncloud=\"x\"\n",
+                Path::new("t")
+            )
+            .is_err()
+        );
         assert!(Config::parse("[connections.a]\nkind=\"zia\"\n", Path::new("t")).is_err());
         assert!(Config::parse("", Path::new("t")).is_err());
     }
 
     #[test]
     fn secret_ref_resolution() {
-        let r = SecretRef { env: None, file: None, value: Some("v".into()) };
+        let r = SecretRef {
+            env: None,
+            file: None,
+            value: Some("v".into()),
+        };
         assert_eq!(r.resolve("x").expect("value").expose(), "v");
-        let r = SecretRef { env: Some("ZLM_TEST_SURELY_UNSET".into()), file: None, value: None };
-        assert!(r.resolve("password").expect_err("unset").contains("ZLM_TEST_SURELY_UNSET"));
+        let r = SecretRef {
+            env: Some("ZLM_TEST_SURELY_UNSET".into()),
+            file: None,
+            value: None,
+        };
+        assert!(
+            r.resolve("password")
+                .expect_err("unset")
+                .contains("ZLM_TEST_SURELY_UNSET")
+        );
     }
 }

@@ -4,12 +4,12 @@
 //! Data flows one way: transport → tool handler → guard → provider → HTTP → tenant (or the
 //! embedded simulator) → verification → result.
 
+pub mod config;
+pub mod guard;
+pub mod mcp;
 pub mod model;
+pub mod ops;
 pub mod provider;
 pub mod secret;
 pub mod setup;
 pub mod sim;
-pub mod config;
-pub mod guard;
-pub mod ops;
-pub mod mcp;

@@ -102,7 +102,9 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Serve { .. } => cli::serve::run(config.as_deref()).await,
             Command::Call { tool, args } => cli::call::run(config.as_deref(), &tool, &args).await,
-            Command::Approve { plan_id } => cli::approve::run(config.as_deref(), plan_id.as_deref()),
+            Command::Approve { plan_id } => {
+                cli::approve::run(config.as_deref(), plan_id.as_deref())
+            }
             Command::Sim {
                 bind,
                 session_idle_timeout_secs,

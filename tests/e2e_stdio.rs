@@ -11,26 +11,61 @@ async fn demo_mode_serves_tools_prompts_and_users_without_config() {
     let env = Env::demo();
     let client = env.connect(Human::Absent).await;
     let info = client.service.peer_info().expect("initialized");
-    assert_eq!(info.server_info.name, "zscaler-lifecycle-mcp");
-    assert!(info.instructions.as_deref().unwrap_or_default().contains("DEMO MODE"));
+    assert_eq!(
+        info.server_info.as_ref().map(|i| i.name.as_str()),
+        Some("zscaler-lifecycle-mcp")
+    );
+    assert!(
+        info.instructions
+            .as_deref()
+            .unwrap_or_default()
+            .contains("DEMO MODE")
+    );
 
     let tools = client.service.list_all_tools().await.expect("tools/list");
     let mut names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
     names.sort_unstable();
     assert_eq!(
         names,
-        ["activate_changes", "add_to_group", "audit_orphans", "create_user", "deactivate", "get_user", "list_groups", "list_users", "pending_changes", "remove_from_group"]
+        [
+            "activate_changes",
+            "add_to_group",
+            "audit_orphans",
+            "create_user",
+            "deactivate",
+            "get_user",
+            "list_groups",
+            "list_users",
+            "pending_changes",
+            "remove_from_group"
+        ]
     );
     for t in &tools {
-        assert!(t.output_schema.is_some(), "{} lacks an output schema", t.name);
+        assert!(
+            t.output_schema.is_some(),
+            "{} lacks an output schema",
+            t.name
+        );
         let ann = t.annotations.as_ref().expect("annotations");
-        let destructive = ["deactivate", "remove_from_group", "activate_changes"].contains(&t.name.as_ref());
-        assert_eq!(ann.destructive_hint.unwrap_or(false), destructive, "{}", t.name);
+        let destructive =
+            ["deactivate", "remove_from_group", "activate_changes"].contains(&t.name.as_ref());
+        assert_eq!(
+            ann.destructive_hint.unwrap_or(false),
+            destructive,
+            "{}",
+            t.name
+        );
     }
-    let prompts = client.service.list_all_prompts().await.expect("prompts/list");
+    let prompts = client
+        .service
+        .list_all_prompts()
+        .await
+        .expect("prompts/list");
     assert_eq!(prompts.len(), 3);
 
-    let page = client.ok("list_users", json!({"email_prefix": "jane.doe@"})).await;
+    let page = client
+        .ok("list_users", json!({"email_prefix": "jane.doe@"}))
+        .await;
     let users = page["users"].as_array().expect("users");
     assert_eq!(users.len(), 1, "{page}");
     assert_eq!(users[0]["email"], "jane.doe@acme.example");
@@ -46,9 +81,14 @@ async fn paging_returns_every_user_once() {
     let mut cursor = String::new();
     let mut pages = 0;
     loop {
-        let page = client.ok("list_users", json!({"limit": 100, "cursor": cursor})).await;
+        let page = client
+            .ok("list_users", json!({"limit": 100, "cursor": cursor}))
+            .await;
         for u in page["users"].as_array().expect("users") {
-            assert!(seen.insert(u["id"].as_str().expect("id").to_string()), "duplicate {u}");
+            assert!(
+                seen.insert(u["id"].as_str().expect("id").to_string()),
+                "duplicate {u}"
+            );
         }
         pages += 1;
         match page["next_cursor"].as_str() {
@@ -58,7 +98,9 @@ async fn paging_returns_every_user_once() {
         assert!(pages < 100, "paging does not end");
     }
     assert!(seen.len() > 250, "only {} users", seen.len());
-    let sim_count = env.sim().get("/__sim/status").await["draft_users"].as_u64().expect("count");
+    let sim_count = env.sim().get("/__sim/status").await["draft_users"]
+        .as_u64()
+        .expect("count");
     assert_eq!(seen.len() as u64, sim_count);
     client.close().await;
 }
@@ -74,18 +116,36 @@ async fn create_then_read_back_through_the_simulator() {
     assert_eq!(r["status"], "executed");
     assert_eq!(r["verification"], "verified");
     assert_eq!(r["staged"], true);
-    let stored = sim.user("ada.lovelace@acme.example", "draft").await.expect("created on the tenant");
+    let stored = sim
+        .user("ada.lovelace@acme.example", "draft")
+        .await
+        .expect("created on the tenant");
     assert_eq!(stored["name"], "Ada Lovelace");
     assert_eq!(stored["department"]["name"], "Engineering");
-    let mut groups: Vec<&str> = stored["groups"].as_array().expect("groups").iter().filter_map(|g| g["name"].as_str()).collect();
+    let mut groups: Vec<&str> = stored["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .filter_map(|g| g["name"].as_str())
+        .collect();
     groups.sort_unstable();
     assert_eq!(groups, ["All Staff", "Engineering"]);
     // Staged, not live, until activation.
-    assert!(sim.user("ada.lovelace@acme.example", "live").await.is_none());
+    assert!(
+        sim.user("ada.lovelace@acme.example", "live")
+            .await
+            .is_none()
+    );
     assert_eq!(sim.status().await, "PENDING");
     let pending = client.ok("pending_changes", json!({})).await;
     assert_eq!(pending["tenant_status"], "PENDING");
-    assert_eq!(pending["staged_by_this_server"].as_array().expect("ledger").len(), 1);
+    assert_eq!(
+        pending["staged_by_this_server"]
+            .as_array()
+            .expect("ledger")
+            .len(),
+        1
+    );
     client.close().await;
 }
 
@@ -94,15 +154,33 @@ async fn add_to_group_keeps_other_groups() {
     let env = Env::with_sim().await;
     let sim = env.sim();
     let client = env.connect(Human::Absent).await;
-    let r = client.ok("add_to_group", json!({"user": "JANE.DOE@acme.example", "groups": ["Finance"]})).await;
+    let r = client
+        .ok(
+            "add_to_group",
+            json!({"user": "JANE.DOE@acme.example", "groups": ["Finance"]}),
+        )
+        .await;
     assert_eq!(r["verification"], "verified");
-    let stored = sim.user("jane.doe@acme.example", "draft").await.expect("jane");
-    let mut groups: Vec<&str> = stored["groups"].as_array().expect("groups").iter().filter_map(|g| g["name"].as_str()).collect();
+    let stored = sim
+        .user("jane.doe@acme.example", "draft")
+        .await
+        .expect("jane");
+    let mut groups: Vec<&str> = stored["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .filter_map(|g| g["name"].as_str())
+        .collect();
     groups.sort_unstable();
     assert_eq!(groups, ["All Staff", "Finance", "Sales"]);
     assert_eq!(stored["department"]["name"], "Sales", "department kept");
     // Asking again changes nothing.
-    let again = client.ok("add_to_group", json!({"user": "jane.doe@acme.example", "groups": ["finance"]})).await;
+    let again = client
+        .ok(
+            "add_to_group",
+            json!({"user": "jane.doe@acme.example", "groups": ["finance"]}),
+        )
+        .await;
     assert_eq!(again["status"], "no_change");
     client.close().await;
 }
@@ -117,9 +195,20 @@ async fn deactivate_without_confirmation_changes_nothing_then_approval_executes_
     assert_eq!(first["status"], "awaiting_approval");
     let plan_id = first["plan"]["id"].as_str().expect("plan id").to_string();
     let changes = first["plan"]["changes"].to_string();
-    assert!(changes.contains("john.smith@acme.example") && changes.contains("Delete"), "{changes}");
-    assert!(first["next_step"].as_str().expect("next step").contains(&format!("approve {plan_id}")));
-    assert!(sim.user("john.smith@acme.example", "draft").await.is_some(), "nothing deleted before approval");
+    assert!(
+        changes.contains("john.smith@acme.example") && changes.contains("Delete"),
+        "{changes}"
+    );
+    assert!(
+        first["next_step"]
+            .as_str()
+            .expect("next step")
+            .contains(&format!("approve {plan_id}"))
+    );
+    assert!(
+        sim.user("john.smith@acme.example", "draft").await.is_some(),
+        "nothing deleted before approval"
+    );
 
     // Calling back with the plan but without a human's approval is refused.
     let mut with_plan = args.clone();
@@ -129,7 +218,12 @@ async fn deactivate_without_confirmation_changes_nothing_then_approval_executes_
     assert!(sim.user("john.smith@acme.example", "draft").await.is_some());
 
     // A plan may not be redeemed for another user.
-    let other = client.err("deactivate", json!({"user": "jane.doe@acme.example", "plan_id": plan_id})).await;
+    let other = client
+        .err(
+            "deactivate",
+            json!({"user": "jane.doe@acme.example", "plan_id": plan_id}),
+        )
+        .await;
     assert!(other.contains("was made for"), "{other}");
 
     // The agent's own attempt to approve without a terminal fails.
@@ -139,29 +233,53 @@ async fn deactivate_without_confirmation_changes_nothing_then_approval_executes_
 
     // A wrong answer at the prompt approves nothing.
     let wrong = env.approve(&plan_id, "yes").await;
-    assert!(!wrong.status.success(), "{}", String::from_utf8_lossy(&wrong.stdout));
+    assert!(
+        !wrong.status.success(),
+        "{}",
+        String::from_utf8_lossy(&wrong.stdout)
+    );
 
     let approved = env.approve(&plan_id, &plan_id).await;
-    assert!(approved.status.success(), "approve failed: {}", String::from_utf8_lossy(&approved.stdout));
+    assert!(
+        approved.status.success(),
+        "approve failed: {}",
+        String::from_utf8_lossy(&approved.stdout)
+    );
 
     let done = client.ok("deactivate", with_plan.clone()).await;
     assert_eq!(done["status"], "executed");
     assert_eq!(done["verification"], "verified");
     assert_eq!(done["confirmation"]["channel"], "approve-cli");
     assert_eq!(done["confirmation"]["approver"], "test-approver");
-    assert!(sim.user("john.smith@acme.example", "draft").await.is_none(), "deleted after approval");
+    assert!(
+        sim.user("john.smith@acme.example", "draft").await.is_none(),
+        "deleted after approval"
+    );
 
     // Replay is refused.
     let replay = client.err("deactivate", with_plan).await;
-    assert!(replay.contains("already used") || replay.contains("not found"), "{replay}");
+    assert!(
+        replay.contains("already used") || replay.contains("not found"),
+        "{replay}"
+    );
 
     let verify = env.run(&["journal", "verify"]).await;
-    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
     let journal = std::fs::read_to_string(env.journal()).expect("journal");
     for outcome in ["awaiting_approval", "refused", "approved", "executed"] {
-        assert!(journal.contains(&format!("\"outcome\":\"{outcome}\"")), "journal lacks {outcome}");
+        assert!(
+            journal.contains(&format!("\"outcome\":\"{outcome}\"")),
+            "journal lacks {outcome}"
+        );
     }
-    assert!(!journal.contains(&sim.password) && !journal.contains(&sim.api_key), "secrets in the journal");
+    assert!(
+        !journal.contains(&sim.password) && !journal.contains(&sim.api_key),
+        "secrets in the journal"
+    );
     client.close().await;
 }
 
@@ -169,15 +287,34 @@ async fn deactivate_without_confirmation_changes_nothing_then_approval_executes_
 async fn plan_is_refused_when_the_target_changed_after_approval() {
     let env = Env::with_sim().await;
     let client = env.connect(Human::Absent).await;
-    let first = client.ok("remove_from_group", json!({"user": "jane.doe@acme.example", "groups": ["Sales"]})).await;
+    let first = client
+        .ok(
+            "remove_from_group",
+            json!({"user": "jane.doe@acme.example", "groups": ["Sales"]}),
+        )
+        .await;
     assert_eq!(first["status"], "awaiting_approval");
     let plan_id = first["plan"]["id"].as_str().expect("plan id").to_string();
     assert!(env.approve(&plan_id, &plan_id).await.status.success());
     // Someone changes Jane in between.
-    client.ok("add_to_group", json!({"user": "jane.doe@acme.example", "groups": ["Finance"]})).await;
-    let refused = client.err("remove_from_group", json!({"user": "jane.doe@acme.example", "groups": ["Sales"], "plan_id": plan_id})).await;
+    client
+        .ok(
+            "add_to_group",
+            json!({"user": "jane.doe@acme.example", "groups": ["Finance"]}),
+        )
+        .await;
+    let refused = client
+        .err(
+            "remove_from_group",
+            json!({"user": "jane.doe@acme.example", "groups": ["Sales"], "plan_id": plan_id}),
+        )
+        .await;
     assert!(refused.contains("changed since the plan"), "{refused}");
-    let jane = env.sim().user("jane.doe@acme.example", "draft").await.expect("jane");
+    let jane = env
+        .sim()
+        .user("jane.doe@acme.example", "draft")
+        .await
+        .expect("jane");
     assert!(jane["groups"].to_string().contains("Sales"), "Sales kept");
     client.close().await;
 }
@@ -188,33 +325,69 @@ async fn elicitation_accept_executes_and_decline_or_cancel_changes_nothing() {
     let sim = env.sim();
 
     let declining = env.connect(Human::Declines).await;
-    let r = declining.ok("deactivate", json!({"user": "john.smith@acme.example"})).await;
+    let r = declining
+        .ok("deactivate", json!({"user": "john.smith@acme.example"}))
+        .await;
     assert_eq!(r["status"], "declined");
     assert!(declining.asked.lock().expect("lock")[0].contains("john.smith@acme.example"));
     declining.close().await;
     let cancelling = env.connect(Human::Cancels).await;
-    let r = cancelling.ok("remove_from_group", json!({"user": "john.smith@acme.example", "groups": ["Engineering"]})).await;
+    let r = cancelling
+        .ok(
+            "remove_from_group",
+            json!({"user": "john.smith@acme.example", "groups": ["Engineering"]}),
+        )
+        .await;
     assert_eq!(r["status"], "declined");
     cancelling.close().await;
-    let john = sim.user("john.smith@acme.example", "draft").await.expect("john still there");
+    let john = sim
+        .user("john.smith@acme.example", "draft")
+        .await
+        .expect("john still there");
     assert!(john["groups"].to_string().contains("Engineering"));
 
     let accepting = env.connect(Human::Accepts).await;
-    let r = accepting.ok("remove_from_group", json!({"user": "john.smith@acme.example", "groups": ["Engineering"]})).await;
+    let r = accepting
+        .ok(
+            "remove_from_group",
+            json!({"user": "john.smith@acme.example", "groups": ["Engineering"]}),
+        )
+        .await;
     assert_eq!(r["status"], "executed", "{r}");
     assert_eq!(r["confirmation"]["channel"], "elicitation");
-    let john = sim.user("john.smith@acme.example", "draft").await.expect("john");
+    let john = sim
+        .user("john.smith@acme.example", "draft")
+        .await
+        .expect("john");
     let groups = john["groups"].to_string();
-    assert!(!groups.contains("Engineering") && groups.contains("All Staff"), "{groups}");
+    assert!(
+        !groups.contains("Engineering") && groups.contains("All Staff"),
+        "{groups}"
+    );
 
     // activate_changes moves the tenant from PENDING to ACTIVE, after confirmation.
     assert_eq!(sim.status().await, "PENDING");
-    assert!(sim.user("john.smith@acme.example", "live").await.expect("live john")["groups"].to_string().contains("Engineering"));
+    assert!(
+        sim.user("john.smith@acme.example", "live")
+            .await
+            .expect("live john")["groups"]
+            .to_string()
+            .contains("Engineering")
+    );
     let r = accepting.ok("activate_changes", json!({})).await;
     assert_eq!(r["status"], "executed", "{r}");
-    assert!(r["plan"]["changes"].to_string().contains("removed"), "plan lists the ledger: {r}");
+    assert!(
+        r["plan"]["changes"].to_string().contains("removed"),
+        "plan lists the ledger: {r}"
+    );
     assert_eq!(sim.status().await, "ACTIVE");
-    assert!(!sim.user("john.smith@acme.example", "live").await.expect("live john")["groups"].to_string().contains("Engineering"));
+    assert!(
+        !sim.user("john.smith@acme.example", "live")
+            .await
+            .expect("live john")["groups"]
+            .to_string()
+            .contains("Engineering")
+    );
     accepting.close().await;
 }
 
@@ -222,17 +395,42 @@ async fn elicitation_accept_executes_and_decline_or_cancel_changes_nothing() {
 async fn protected_accounts_and_groups_are_refused_however_named() {
     let env = Env::with_sim().await;
     let client = env.connect(Human::Accepts).await;
-    let msg = client.err("deactivate", json!({"user": "BreakGlass@ACME.example"})).await;
+    let msg = client
+        .err("deactivate", json!({"user": "BreakGlass@ACME.example"}))
+        .await;
     assert!(msg.contains("protected"), "{msg}");
-    let id = env.sim().user("breakglass@acme.example", "draft").await.expect("bg")["id"].to_string();
+    let id = env
+        .sim()
+        .user("breakglass@acme.example", "draft")
+        .await
+        .expect("bg")["id"]
+        .to_string();
     let msg = client.err("deactivate", json!({"user": id})).await;
     assert!(msg.contains("protected"), "{msg}");
-    let msg = client.err("remove_from_group", json!({"user": "svc-scanner@acme.example", "groups": ["Service Accounts"]})).await;
+    let msg = client
+        .err(
+            "remove_from_group",
+            json!({"user": "svc-scanner@acme.example", "groups": ["Service Accounts"]}),
+        )
+        .await;
     assert!(msg.contains("protected"), "{msg}");
-    let msg = client.err("add_to_group", json!({"user": "jane.doe@acme.example", "groups": ["admins"]})).await;
+    let msg = client
+        .err(
+            "add_to_group",
+            json!({"user": "jane.doe@acme.example", "groups": ["admins"]}),
+        )
+        .await;
     assert!(msg.contains("protected"), "{msg}");
-    assert!(client.asked.lock().expect("lock").is_empty(), "no human was asked about a refused change");
-    assert!(env.sim().user("breakglass@acme.example", "draft").await.is_some());
+    assert!(
+        client.asked.lock().expect("lock").is_empty(),
+        "no human was asked about a refused change"
+    );
+    assert!(
+        env.sim()
+            .user("breakglass@acme.example", "draft")
+            .await
+            .is_some()
+    );
     client.close().await;
 }
 
@@ -241,28 +439,87 @@ async fn bad_input_gets_actionable_errors_and_changes_nothing() {
     let env = Env::with_sim().await;
     let client = env.connect(Human::Absent).await;
     let cases = [
-        ("get_user", json!({"user": "nobody@acme.example"}), "list_users"),
+        (
+            "get_user",
+            json!({"user": "nobody@acme.example"}),
+            "list_users",
+        ),
         ("get_user", json!({"user": "99999999"}), "no user with id"),
-        ("add_to_group", json!({"user": "jane.doe@acme.example", "groups": ["Salez"]}), "list_groups"),
-        ("create_user", json!({"name": "X Y", "email": "x.y@acme.example", "department": "Nowhere", "groups": ["Sales"]}), "available departments"),
-        ("create_user", json!({"name": "X Y", "email": "not-an-email", "department": "Sales", "groups": ["Sales"]}), "not valid"),
-        ("create_user", json!({"name": "X Y", "email": "x.y@gmail.example", "department": "Sales", "groups": ["Sales"]}), "not registered"),
-        ("create_user", json!({"name": "Jane Doe", "email": "Jane.Doe@acme.example", "department": "Sales", "groups": ["Sales"]}), "already exists"),
-        ("create_user", json!({"name": "N".repeat(128), "email": "long.name@acme.example", "department": "Sales", "groups": ["Sales"]}), "127"),
-        ("create_user", json!({"name": "X Y", "email": "x.y@acme.example", "department": "Sales", "groups": []}), "list_groups"),
-        ("list_users", json!({"connection": "zia-prod"}), "configured connections: zia-test"),
-        ("list_users", json!({"group": "No Such Group"}), "list_groups"),
+        (
+            "add_to_group",
+            json!({"user": "jane.doe@acme.example", "groups": ["Salez"]}),
+            "list_groups",
+        ),
+        (
+            "create_user",
+            json!({"name": "X Y", "email": "x.y@acme.example", "department": "Nowhere", "groups": ["Sales"]}),
+            "available departments",
+        ),
+        (
+            "create_user",
+            json!({"name": "X Y", "email": "not-an-email", "department": "Sales", "groups": ["Sales"]}),
+            "not valid",
+        ),
+        (
+            "create_user",
+            json!({"name": "X Y", "email": "x.y@gmail.example", "department": "Sales", "groups": ["Sales"]}),
+            "not registered",
+        ),
+        (
+            "create_user",
+            json!({"name": "Jane Doe", "email": "Jane.Doe@acme.example", "department": "Sales", "groups": ["Sales"]}),
+            "already exists",
+        ),
+        (
+            "create_user",
+            json!({"name": "N".repeat(128), "email": "long.name@acme.example", "department": "Sales", "groups": ["Sales"]}),
+            "127",
+        ),
+        (
+            "create_user",
+            json!({"name": "X Y", "email": "x.y@acme.example", "department": "Sales", "groups": []}),
+            "list_groups",
+        ),
+        (
+            "list_users",
+            json!({"connection": "zia-prod"}),
+            "configured connections: zia-test",
+        ),
+        (
+            "list_users",
+            json!({"group": "No Such Group"}),
+            "list_groups",
+        ),
         ("list_users", json!({"limit": 0}), "1 to 500"),
         ("list_users", json!({"cursor": "garbage!"}), "cursor"),
-        ("remove_from_group", json!({"user": "jane.doe@acme.example", "groups": ["Finance"]}), "not a member"),
-        ("deactivate", json!({"user": "jane.doe@acme.example", "mode": "disable"}), "mode \"delete\""),
-        ("deactivate", json!({"email": "jane.doe@acme.example"}), "unknown field"),
+        (
+            "remove_from_group",
+            json!({"user": "jane.doe@acme.example", "groups": ["Finance"]}),
+            "not a member",
+        ),
+        (
+            "deactivate",
+            json!({"user": "jane.doe@acme.example", "mode": "disable"}),
+            "mode \"delete\"",
+        ),
+        (
+            "deactivate",
+            json!({"email": "jane.doe@acme.example"}),
+            "unknown field",
+        ),
     ];
     for (tool, args, needle) in cases {
         let msg = client.err(tool, args.clone()).await;
-        assert!(msg.to_lowercase().contains(&needle.to_lowercase()), "{tool} {args}: {msg}");
+        assert!(
+            msg.to_lowercase().contains(&needle.to_lowercase()),
+            "{tool} {args}: {msg}"
+        );
     }
-    assert_eq!(env.sim().status().await, "ACTIVE", "no bad input wrote anything");
+    assert_eq!(
+        env.sim().status().await,
+        "ACTIVE",
+        "no bad input wrote anything"
+    );
     client.close().await;
 }
 
@@ -270,17 +527,39 @@ async fn bad_input_gets_actionable_errors_and_changes_nothing() {
 async fn audit_names_its_rules_and_excludes_protected_accounts() {
     let env = Env::with_sim().await;
     let client = env.connect(Human::Absent).await;
-    let r = client.ok("audit_orphans", json!({"max_findings": 500})).await;
+    let r = client
+        .ok("audit_orphans", json!({"max_findings": 500}))
+        .await;
     let findings = r["findings"].as_array().expect("findings");
-    let has = |rule: &str, label: &str| findings.iter().any(|f| f["rule"] == rule && f["label"] == label);
-    assert!(has("no_group_or_department", "temp.contractor@acme.example"), "{r}");
+    let has = |rule: &str, label: &str| {
+        findings
+            .iter()
+            .any(|f| f["rule"] == rule && f["label"] == label)
+    };
+    assert!(
+        has("no_group_or_department", "temp.contractor@acme.example"),
+        "{r}"
+    );
     assert!(has("no_group_or_department", "no.dept@acme-labs.example"));
-    assert!(has("unregistered_or_external_domain", "old.vendor@vendor-mail.example"));
-    assert!(has("duplicate_identity", "jdoe@acme.example") && has("duplicate_identity", "jane.doe@acme.example"));
+    assert!(has(
+        "unregistered_or_external_domain",
+        "old.vendor@vendor-mail.example"
+    ));
+    assert!(
+        has("duplicate_identity", "jdoe@acme.example")
+            && has("duplicate_identity", "jane.doe@acme.example")
+    );
     assert!(has("empty_group", "Legacy VPN Users"));
     let excluded = r["excluded"].to_string();
-    assert!(excluded.contains("breakglass@acme.example") && excluded.contains("svc-scanner@acme.example"));
-    assert!(!findings.iter().any(|f| f["label"] == "breakglass@acme.example"));
+    assert!(
+        excluded.contains("breakglass@acme.example")
+            && excluded.contains("svc-scanner@acme.example")
+    );
+    assert!(
+        !findings
+            .iter()
+            .any(|f| f["label"] == "breakglass@acme.example")
+    );
     for f in findings {
         assert!(f["suggested_call"]["tool"].is_string(), "{f}");
     }

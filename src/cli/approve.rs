@@ -22,7 +22,10 @@ pub fn run(config: Option<&Path>, plan_id: Option<&str>) -> anyhow::Result<ExitC
     let Some(id) = plan_id.map(str::trim) else {
         let pending = store.pending();
         if pending.is_empty() {
-            println!("No plans are waiting for approval (state directory {}).", dir.display());
+            println!(
+                "No plans are waiting for approval (state directory {}).",
+                dir.display()
+            );
         }
         for plan in pending {
             println!("{}\n", plan.describe());
@@ -39,7 +42,10 @@ pub fn run(config: Option<&Path>, plan_id: Option<&str>) -> anyhow::Result<ExitC
     print!("Type the plan id again to approve it (anything else cancels): ");
     std::io::stdout().flush().ok();
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).context("reading the answer")?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the answer")?;
     if line.trim() != plan.id {
         println!("Not approved; nothing will change.");
         return Ok(ExitCode::from(3));

@@ -26,7 +26,10 @@ impl ClientHandler for TerminalClient {
         } else {
             ClientCapabilities::default()
         };
-        ClientConfig::new(caps, Implementation::new("zscaler-lifecycle-mcp-cli", env!("CARGO_PKG_VERSION")))
+        ClientConfig::new(
+            caps,
+            Implementation::new("zscaler-lifecycle-mcp-cli", env!("CARGO_PKG_VERSION")),
+        )
     }
 
     async fn create_elicitation(
@@ -48,7 +51,8 @@ impl ClientHandler for TerminalClient {
         .map_err(|e| ErrorData::internal_error(e.to_string(), None))?
         .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
         if answer.trim().eq_ignore_ascii_case("yes") {
-            Ok(ElicitResult::new(ElicitationAction::Accept).with_content(serde_json::json!({"confirm": true})))
+            Ok(ElicitResult::new(ElicitationAction::Accept)
+                .with_content(serde_json::json!({"confirm": true})))
         } else {
             Ok(ElicitResult::new(ElicitationAction::Decline))
         }
@@ -56,9 +60,12 @@ impl ClientHandler for TerminalClient {
 }
 
 pub async fn run(config: Option<&Path>, tool: &str, args: &str) -> anyhow::Result<ExitCode> {
-    let arguments: serde_json::Value = serde_json::from_str(args).context("--args is not valid JSON")?;
+    let arguments: serde_json::Value =
+        serde_json::from_str(args).context("--args is not valid JSON")?;
     let serde_json::Value::Object(arguments) = arguments else {
-        anyhow::bail!("--args must be a JSON object, like '{{\"user\":\"jane.doe@acme.example\"}}'");
+        anyhow::bail!(
+            "--args must be a JSON object, like '{{\"user\":\"jane.doe@acme.example\"}}'"
+        );
     };
     let running = super::start(config).await?;
     let (server_io, client_io) = tokio::io::duplex(1 << 20);
@@ -71,10 +78,12 @@ pub async fn run(config: Option<&Path>, tool: &str, args: &str) -> anyhow::Resul
             Err(e) => tracing::error!(error = %e, "in-process server failed"),
         }
     });
-    let client = TerminalClient { interactive: std::io::stdin().is_terminal() }
-        .serve(client_io)
-        .await
-        .context("connecting to the in-process server")?;
+    let client = TerminalClient {
+        interactive: std::io::stdin().is_terminal(),
+    }
+    .serve(client_io)
+    .await
+    .context("connecting to the in-process server")?;
     let result = client
         .call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(arguments))
         .await
@@ -99,5 +108,9 @@ pub async fn run(config: Option<&Path>, tool: &str, args: &str) -> anyhow::Resul
     if let Some(sim) = running.demo_sim {
         sim.shutdown().await;
     }
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -14,9 +14,13 @@ use zscaler_lifecycle_mcp::setup::{self, Running};
 /// The configured application, or the embedded demo tenant when no config is given.
 pub async fn start(config: Option<&Path>) -> anyhow::Result<Running> {
     match config {
-        Some(path) => setup::from_config(path).with_context(|| format!("loading {}", path.display())),
+        Some(path) => {
+            setup::from_config(path).with_context(|| format!("loading {}", path.display()))
+        }
         None => {
-            let running = setup::demo().await.context("starting the embedded demo tenant")?;
+            let running = setup::demo()
+                .await
+                .context("starting the embedded demo tenant")?;
             if let Some(sim) = &running.demo_sim {
                 tracing::warn!(
                     url = %sim.base_url(),
@@ -29,8 +33,13 @@ pub async fn start(config: Option<&Path>) -> anyhow::Result<Running> {
 }
 
 /// Loads only what `approve` and `journal` need: the config, if any, for the state directory.
-pub fn config_only(config: Option<&Path>) -> anyhow::Result<Option<zscaler_lifecycle_mcp::config::Config>> {
+pub fn config_only(
+    config: Option<&Path>,
+) -> anyhow::Result<Option<zscaler_lifecycle_mcp::config::Config>> {
     config
-        .map(|p| zscaler_lifecycle_mcp::config::Config::load(p).with_context(|| format!("loading {}", p.display())))
+        .map(|p| {
+            zscaler_lifecycle_mcp::config::Config::load(p)
+                .with_context(|| format!("loading {}", p.display()))
+        })
         .transpose()
 }

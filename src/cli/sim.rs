@@ -33,7 +33,9 @@ pub async fn run(bind: SocketAddr, idle_secs: u64) -> anyhow::Result<ExitCode> {
         "ZIA simulator listening on {} (demo credentials above are for the simulator only). Ctrl-C stops it.",
         sim.base_url()
     );
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
     sim.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }

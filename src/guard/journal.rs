@@ -112,7 +112,10 @@ impl Journal {
                 return Err(format!("line {}: sequence number out of order", i + 1));
             }
             if link(&prev, &Value::Object(record)) != hash {
-                return Err(format!("line {}: record was modified after it was written", i + 1));
+                return Err(format!(
+                    "line {}: record was modified after it was written",
+                    i + 1
+                ));
             }
             prev = hash;
             count += 1;
@@ -145,10 +148,17 @@ fn last_link(file: &mut std::fs::File) -> std::io::Result<(u64, String)> {
             }
         };
         let v: Value = serde_json::from_str(last).map_err(|e| {
-            std::io::Error::new(std::io::ErrorKind::InvalidData, format!("last record unreadable: {e}"))
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("last record unreadable: {e}"),
+            )
         })?;
         let seq = v.get("seq").and_then(Value::as_u64).unwrap_or(0);
-        let hash = v.get("hash").and_then(Value::as_str).unwrap_or(GENESIS).to_string();
+        let hash = v
+            .get("hash")
+            .and_then(Value::as_str)
+            .unwrap_or(GENESIS)
+            .to_string();
         return Ok((seq, hash));
     }
 }
@@ -189,12 +199,17 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
 
         std::fs::write(&path, text.replace("\"n\":1", "\"n\":7")).expect("write");
-        assert!(Journal::verify(&path).expect_err("edit").contains("modified"));
+        assert!(
+            Journal::verify(&path)
+                .expect_err("edit")
+                .contains("modified")
+        );
 
         std::fs::write(&path, format!("{}\n{}\n", lines[0], lines[2])).expect("write");
         assert!(Journal::verify(&path).is_err());
 
-        std::fs::write(&path, format!("{}\n{}\n{}\n", lines[0], lines[2], lines[1])).expect("write");
+        std::fs::write(&path, format!("{}\n{}\n{}\n", lines[0], lines[2], lines[1]))
+            .expect("write");
         assert!(Journal::verify(&path).is_err());
     }
 }

@@ -15,7 +15,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub enum GuardError {
     #[error("state directory {path}: {message}")]
     State { path: String, message: String },
-    #[error("plan {id} not found (plans expire and are single-use; call the tool again without plan_id to get a new plan)")]
+    #[error(
+        "plan {id} not found (plans expire and are single-use; call the tool again without plan_id to get a new plan)"
+    )]
     PlanNotFound { id: String },
     #[error("plan {id} was tampered with or signed by another key; refusing it")]
     BadSignature { id: String },
@@ -23,9 +25,13 @@ pub enum GuardError {
     Expired { id: String },
     #[error("plan {id} was already used; call the tool again without plan_id to get a new plan")]
     AlreadyUsed { id: String },
-    #[error("plan {id} has not been approved yet: a human must run `zscaler-lifecycle-mcp approve {id}` in a terminal first")]
+    #[error(
+        "plan {id} has not been approved yet: a human must run `zscaler-lifecycle-mcp approve {id}` in a terminal first"
+    )]
     NotApproved { id: String },
-    #[error("plan {id} was made for {planned}, not for this call ({actual}); call the tool again without plan_id")]
+    #[error(
+        "plan {id} was made for {planned}, not for this call ({actual}); call the tool again without plan_id"
+    )]
     Mismatch {
         id: String,
         planned: String,
@@ -45,6 +51,5 @@ pub fn now_secs() -> u64 {
 
 /// RFC 3339 UTC time of a Unix timestamp, for people reading plans and the journal.
 pub fn rfc3339(secs: u64) -> String {
-    humantime::format_rfc3339_seconds(UNIX_EPOCH + std::time::Duration::from_secs(secs))
-        .to_string()
+    humantime::format_rfc3339_seconds(UNIX_EPOCH + std::time::Duration::from_secs(secs)).to_string()
 }

@@ -97,8 +97,14 @@ mod tests {
             email: "a@x.example".into(),
             department: None,
             groups: vec![
-                GroupRef { id: "1".into(), name: "g1".into() },
-                GroupRef { id: "2".into(), name: "g2".into() },
+                GroupRef {
+                    id: "1".into(),
+                    name: "g1".into(),
+                },
+                GroupRef {
+                    id: "2".into(),
+                    name: "g2".into(),
+                },
             ],
             active: None,
             admin: false,

@@ -87,11 +87,7 @@ impl Policy {
 /// text inside a record cannot pose as an instruction or break the surrounding message.
 pub fn quote(text: &str) -> String {
     const MAX: usize = 80;
-    let mut clean: String = text
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(MAX)
-        .collect();
+    let mut clean: String = text.chars().filter(|c| !c.is_control()).take(MAX).collect();
     if text.chars().filter(|c| !c.is_control()).count() > MAX {
         clean.push('…');
     }
@@ -124,8 +120,14 @@ mod tests {
             ..PolicyConfig::default()
         })
         .expect("policy");
-        assert!(p.check_user(&user("BreakGlass@Acme.example", "x", false)).is_err());
-        assert!(p.check_user(&user("a@acme.example", "svc-scanner", false)).is_err());
+        assert!(
+            p.check_user(&user("BreakGlass@Acme.example", "x", false))
+                .is_err()
+        );
+        assert!(
+            p.check_user(&user("a@acme.example", "svc-scanner", false))
+                .is_err()
+        );
         assert!(p.check_user(&user("a@acme.example", "A", true)).is_err());
         assert!(p.check_user(&user("a@acme.example", "A", false)).is_ok());
         assert!(p.check_group("admins").is_err());

@@ -41,7 +41,9 @@ pub struct PlanStore {
 
 impl std::fmt::Debug for PlanStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PlanStore").field("dir", &self.dir).finish_non_exhaustive()
+        f.debug_struct("PlanStore")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -121,7 +123,9 @@ impl PlanStore {
 
     fn path(&self, id: &str, ext: &str) -> Result<PathBuf, GuardError> {
         if !valid_plan_id(id) {
-            return Err(GuardError::PlanNotFound { id: id.chars().take(40).collect() });
+            return Err(GuardError::PlanNotFound {
+                id: id.chars().take(40).collect(),
+            });
         }
         Ok(self.dir.join(format!("{id}.{ext}")))
     }
@@ -150,8 +154,8 @@ impl PlanStore {
     pub fn load(&self, id: &str) -> Result<Plan, GuardError> {
         let path = self.path(id, "plan.json")?;
         let text = fs::read(&path).map_err(|_| GuardError::PlanNotFound { id: id.into() })?;
-        let signed: SignedPlan =
-            serde_json::from_slice(&text).map_err(|_| GuardError::BadSignature { id: id.into() })?;
+        let signed: SignedPlan = serde_json::from_slice(&text)
+            .map_err(|_| GuardError::BadSignature { id: id.into() })?;
         if signed.plan.id != id
             || !self.verify("plan", &Self::canonical(&signed.plan), &signed.signature)
         {
@@ -194,12 +198,18 @@ impl PlanStore {
     /// The verified approval of a plan, if a human gave one.
     pub fn approval(&self, plan: &Plan) -> Result<Approval, GuardError> {
         let path = self.path(&plan.id, "approval.json")?;
-        let text = fs::read(&path).map_err(|_| GuardError::NotApproved { id: plan.id.clone() })?;
-        let approval: Approval = serde_json::from_slice(&text)
-            .map_err(|_| GuardError::BadSignature { id: plan.id.clone() })?;
+        let text = fs::read(&path).map_err(|_| GuardError::NotApproved {
+            id: plan.id.clone(),
+        })?;
+        let approval: Approval =
+            serde_json::from_slice(&text).map_err(|_| GuardError::BadSignature {
+                id: plan.id.clone(),
+            })?;
         let payload = approval_payload(plan, &approval.approver, approval.approved_at);
         if approval.plan_id != plan.id || !self.verify("approval", &payload, &approval.signature) {
-            return Err(GuardError::BadSignature { id: plan.id.clone() });
+            return Err(GuardError::BadSignature {
+                id: plan.id.clone(),
+            });
         }
         Ok(approval)
     }
@@ -257,7 +267,8 @@ fn restrict_dir(dir: &Path) -> Result<(), GuardError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|e| state_err(dir, e))?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+            .map_err(|e| state_err(dir, e))?;
     }
     Ok(())
 }
@@ -286,12 +297,21 @@ mod tests {
         let id = PlanStore::new_id();
         let p = plan(&id, 300);
         store.save(&p).expect("save");
-        assert!(matches!(store.approval(&p), Err(GuardError::NotApproved { .. })));
+        assert!(matches!(
+            store.approval(&p),
+            Err(GuardError::NotApproved { .. })
+        ));
         store.approve(&id, "alice").expect("approve");
         assert_eq!(store.approval(&p).expect("approved").approver, "alice");
         store.consume(&id).expect("first use");
-        assert!(matches!(store.consume(&id), Err(GuardError::AlreadyUsed { .. })));
-        assert!(matches!(store.load_live(&id), Err(GuardError::AlreadyUsed { .. })));
+        assert!(matches!(
+            store.consume(&id),
+            Err(GuardError::AlreadyUsed { .. })
+        ));
+        assert!(matches!(
+            store.load_live(&id),
+            Err(GuardError::AlreadyUsed { .. })
+        ));
     }
 
     #[test]
@@ -303,7 +323,10 @@ mod tests {
         let path = dir.path().join("plans").join(format!("{id}.plan.json"));
         let text = fs::read_to_string(&path).expect("read");
         fs::write(&path, text.replace("a@x.example", "b@x.example")).expect("write");
-        assert!(matches!(store.load(&id), Err(GuardError::BadSignature { .. })));
+        assert!(matches!(
+            store.load(&id),
+            Err(GuardError::BadSignature { .. })
+        ));
 
         let other = tempfile::tempdir().expect("tempdir");
         let other_store = PlanStore::open(other.path()).expect("open");
@@ -314,7 +337,10 @@ mod tests {
             dir.path().join("plans").join(format!("{id2}.plan.json")),
         )
         .expect("copy");
-        assert!(matches!(store.load(&id2), Err(GuardError::BadSignature { .. })));
+        assert!(matches!(
+            store.load(&id2),
+            Err(GuardError::BadSignature { .. })
+        ));
     }
 
     #[test]
@@ -323,9 +349,15 @@ mod tests {
         let store = PlanStore::open(dir.path()).expect("open");
         let id = PlanStore::new_id();
         store.save(&plan(&id, -1)).expect("save");
-        assert!(matches!(store.load_live(&id), Err(GuardError::Expired { .. })));
+        assert!(matches!(
+            store.load_live(&id),
+            Err(GuardError::Expired { .. })
+        ));
         assert!(store.approve(&id, "alice").is_err());
-        assert!(matches!(store.load("../../etc/passwd"), Err(GuardError::PlanNotFound { .. })));
+        assert!(matches!(
+            store.load("../../etc/passwd"),
+            Err(GuardError::PlanNotFound { .. })
+        ));
         assert!(store.pending().is_empty());
     }
 }

@@ -30,7 +30,10 @@ mod tests {
 
     #[test]
     fn placeholders_are_filled_and_newlines_flattened() {
-        let out = render("Offboard {{user}}{{c}}.", &[("user", "a@x\nignore all"), ("c", "")]);
+        let out = render(
+            "Offboard {{user}}{{c}}.",
+            &[("user", "a@x\nignore all"), ("c", "")],
+        );
         assert_eq!(out, "Offboard a@x ignore all.");
     }
 }

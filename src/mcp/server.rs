@@ -6,9 +6,7 @@ use std::sync::Arc;
 use rmcp::handler::server::router::prompt::PromptRouter;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::{Json, Parameters};
-use rmcp::model::{
-    Implementation, PromptMessage, Role, ServerCapabilities, ServerConfig,
-};
+use rmcp::model::{Implementation, PromptMessage, Role, ServerCapabilities, ServerConfig};
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{ServerHandler, prompt, prompt_handler, prompt_router, tool, tool_handler, tool_router};
 use schemars::JsonSchema;
@@ -41,7 +39,6 @@ pub const TOOL_NAMES: [&str; 10] = [
     "activate_changes",
     "audit_orphans",
 ];
-
 
 fn caller(ctx: &RequestContext<RoleServer>) -> Caller {
     let client = ctx
@@ -99,24 +96,42 @@ impl LifecycleServer {
         description = include_str!("../../tools/list_users.md"),
         annotations(title = "List users", read_only_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
-    async fn list_users(&self, Parameters(args): Parameters<ListUsersArgs>) -> Result<Json<ListUsersResult>, String> {
-        read::list_users(&self.app, args).await.map(Json).map_err(|e| e.0)
+    async fn list_users(
+        &self,
+        Parameters(args): Parameters<ListUsersArgs>,
+    ) -> Result<Json<ListUsersResult>, String> {
+        read::list_users(&self.app, args)
+            .await
+            .map(Json)
+            .map_err(|e| e.0)
     }
 
     #[tool(
         description = include_str!("../../tools/get_user.md"),
         annotations(title = "Get user", read_only_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
-    async fn get_user(&self, Parameters(args): Parameters<GetUserArgs>) -> Result<Json<GetUserResult>, String> {
-        read::get_user(&self.app, args).await.map(Json).map_err(|e| e.0)
+    async fn get_user(
+        &self,
+        Parameters(args): Parameters<GetUserArgs>,
+    ) -> Result<Json<GetUserResult>, String> {
+        read::get_user(&self.app, args)
+            .await
+            .map(Json)
+            .map_err(|e| e.0)
     }
 
     #[tool(
         description = include_str!("../../tools/list_groups.md"),
         annotations(title = "List groups", read_only_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
-    async fn list_groups(&self, Parameters(args): Parameters<ListGroupsArgs>) -> Result<Json<ListGroupsResult>, String> {
-        read::list_groups(&self.app, args).await.map(Json).map_err(|e| e.0)
+    async fn list_groups(
+        &self,
+        Parameters(args): Parameters<ListGroupsArgs>,
+    ) -> Result<Json<ListGroupsResult>, String> {
+        read::list_groups(&self.app, args)
+            .await
+            .map(Json)
+            .map_err(|e| e.0)
     }
 
     #[tool(
@@ -128,7 +143,10 @@ impl LifecycleServer {
         Parameters(args): Parameters<CreateUserArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<WriteResult>, String> {
-        write::create_user(&self.app, &caller(&ctx), args).await.map(Json).map_err(|e| e.0)
+        write::create_user(&self.app, &caller(&ctx), args)
+            .await
+            .map(Json)
+            .map_err(|e| e.0)
     }
 
     #[tool(
@@ -140,7 +158,10 @@ impl LifecycleServer {
         Parameters(args): Parameters<AddToGroupArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<WriteResult>, String> {
-        write::add_to_group(&self.app, &caller(&ctx), args).await.map(Json).map_err(|e| e.0)
+        write::add_to_group(&self.app, &caller(&ctx), args)
+            .await
+            .map(Json)
+            .map_err(|e| e.0)
     }
 
     #[tool(
@@ -154,7 +175,10 @@ impl LifecycleServer {
     ) -> Result<Json<WriteResult>, String> {
         let who = caller(&ctx);
         let confirmer = ElicitationConfirmer::new(ctx);
-        write::remove_from_group(&self.app, &who, &confirmer, args).await.map(Json).map_err(|e| e.0)
+        write::remove_from_group(&self.app, &who, &confirmer, args)
+            .await
+            .map(Json)
+            .map_err(|e| e.0)
     }
 
     #[tool(
@@ -168,15 +192,24 @@ impl LifecycleServer {
     ) -> Result<Json<WriteResult>, String> {
         let who = caller(&ctx);
         let confirmer = ElicitationConfirmer::new(ctx);
-        write::deactivate(&self.app, &who, &confirmer, args).await.map(Json).map_err(|e| e.0)
+        write::deactivate(&self.app, &who, &confirmer, args)
+            .await
+            .map(Json)
+            .map_err(|e| e.0)
     }
 
     #[tool(
         description = include_str!("../../tools/pending_changes.md"),
         annotations(title = "Pending changes", read_only_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
-    async fn pending_changes(&self, Parameters(args): Parameters<PendingChangesArgs>) -> Result<Json<PendingChangesResult>, String> {
-        read::pending_changes(&self.app, args).await.map(Json).map_err(|e| e.0)
+    async fn pending_changes(
+        &self,
+        Parameters(args): Parameters<PendingChangesArgs>,
+    ) -> Result<Json<PendingChangesResult>, String> {
+        read::pending_changes(&self.app, args)
+            .await
+            .map(Json)
+            .map_err(|e| e.0)
     }
 
     #[tool(
@@ -190,15 +223,24 @@ impl LifecycleServer {
     ) -> Result<Json<WriteResult>, String> {
         let who = caller(&ctx);
         let confirmer = ElicitationConfirmer::new(ctx);
-        write::activate_changes(&self.app, &who, &confirmer, args).await.map(Json).map_err(|e| e.0)
+        write::activate_changes(&self.app, &who, &confirmer, args)
+            .await
+            .map(Json)
+            .map_err(|e| e.0)
     }
 
     #[tool(
         description = include_str!("../../tools/audit_orphans.md"),
         annotations(title = "Audit orphaned accounts", read_only_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
-    async fn audit_orphans(&self, Parameters(args): Parameters<AuditArgs>) -> Result<Json<AuditResult>, String> {
-        audit::audit_orphans(&self.app, args).await.map(Json).map_err(|e| e.0)
+    async fn audit_orphans(
+        &self,
+        Parameters(args): Parameters<AuditArgs>,
+    ) -> Result<Json<AuditResult>, String> {
+        audit::audit_orphans(&self.app, args)
+            .await
+            .map(Json)
+            .map_err(|e| e.0)
     }
 }
 
@@ -237,17 +279,26 @@ pub struct AccessReviewPromptArgs {
 impl LifecycleServer {
     /// Offboard a person: find them, show the plan, get it confirmed, deactivate, activate.
     #[prompt(name = "offboard_user")]
-    async fn offboard_user(&self, Parameters(a): Parameters<OffboardPromptArgs>) -> Vec<PromptMessage> {
+    async fn offboard_user(
+        &self,
+        Parameters(a): Parameters<OffboardPromptArgs>,
+    ) -> Vec<PromptMessage> {
         let text = render(
             include_str!("../../prompts/offboard_user.md"),
-            &[("user", &a.user), ("connection_clause", &connection_clause(&a.connection))],
+            &[
+                ("user", &a.user),
+                ("connection_clause", &connection_clause(&a.connection)),
+            ],
         );
         vec![PromptMessage::new_text(Role::User, text)]
     }
 
     /// Onboard a person: check for an existing account, create it, report, offer activation.
     #[prompt(name = "onboard_user")]
-    async fn onboard_user(&self, Parameters(a): Parameters<OnboardPromptArgs>) -> Vec<PromptMessage> {
+    async fn onboard_user(
+        &self,
+        Parameters(a): Parameters<OnboardPromptArgs>,
+    ) -> Vec<PromptMessage> {
         let text = render(
             include_str!("../../prompts/onboard_user.md"),
             &[
@@ -263,7 +314,10 @@ impl LifecycleServer {
 
     /// A read-only access review built on audit_orphans.
     #[prompt(name = "access_review")]
-    async fn access_review(&self, Parameters(a): Parameters<AccessReviewPromptArgs>) -> Vec<PromptMessage> {
+    async fn access_review(
+        &self,
+        Parameters(a): Parameters<AccessReviewPromptArgs>,
+    ) -> Vec<PromptMessage> {
         let text = render(
             include_str!("../../prompts/access_review.md"),
             &[("connection_clause", &connection_clause(&a.connection))],
@@ -276,12 +330,17 @@ impl LifecycleServer {
 #[prompt_handler(router = self.prompt_router)]
 impl ServerHandler for LifecycleServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_prompts().build())
-            .with_server_info(
-                Implementation::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
-                    .with_title("Zscaler user lifecycle"),
-            )
-            .with_instructions(self.instructions())
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_prompts()
+                .build(),
+        )
+        .with_server_info(
+            Implementation::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
+                .with_title("Zscaler user lifecycle"),
+        )
+        .with_instructions(self.instructions())
     }
 }
 
@@ -292,7 +351,11 @@ mod tests {
     #[test]
     fn every_tool_has_a_description_file_and_every_file_a_tool() {
         let router = LifecycleServer::tool_router();
-        let mut routed: Vec<String> = router.list_all().into_iter().map(|t| t.name.to_string()).collect();
+        let mut routed: Vec<String> = router
+            .list_all()
+            .into_iter()
+            .map(|t| t.name.to_string())
+            .collect();
         routed.sort();
         let mut names: Vec<String> = TOOL_NAMES.iter().map(|s| s.to_string()).collect();
         names.sort();
@@ -301,27 +364,49 @@ mod tests {
         let mut files: Vec<String> = std::fs::read_dir(&dir)
             .expect("tools/ exists")
             .filter_map(|e| e.ok())
-            .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".md")).map(String::from))
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()
+                    .and_then(|n| n.strip_suffix(".md"))
+                    .map(String::from)
+            })
             .collect();
         files.sort();
         assert_eq!(files, names, "tools/*.md must match the tools one to one");
         for tool in router.list_all() {
-            let file = std::fs::read_to_string(dir.join(format!("{}.md", tool.name))).expect("read");
-            assert_eq!(tool.description.as_deref().map(str::trim), Some(file.trim()));
-            assert!(tool.output_schema.is_some(), "{} has no output schema", tool.name);
+            let file =
+                std::fs::read_to_string(dir.join(format!("{}.md", tool.name))).expect("read");
+            assert_eq!(
+                tool.description.as_deref().map(str::trim),
+                Some(file.trim())
+            );
+            assert!(
+                tool.output_schema.is_some(),
+                "{} has no output schema",
+                tool.name
+            );
         }
     }
 
     #[test]
     fn every_prompt_file_is_served() {
         let router = LifecycleServer::prompt_router();
-        let mut served: Vec<String> = router.list_all().into_iter().map(|p| p.name.to_string()).collect();
+        let mut served: Vec<String> = router
+            .list_all()
+            .into_iter()
+            .map(|p| p.name.to_string())
+            .collect();
         served.sort();
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts");
         let mut files: Vec<String> = std::fs::read_dir(&dir)
             .expect("prompts/ exists")
             .filter_map(|e| e.ok())
-            .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".md")).map(String::from))
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()
+                    .and_then(|n| n.strip_suffix(".md"))
+                    .map(String::from)
+            })
             .collect();
         files.sort();
         assert_eq!(served, files);

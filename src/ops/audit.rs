@@ -12,7 +12,9 @@ use crate::model::{PageRequest, User, UserFilter};
 use super::{App, ToolError, provider_error};
 
 /// A rule the audit applies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Rule {
     /// An account with no group or no department: nobody granted it a role.
@@ -35,10 +37,18 @@ impl Rule {
 
     fn definition(self) -> &'static str {
         match self {
-            Rule::NoGroupOrDepartment => "account has no group or no department, so no role explains why it exists",
-            Rule::DuplicateIdentity => "several accounts share a normalised display name or email local part",
-            Rule::UnregisteredOrExternalDomain => "email domain is not one of the tenant's registered domains",
-            Rule::EmptyGroup => "group has no members (a leftover, or a policy target nobody is in)",
+            Rule::NoGroupOrDepartment => {
+                "account has no group or no department, so no role explains why it exists"
+            }
+            Rule::DuplicateIdentity => {
+                "several accounts share a normalised display name or email local part"
+            }
+            Rule::UnregisteredOrExternalDomain => {
+                "email domain is not one of the tenant's registered domains"
+            }
+            Rule::EmptyGroup => {
+                "group has no members (a leftover, or a policy target nobody is in)"
+            }
         }
     }
 
@@ -126,7 +136,10 @@ pub struct AuditResult {
 }
 
 fn norm_name(name: &str) -> String {
-    name.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+    name.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
 }
 
 fn local_part(email: &str) -> String {
@@ -137,19 +150,35 @@ fn local_part(email: &str) -> String {
 pub async fn audit_orphans(app: &App, args: AuditArgs) -> Result<AuditResult, ToolError> {
     let name = args.connection.trim();
     let conn = app.connection((!name.is_empty()).then_some(name))?;
-    let rules: BTreeSet<Rule> = if args.rules.is_empty() { Rule::ALL.into_iter().collect() } else { args.rules.iter().copied().collect() };
+    let rules: BTreeSet<Rule> = if args.rules.is_empty() {
+        Rule::ALL.into_iter().collect()
+    } else {
+        args.rules.iter().copied().collect()
+    };
     let max = args.max_findings.unwrap_or(50);
     if !(1..=500).contains(&max) {
-        return Err(ToolError(format!("max_findings {max} is out of range; use 1 to 500")));
+        return Err(ToolError(format!(
+            "max_findings {max} is out of range; use 1 to 500"
+        )));
     }
 
-    let groups = conn.provider.list_groups().await.map_err(|e| provider_error(&conn.name, "list_groups", e))?;
+    let groups = conn
+        .provider
+        .list_groups()
+        .await
+        .map_err(|e| provider_error(&conn.name, "list_groups", e))?;
     let mut users: Vec<User> = Vec::new();
     let mut cursor = None;
     loop {
         let page = conn
             .provider
-            .list_users(&UserFilter::default(), &PageRequest { cursor, limit: 10_000 })
+            .list_users(
+                &UserFilter::default(),
+                &PageRequest {
+                    cursor,
+                    limit: 10_000,
+                },
+            )
             .await
             .map_err(|e| provider_error(&conn.name, "list_users", e))?;
         users.extend(page.items);
@@ -163,7 +192,15 @@ pub async fn audit_orphans(app: &App, args: AuditArgs) -> Result<AuditResult, To
     let mut audited: Vec<&User> = Vec::new();
     for u in &users {
         match app.policy.check_user(u) {
-            Err(_) => excluded.push(Excluded { id: u.id.clone(), email: u.email.clone(), reason: if u.admin { "administrator account".into() } else { "protected by policy".into() } }),
+            Err(_) => excluded.push(Excluded {
+                id: u.id.clone(),
+                email: u.email.clone(),
+                reason: if u.admin {
+                    "administrator account".into()
+                } else {
+                    "protected by policy".into()
+                },
+            }),
             Ok(()) => audited.push(u),
         }
     }
@@ -185,27 +222,52 @@ pub async fn audit_orphans(app: &App, args: AuditArgs) -> Result<AuditResult, To
     if rules.contains(&Rule::NoGroupOrDepartment) {
         for u in &audited {
             let mut missing = Vec::new();
-            if u.groups.is_empty() { missing.push("no group"); }
-            if u.department.is_none() { missing.push("no department"); }
+            if u.groups.is_empty() {
+                missing.push("no group");
+            }
+            if u.department.is_none() {
+                missing.push("no department");
+            }
             if !missing.is_empty() {
-                findings.push(user_finding(Rule::NoGroupOrDepartment, u, missing.join(" and "), get_call(u)));
+                findings.push(user_finding(
+                    Rule::NoGroupOrDepartment,
+                    u,
+                    missing.join(" and "),
+                    get_call(u),
+                ));
             }
         }
     }
     if rules.contains(&Rule::DuplicateIdentity) {
         let mut by_key: BTreeMap<String, Vec<&User>> = BTreeMap::new();
         for u in &audited {
-            by_key.entry(format!("name:{}", norm_name(&u.name))).or_default().push(u);
-            by_key.entry(format!("local:{}", local_part(&u.email))).or_default().push(u);
+            by_key
+                .entry(format!("name:{}", norm_name(&u.name)))
+                .or_default()
+                .push(u);
+            by_key
+                .entry(format!("local:{}", local_part(&u.email)))
+                .or_default()
+                .push(u);
         }
         let mut seen = BTreeSet::new();
         for (key, group) in &by_key {
-            if group.len() < 2 { continue; }
+            if group.len() < 2 {
+                continue;
+            }
             let ids: Vec<&str> = group.iter().map(|u| u.id.as_str()).collect();
             for u in group {
                 if seen.insert(u.id.clone()) {
-                    let others: Vec<String> = group.iter().filter(|o| o.id != u.id).map(|o| format!("{} ({})", o.email, o.id)).collect();
-                    let what = if key.starts_with("name:") { "display name" } else { "email local part" };
+                    let others: Vec<String> = group
+                        .iter()
+                        .filter(|o| o.id != u.id)
+                        .map(|o| format!("{} ({})", o.email, o.id))
+                        .collect();
+                    let what = if key.starts_with("name:") {
+                        "display name"
+                    } else {
+                        "email local part"
+                    };
                     findings.push(user_finding(Rule::DuplicateIdentity, u, format!("same {what} as {}", others.join(", ")), json!({"tool": "get_user", "arguments": {"user": u.id, "connection": conn.name}, "compare_with": ids})));
                 }
             }
@@ -213,19 +275,47 @@ pub async fn audit_orphans(app: &App, args: AuditArgs) -> Result<AuditResult, To
     }
     if rules.contains(&Rule::UnregisteredOrExternalDomain) {
         if conn.registered_domains.is_empty() {
-            skipped.insert(Rule::UnregisteredOrExternalDomain, format!("no registered_domains configured for connection {}", conn.name));
+            skipped.insert(
+                Rule::UnregisteredOrExternalDomain,
+                format!(
+                    "no registered_domains configured for connection {}",
+                    conn.name
+                ),
+            );
         } else {
             for u in &audited {
-                let domain = u.email.rsplit_once('@').map(|(_, d)| d.to_lowercase()).unwrap_or_default();
-                if !conn.registered_domains.iter().any(|d| d.eq_ignore_ascii_case(&domain)) {
-                    findings.push(user_finding(Rule::UnregisteredOrExternalDomain, u, format!("domain {domain:?} is not registered (registered: {})", conn.registered_domains.join(", ")), deactivate_call(u)));
+                let domain = u
+                    .email
+                    .rsplit_once('@')
+                    .map(|(_, d)| d.to_lowercase())
+                    .unwrap_or_default();
+                if !conn
+                    .registered_domains
+                    .iter()
+                    .any(|d| d.eq_ignore_ascii_case(&domain))
+                {
+                    findings.push(user_finding(
+                        Rule::UnregisteredOrExternalDomain,
+                        u,
+                        format!(
+                            "domain {domain:?} is not registered (registered: {})",
+                            conn.registered_domains.join(", ")
+                        ),
+                        deactivate_call(u),
+                    ));
                 }
             }
         }
     }
     if rules.contains(&Rule::EmptyGroup) {
-        let used: BTreeSet<&str> = users.iter().flat_map(|u| u.groups.iter().map(|g| g.id.as_str())).collect();
-        for g in groups.iter().filter(|g| !g.system_defined && !used.contains(g.id.as_str())) {
+        let used: BTreeSet<&str> = users
+            .iter()
+            .flat_map(|u| u.groups.iter().map(|g| g.id.as_str()))
+            .collect();
+        for g in groups
+            .iter()
+            .filter(|g| !g.system_defined && !used.contains(g.id.as_str()))
+        {
             findings.push(Finding {
                 rule: Rule::EmptyGroup,
                 severity: Rule::EmptyGroup.severity(),

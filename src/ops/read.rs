@@ -184,7 +184,7 @@ pub async fn list_groups(app: &App, args: ListGroupsArgs) -> Result<ListGroupsRe
         .await
         .map_err(|e| provider_error(&conn.name, "list_groups", e))?;
     groups.retain(|g| needle.is_empty() || g.name.to_lowercase().contains(&needle));
-    groups.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+    groups.sort_by_key(|g| g.name.to_lowercase());
     Ok(ListGroupsResult {
         connection: conn.name.clone(),
         groups,
@@ -230,9 +230,7 @@ pub async fn pending_changes(
     let mine = app.ledger.pending(&conn.name);
     let note = match (status, mine.is_empty()) {
         (ActivationState::Active, _) => "Nothing is pending on the tenant.".to_string(),
-        (_, true) => format!(
-            "The tenant has pending changes, none made by this server (another administrator's work). activate_changes would publish them too; ask a human before activating."
-        ),
+        (_, true) => "The tenant has pending changes, none made by this server (another administrator's work). activate_changes would publish them too; ask a human before activating.".to_string(),
         (_, false) => format!(
             "{} change(s) by this server are staged; activate_changes publishes every pending change on connection {} (tenant-wide).",
             mine.len(),

@@ -33,7 +33,11 @@ pub async fn user(conn: &Connection, key: &str) -> Result<User, ToolError> {
                 "{n} users on connection {} have the email {} (ids {}); pass the id of the one you mean",
                 conn.name,
                 quote(key),
-                found.iter().map(|u| u.id.as_str()).collect::<Vec<_>>().join(", ")
+                found
+                    .iter()
+                    .map(|u| u.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))),
         }
     } else {
@@ -55,7 +59,11 @@ pub async fn user(conn: &Connection, key: &str) -> Result<User, ToolError> {
 }
 
 /// Resolves group names (case-insensitive exact) against the connection's groups.
-pub fn groups(conn: &Connection, all: &[Group], names: &[String]) -> Result<Vec<GroupRef>, ToolError> {
+pub fn groups(
+    conn: &Connection,
+    all: &[Group],
+    names: &[String],
+) -> Result<Vec<GroupRef>, ToolError> {
     let mut out: Vec<GroupRef> = Vec::new();
     let mut missing = Vec::new();
     for name in names {
@@ -67,7 +75,10 @@ pub fn groups(conn: &Connection, all: &[Group], names: &[String]) -> Result<Vec<
         match hits.as_slice() {
             [g] => {
                 if !out.iter().any(|r| r.id == g.id) {
-                    out.push(GroupRef { id: g.id.clone(), name: g.name.clone() });
+                    out.push(GroupRef {
+                        id: g.id.clone(),
+                        name: g.name.clone(),
+                    });
                 }
             }
             [] => missing.push(quote(wanted)),
@@ -77,7 +88,10 @@ pub fn groups(conn: &Connection, all: &[Group], names: &[String]) -> Result<Vec<
                     quote(wanted),
                     many.len(),
                     conn.name,
-                    many.iter().map(|g| g.id.as_str()).collect::<Vec<_>>().join(", ")
+                    many.iter()
+                        .map(|g| g.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )));
             }
         }
@@ -93,18 +107,30 @@ pub fn groups(conn: &Connection, all: &[Group], names: &[String]) -> Result<Vec<
 }
 
 /// Resolves a department name (case-insensitive exact) or id.
-pub fn department(conn: &Connection, all: &[Department], name: &str) -> Result<DepartmentRef, ToolError> {
+pub fn department(
+    conn: &Connection,
+    all: &[Department],
+    name: &str,
+) -> Result<DepartmentRef, ToolError> {
     let wanted = name.trim();
     let hits: Vec<&Department> = all
         .iter()
         .filter(|d| d.name.eq_ignore_ascii_case(wanted) || d.id == wanted)
         .collect();
     match hits.as_slice() {
-        [d] => Ok(DepartmentRef { id: d.id.clone(), name: d.name.clone() }),
+        [d] => Ok(DepartmentRef {
+            id: d.id.clone(),
+            name: d.name.clone(),
+        }),
         [] => {
             let mut names: Vec<&str> = all.iter().map(|d| d.name.as_str()).collect();
             names.sort_unstable();
-            let shown = names.iter().take(30).map(|n| quote(n)).collect::<Vec<_>>().join(", ");
+            let shown = names
+                .iter()
+                .take(30)
+                .map(|n| quote(n))
+                .collect::<Vec<_>>()
+                .join(", ");
             Err(ToolError(format!(
                 "department {} not found on connection {}; available departments: {shown}",
                 quote(wanted),
@@ -116,7 +142,10 @@ pub fn department(conn: &Connection, all: &[Department], name: &str) -> Result<D
             quote(wanted),
             many.len(),
             conn.name,
-            many.iter().map(|d| d.id.as_str()).collect::<Vec<_>>().join(", ")
+            many.iter()
+                .map(|d| d.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ))),
     }
 }

@@ -11,10 +11,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::guard::confirm::{ConfirmAnswer, Confirmer};
+use crate::guard::now_secs;
 use crate::guard::plan::{Plan, PlanTarget, user_target, value_fingerprint};
 use crate::guard::policy::quote;
 use crate::guard::store::PlanStore;
-use crate::guard::now_secs;
 use crate::model::{ActivationState, GroupRef, NewUser, User, normalize_email};
 use crate::provider::ProviderError;
 
@@ -115,7 +115,8 @@ fn journal(app: &App, caller: &Caller, tool: &str, conn: &str, fields: Value) {
     }
 }
 
-/// The outcome of the gate.
+/// The outcome of the gate. Short-lived, so the size difference between variants is harmless.
+#[allow(clippy::large_enum_variant)]
 enum Gate {
     /// Go ahead. `recheck` means the targets must be read again and compared with the plan,
     /// because a human took time to answer.
@@ -143,16 +144,27 @@ async fn gate(
     let now = now_secs();
     if let Some(id) = opt(plan_id) {
         let refuse = |e: ToolError| {
-            journal(app, caller, tool, &conn.name, json!({"outcome": "refused", "plan_id": id, "reason": e.0}));
+            journal(
+                app,
+                caller,
+                tool,
+                &conn.name,
+                json!({"outcome": "refused", "plan_id": id, "reason": e.0}),
+            );
             e
         };
         let stored = app.plans.load_live(&id).map_err(|e| refuse(e.into()))?;
         if stored.tool != tool || stored.connection != conn.name || stored.arguments != arguments {
-            return Err(refuse(ToolError::from(crate::guard::GuardError::Mismatch {
-                id: id.clone(),
-                planned: format!("{} {} on {}", stored.tool, stored.arguments, stored.connection),
-                actual: format!("{tool} {arguments} on {}", conn.name),
-            })));
+            return Err(refuse(ToolError::from(
+                crate::guard::GuardError::Mismatch {
+                    id: id.clone(),
+                    planned: format!(
+                        "{} {} on {}",
+                        stored.tool, stored.arguments, stored.connection
+                    ),
+                    actual: format!("{tool} {arguments} on {}", conn.name),
+                },
+            )));
         }
         if stored.targets != targets {
             return Err(refuse(ToolError(format!(
@@ -190,8 +202,18 @@ async fn gate(
             recheck: true,
         }),
         answer @ (ConfirmAnswer::Declined | ConfirmAnswer::Cancelled) => {
-            let how = if answer == ConfirmAnswer::Declined { "declined" } else { "cancelled" };
-            journal(app, caller, tool, &conn.name, json!({"outcome": how, "plan": plan}));
+            let how = if answer == ConfirmAnswer::Declined {
+                "declined"
+            } else {
+                "cancelled"
+            };
+            journal(
+                app,
+                caller,
+                tool,
+                &conn.name,
+                json!({"outcome": how, "plan": plan}),
+            );
             let mut r = WriteResult::new(
                 WriteStatus::Declined,
                 conn,
@@ -203,11 +225,20 @@ async fn gate(
         }
         ConfirmAnswer::Unavailable => {
             app.plans.save(&plan)?;
-            journal(app, caller, tool, &conn.name, json!({"outcome": "awaiting_approval", "plan": plan}));
+            journal(
+                app,
+                caller,
+                tool,
+                &conn.name,
+                json!({"outcome": "awaiting_approval", "plan": plan}),
+            );
             let mut r = WriteResult::new(
                 WriteStatus::AwaitingApproval,
                 conn,
-                format!("Nothing was changed. Plan {} needs a human's approval.", plan.id),
+                format!(
+                    "Nothing was changed. Plan {} needs a human's approval.",
+                    plan.id
+                ),
             );
             r.next_step = Some(format!(
                 "Show the plan to the user. A human must run `zscaler-lifecycle-mcp approve {}` in a terminal (you must not run it yourself), then call {tool} again with the same arguments and plan_id \"{}\" before it expires.",
@@ -235,7 +266,10 @@ fn check_email(conn: &Connection, email: &str) -> Result<(), ToolError> {
         Err(ToolError(format!(
             "email {} is not valid: {why}; pass an address like first.last@{}",
             quote(email),
-            conn.registered_domains.first().map(String::as_str).unwrap_or("example.com")
+            conn.registered_domains
+                .first()
+                .map(String::as_str)
+                .unwrap_or("example.com")
         )))
     };
     if email.len() > 127 {
@@ -286,11 +320,18 @@ pub struct CreateUserArgs {
     pub connection: String,
 }
 
-pub async fn create_user(app: &App, caller: &Caller, args: CreateUserArgs) -> Result<WriteResult, ToolError> {
+pub async fn create_user(
+    app: &App,
+    caller: &Caller,
+    args: CreateUserArgs,
+) -> Result<WriteResult, ToolError> {
     app.policy.check_write("create_user").map_err(ToolError)?;
     let conn = app.connection(opt(&args.connection).as_deref())?;
     if !conn.provider.capabilities().create {
-        return Err(ToolError(format!("connection {} cannot create users", conn.name)));
+        return Err(ToolError(format!(
+            "connection {} cannot create users",
+            conn.name
+        )));
     }
     let name = args.name.trim();
     let email = args.email.trim();
@@ -309,8 +350,11 @@ pub async fn create_user(app: &App, caller: &Caller, args: CreateUserArgs) -> Re
     for g in &args.groups {
         app.policy.check_group(g).map_err(ToolError)?;
     }
-    let (groups, departments) = tokio::try_join!(conn.provider.list_groups(), conn.provider.list_departments())
-        .map_err(|e| provider_error(&conn.name, "reading groups and departments", e))?;
+    let (groups, departments) = tokio::try_join!(
+        conn.provider.list_groups(),
+        conn.provider.list_departments()
+    )
+    .map_err(|e| provider_error(&conn.name, "reading groups and departments", e))?;
     let group_refs = resolve::groups(conn, &groups, &args.groups)?;
     let department = resolve::department(conn, &departments, &args.department)?;
     let new = NewUser {
@@ -325,13 +369,23 @@ pub async fn create_user(app: &App, caller: &Caller, args: CreateUserArgs) -> Re
         Ok(u) => u,
         Err(e) => {
             let err = provider_error(&conn.name, "create_user", e);
-            journal(app, caller, "create_user", &conn.name, json!({"outcome": "failed", "email": email, "error": err.0}));
+            journal(
+                app,
+                caller,
+                "create_user",
+                &conn.name,
+                json!({"outcome": "failed", "email": email, "error": err.0}),
+            );
             return Err(err);
         }
     };
     let staged = conn.provider.capabilities().staged_changes;
     if staged {
-        app.ledger.record(&conn.name, "create_user", format!("created user {} ({})", email, created.id));
+        app.ledger.record(
+            &conn.name,
+            "create_user",
+            format!("created user {} ({})", email, created.id),
+        );
     }
     let read_back = conn.provider.get_user(&created.id).await;
     let (verification, user) = match read_back {
@@ -344,25 +398,49 @@ pub async fn create_user(app: &App, caller: &Caller, args: CreateUserArgs) -> Re
                 && u.name == new.name
                 && u.department.as_ref().map(|d| &d.id) == Some(&new.department.id)
                 && want == got;
-            (if ok { Verification::Verified } else { Verification::Mismatch }, u)
+            (
+                if ok {
+                    Verification::Verified
+                } else {
+                    Verification::Mismatch
+                },
+                u,
+            )
         }
         Err(_) => (Verification::Unknown, created),
     };
-    journal(app, caller, "create_user", &conn.name, json!({
-        "outcome": "executed", "verification": verification, "after": user,
-        "confirmation": {"channel": "not-required"}
-    }));
+    journal(
+        app,
+        caller,
+        "create_user",
+        &conn.name,
+        json!({
+            "outcome": "executed", "verification": verification, "after": user,
+            "confirmation": {"channel": "not-required"}
+        }),
+    );
     let mut r = WriteResult::new(
         WriteStatus::Executed,
         conn,
-        format!("Created user {} (id {}) on {}.", quote(&user.email), user.id, conn.name),
+        format!(
+            "Created user {} (id {}) on {}.",
+            quote(&user.email),
+            user.id,
+            conn.name
+        ),
     );
     r.verification = Some(verification);
     r.user = Some(user);
     r.staged = staged;
-    r.confirmation = Some(ConfirmationInfo { channel: "not-required".into(), approver: None });
+    r.confirmation = Some(ConfirmationInfo {
+        channel: "not-required".into(),
+        approver: None,
+    });
     if staged {
-        r.next_step = Some("The change is staged on the tenant; call activate_changes when the batch is complete.".into());
+        r.next_step = Some(
+            "The change is staged on the tenant; call activate_changes when the batch is complete."
+                .into(),
+        );
     }
     Ok(r)
 }
@@ -397,7 +475,10 @@ pub struct RemoveFromGroupArgs {
 }
 
 fn group_names(refs: &[GroupRef]) -> String {
-    refs.iter().map(|g| quote(&g.name)).collect::<Vec<_>>().join(", ")
+    refs.iter()
+        .map(|g| quote(&g.name))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Shared by add and remove: resolve, check policy, and find which memberships really change.
@@ -429,14 +510,27 @@ async fn membership_targets(
         let current: Vec<crate::model::Group> = user
             .groups
             .iter()
-            .map(|g| crate::model::Group { id: g.id.clone(), name: g.name.clone(), comments: None, system_defined: false })
+            .map(|g| crate::model::Group {
+                id: g.id.clone(),
+                name: g.name.clone(),
+                comments: None,
+                system_defined: false,
+            })
             .collect();
         resolve::groups(conn, &current, names).map_err(|_| {
             ToolError(format!(
                 "user {} is not a member of {}; current groups: {}",
                 quote(&user.email),
-                names.iter().map(|n| quote(n)).collect::<Vec<_>>().join(", "),
-                if user.groups.is_empty() { "none".to_string() } else { group_names(&user.groups) }
+                names
+                    .iter()
+                    .map(|n| quote(n))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if user.groups.is_empty() {
+                    "none".to_string()
+                } else {
+                    group_names(&user.groups)
+                }
             ))
         })?
     };
@@ -450,28 +544,51 @@ async fn membership_targets(
     Ok((user, changing))
 }
 
+/// A membership change that passed the gate.
+struct MembershipChange<'a> {
+    tool: &'a str,
+    before: &'a User,
+    add: &'a [GroupRef],
+    remove: &'a [GroupRef],
+    confirmation: ConfirmationInfo,
+    plan: Option<Plan>,
+}
+
 async fn finish_membership(
     app: &App,
     caller: &Caller,
     conn: &Connection,
-    tool: &str,
-    before: &User,
-    add: &[GroupRef],
-    remove: &[GroupRef],
-    confirmation: ConfirmationInfo,
-    plan: Option<Plan>,
+    change: MembershipChange<'_>,
 ) -> Result<WriteResult, ToolError> {
+    let MembershipChange {
+        tool,
+        before,
+        add,
+        remove,
+        confirmation,
+        plan,
+    } = change;
     let changed = match conn.provider.change_groups(&before.id, add, remove).await {
         Ok(u) => u,
         Err(e) => {
             let err = provider_error(&conn.name, tool, e);
-            journal(app, caller, tool, &conn.name, json!({"outcome": "failed", "before": before, "error": err.0, "plan_id": plan.as_ref().map(|p| &p.id)}));
+            journal(
+                app,
+                caller,
+                tool,
+                &conn.name,
+                json!({"outcome": "failed", "before": before, "error": err.0, "plan_id": plan.as_ref().map(|p| &p.id)}),
+            );
             return Err(err);
         }
     };
     let staged = conn.provider.capabilities().staged_changes;
     let what = if add.is_empty() {
-        format!("removed {} from {}", quote(&before.email), group_names(remove))
+        format!(
+            "removed {} from {}",
+            quote(&before.email),
+            group_names(remove)
+        )
     } else {
         format!("added {} to {}", quote(&before.email), group_names(add))
     };
@@ -487,22 +604,42 @@ async fn finish_membership(
                 .filter(|g| !remove.iter().any(|r| r.id == g.id))
                 .all(has);
             let ok = kept && add.iter().all(has) && !remove.iter().any(has);
-            (if ok { Verification::Verified } else { Verification::Mismatch }, u)
+            (
+                if ok {
+                    Verification::Verified
+                } else {
+                    Verification::Mismatch
+                },
+                u,
+            )
         }
         Err(_) => (Verification::Unknown, changed),
     };
-    journal(app, caller, tool, &conn.name, json!({
-        "outcome": "executed", "verification": verification, "before": before, "after": after,
-        "plan_id": plan.as_ref().map(|p| &p.id), "confirmation": confirmation,
-    }));
-    let mut r = WriteResult::new(WriteStatus::Executed, conn, format!("{} on {}.", capitalize(&what), conn.name));
+    journal(
+        app,
+        caller,
+        tool,
+        &conn.name,
+        json!({
+            "outcome": "executed", "verification": verification, "before": before, "after": after,
+            "plan_id": plan.as_ref().map(|p| &p.id), "confirmation": confirmation,
+        }),
+    );
+    let mut r = WriteResult::new(
+        WriteStatus::Executed,
+        conn,
+        format!("{} on {}.", capitalize(&what), conn.name),
+    );
     r.verification = Some(verification);
     r.user = Some(after);
     r.staged = staged;
     r.plan = plan;
     r.confirmation = Some(confirmation);
     if staged {
-        r.next_step = Some("The change is staged on the tenant; call activate_changes when the batch is complete.".into());
+        r.next_step = Some(
+            "The change is staged on the tenant; call activate_changes when the batch is complete."
+                .into(),
+        );
     }
     Ok(r)
 }
@@ -515,7 +652,11 @@ fn capitalize(s: &str) -> String {
     }
 }
 
-pub async fn add_to_group(app: &App, caller: &Caller, args: AddToGroupArgs) -> Result<WriteResult, ToolError> {
+pub async fn add_to_group(
+    app: &App,
+    caller: &Caller,
+    args: AddToGroupArgs,
+) -> Result<WriteResult, ToolError> {
     app.policy.check_write("add_to_group").map_err(ToolError)?;
     let conn = app.connection(opt(&args.connection).as_deref())?;
     let (user, add) = membership_targets(app, conn, &args.user, &args.groups, true).await?;
@@ -523,13 +664,27 @@ pub async fn add_to_group(app: &App, caller: &Caller, args: AddToGroupArgs) -> R
         let mut r = WriteResult::new(
             WriteStatus::NoChange,
             conn,
-            format!("{} is already a member of every requested group; nothing changed.", quote(&user.email)),
+            format!(
+                "{} is already a member of every requested group; nothing changed.",
+                quote(&user.email)
+            ),
         );
         r.user = Some(user);
         return Ok(r);
     }
-    let confirmation = ConfirmationInfo { channel: "not-required".into(), approver: None };
-    finish_membership(app, caller, conn, "add_to_group", &user, &add, &[], confirmation, None).await
+    let confirmation = ConfirmationInfo {
+        channel: "not-required".into(),
+        approver: None,
+    };
+    let change = MembershipChange {
+        tool: "add_to_group",
+        before: &user,
+        add: &add,
+        remove: &[],
+        confirmation,
+        plan: None,
+    };
+    finish_membership(app, caller, conn, change).await
 }
 
 pub async fn remove_from_group(
@@ -538,7 +693,9 @@ pub async fn remove_from_group(
     confirmer: &dyn Confirmer,
     args: RemoveFromGroupArgs,
 ) -> Result<WriteResult, ToolError> {
-    app.policy.check_write("remove_from_group").map_err(ToolError)?;
+    app.policy
+        .check_write("remove_from_group")
+        .map_err(ToolError)?;
     let conn = app.connection(opt(&args.connection).as_deref())?;
     let (user, remove) = membership_targets(app, conn, &args.user, &args.groups, false).await?;
     let mut names: Vec<String> = remove.iter().map(|g| g.id.clone()).collect();
@@ -551,10 +708,25 @@ pub async fn remove_from_group(
         user.id,
         group_names(&remove)
     )];
-    let gate = gate(app, conn, caller, confirmer, "remove_from_group", arguments, &args.plan_id, changes, vec![user_target(&user)]).await?;
+    let gate = gate(
+        app,
+        conn,
+        caller,
+        confirmer,
+        "remove_from_group",
+        arguments,
+        &args.plan_id,
+        changes,
+        vec![user_target(&user)],
+    )
+    .await?;
     let (plan, confirmation, recheck) = match gate {
         Gate::Stop(r) => return Ok(*r),
-        Gate::Proceed { plan, confirmation, recheck } => (plan, confirmation, recheck),
+        Gate::Proceed {
+            plan,
+            confirmation,
+            recheck,
+        } => (plan, confirmation, recheck),
     };
     let user = if recheck {
         let fresh = resolve::user(conn, &user.id).await?;
@@ -563,7 +735,15 @@ pub async fn remove_from_group(
     } else {
         user
     };
-    finish_membership(app, caller, conn, "remove_from_group", &user, &[], &remove, confirmation, Some(plan)).await
+    let change = MembershipChange {
+        tool: "remove_from_group",
+        before: &user,
+        add: &[],
+        remove: &remove,
+        confirmation,
+        plan: Some(plan),
+    };
+    finish_membership(app, caller, conn, change).await
 }
 
 /// How to take an account away.
@@ -603,7 +783,11 @@ pub async fn deactivate(
     app.policy.check_write("deactivate").map_err(ToolError)?;
     let conn = app.connection(opt(&args.connection).as_deref())?;
     let caps = conn.provider.capabilities();
-    let mode = args.mode.unwrap_or(if caps.disable { DeactivateMode::Disable } else { DeactivateMode::Delete });
+    let mode = args.mode.unwrap_or(if caps.disable {
+        DeactivateMode::Disable
+    } else {
+        DeactivateMode::Delete
+    });
     match mode {
         DeactivateMode::Disable if !caps.disable => {
             return Err(ToolError(format!(
@@ -612,13 +796,20 @@ pub async fn deactivate(
             )));
         }
         DeactivateMode::Delete if !caps.delete => {
-            return Err(ToolError(format!("connection {} cannot delete users; use mode \"disable\"", conn.name)));
+            return Err(ToolError(format!(
+                "connection {} cannot delete users; use mode \"disable\"",
+                conn.name
+            )));
         }
         _ => {}
     }
     let user = resolve::user(conn, &args.user).await?;
     app.policy.check_user(&user).map_err(ToolError)?;
-    let verb = if mode == DeactivateMode::Delete { "Delete" } else { "Disable" };
+    let verb = if mode == DeactivateMode::Delete {
+        "Delete"
+    } else {
+        "Disable"
+    };
     let mut changes = vec![format!(
         "{verb} user {} {} (id {}) on connection {}",
         quote(&user.name),
@@ -628,46 +819,92 @@ pub async fn deactivate(
     )];
     changes.push(format!(
         "Their department {} and groups {} go with the account (a snapshot is kept in the journal)",
-        user.department.as_ref().map(|d| quote(&d.name)).unwrap_or_else(|| "none".into()),
-        if user.groups.is_empty() { "none".into() } else { group_names(&user.groups) }
+        user.department
+            .as_ref()
+            .map(|d| quote(&d.name))
+            .unwrap_or_else(|| "none".into()),
+        if user.groups.is_empty() {
+            "none".into()
+        } else {
+            group_names(&user.groups)
+        }
     ));
     if caps.staged_changes {
         changes.push("Staged on the tenant until activate_changes".into());
     }
     let arguments = json!({"user": user.id, "mode": mode});
-    let gate = gate(app, conn, caller, confirmer, "deactivate", arguments, &args.plan_id, changes, vec![user_target(&user)]).await?;
+    let gate = gate(
+        app,
+        conn,
+        caller,
+        confirmer,
+        "deactivate",
+        arguments,
+        &args.plan_id,
+        changes,
+        vec![user_target(&user)],
+    )
+    .await?;
     let (plan, confirmation, recheck) = match gate {
         Gate::Stop(r) => return Ok(*r),
-        Gate::Proceed { plan, confirmation, recheck } => (plan, confirmation, recheck),
+        Gate::Proceed {
+            plan,
+            confirmation,
+            recheck,
+        } => (plan, confirmation, recheck),
     };
     if recheck {
         let fresh = resolve::user(conn, &user.id).await?;
         ensure_unchanged(&plan, &[user_target(&fresh)])?;
     }
     if mode == DeactivateMode::Disable {
-        return Err(ToolError(format!("connection {} does not implement disable yet", conn.name)));
+        return Err(ToolError(format!(
+            "connection {} does not implement disable yet",
+            conn.name
+        )));
     }
     if let Err(e) = conn.provider.delete_user(&user.id).await {
         let err = provider_error(&conn.name, "deactivate", e);
-        journal(app, caller, "deactivate", &conn.name, json!({"outcome": "failed", "before": user, "plan_id": plan.id, "error": err.0}));
+        journal(
+            app,
+            caller,
+            "deactivate",
+            &conn.name,
+            json!({"outcome": "failed", "before": user, "plan_id": plan.id, "error": err.0}),
+        );
         return Err(err);
     }
     if caps.staged_changes {
-        app.ledger.record(&conn.name, "deactivate", format!("deleted user {} ({})", user.email, user.id));
+        app.ledger.record(
+            &conn.name,
+            "deactivate",
+            format!("deleted user {} ({})", user.email, user.id),
+        );
     }
     let verification = match conn.provider.get_user(&user.id).await {
         Err(ProviderError::NotFound { .. }) => Verification::Verified,
         Ok(_) => Verification::Mismatch,
         Err(_) => Verification::Unknown,
     };
-    journal(app, caller, "deactivate", &conn.name, json!({
-        "outcome": "executed", "verification": verification, "before": user, "after": null,
-        "plan_id": plan.id, "confirmation": confirmation,
-    }));
+    journal(
+        app,
+        caller,
+        "deactivate",
+        &conn.name,
+        json!({
+            "outcome": "executed", "verification": verification, "before": user, "after": null,
+            "plan_id": plan.id, "confirmation": confirmation,
+        }),
+    );
     let mut r = WriteResult::new(
         WriteStatus::Executed,
         conn,
-        format!("Deleted user {} (id {}) on {}.", quote(&user.email), user.id, conn.name),
+        format!(
+            "Deleted user {} (id {}) on {}.",
+            quote(&user.email),
+            user.id,
+            conn.name
+        ),
     );
     r.verification = Some(verification);
     r.staged = caps.staged_changes;
@@ -697,7 +934,9 @@ pub async fn activate_changes(
     confirmer: &dyn Confirmer,
     args: ActivateChangesArgs,
 ) -> Result<WriteResult, ToolError> {
-    app.policy.check_write("activate_changes").map_err(ToolError)?;
+    app.policy
+        .check_write("activate_changes")
+        .map_err(ToolError)?;
     let conn = app.connection(opt(&args.connection).as_deref())?;
     if !conn.provider.capabilities().staged_changes {
         return Err(ToolError(format!(
@@ -713,7 +952,11 @@ pub async fn activate_changes(
     let mine = app.ledger.pending(&conn.name);
     if status == ActivationState::Active {
         app.ledger.clear(&conn.name);
-        let mut r = WriteResult::new(WriteStatus::NoChange, conn, "Nothing is pending on the tenant; nothing to activate.".into());
+        let mut r = WriteResult::new(
+            WriteStatus::NoChange,
+            conn,
+            "Nothing is pending on the tenant; nothing to activate.".into(),
+        );
         r.tenant_status = Some(status);
         return Ok(r);
     }
@@ -724,7 +967,10 @@ pub async fn activate_changes(
     if mine.is_empty() {
         changes.push("None of the pending changes were made by this server".into());
     } else {
-        changes.extend(mine.iter().map(|e| format!("Staged by this server at {}: {}", e.at, e.summary)));
+        changes.extend(
+            mine.iter()
+                .map(|e| format!("Staged by this server at {}: {}", e.at, e.summary)),
+        );
     }
     let state = json!({"status": status, "ledger": mine});
     let target = PlanTarget {
@@ -734,30 +980,62 @@ pub async fn activate_changes(
         fingerprint: value_fingerprint(&state),
     };
     let arguments = json!({"connection": conn.name});
-    let gate = gate(app, conn, caller, confirmer, "activate_changes", arguments, &args.plan_id, changes, vec![target]).await?;
+    let gate = gate(
+        app,
+        conn,
+        caller,
+        confirmer,
+        "activate_changes",
+        arguments,
+        &args.plan_id,
+        changes,
+        vec![target],
+    )
+    .await?;
     let (plan, confirmation) = match gate {
         Gate::Stop(r) => return Ok(*r),
-        Gate::Proceed { plan, confirmation, .. } => (plan, confirmation),
+        Gate::Proceed {
+            plan, confirmation, ..
+        } => (plan, confirmation),
     };
     let after = match conn.provider.activate().await {
         Ok(s) => s,
         Err(e) => {
             let err = provider_error(&conn.name, "activate_changes", e);
-            journal(app, caller, "activate_changes", &conn.name, json!({"outcome": "failed", "plan_id": plan.id, "error": err.0}));
+            journal(
+                app,
+                caller,
+                "activate_changes",
+                &conn.name,
+                json!({"outcome": "failed", "plan_id": plan.id, "error": err.0}),
+            );
             return Err(err);
         }
     };
     app.ledger.clear(&conn.name);
     let read_back = conn.provider.activation_status().await.unwrap_or(after);
-    let verification = if read_back == ActivationState::Pending { Verification::Mismatch } else { Verification::Verified };
-    journal(app, caller, "activate_changes", &conn.name, json!({
-        "outcome": "executed", "verification": verification, "activated": mine,
-        "plan_id": plan.id, "confirmation": confirmation,
-    }));
+    let verification = if read_back == ActivationState::Pending {
+        Verification::Mismatch
+    } else {
+        Verification::Verified
+    };
+    journal(
+        app,
+        caller,
+        "activate_changes",
+        &conn.name,
+        json!({
+            "outcome": "executed", "verification": verification, "activated": mine,
+            "plan_id": plan.id, "confirmation": confirmation,
+        }),
+    );
     let mut r = WriteResult::new(
         WriteStatus::Executed,
         conn,
-        format!("Activated the pending changes on {} (tenant status {:?}).", conn.name, read_back),
+        format!(
+            "Activated the pending changes on {} (tenant status {:?}).",
+            conn.name, read_back
+        ),
     );
     r.verification = Some(verification);
     r.tenant_status = Some(read_back);

@@ -51,7 +51,9 @@ impl ClientHandler for TestClient {
             self.asked.lock().expect("lock").push(message.clone());
         }
         Ok(match self.human {
-            Human::Accepts => ElicitResult::new(ElicitationAction::Accept).with_content(json!({"confirm": true})),
+            Human::Accepts => {
+                ElicitResult::new(ElicitationAction::Accept).with_content(json!({"confirm": true}))
+            }
             Human::Declines => ElicitResult::new(ElicitationAction::Decline),
             _ => ElicitResult::new(ElicitationAction::Cancel),
         })
@@ -78,26 +80,42 @@ impl SimProc {
             .expect("spawn sim");
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).await.expect("sim prints its URL");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .await
+            .expect("sim prints its URL");
         let v: Value = serde_json::from_str(&line).expect("sim line is JSON");
         let s = |k: &str| v[k].as_str().expect(k).to_string();
-        SimProc { url: s("url"), username: s("username"), password: s("password"), api_key: s("api_key"), _child: child }
+        SimProc {
+            url: s("url"),
+            username: s("username"),
+            password: s("password"),
+            api_key: s("api_key"),
+            _child: child,
+        }
     }
 
     pub async fn get(&self, path: &str) -> Value {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let resp = reqwest::get(format!("{}{}", self.url, path)).await.expect("sim reachable");
+        let resp = reqwest::get(format!("{}{}", self.url, path))
+            .await
+            .expect("sim reachable");
         resp.json().await.unwrap_or(Value::Null)
     }
 
     /// The user with this email in the draft (what admins see) or live (activated) view.
     pub async fn user(&self, email: &str, view: &str) -> Option<Value> {
-        let v = self.get(&format!("/__sim/users?email={email}&view={view}")).await;
+        let v = self
+            .get(&format!("/__sim/users?email={email}&view={view}"))
+            .await;
         v.as_array().and_then(|a| a.first().cloned())
     }
 
     pub async fn status(&self) -> String {
-        self.get("/__sim/status").await["status"].as_str().unwrap_or_default().to_string()
+        self.get("/__sim/status").await["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 }
 
@@ -131,12 +149,20 @@ protected_groups = ["Admins"]
             ),
         )
         .expect("write config");
-        Env { dir, config: Some(config), sim: Some(sim) }
+        Env {
+            dir,
+            config: Some(config),
+            sim: Some(sim),
+        }
     }
 
     /// No config: the server embeds the demo tenant.
     pub fn demo() -> Env {
-        Env { dir: tempfile::tempdir().expect("tempdir"), config: None, sim: None }
+        Env {
+            dir: tempfile::tempdir().expect("tempdir"),
+            config: None,
+            sim: None,
+        }
     }
 
     pub fn state_dir(&self) -> PathBuf {
@@ -152,9 +178,13 @@ protected_groups = ["Admins"]
         if let Some(c) = &self.config {
             cmd.arg("--config").arg(c);
         }
-        cmd.args(args).env("ZSCALER_LIFECYCLE_MCP_STATE_DIR", self.state_dir()).env("RUST_LOG", "warn");
+        cmd.args(args)
+            .env("ZSCALER_LIFECYCLE_MCP_STATE_DIR", self.state_dir())
+            .env("RUST_LOG", "warn");
         if let Some(sim) = &self.sim {
-            cmd.env("ZIA_USERNAME", &sim.username).env("ZIA_PASSWORD", &sim.password).env("ZIA_API_KEY", &sim.api_key);
+            cmd.env("ZIA_USERNAME", &sim.username)
+                .env("ZIA_PASSWORD", &sim.password)
+                .env("ZIA_API_KEY", &sim.api_key);
         }
         cmd
     }
@@ -163,8 +193,17 @@ protected_groups = ["Admins"]
     pub async fn connect(&self, human: Human) -> Client {
         let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let cmd = self.command(&["serve"]).configure(|_| {});
-        let (transport, _stderr) = TokioChildProcess::builder(cmd).stderr(Stdio::null()).spawn().expect("spawn server");
-        let service = TestClient { human, asked: asked.clone() }.serve(transport).await.expect("initialize");
+        let (transport, _stderr) = TokioChildProcess::builder(cmd)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn server");
+        let service = TestClient {
+            human,
+            asked: asked.clone(),
+        }
+        .serve(transport)
+        .await
+        .expect("initialize");
         Client { service, asked }
     }
 
@@ -188,14 +227,21 @@ protected_groups = ["Admins"]
         let mut stdin = child.stdin.take().expect("stdin");
         // Give the prompt a moment to appear, then type like a person.
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        stdin.write_all(format!("{answer}\n").as_bytes()).await.expect("type");
+        stdin
+            .write_all(format!("{answer}\n").as_bytes())
+            .await
+            .expect("type");
         drop(stdin);
         child.wait_with_output().await.expect("approve finishes")
     }
 
     /// Runs a CLI subcommand without a terminal.
     pub async fn run(&self, args: &[&str]) -> std::process::Output {
-        self.command(args).stdin(Stdio::null()).output().await.expect("run")
+        self.command(args)
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .expect("run")
     }
 
     pub fn journal(&self) -> PathBuf {
@@ -218,14 +264,25 @@ pub struct Outcome {
 
 impl Client {
     pub async fn call(&self, tool: &str, args: Value) -> Outcome {
-        let Value::Object(map) = args else { panic!("args must be an object") };
+        let Value::Object(map) = args else {
+            panic!("args must be an object")
+        };
         let r: CallToolResult = self
             .service
             .call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(map))
             .await
             .expect("tools/call answered");
-        let text = r.content.iter().filter_map(|c| c.as_text().map(|t| t.text.clone())).collect::<Vec<_>>().join("\n");
-        Outcome { is_error: r.is_error.unwrap_or(false), text, structured: r.structured_content.unwrap_or(Value::Null) }
+        let text = r
+            .content
+            .iter()
+            .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+            .collect::<Vec<_>>()
+            .join("\n");
+        Outcome {
+            is_error: r.is_error.unwrap_or(false),
+            text,
+            structured: r.structured_content.unwrap_or(Value::Null),
+        }
     }
 
     /// Calls and insists on success.
@@ -238,7 +295,11 @@ impl Client {
     /// Calls and insists on a tool error; returns its text.
     pub async fn err(&self, tool: &str, args: Value) -> String {
         let o = self.call(tool, args.clone()).await;
-        assert!(o.is_error, "{tool} {args} should have failed but returned {}", o.structured);
+        assert!(
+            o.is_error,
+            "{tool} {args} should have failed but returned {}",
+            o.structured
+        );
         o.text
     }
 
