@@ -565,3 +565,114 @@ async fn audit_names_its_rules_and_excludes_protected_accounts() {
     }
     client.close().await;
 }
+
+#[tokio::test]
+async fn mrtr_clients_confirm_through_input_required_results() {
+    use rmcp::model::{CallToolRequestParams, CallToolResponse};
+
+    let env = Env::with_sim().await;
+    let sim = env.sim();
+
+    let declining = env.connect_modern(Human::Declines).await;
+    let r = declining
+        .ok("deactivate", json!({"user": "john.smith@acme.example"}))
+        .await;
+    assert_eq!(r["status"], "declined", "{r}");
+    assert!(declining.asked.lock().expect("lock")[0].contains("john.smith@acme.example"));
+    declining.close().await;
+    assert!(sim.user("john.smith@acme.example", "draft").await.is_some());
+
+    // A tampered requestState is refused and changes nothing.
+    let raw = env.connect_modern(Human::Accepts).await;
+    let args = json!({"user": "john.smith@acme.example"});
+    let serde_json::Value::Object(map) = args.clone() else {
+        unreachable!()
+    };
+    let first = raw
+        .service
+        .call_tool_once(CallToolRequestParams::new("deactivate").with_arguments(map.clone()))
+        .await
+        .expect("first call");
+    let CallToolResponse::InputRequired(ir) = first else {
+        panic!("expected an InputRequiredResult")
+    };
+    let state = ir.request_state.expect("sealed state");
+    let accept: rmcp::model::InputResponses = [(
+        "confirm".to_string(),
+        json!({"action": "accept", "content": {"confirm": true}}),
+    )]
+    .into_iter()
+    .collect();
+    let mut tampered = state.clone();
+    tampered.insert(tampered.len() / 2, 'x');
+    let forged = raw
+        .service
+        .call_tool_once(
+            CallToolRequestParams::new("deactivate")
+                .with_arguments(map.clone())
+                .with_input_responses(accept.clone())
+                .with_request_state(tampered),
+        )
+        .await
+        .expect("forged call answered");
+    let CallToolResponse::Complete(forged) = forged else {
+        panic!("expected a final result")
+    };
+    assert_eq!(forged.is_error, Some(true));
+    assert!(
+        sim.user("john.smith@acme.example", "draft").await.is_some(),
+        "forged state changed nothing"
+    );
+
+    // The genuine answer executes once; replaying it does not execute again.
+    let genuine = CallToolRequestParams::new("deactivate")
+        .with_arguments(map)
+        .with_input_responses(accept)
+        .with_request_state(state);
+    let done = raw
+        .service
+        .call_tool_once(genuine.clone())
+        .await
+        .expect("genuine");
+    let CallToolResponse::Complete(done) = done else {
+        panic!("expected a final result")
+    };
+    let done = done.structured_content.expect("structured");
+    assert_eq!(done["status"], "executed", "{done}");
+    assert_eq!(done["confirmation"]["channel"], "mrtr");
+    assert!(sim.user("john.smith@acme.example", "draft").await.is_none());
+    let replay = raw
+        .service
+        .call_tool_once(genuine)
+        .await
+        .expect("replay answered");
+    let CallToolResponse::Complete(replay) = replay else {
+        panic!("expected a final result")
+    };
+    assert!(
+        replay.is_error == Some(true)
+            || replay
+                .structured_content
+                .map(|v| v["status"] != "executed")
+                .unwrap_or(true)
+    );
+    raw.close().await;
+
+    // The client's own MRTR loop (rmcp fulfils input requests through the handler) works too.
+    let accepting = env.connect_modern(Human::Accepts).await;
+    let r = accepting
+        .ok(
+            "remove_from_group",
+            json!({"user": "jane.doe@acme.example", "groups": ["Sales"]}),
+        )
+        .await;
+    assert_eq!(r["status"], "executed", "{r}");
+    accepting.close().await;
+    assert!(
+        !sim.user("jane.doe@acme.example", "draft")
+            .await
+            .expect("jane")["groups"]
+            .to_string()
+            .contains("\"Sales\"")
+    );
+}

@@ -16,6 +16,9 @@ pub enum ConfirmAnswer {
     Cancelled,
     /// This client cannot ask a human inline; fall back to out-of-band approval.
     Unavailable,
+    /// The client asks the human itself and calls again with the answer (MCP 2026-07-28
+    /// `InputRequiredResult`): return the plan to the client now.
+    AskClient,
 }
 
 /// Asks a human, inline, to confirm a plan.

@@ -95,6 +95,15 @@ impl PlanStore {
         Ok(Self { dir, key })
     }
 
+    /// A key for another purpose (e.g. sealing MCP request state), derived from the store key so
+    /// that every process sharing the state directory derives the same one.
+    pub fn derived_key(&self, purpose: &str) -> Vec<u8> {
+        let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC accepts any key length");
+        mac.update(b"derive\0");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    }
+
     /// A fresh plan id.
     pub fn new_id() -> String {
         let mut b = [0u8; 4];

@@ -3,10 +3,15 @@
 
 use std::sync::Arc;
 
+use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::router::prompt::PromptRouter;
 use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::tool::{InputResponses, RequestState};
 use rmcp::handler::server::wrapper::{Json, Parameters};
-use rmcp::model::{Implementation, PromptMessage, Role, ServerCapabilities, ServerConfig};
+use rmcp::model::{
+    CallToolResponse, CallToolResult, Implementation, PromptMessage, RequestStateCodec, Role,
+    ServerCapabilities, ServerConfig,
+};
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{ServerHandler, prompt, prompt_handler, prompt_router, tool, tool_handler, tool_router};
 use schemars::JsonSchema;
@@ -19,11 +24,11 @@ use crate::ops::read::{
 };
 use crate::ops::write::{
     ActivateChangesArgs, AddToGroupArgs, CreateUserArgs, DeactivateArgs, RemoveFromGroupArgs,
-    WriteResult,
+    WriteResult, WriteStatus,
 };
 use crate::ops::{App, Caller, audit, read, write};
 
-use super::confirm::ElicitationConfirmer;
+use super::confirm::{McpConfirmer, input_required, prior_answer};
 use super::prompts::{connection_clause, render};
 
 /// Every tool's name, for the test that ties tools to their description files.
@@ -53,17 +58,50 @@ fn caller(ctx: &RequestContext<RoleServer>) -> Caller {
 #[derive(Clone)]
 pub struct LifecycleServer {
     app: Arc<App>,
+    /// Seals MRTR request state; derived from the plan store key so every process sharing the
+    /// state directory can verify it.
+    codec: Arc<RequestStateCodec>,
     tool_router: ToolRouter<Self>,
     prompt_router: PromptRouter<Self>,
 }
 
 impl LifecycleServer {
     pub fn new(app: Arc<App>) -> Self {
+        let codec = RequestStateCodec::new_unchecked(app.plans.derived_key("mcp-request-state"));
         Self {
             app,
+            codec: Arc::new(codec),
             tool_router: Self::tool_router(),
             prompt_router: Self::prompt_router(),
         }
+    }
+
+    /// Runs a guarded write with the best confirmation channel of this request.
+    async fn guarded<F, Fut>(
+        &self,
+        tool: &str,
+        state: Option<String>,
+        responses: Option<rmcp::model::InputResponses>,
+        ctx: RequestContext<RoleServer>,
+        run: F,
+    ) -> Result<CallToolResponse, String>
+    where
+        F: FnOnce(Arc<App>, Caller, McpConfirmer) -> Fut,
+        Fut: std::future::Future<Output = Result<WriteResult, crate::ops::ToolError>>,
+    {
+        let prior = prior_answer(&self.codec, tool, state.as_deref(), responses.as_ref())?;
+        let who = caller(&ctx);
+        let confirmer = McpConfirmer::new(ctx, self.app.clone(), prior);
+        let result = run(self.app.clone(), who, confirmer)
+            .await
+            .map_err(|e| e.0)?;
+        if result.status == WriteStatus::InputRequired
+            && let Some(plan) = &result.plan
+        {
+            return input_required(&self.codec, plan);
+        }
+        let value = serde_json::to_value(&result).map_err(|e| format!("internal error: {e}"))?;
+        Ok(CallToolResult::structured(value).into())
     }
 
     fn instructions(&self) -> String {
@@ -166,36 +204,44 @@ impl LifecycleServer {
 
     #[tool(
         description = include_str!("../../tools/remove_from_group.md"),
+        output_schema = schema_for_output::<WriteResult>(),
         annotations(title = "Remove user from groups", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
     async fn remove_from_group(
         &self,
         Parameters(args): Parameters<RemoveFromGroupArgs>,
+        RequestState(state): RequestState,
+        InputResponses(responses): InputResponses,
         ctx: RequestContext<RoleServer>,
-    ) -> Result<Json<WriteResult>, String> {
-        let who = caller(&ctx);
-        let confirmer = ElicitationConfirmer::new(ctx);
-        write::remove_from_group(&self.app, &who, &confirmer, args)
-            .await
-            .map(Json)
-            .map_err(|e| e.0)
+    ) -> Result<CallToolResponse, String> {
+        self.guarded(
+            "remove_from_group",
+            state,
+            responses,
+            ctx,
+            |app, who, confirmer| async move {
+                write::remove_from_group(&app, &who, &confirmer, args).await
+            },
+        )
+        .await
     }
 
     #[tool(
         description = include_str!("../../tools/deactivate.md"),
+        output_schema = schema_for_output::<WriteResult>(),
         annotations(title = "Deactivate user", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
     async fn deactivate(
         &self,
         Parameters(args): Parameters<DeactivateArgs>,
+        RequestState(state): RequestState,
+        InputResponses(responses): InputResponses,
         ctx: RequestContext<RoleServer>,
-    ) -> Result<Json<WriteResult>, String> {
-        let who = caller(&ctx);
-        let confirmer = ElicitationConfirmer::new(ctx);
-        write::deactivate(&self.app, &who, &confirmer, args)
-            .await
-            .map(Json)
-            .map_err(|e| e.0)
+    ) -> Result<CallToolResponse, String> {
+        self.guarded("deactivate", state, responses, ctx, |app, who, confirmer| async move {
+            write::deactivate(&app, &who, &confirmer, args).await
+        })
+        .await
     }
 
     #[tool(
@@ -214,19 +260,26 @@ impl LifecycleServer {
 
     #[tool(
         description = include_str!("../../tools/activate_changes.md"),
+        output_schema = schema_for_output::<WriteResult>(),
         annotations(title = "Activate changes", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
     async fn activate_changes(
         &self,
         Parameters(args): Parameters<ActivateChangesArgs>,
+        RequestState(state): RequestState,
+        InputResponses(responses): InputResponses,
         ctx: RequestContext<RoleServer>,
-    ) -> Result<Json<WriteResult>, String> {
-        let who = caller(&ctx);
-        let confirmer = ElicitationConfirmer::new(ctx);
-        write::activate_changes(&self.app, &who, &confirmer, args)
-            .await
-            .map(Json)
-            .map_err(|e| e.0)
+    ) -> Result<CallToolResponse, String> {
+        self.guarded(
+            "activate_changes",
+            state,
+            responses,
+            ctx,
+            |app, who, confirmer| async move {
+                write::activate_changes(&app, &who, &confirmer, args).await
+            },
+        )
+        .await
     }
 
     #[tool(

@@ -32,6 +32,9 @@ pub enum WriteStatus {
     AwaitingApproval,
     /// The human declined or dismissed the confirmation; nothing changed.
     Declined,
+    /// The client must ask the human and call again with the answer (never sent as a final
+    /// result: the MCP layer turns it into an `InputRequiredResult`).
+    InputRequired,
 }
 
 /// Whether reading the state back after the write showed what the plan said.
@@ -221,6 +224,15 @@ async fn gate(
             );
             r.plan = Some(plan);
             r.next_step = Some("Do not retry unless the human asks again.".into());
+            Ok(Gate::Stop(Box::new(r)))
+        }
+        ConfirmAnswer::AskClient => {
+            let mut r = WriteResult::new(
+                WriteStatus::InputRequired,
+                conn,
+                format!("Plan {} needs the human's confirmation.", plan.id),
+            );
+            r.plan = Some(plan);
             Ok(Gate::Stop(Box::new(r)))
         }
         ConfirmAnswer::Unavailable => {

@@ -5,11 +5,14 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+use rmcp::model::ProtocolVersion;
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, ElicitRequestParams,
     ElicitResult, ElicitationAction, ErrorData, Implementation,
 };
-use rmcp::service::{RequestContext, RoleClient, RunningService};
+use rmcp::service::{
+    ClientLifecycleMode, ClientServiceExt, RequestContext, RoleClient, RunningService,
+};
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 use rmcp::{ClientHandler, ServiceExt};
 use serde_json::{Value, json};
@@ -191,19 +194,38 @@ protected_groups = ["Admins"]
 
     /// Starts `serve` and connects an MCP client to it.
     pub async fn connect(&self, human: Human) -> Client {
+        self.connect_with(human, false).await
+    }
+
+    /// Starts `serve` and connects a protocol 2026-07-28 client (`server/discover`, MRTR).
+    pub async fn connect_modern(&self, human: Human) -> Client {
+        self.connect_with(human, true).await
+    }
+
+    async fn connect_with(&self, human: Human, modern: bool) -> Client {
         let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let cmd = self.command(&["serve"]).configure(|_| {});
         let (transport, _stderr) = TokioChildProcess::builder(cmd)
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn server");
-        let service = TestClient {
+        let handler = TestClient {
             human,
             asked: asked.clone(),
-        }
-        .serve(transport)
-        .await
-        .expect("initialize");
+        };
+        let service = if modern {
+            handler
+                .serve_with_lifecycle(
+                    transport,
+                    ClientLifecycleMode::Discover {
+                        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+                    },
+                )
+                .await
+                .expect("discover")
+        } else {
+            handler.serve(transport).await.expect("initialize")
+        };
         Client { service, asked }
     }
 
