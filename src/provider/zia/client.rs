@@ -1,0 +1,404 @@
+//! One HTTP exchange with the ZIA API: session handling, error mapping, outcome honesty.
+//!
+//! Pacing and retry policy (issue: production-grade adapter) will wrap [`ZiaClient::send_once`];
+//! today the client re-logs in once on an invalid session and otherwise reports failures as
+//! they are, never retrying a write whose outcome is unknown.
+
+use std::sync::Mutex as StdMutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use reqwest::{Method, StatusCode, header};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+use super::auth::{jsessionid, obfuscate_api_key};
+use super::wire::WireError;
+use crate::provider::ProviderError;
+use crate::secret::Secret;
+
+/// Strings a 401 body carries when the session, not the credentials, is the problem.
+const SESSION_INVALID: [&str; 3] = [
+    "SESSION_NOT_VALID",
+    "Session already invalidated",
+    "Resource Access Blocked",
+];
+
+pub struct ZiaClient {
+    http: reqwest::Client,
+    api: String,
+    username: String,
+    password: Secret,
+    api_key: Secret,
+    session: Mutex<Option<Secret>>,
+    /// Set by a successful write, cleared by activation: a session ending now would activate.
+    staged: AtomicBool,
+    notices: StdMutex<Vec<String>>,
+}
+
+fn is_write(method: &Method) -> bool {
+    method != Method::GET && method != Method::HEAD
+}
+
+/// Parses the Retry-After forms ZIA uses: `5`, `5s`, `5 seconds`, `0 seconds`.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let v = value.trim();
+    let digits: String = v.chars().take_while(|c| c.is_ascii_digit()).collect();
+    if digits.is_empty() {
+        return None;
+    }
+    let rest = v[digits.len()..].trim().to_ascii_lowercase();
+    if !(rest.is_empty() || rest == "s" || rest == "sec" || rest == "second" || rest == "seconds") {
+        return None;
+    }
+    digits.parse().ok().map(Duration::from_secs)
+}
+
+/// Maps a non-success answer to a classified error, keeping the tenant's own code and message.
+pub fn map_error(
+    status: StatusCode,
+    retry_after_header: Option<&str>,
+    body: &[u8],
+) -> ProviderError {
+    let parsed: Option<WireError> = serde_json::from_slice(body).ok();
+    let text = || {
+        let t = String::from_utf8_lossy(body);
+        let t: String = t.chars().filter(|c| !c.is_control()).take(200).collect();
+        if t.is_empty() {
+            status.canonical_reason().unwrap_or("error").to_string()
+        } else {
+            t
+        }
+    };
+    let (code, message) = match &parsed {
+        Some(e) => (e.code.clone(), e.message.clone().unwrap_or_else(text)),
+        None => (None, text()),
+    };
+    let code_is = |c: &str| code.as_deref() == Some(c);
+    match status.as_u16() {
+        _ if code_is("DUPLICATE_ITEM") => ProviderError::Duplicate { message },
+        404 => ProviderError::NotFound { what: message },
+        _ if code_is("RESOURCE_NOT_FOUND") => ProviderError::NotFound { what: message },
+        400 if code_is("INVALID_INPUT_ARGUMENT") || code.is_none() => {
+            ProviderError::Invalid { message }
+        }
+        409 | 412
+            if code_is("EDIT_LOCK_NOT_AVAILABLE")
+                || message.contains("Failed during enter Org barrier") =>
+        {
+            ProviderError::EditLocked { message }
+        }
+        429 => {
+            let from_body = parsed
+                .as_ref()
+                .and_then(|e| e.retry_after.as_ref())
+                .and_then(|v| match v {
+                    Value::String(s) => parse_retry_after(s),
+                    Value::Number(n) => n.as_u64().map(Duration::from_secs),
+                    _ => None,
+                });
+            ProviderError::RateLimited {
+                message,
+                retry_after: retry_after_header.and_then(parse_retry_after).or(from_body),
+            }
+        }
+        s => ProviderError::Api {
+            status: s,
+            code,
+            message,
+        },
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl ZiaClient {
+    pub fn new(
+        base_url: &str,
+        username: String,
+        password: Secret,
+        api_key: Secret,
+        timeout: Duration,
+    ) -> Result<Self, ProviderError> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .user_agent(concat!("zscaler-lifecycle-mcp/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ProviderError::Transport {
+                message: format!("cannot build HTTP client: {e}"),
+            })?;
+        Ok(Self {
+            http,
+            api: format!("{}/api/v1", base_url.trim_end_matches('/')),
+            username,
+            password,
+            api_key,
+            session: Mutex::new(None),
+            staged: AtomicBool::new(false),
+            notices: StdMutex::new(Vec::new()),
+        })
+    }
+
+    pub fn mark_staged(&self, staged: bool) {
+        self.staged.store(staged, Ordering::SeqCst);
+    }
+
+    pub fn take_notices(&self) -> Vec<String> {
+        std::mem::take(&mut *self.notices.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    async fn login(&self) -> Result<Secret, ProviderError> {
+        let ts = now_ms();
+        let body = serde_json::json!({
+            "apiKey": obfuscate_api_key(self.api_key.expose(), ts)?,
+            "username": self.username,
+            "password": self.password.expose(),
+            "timestamp": ts,
+        });
+        let resp = self
+            .http
+            .post(format!("{}/authenticatedSession", self.api))
+            .header(header::ACCEPT, "application/json")
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| ProviderError::Transport {
+                message: format!("login request failed: {}", without_url(&e)),
+            })?;
+        let status = resp.status();
+        tracing::debug!(status = status.as_u16(), "POST /authenticatedSession");
+        if !status.is_success() {
+            let bytes = resp.bytes().await.unwrap_or_default();
+            let detail = map_error(status, None, &bytes);
+            return Err(ProviderError::Auth {
+                message: format!("login refused (HTTP {}): {detail}", status.as_u16()),
+            });
+        }
+        let cookie = resp
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(jsessionid)
+            .map(Secret::new)
+            .ok_or_else(|| ProviderError::Auth {
+                message: "login answered without a JSESSIONID cookie".into(),
+            })?;
+        Ok(cookie)
+    }
+
+    async fn session(&self, force_new: bool) -> Result<Secret, ProviderError> {
+        let mut guard = self.session.lock().await;
+        if let Some(s) = guard.as_ref()
+            && !force_new
+        {
+            return Ok(s.clone());
+        }
+        if force_new && guard.is_some() && self.staged.load(Ordering::SeqCst) {
+            self.notices.lock().unwrap_or_else(|p| p.into_inner()).push(
+                "the tenant ended this server's admin session while changes were staged; ZIA activates pending changes when a session ends, so those changes may already be live — check pending_changes".into(),
+            );
+            self.staged.store(false, Ordering::SeqCst);
+        }
+        let s = self.login().await?;
+        *guard = Some(s.clone());
+        Ok(s)
+    }
+
+    /// Sends one request with the current session (no retry).
+    async fn send_once(
+        &self,
+        method: &Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        session: &Secret,
+    ) -> Result<(StatusCode, Option<String>, bytes::Bytes), ProviderError> {
+        let mut req = self
+            .http
+            .request(method.clone(), format!("{}{}", self.api, path))
+            .header(header::ACCEPT, "application/json")
+            .header(header::COOKIE, format!("JSESSIONID={}", session.expose()))
+            .query(query);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) if is_write(method) && !e.is_connect() => {
+                return Err(ProviderError::OutcomeUnknown {
+                    message: format!(
+                        "{method} {path} sent but no answer came back ({})",
+                        without_url(&e)
+                    ),
+                });
+            }
+            Err(e) => {
+                return Err(ProviderError::Transport {
+                    message: format!("{method} {path}: {}", without_url(&e)),
+                });
+            }
+        };
+        let status = resp.status();
+        tracing::debug!(%method, path, status = status.as_u16(), "ZIA API");
+        let retry_after = resp
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let bytes = match resp.bytes().await {
+            Ok(b) => b,
+            Err(e) if is_write(method) && status.is_success() => {
+                return Err(ProviderError::OutcomeUnknown {
+                    message: format!(
+                        "{method} {path} succeeded but its answer was cut off ({})",
+                        without_url(&e)
+                    ),
+                });
+            }
+            Err(e) => {
+                return Err(ProviderError::Transport {
+                    message: format!("{method} {path}: {}", without_url(&e)),
+                });
+            }
+        };
+        Ok((status, retry_after, bytes))
+    }
+
+    /// Sends a request; on an invalid session, logs in again once and retries (the tenant
+    /// rejected the request, so retrying a write is safe).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<bytes::Bytes, ProviderError> {
+        let mut session = self.session(false).await?;
+        for attempt in 0..2 {
+            let (status, retry_after, bytes) =
+                self.send_once(&method, path, query, body, &session).await?;
+            if status.is_success() {
+                return Ok(bytes);
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            if status == StatusCode::UNAUTHORIZED
+                && attempt == 0
+                && SESSION_INVALID.iter().any(|s| text.contains(s))
+            {
+                session = self.session(true).await?;
+                continue;
+            }
+            return Err(map_error(status, retry_after.as_deref(), &bytes));
+        }
+        Err(ProviderError::Auth {
+            message: "the session was refused again right after a fresh login".into(),
+        })
+    }
+
+    pub async fn json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<T, ProviderError> {
+        let bytes = self.call(method.clone(), path, query, body).await?;
+        serde_json::from_slice(&bytes).map_err(|e| ProviderError::Decode {
+            message: format!("{method} {path}: {e}"),
+        })
+    }
+
+    /// Ends the session. ZIA activates pending changes when a session ends.
+    pub async fn logout(&self) -> Result<(), ProviderError> {
+        let mut guard = self.session.lock().await;
+        let Some(session) = guard.take() else {
+            return Ok(());
+        };
+        let (status, retry_after, bytes) = self
+            .send_once(
+                &Method::DELETE,
+                "/authenticatedSession",
+                &[],
+                None,
+                &session,
+            )
+            .await?;
+        self.staged.store(false, Ordering::SeqCst);
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(map_error(status, retry_after.as_deref(), &bytes))
+        }
+    }
+}
+
+/// reqwest errors include the URL; keep messages short and free of query strings.
+fn without_url(e: &reqwest::Error) -> String {
+    let mut msg = e.to_string();
+    if let Some(url) = e.url() {
+        msg = msg.replace(url.as_str(), "");
+    }
+    msg.trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_forms() {
+        assert_eq!(parse_retry_after("5"), Some(Duration::from_secs(5)));
+        assert_eq!(parse_retry_after("13s"), Some(Duration::from_secs(13)));
+        assert_eq!(parse_retry_after("0 seconds"), Some(Duration::from_secs(0)));
+        assert_eq!(parse_retry_after("soon"), None);
+        assert_eq!(parse_retry_after("5 minutes"), None);
+    }
+
+    #[test]
+    fn error_mapping() {
+        let e = |s: u16, b: &str| {
+            map_error(StatusCode::from_u16(s).expect("status"), None, b.as_bytes())
+        };
+        assert!(matches!(
+            e(409, r#"{"code":"DUPLICATE_ITEM","message":"x"}"#),
+            ProviderError::Duplicate { .. }
+        ));
+        assert!(matches!(
+            e(404, r#"{"code":"RESOURCE_NOT_FOUND","message":"x"}"#),
+            ProviderError::NotFound { .. }
+        ));
+        assert!(matches!(
+            e(400, r#"{"code":"INVALID_INPUT_ARGUMENT","message":"x"}"#),
+            ProviderError::Invalid { .. }
+        ));
+        assert!(matches!(
+            e(409, r#"{"code":"EDIT_LOCK_NOT_AVAILABLE","message":"x"}"#),
+            ProviderError::EditLocked { .. }
+        ));
+        match e(
+            429,
+            r#"{"code":"TOO_MANY_REQUESTS","Retry-After":"0 seconds"}"#,
+        ) {
+            ProviderError::RateLimited { retry_after, .. } => {
+                assert_eq!(retry_after, Some(Duration::ZERO))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            e(403, r#"{"code":"LIMIT_EXCEEDED"}"#),
+            ProviderError::Api { status: 403, .. }
+        ));
+        assert!(matches!(
+            e(500, "<html>\u{0}garbage"),
+            ProviderError::Api { status: 500, .. }
+        ));
+    }
+}
