@@ -262,6 +262,31 @@ async fn gate(
     }
 }
 
+/// A plan id that can never execute (unknown, used, expired, tampered) is refused before any
+/// tenant call, so a replay says "already used" rather than failing on a vanished target.
+fn precheck_plan(
+    app: &App,
+    caller: &Caller,
+    tool: &str,
+    conn: &Connection,
+    plan_id: &str,
+) -> Result<(), ToolError> {
+    if let Some(id) = opt(plan_id)
+        && let Err(e) = app.plans.load_live(&id)
+    {
+        let e = ToolError::from(e);
+        journal(
+            app,
+            caller,
+            tool,
+            &conn.name,
+            json!({"outcome": "refused", "plan_id": id, "reason": e.0}),
+        );
+        return Err(e);
+    }
+    Ok(())
+}
+
 /// After a human took time to answer inline, the targets must still be as planned.
 fn ensure_unchanged(plan: &Plan, fresh: &[PlanTarget]) -> Result<(), ToolError> {
     if plan.targets != fresh {
@@ -709,6 +734,7 @@ pub async fn remove_from_group(
         .check_write("remove_from_group")
         .map_err(ToolError)?;
     let conn = app.connection(opt(&args.connection).as_deref())?;
+    precheck_plan(app, caller, "remove_from_group", conn, &args.plan_id)?;
     let (user, remove) = membership_targets(app, conn, &args.user, &args.groups, false).await?;
     let mut names: Vec<String> = remove.iter().map(|g| g.id.clone()).collect();
     names.sort();
@@ -815,6 +841,7 @@ pub async fn deactivate(
         }
         _ => {}
     }
+    precheck_plan(app, caller, "deactivate", conn, &args.plan_id)?;
     let user = resolve::user(conn, &args.user).await?;
     app.policy.check_user(&user).map_err(ToolError)?;
     let verb = if mode == DeactivateMode::Delete {
@@ -956,6 +983,7 @@ pub async fn activate_changes(
             conn.name
         )));
     }
+    precheck_plan(app, caller, "activate_changes", conn, &args.plan_id)?;
     let status = conn
         .provider
         .activation_status()
