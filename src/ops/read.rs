@@ -209,6 +209,10 @@ pub struct PendingChangesResult {
     /// Changes this server staged and has not activated.
     pub staged_by_this_server: Vec<LedgerEntry>,
     pub note: String,
+    /// Events the person must know about (e.g. the tenant activated staged changes itself when
+    /// it ended the admin session).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<String>,
 }
 
 pub async fn pending_changes(
@@ -229,7 +233,16 @@ pub async fn pending_changes(
         .map_err(|e| provider_error(&conn.name, "reading the activation status", e))?;
     let mine = app.ledger.pending(&conn.name);
     let note = match (status, mine.is_empty()) {
-        (ActivationState::Active, _) => "Nothing is pending on the tenant.".to_string(),
+        (ActivationState::Active, true) => "Nothing is pending on the tenant.".to_string(),
+        (ActivationState::Active, false) => {
+            // Staged changes became live without activate_changes: a session end or another
+            // administrator activated them. Say so, then forget them.
+            app.ledger.clear(&conn.name);
+            format!(
+                "Nothing is pending: the {} change(s) this server staged are already live (the tenant activated them when an admin session ended, or another administrator activated).",
+                mine.len()
+            )
+        }
         (_, true) => "The tenant has pending changes, none made by this server (another administrator's work). activate_changes would publish them too; ask a human before activating.".to_string(),
         (_, false) => format!(
             "{} change(s) by this server are staged; activate_changes publishes every pending change on connection {} (tenant-wide).",
@@ -242,5 +255,6 @@ pub async fn pending_changes(
         tenant_status: status,
         staged_by_this_server: mine,
         note,
+        notices: conn.provider.take_notices(),
     })
 }

@@ -80,6 +80,10 @@ pub struct WriteResult {
     /// What the agent should do next.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_step: Option<String>,
+    /// Events the person must know about, e.g. staged changes the tenant activated on its own
+    /// when it ended the admin session.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<String>,
 }
 
 impl WriteResult {
@@ -95,6 +99,7 @@ impl WriteResult {
             tenant_status: None,
             staged: false,
             next_step: None,
+            notices: conn.provider.take_notices(),
         }
     }
 }

@@ -139,4 +139,10 @@ pub trait Provider: Send + Sync {
 
     /// Activates every staged change on the tenant (tenant-wide on ZIA).
     async fn activate(&self) -> Result<ActivationState, ProviderError>;
+
+    /// Events the caller must surface to the person, drained on read (e.g. the tenant ended a
+    /// session that held staged changes, which ZIA activates).
+    fn take_notices(&self) -> Vec<String> {
+        Vec::new()
+    }
 }

@@ -91,12 +91,6 @@ impl ZiaProvider {
         self.client.logout().await
     }
 
-    /// Messages about events the caller must surface (e.g. a session that ended with staged
-    /// changes, which the tenant activates).
-    pub fn take_notices(&self) -> Vec<String> {
-        self.client.take_notices()
-    }
-
     fn check_id(id: &str) -> Result<i64, ProviderError> {
         id.trim()
             .parse::<i64>()
@@ -365,6 +359,10 @@ impl Provider for ZiaProvider {
     async fn activation_status(&self) -> Result<ActivationState, ProviderError> {
         let s: WireStatus = self.client.json(Method::GET, "/status", &[], None).await?;
         parse_status(s.status)
+    }
+
+    fn take_notices(&self) -> Vec<String> {
+        self.client.take_notices()
     }
 
     async fn activate(&self) -> Result<ActivationState, ProviderError> {

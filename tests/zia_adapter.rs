@@ -1,0 +1,153 @@
+//! The real ZIA adapter against the simulator over loopback: call counts and session handling.
+
+use serde_json::Value;
+use zscaler_lifecycle_mcp::model::{GroupRef, PageRequest, UserFilter};
+use zscaler_lifecycle_mcp::provider::zia::{ZiaConfig, ZiaProvider};
+use zscaler_lifecycle_mcp::provider::{Provider, ProviderError};
+use zscaler_lifecycle_mcp::secret::Secret;
+use zscaler_lifecycle_mcp::sim::{Sim, SimOptions};
+
+async fn setup() -> (Sim, ZiaProvider, reqwest::Client) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = Sim::start(SimOptions::default()).await.expect("sim");
+    let c = sim.credentials().clone();
+    let p = ZiaProvider::new(ZiaConfig {
+        base_url: sim.base_url(),
+        username: c.username,
+        password: Secret::new(c.password),
+        api_key: Secret::new(c.api_key),
+        timeout: std::time::Duration::from_secs(10),
+    })
+    .expect("provider");
+    (sim, p, reqwest::Client::new())
+}
+
+async fn counters(sim: &Sim, http: &reqwest::Client) -> Value {
+    http.get(format!("{}/__sim/requests", sim.base_url()))
+        .send()
+        .await
+        .expect("sim")
+        .json()
+        .await
+        .expect("json")
+}
+
+#[tokio::test]
+async fn listing_every_user_costs_one_login_and_one_page() {
+    let (sim, p, http) = setup().await;
+    let page = p
+        .list_users(
+            &UserFilter::default(),
+            &PageRequest {
+                cursor: None,
+                limit: 10_000,
+            },
+        )
+        .await
+        .expect("list");
+    assert_eq!(page.items.len(), 308);
+    assert!(page.next_cursor.is_none());
+    let c = counters(&sim, &http).await;
+    assert_eq!(c["by_route"]["GET /api/v1/users"], 1, "{c}");
+    assert_eq!(c["by_route"]["POST /api/v1/authenticatedSession"], 1, "{c}");
+    assert_eq!(c["total"], 2, "no validation GET before calls: {c}");
+    // Exact, case-insensitive email lookup through the list endpoint.
+    let found = p
+        .find_users_by_email("JANE.DOE@acme.example")
+        .await
+        .expect("find");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].name, "Jane Doe");
+}
+
+#[tokio::test]
+async fn expired_session_relogs_in_transparently_and_reports_activated_staged_changes() {
+    let (sim, p, http) = setup().await;
+    let jane = p
+        .find_users_by_email("jane.doe@acme.example")
+        .await
+        .expect("find")
+        .remove(0);
+    let finance = p
+        .list_groups()
+        .await
+        .expect("groups")
+        .into_iter()
+        .find(|g| g.name == "Finance")
+        .expect("finance");
+    let after = p
+        .change_groups(
+            &jane.id,
+            &[GroupRef {
+                id: finance.id.clone(),
+                name: finance.name.clone(),
+            }],
+            &[],
+        )
+        .await
+        .expect("change");
+    assert_eq!(after.groups.len(), 3, "other groups kept");
+    assert!(p.take_notices().is_empty());
+
+    // The tenant ends the session (idle timeout): that activates the staged change.
+    http.post(format!("{}/__sim/expire-sessions", sim.base_url()))
+        .send()
+        .await
+        .expect("expire");
+    let status = p
+        .activation_status()
+        .await
+        .expect("re-login is transparent");
+    assert_eq!(
+        status,
+        zscaler_lifecycle_mcp::model::ActivationState::Active
+    );
+    let notices = p.take_notices();
+    assert_eq!(
+        notices.len(),
+        1,
+        "the re-login must be surfaced: {notices:?}"
+    );
+    assert!(notices[0].contains("activates pending changes"));
+    let c = counters(&sim, &http).await;
+    assert_eq!(c["by_route"]["POST /api/v1/authenticatedSession"], 2, "{c}");
+}
+
+#[tokio::test]
+async fn errors_are_classified() {
+    let (_sim, p, _http) = setup().await;
+    assert!(matches!(
+        p.get_user("99999999").await,
+        Err(ProviderError::NotFound { .. })
+    ));
+    assert!(matches!(
+        p.get_user("abc").await,
+        Err(ProviderError::Invalid { .. })
+    ));
+    let bad = ZiaProvider::new(ZiaConfig {
+        base_url: _sim.base_url(),
+        username: "admin@acme.example".into(),
+        password: Secret::new("wrong"),
+        api_key: Secret::new("DemoKey12345"),
+        timeout: std::time::Duration::from_secs(10),
+    })
+    .expect("provider");
+    match bad.list_groups().await {
+        Err(ProviderError::Auth { message }) => {
+            assert!(!message.contains("wrong"), "no secret in errors: {message}")
+        }
+        other => panic!("expected Auth, got {other:?}"),
+    }
+    let closed = ZiaProvider::new(ZiaConfig {
+        base_url: "http://127.0.0.1:9".into(),
+        username: "u".into(),
+        password: Secret::new("p"),
+        api_key: Secret::new("DemoKey12345"),
+        timeout: std::time::Duration::from_secs(2),
+    })
+    .expect("provider");
+    assert!(matches!(
+        closed.list_groups().await,
+        Err(ProviderError::Transport { .. })
+    ));
+}
