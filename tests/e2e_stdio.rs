@@ -673,3 +673,50 @@ async fn mrtr_clients_confirm_through_input_required_results() {
             .contains("\"Sales\"")
     );
 }
+
+#[tokio::test]
+async fn call_command_runs_tools_and_never_confirms_without_a_terminal() {
+    let env = Env::with_sim().await;
+    let out = env
+        .run(&["call", "list_users", "--args", r#"{"name_prefix":"Jane"}"#])
+        .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(v["users"].as_array().expect("users").len(), 2);
+
+    let out = env
+        .run(&[
+            "call",
+            "deactivate",
+            "--args",
+            r#"{"user":"jane.doe@acme.example"}"#,
+        ])
+        .await;
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(v["status"], "awaiting_approval");
+    assert!(
+        env.sim()
+            .user("jane.doe@acme.example", "draft")
+            .await
+            .is_some()
+    );
+
+    let out = env
+        .run(&[
+            "call",
+            "get_user",
+            "--args",
+            r#"{"user":"nobody@acme.example"}"#,
+        ])
+        .await;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("list_users"));
+    let out = env.run(&["call", "get_user", "--args", "[1]"]).await;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("JSON object"));
+}

@@ -1,523 +1,570 @@
-//! The HTTP routes: the ZIA API under `/api/v1`, test introspection under `/__sim`.
+//! The HTTP surface: the ZIA API under `/api/v1` and the test-only introspection under
+//! `/__sim` (which is **not** part of the ZIA API and needs no session).
+//!
+//! Every handler answers errors in the ZIA shape and never panics on input: bodies, paths and
+//! queries are parsed by hand from raw bytes so that no framework rejection leaks through.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
 
+use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{MatchedPath, Path, Query, Request, State as AxState};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::header::{CONTENT_TYPE, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use rand::RngCore;
-use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::auth::{cookie_session, expected_key};
-use super::store::{ApiError, Tenant};
-use super::{Session, Shared, State, lock};
+use super::auth::{self, SESSION_COOKIE, Session};
+use super::errors::{ApiError, Code};
+use super::state::SimState;
+use super::store::{self, UserBody};
 
-type Reply = Result<Response, ApiError>;
+type Shared = Arc<SimState>;
+type ApiResult = Result<Response, ApiError>;
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (
-            status,
-            axum::Json(json!({"code": self.code, "message": self.message})),
-        )
-            .into_response()
-    }
+/// Default page size of every list endpoint.
+const DEFAULT_PAGE_SIZE: usize = 100;
+/// Largest `pageSize` `/users` accepts.
+const MAX_USERS_PAGE_SIZE: usize = 10_000;
+/// Largest `pageSize` `/groups` and `/departments` accept.
+const MAX_OTHER_PAGE_SIZE: usize = 1_000;
+/// `POST /users/bulkDelete` silently ignores ids past this many.
+const MAX_BULK_DELETE: usize = 500;
+
+/// Route templates of the ZIA API, for the request log (static segments before `{id}`).
+const ROUTES: [&str; 10] = [
+    "/api/v1/authenticatedSession",
+    "/api/v1/status",
+    "/api/v1/status/activate",
+    "/api/v1/users",
+    "/api/v1/users/bulkDelete",
+    "/api/v1/users/{id}",
+    "/api/v1/groups",
+    "/api/v1/groups/{id}",
+    "/api/v1/departments",
+    "/api/v1/departments/{id}",
+];
+
+/// The template a raw path belongs to (`/api/v1/users/70001` → `/api/v1/users/{id}`), or
+/// `(unmatched)`. Done by hand because axum's `MatchedPath` needs a feature this crate does
+/// not enable.
+fn route_template(path: &str) -> &'static str {
+    let segs: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    ROUTES
+        .iter()
+        .find(|t| {
+            let tsegs: Vec<&str> = t.split('/').collect();
+            tsegs.len() == segs.len()
+                && tsegs.iter().zip(&segs).all(|(t, s)| *t == "{id}" || t == s)
+        })
+        .copied()
+        .unwrap_or("(unmatched)")
 }
 
-fn ok(v: Value) -> Reply {
-    Ok(axum::Json(v).into_response())
-}
-
-pub fn router(state: Shared) -> Router {
-    let api = Router::new()
+/// Builds the whole router.
+pub(crate) fn router(state: Shared) -> Router {
+    let zia = Router::new()
         .route(
             "/api/v1/authenticatedSession",
-            post(login).get(session_info).delete(logout),
+            post(login).get(get_session).delete(logout),
         )
+        .route("/api/v1/status", get(status))
+        .route("/api/v1/status/activate", post(activate))
         .route("/api/v1/users", get(list_users).post(create_user))
         .route("/api/v1/users/bulkDelete", post(bulk_delete))
         .route(
             "/api/v1/users/{id}",
-            get(get_user).put(put_user).delete(delete_user),
+            get(get_user).put(replace_user).delete(delete_user),
         )
         .route("/api/v1/groups", get(list_groups))
         .route("/api/v1/groups/{id}", get(get_group))
         .route("/api/v1/departments", get(list_departments))
         .route("/api/v1/departments/{id}", get(get_department))
-        .route("/api/v1/status", get(status))
-        .route("/api/v1/status/activate", post(activate))
-        .route("/__sim/users", get(sim_users))
-        .route("/__sim/users/{id}", get(sim_user))
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            record_request,
+        ));
+
+    let introspection = Router::new()
+        .route("/__sim/users", get(sim_find_users))
+        .route("/__sim/users/{id}", get(sim_get_user))
         .route("/__sim/status", get(sim_status))
         .route("/__sim/requests", get(sim_requests))
-        .route("/__sim/expire-sessions", post(sim_expire))
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            count_requests,
-        ));
-    api.fallback(|| async { ApiError::not_found("no such API endpoint") })
+        .route("/__sim/expire-sessions", post(sim_expire_sessions))
+        .method_not_allowed_fallback(method_not_allowed);
+
+    zia.merge(introspection)
+        .fallback(not_found)
         .with_state(state)
 }
 
-/// Request log by route template and status, for "N calls, zero 429s" assertions.
-async fn count_requests(AxState(state): AxState<Shared>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| format!("{} {}", req.method(), p.as_str()))
-        .unwrap_or_else(|| format!("{} ?", req.method()));
-    let resp = next.run(req).await;
-    if !route.contains("/__sim/") {
-        let mut s = lock(&state);
-        *s.requests_by_route.entry(route).or_default() += 1;
-        *s.requests_by_status
-            .entry(resp.status().as_u16().to_string())
-            .or_default() += 1;
-    }
-    resp
+// ---------------------------------------------------------------------------------------------
+// Plumbing: logging, bodies, queries, paths.
+
+/// Counts each ZIA API request by route template and status for `/__sim/requests`.
+async fn record_request(State(state): State<Shared>, req: Request, next: Next) -> Response {
+    let route = format!("{} {}", req.method(), route_template(req.uri().path()));
+    let response = next.run(req).await;
+    let status = response.status().as_u16();
+    tracing::debug!(target: "sim", %route, status, "request");
+    state.lock().log.record(route, status);
+    response
 }
 
-/// Checks the session cookie and refreshes its idle timer; returns the session id.
-fn authenticate(s: &mut State, headers: &HeaderMap) -> Result<String, ApiError> {
-    let now = Instant::now();
-    s.expire_idle(now);
-    let id = headers
-        .get(header::COOKIE)
+async fn not_found(State(state): State<Shared>, method: Method, uri: axum::http::Uri) -> ApiError {
+    state
+        .lock()
+        .log
+        .record(format!("{method} (unmatched)"), 404);
+    ApiError::not_found(format!("No resource at {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        Code::InvalidOperation,
+        format!("Method {method} is not supported on this resource"),
+    )
+}
+
+/// 415 unless the request declares `Content-Type: application/json` (parameters allowed).
+fn require_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let ok = headers
+        .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .and_then(cookie_session)
-        .ok_or_else(|| ApiError::new(401, "SESSION_NOT_VALID", "Session is not valid"))?;
-    let session = s
-        .sessions
-        .get_mut(&id)
-        .ok_or_else(|| ApiError::new(401, "SESSION_NOT_VALID", "Session is not valid"))?;
-    session.last_seen = now;
-    Ok(id)
-}
-
-fn wrote(s: &mut State, session: &str) {
-    if let Some(x) = s.sessions.get_mut(session) {
-        x.wrote = true;
-    }
-}
-
-/// POST/PUT bodies must be JSON, as on the real API (415 otherwise).
-fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError> {
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/json"));
-    if !is_json {
-        return Err(ApiError::new(
-            415,
-            "UNSUPPORTED_MEDIA_TYPE",
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Code::UnsupportedMediaType,
             "Content-Type must be application/json",
-        ));
+        ))
     }
-    if body.is_empty() {
-        return Ok(json!({}));
+}
+
+/// The raw body, or 400 if it could not be read (too large, connection error).
+fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|e| ApiError::invalid(format!("Cannot read request body: {}", e.body_text())))
+}
+
+/// Parses a JSON body into `T`; malformed or ill-typed JSON is 400 INVALID_INPUT_ARGUMENT.
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::invalid("Request body is required"));
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("malformed JSON: {e}")))
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::invalid(format!("Invalid request body: {e}")))
 }
 
-fn parse_id(raw: &str) -> Result<i64, ApiError> {
-    raw.parse()
-        .map_err(|_| ApiError::invalid(format!("invalid id {raw}")))
-}
-
-async fn login(AxState(state): AxState<Shared>, headers: HeaderMap, body: Bytes) -> Reply {
-    let body = json_body(&headers, &body)?;
-    let timestamp = match body.get("timestamp") {
-        Some(Value::Number(n)) => n.to_string(),
-        Some(Value::String(s)) => s.trim().to_string(),
-        _ => String::new(),
-    };
-    let field = |k: &str| {
-        body.get(k)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
-    let mut s = lock(&state);
-    let creds = &s.credentials;
-    let key_ok = expected_key(&creds.api_key, &timestamp).is_some_and(|k| k == field("apiKey"));
-    if !key_ok || field("username") != creds.username || field("password") != creds.password {
-        return Err(ApiError::new(
-            401,
-            "AUTHENTICATION_FAILED",
-            "Invalid credentials or API key",
-        ));
-    }
-    let mut raw = [0u8; 16];
-    rand::rng().fill_bytes(&mut raw);
-    let id = hex::encode(raw);
-    s.sessions.insert(
-        id.clone(),
-        Session {
-            last_seen: Instant::now(),
-            wrote: false,
-        },
-    );
-    let mut resp = axum::Json(session_object()).into_response();
-    if let Ok(v) = HeaderValue::from_str(&format!("JSESSIONID={id}; Path=/; HttpOnly")) {
-        resp.headers_mut().insert(header::SET_COOKIE, v);
-    }
-    Ok(resp)
-}
-
-fn session_object() -> Value {
-    json!({"authType": "ADMIN_LOGIN", "obfuscateApiKey": false, "passwordExpiryTime": 0, "passwordExpiryDays": 0, "source": "API"})
-}
-
-async fn session_info(AxState(state): AxState<Shared>, headers: HeaderMap) -> Reply {
-    authenticate(&mut lock(&state), &headers)?;
-    ok(session_object())
-}
-
-async fn logout(AxState(state): AxState<Shared>, headers: HeaderMap) -> Reply {
-    let mut s = lock(&state);
-    let id = authenticate(&mut s, &headers)?;
-    s.end_session(&id);
-    Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct ListQuery {
-    page: Option<String>,
-    page_size: Option<String>,
-    name: Option<String>,
-    dept: Option<String>,
-    group: Option<String>,
-    search: Option<String>,
-}
-
-fn paging(q: &ListQuery, max: usize) -> Result<(usize, usize), ApiError> {
-    let page = match &q.page {
-        Some(p) => p
-            .parse::<usize>()
-            .ok()
-            .filter(|p| *p >= 1)
-            .ok_or_else(|| ApiError::invalid("page must be a positive integer"))?,
-        None => 1,
-    };
-    let size = match &q.page_size {
-        Some(p) => p
-            .parse::<usize>()
-            .ok()
-            .filter(|p| *p >= 1)
-            .ok_or_else(|| ApiError::invalid("pageSize must be a positive integer"))?,
-        None => 100,
-    };
-    if size > max {
-        return Err(ApiError::invalid(format!("pageSize must not exceed {max}")));
-    }
-    Ok((page, size))
-}
-
-fn page_of<T>(items: Vec<T>, page: usize, size: usize) -> Vec<T> {
-    items
-        .into_iter()
-        .skip((page - 1).saturating_mul(size))
-        .take(size)
+/// Query parameters (the last occurrence of a repeated name wins).
+fn query_map(q: Option<String>) -> HashMap<String, String> {
+    url::form_urlencoded::parse(q.unwrap_or_default().as_bytes())
+        .into_owned()
         .collect()
 }
 
-fn starts_ci(text: &str, prefix: &str) -> bool {
-    text.to_lowercase().starts_with(&prefix.to_lowercase())
+/// A non-empty filter parameter.
+fn filter<'a>(q: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
+    q.get(name).map(String::as_str).filter(|s| !s.is_empty())
 }
 
-async fn list_users(
-    AxState(state): AxState<Shared>,
-    headers: HeaderMap,
-    Query(q): Query<ListQuery>,
-) -> Reply {
-    let mut s = lock(&state);
-    authenticate(&mut s, &headers)?;
-    let (page, size) = paging(&q, 10_000)?;
-    let t = &s.draft;
-    let matching: Vec<Value> = t
-        .users
-        .values()
-        .filter(|u| q.name.as_deref().is_none_or(|p| starts_ci(&u.name, p)))
-        .filter(|u| {
-            q.dept.as_deref().is_none_or(|p| {
-                u.department
-                    .and_then(|d| t.departments.get(&d))
-                    .is_some_and(|d| starts_ci(&d.name, p))
-            })
-        })
-        .filter(|u| {
-            q.group.as_deref().is_none_or(|p| {
-                u.groups
-                    .iter()
-                    .filter_map(|g| t.groups.get(g))
-                    .any(|g| starts_ci(&g.name, p))
-            })
-        })
-        .map(|u| t.user_json(u))
-        .collect();
-    ok(Value::Array(page_of(matching, page, size)))
+/// `page` (1-based) and `pageSize` (1..=max), as (offset, size). Bad values are 400.
+fn paging(q: &HashMap<String, String>, max: usize) -> Result<(usize, usize), ApiError> {
+    let page = match q.get("page") {
+        None => 1,
+        Some(p) => p
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|p| *p >= 1)
+            .ok_or_else(|| {
+                ApiError::invalid(format!("Invalid page '{p}': must be a positive integer"))
+            })?,
+    };
+    let size = match q.get("pageSize") {
+        None => DEFAULT_PAGE_SIZE,
+        Some(s) => s
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|s| (1..=max).contains(s))
+            .ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "Invalid pageSize '{s}': must be between 1 and {max}"
+                ))
+            })?,
+    };
+    Ok(((page - 1).saturating_mul(size), size))
 }
 
-async fn get_user(
-    AxState(state): AxState<Shared>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Reply {
-    let mut s = lock(&state);
-    authenticate(&mut s, &headers)?;
-    let id = parse_id(&id)?;
-    let t = &s.draft;
-    let u = t
-        .users
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found(format!("user {id} not found")))?;
-    ok(t.user_json(u))
+/// The numeric `{id}` path segment; anything else is 400.
+fn path_id(path: Result<Path<String>, PathRejection>) -> Result<u64, ApiError> {
+    let Path(raw) =
+        path.map_err(|e| ApiError::invalid(format!("Invalid path: {}", e.body_text())))?;
+    raw.parse::<u64>()
+        .map_err(|_| ApiError::invalid(format!("Invalid id '{raw}': must be a number")))
 }
 
-async fn create_user(AxState(state): AxState<Shared>, headers: HeaderMap, body: Bytes) -> Reply {
-    let mut s = lock(&state);
-    let session = authenticate(&mut s, &headers)?;
-    let body = json_body(&headers, &body)?;
-    let mut user = s.draft.validate(&body, None)?;
-    user.id = s.next_user_id;
-    s.next_user_id += 1;
-    let v = s.draft.user_json(&user);
-    s.draft.users.insert(user.id, user);
-    wrote(&mut s, &session);
-    ok(v)
+fn ok_json(v: Value) -> ApiResult {
+    Ok(Json(v).into_response())
 }
 
-async fn put_user(
-    AxState(state): AxState<Shared>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Reply {
-    let mut s = lock(&state);
-    let session = authenticate(&mut s, &headers)?;
-    let id = parse_id(&id)?;
-    let body = json_body(&headers, &body)?;
-    if !s.draft.users.contains_key(&id) {
-        return Err(ApiError::not_found(format!("user {id} not found")));
+fn page_of<T>(items: impl Iterator<Item = T>, (offset, size): (usize, usize)) -> Vec<T> {
+    items.skip(offset).take(size).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sessions and activation.
+
+/// The body `GET`/`POST /authenticatedSession` return.
+fn session_body() -> Value {
+    json!({
+        "authType": "ADMIN_LOGIN",
+        "obfuscateApiKey": false,
+        "passwordExpiryTime": 0,
+        "passwordExpiryDays": 0,
+        "source": "API"
+    })
+}
+
+/// `timestamp` as decimal digits: a JSON integer or a string (the two SDKs differ).
+fn timestamp_digits(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::Number(n) => n.as_u64().map(|n| n.to_string()),
+        Value::String(s) => Some(s.trim().to_string()),
+        _ => None,
     }
-    // Full replace: whatever the body omits is cleared.
-    let user = s.draft.validate(&body, Some(id))?;
-    let v = s.draft.user_json(&user);
-    s.draft.users.insert(id, user);
-    wrote(&mut s, &session);
-    ok(v)
 }
 
-async fn delete_user(
-    AxState(state): AxState<Shared>,
+async fn login(
+    State(state): State<Shared>,
     headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Reply {
-    let mut s = lock(&state);
-    let session = authenticate(&mut s, &headers)?;
-    let id = parse_id(&id)?;
-    if s.draft.users.remove(&id).is_none() {
-        return Err(ApiError::not_found(format!("user {id} not found")));
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    require_json_content_type(&headers)?;
+    let body: Value = parse_json(&body_bytes(body)?)?;
+    let field = |name: &str| body.get(name).and_then(Value::as_str);
+    let creds = &state.credentials;
+    let expected_key = timestamp_digits(body.get("timestamp"))
+        .and_then(|ts| auth::obfuscate_api_key(&creds.api_key, &ts));
+    // Evaluate every check (no short-circuit) so timing does not hint at which part failed.
+    let user_ok = field("username").is_some_and(|u| u.eq_ignore_ascii_case(&creds.username));
+    let pass_ok = field("password").is_some_and(|p| auth::constant_time_eq(p, &creds.password));
+    let key_ok = match (field("apiKey"), expected_key) {
+        (Some(given), Some(expected)) => auth::constant_time_eq(given, &expected),
+        _ => false,
+    };
+    if !(user_ok & pass_ok & key_ok) {
+        tracing::info!(target: "sim", "login failed");
+        return Err(ApiError::authentication_failed());
     }
-    wrote(&mut s, &session);
+    let id = auth::new_session_id();
+    let cookie = HeaderValue::from_str(&format!("{SESSION_COOKIE}={id}; Path=/; HttpOnly"))
+        .map_err(|_| ApiError::authentication_failed())?;
+    state
+        .lock()
+        .sessions
+        .insert(id, Session::new(Instant::now()));
+    tracing::info!(target: "sim", "admin session started");
+    let mut resp = Json(session_body()).into_response();
+    resp.headers_mut().insert(SET_COOKIE, cookie);
+    Ok(resp)
+}
+
+async fn get_session(State(state): State<Shared>, headers: HeaderMap) -> ApiResult {
+    let _ = state.authed(&headers)?;
+    ok_json(session_body())
+}
+
+async fn logout(State(state): State<Shared>, headers: HeaderMap) -> ApiResult {
+    let (mut inner, id) = state.authed(&headers)?;
+    inner.end_session(&id);
+    tracing::info!(target: "sim", "admin session ended by logout");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn bulk_delete(AxState(state): AxState<Shared>, headers: HeaderMap, body: Bytes) -> Reply {
-    let mut s = lock(&state);
-    let session = authenticate(&mut s, &headers)?;
-    let body = json_body(&headers, &body)?;
-    let ids = body
-        .get("ids")
-        .and_then(Value::as_array)
-        .ok_or_else(|| ApiError::invalid("ids must be an array"))?;
-    // The real API silently ignores everything after the first 500 ids.
+fn status_word(pending: bool) -> &'static str {
+    if pending { "PENDING" } else { "ACTIVE" }
+}
+
+async fn status(State(state): State<Shared>, headers: HeaderMap) -> ApiResult {
+    let (inner, _) = state.authed(&headers)?;
+    ok_json(json!({ "status": status_word(inner.pending()) }))
+}
+
+async fn activate(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let (mut inner, _) = state.authed(&headers)?;
+    let bytes = body_bytes(body)?;
+    // The Python SDK sends `{}`, Go sends `{"status":"ACTIVE"}`; an empty body is accepted too.
+    if !bytes.iter().all(u8::is_ascii_whitespace) {
+        require_json_content_type(&headers)?;
+        let body: Value = parse_json(&bytes)?;
+        if !body.is_object() {
+            return Err(ApiError::invalid("Request body must be a JSON object"));
+        }
+    }
+    inner.activate();
+    ok_json(json!({ "status": "ACTIVE" }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Users.
+
+async fn list_users(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> ApiResult {
+    let (inner, _) = state.authed(&headers)?;
+    let q = query_map(q);
+    let paging = paging(&q, MAX_USERS_PAGE_SIZE)?;
+    let (name, dept, group) = (filter(&q, "name"), filter(&q, "dept"), filter(&q, "group"));
+    let t = &inner.draft;
+    let matches = t
+        .users
+        .values()
+        .filter(|u| t.user_matches(u, name, dept, group));
+    let page = page_of(matches, paging).into_iter().map(|u| t.user_json(u));
+    ok_json(Value::Array(page.collect()))
+}
+
+async fn get_user(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let (inner, _) = state.authed(&headers)?;
+    let id = path_id(path)?;
+    let t = &inner.draft;
+    let user = t.users.get(&id).ok_or_else(|| user_not_found(id))?;
+    ok_json(t.user_json(user))
+}
+
+fn user_not_found(id: u64) -> ApiError {
+    ApiError::not_found(format!("User with id {id} not found"))
+}
+
+async fn create_user(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let (mut inner, sid) = state.authed(&headers)?;
+    require_json_content_type(&headers)?;
+    let body: UserBody = parse_json(&body_bytes(body)?)?;
+    let id = inner.next_user_id;
+    let user = inner.draft.build_user(id, body, None)?;
+    inner.next_user_id += 1;
+    let out = inner.draft.user_json(&user);
+    inner.draft.users.insert(id, user);
+    inner.mark_write(&sid);
+    ok_json(out)
+}
+
+async fn replace_user(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let (mut inner, sid) = state.authed(&headers)?;
+    require_json_content_type(&headers)?;
+    let id = path_id(path)?;
+    if !inner.draft.users.contains_key(&id) {
+        return Err(user_not_found(id));
+    }
+    let body: UserBody = parse_json(&body_bytes(body)?)?;
+    let user = inner.draft.build_user(id, body, Some(id))?;
+    let out = inner.draft.user_json(&user);
+    inner.draft.users.insert(id, user);
+    inner.mark_write(&sid);
+    ok_json(out)
+}
+
+async fn delete_user(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let (mut inner, sid) = state.authed(&headers)?;
+    let id = path_id(path)?;
+    inner
+        .draft
+        .users
+        .remove(&id)
+        .ok_or_else(|| user_not_found(id))?;
+    inner.mark_write(&sid);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(serde::Deserialize)]
+struct BulkDeleteBody {
+    ids: Vec<u64>,
+}
+
+async fn bulk_delete(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let (mut inner, sid) = state.authed(&headers)?;
+    require_json_content_type(&headers)?;
+    let body: BulkDeleteBody = parse_json(&body_bytes(body)?)?;
     let mut deleted = Vec::new();
-    for v in ids.iter().take(500) {
-        let id = match v {
-            Value::Number(n) => n.as_i64(),
-            Value::String(x) => x.parse().ok(),
-            _ => None,
-        };
-        if let Some(id) = id
-            && s.draft.users.remove(&id).is_some()
-        {
+    for id in body.ids.into_iter().take(MAX_BULK_DELETE) {
+        if inner.draft.users.remove(&id).is_some() {
             deleted.push(id);
         }
     }
     if !deleted.is_empty() {
-        wrote(&mut s, &session);
+        inner.mark_write(&sid);
     }
-    ok(json!({"ids": deleted}))
+    ok_json(json!({ "ids": deleted }))
 }
 
-fn contains_ci(text: &str, needle: &str) -> bool {
-    text.to_lowercase().contains(&needle.to_lowercase())
-}
+// ---------------------------------------------------------------------------------------------
+// Groups and departments (read-only).
 
 async fn list_groups(
-    AxState(state): AxState<Shared>,
+    State(state): State<Shared>,
     headers: HeaderMap,
-    Query(q): Query<ListQuery>,
-) -> Reply {
-    let mut s = lock(&state);
-    authenticate(&mut s, &headers)?;
-    let (page, size) = paging(&q, 1_000)?;
-    let all: Vec<Value> = s
+    RawQuery(q): RawQuery,
+) -> ApiResult {
+    let (inner, _) = state.authed(&headers)?;
+    let q = query_map(q);
+    let paging = paging(&q, MAX_OTHER_PAGE_SIZE)?;
+    let search = filter(&q, "search");
+    let items = inner
         .draft
         .groups
         .values()
-        .filter(|g| q.search.as_deref().is_none_or(|n| contains_ci(&g.name, n)))
-        .map(|g| json!({"id": g.id, "name": g.name, "idpId": 0, "comments": "", "isSystemDefined": false}))
-        .collect();
-    ok(Value::Array(page_of(all, page, size)))
+        .filter(|g| search.is_none_or(|s| store::contains_ci(&g.name, s)))
+        .map(store::group_json);
+    ok_json(Value::Array(page_of(items, paging)))
 }
 
 async fn get_group(
-    AxState(state): AxState<Shared>,
+    State(state): State<Shared>,
     headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Reply {
-    let mut s = lock(&state);
-    authenticate(&mut s, &headers)?;
-    let id = parse_id(&id)?;
-    let g = s
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let (inner, _) = state.authed(&headers)?;
+    let id = path_id(path)?;
+    let g = inner
         .draft
         .groups
         .get(&id)
-        .ok_or_else(|| ApiError::not_found(format!("group {id} not found")))?;
-    ok(json!({"id": g.id, "name": g.name, "idpId": 0, "comments": "", "isSystemDefined": false}))
+        .ok_or_else(|| ApiError::not_found(format!("Group with id {id} not found")))?;
+    ok_json(store::group_json(g))
 }
 
 async fn list_departments(
-    AxState(state): AxState<Shared>,
+    State(state): State<Shared>,
     headers: HeaderMap,
-    Query(q): Query<ListQuery>,
-) -> Reply {
-    let mut s = lock(&state);
-    authenticate(&mut s, &headers)?;
-    let (page, size) = paging(&q, 1_000)?;
-    let all: Vec<Value> = s
+    RawQuery(q): RawQuery,
+) -> ApiResult {
+    let (inner, _) = state.authed(&headers)?;
+    let q = query_map(q);
+    let paging = paging(&q, MAX_OTHER_PAGE_SIZE)?;
+    let search = filter(&q, "search");
+    let items = inner
         .draft
         .departments
         .values()
-        .filter(|d| q.search.as_deref().is_none_or(|n| contains_ci(&d.name, n)))
-        .map(|d| json!({"id": d.id, "name": d.name, "idpId": 0, "comments": "", "deleted": false}))
-        .collect();
-    ok(Value::Array(page_of(all, page, size)))
+        .filter(|d| search.is_none_or(|s| store::contains_ci(&d.name, s)))
+        .map(store::department_json);
+    ok_json(Value::Array(page_of(items, paging)))
 }
 
 async fn get_department(
-    AxState(state): AxState<Shared>,
+    State(state): State<Shared>,
     headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Reply {
-    let mut s = lock(&state);
-    authenticate(&mut s, &headers)?;
-    let id = parse_id(&id)?;
-    let d = s
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult {
+    let (inner, _) = state.authed(&headers)?;
+    let id = path_id(path)?;
+    let d = inner
         .draft
         .departments
         .get(&id)
-        .ok_or_else(|| ApiError::not_found(format!("department {id} not found")))?;
-    ok(json!({"id": d.id, "name": d.name, "idpId": 0, "comments": "", "deleted": false}))
+        .ok_or_else(|| ApiError::not_found(format!("Department with id {id} not found")))?;
+    ok_json(store::department_json(d))
 }
 
-fn status_word(s: &State) -> &'static str {
-    if s.draft == s.live {
-        "ACTIVE"
-    } else {
-        "PENDING"
+// ---------------------------------------------------------------------------------------------
+// Test-only introspection (not ZIA): no session, no request logging.
+
+/// `view=live` selects the live copy; anything else (or nothing) the draft.
+fn wants_live(q: &HashMap<String, String>) -> Result<bool, ApiError> {
+    match q.get("view").map(String::as_str) {
+        None | Some("draft") => Ok(false),
+        Some("live") => Ok(true),
+        Some(other) => Err(ApiError::invalid(format!(
+            "view must be draft or live, not '{other}'"
+        ))),
     }
 }
 
-async fn status(AxState(state): AxState<Shared>, headers: HeaderMap) -> Reply {
-    let mut s = lock(&state);
-    authenticate(&mut s, &headers)?;
-    ok(json!({"status": status_word(&s)}))
+async fn sim_get_user(
+    State(state): State<Shared>,
+    path: Result<Path<String>, PathRejection>,
+    RawQuery(q): RawQuery,
+) -> ApiResult {
+    let id = path_id(path)?;
+    let live = wants_live(&query_map(q))?;
+    let inner = state.lock();
+    let t = inner.view(live);
+    let user = t.users.get(&id).ok_or_else(|| user_not_found(id))?;
+    ok_json(t.user_json(user))
 }
 
-async fn activate(AxState(state): AxState<Shared>, headers: HeaderMap) -> Reply {
-    let mut s = lock(&state);
-    authenticate(&mut s, &headers)?;
-    s.live = s.draft.clone();
-    ok(json!({"status": "ACTIVE"}))
-}
-
-#[derive(Debug, Deserialize, Default)]
-struct SimQuery {
-    view: Option<String>,
-    email: Option<String>,
-}
-
-fn view<'a>(s: &'a State, q: &SimQuery) -> &'a Tenant {
-    if q.view.as_deref() == Some("live") {
-        &s.live
-    } else {
-        &s.draft
-    }
-}
-
-async fn sim_users(AxState(state): AxState<Shared>, Query(q): Query<SimQuery>) -> Reply {
-    let s = lock(&state);
-    let t = view(&s, &q);
+async fn sim_find_users(State(state): State<Shared>, RawQuery(q): RawQuery) -> ApiResult {
+    let q = query_map(q);
+    let live = wants_live(&q)?;
+    let email = q.get("email").cloned().unwrap_or_default();
+    let inner = state.lock();
+    let t = inner.view(live);
     let users: Vec<Value> = t
         .users
         .values()
-        .filter(|u| {
-            q.email
-                .as_deref()
-                .is_none_or(|e| u.email.eq_ignore_ascii_case(e))
-        })
+        .filter(|u| u.email.eq_ignore_ascii_case(&email))
         .map(|u| t.user_json(u))
         .collect();
-    ok(Value::Array(users))
+    ok_json(Value::Array(users))
 }
 
-async fn sim_user(
-    AxState(state): AxState<Shared>,
-    Path(id): Path<String>,
-    Query(q): Query<SimQuery>,
-) -> Reply {
-    let s = lock(&state);
-    let id = parse_id(&id)?;
-    let t = view(&s, &q);
-    let u = t
-        .users
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found(format!("user {id} not found")))?;
-    ok(t.user_json(u))
-}
-
-async fn sim_status(AxState(state): AxState<Shared>) -> Reply {
-    let mut s = lock(&state);
-    s.expire_idle(Instant::now());
-    ok(json!({
-        "status": status_word(&s),
-        "sessions": s.sessions.len(),
-        "draft_users": s.draft.users.len(),
-        "live_users": s.live.users.len(),
+async fn sim_status(State(state): State<Shared>) -> ApiResult {
+    let inner = state.lock();
+    ok_json(json!({
+        "status": status_word(inner.pending()),
+        "sessions": inner.sessions.len(),
+        "draft_users": inner.draft.users.len(),
+        "live_users": inner.live.users.len(),
     }))
 }
 
-async fn sim_requests(AxState(state): AxState<Shared>) -> Reply {
-    let s = lock(&state);
-    let total: u64 = s.requests_by_route.values().sum();
-    ok(json!({"total": total, "by_route": s.requests_by_route, "by_status": s.requests_by_status}))
+async fn sim_requests(State(state): State<Shared>) -> ApiResult {
+    ok_json(state.lock().log.to_json())
 }
 
-async fn sim_expire(AxState(state): AxState<Shared>) -> Reply {
-    let mut s = lock(&state);
-    let ids: Vec<String> = s.sessions.keys().cloned().collect();
-    for id in &ids {
-        s.end_session(id);
-    }
-    ok(json!({"expired": ids.len()}))
+async fn sim_expire_sessions(State(state): State<Shared>) -> ApiResult {
+    let mut inner = state.lock();
+    let n = inner.sessions.len();
+    inner.expire_all();
+    ok_json(json!({ "expired": n }))
 }

@@ -1,222 +1,203 @@
-//! An embedded simulator of the ZIA API on 127.0.0.1: the demo tenant, the test bed and the
-//! benchmark target.
+//! Embedded ZIA (Zscaler Internet Access) API simulator.
 //!
-//! It shares no code with the ZIA adapter it tests (two independent implementations of each
-//! rule are what make the tests mean something) and behaves like a real tenant where it hurts:
-//! obfuscated-key login with a JSESSIONID cookie, flat-array paging, full-replace PUT,
-//! bulkDelete truncating at 500, and writes staged until activation — or until the session that
-//! made them ends, which activates them.
+//! A real HTTP server (axum) that behaves like a ZIA tenant for the user lifecycle, so the
+//! product can be demonstrated and tested without a tenant: session login with the obfuscated
+//! API key, `/users`, `/groups`, `/departments`, `/status` — including the trap that writes are
+//! **staged** and a session that wrote **activates** them when it ends (logout or idle timeout).
 //!
-//! Endpoints under `/__sim/` are test-only introspection, not part of the ZIA API.
+//! It shares no code with the ZIA adapter in `provider::zia`: two independent implementations of
+//! each rule are what make it a test. Paths under `/__sim/` are test-only introspection and are
+//! not part of the ZIA API.
+
+#![warn(missing_docs)]
 
 mod api;
 mod auth;
+mod errors;
 mod seed;
+mod state;
 mod store;
 
-use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+#[cfg(test)]
+mod tests;
 
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use errors::SimError;
 pub use seed::Scenario;
 
-/// How to run the simulator.
-#[derive(Debug, Clone)]
+use state::SimState;
+
+/// How long [`Sim::shutdown`] waits for open connections before aborting the server task.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// How to run the simulator. `Default` gives a random local port, the real tenant's default
+/// 5-minute idle timeout and the demo credentials.
+#[derive(Clone, Debug)]
 pub struct SimOptions {
-    /// Listen address; port 0 picks a free one.
+    /// Where to listen; port 0 picks a free port (read it back with [`Sim::addr`]).
     pub bind: SocketAddr,
-    /// An admin session idle longer than this ends (and activates what it staged).
+    /// A session idle for longer than this expires (and activates its staged writes), as on a
+    /// real tenant whose "API Session Timeout Duration" defaults to 5 minutes.
     pub session_idle_timeout: Duration,
+    /// The single admin account the tenant accepts.
     pub credentials: SimCredentials,
-    pub scenario: Scenario,
 }
 
 impl Default for SimOptions {
     fn default() -> Self {
         Self {
-            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-            session_idle_timeout: Duration::from_secs(300),
+            bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            session_idle_timeout: Duration::from_secs(5 * 60),
             credentials: SimCredentials::demo(),
-            scenario: Scenario::Demo,
         }
     }
 }
 
-/// The admin credentials the simulator accepts.
-#[derive(Clone)]
+/// The admin credentials the simulated tenant accepts. The API key is the raw 12-character key;
+/// clients must send it obfuscated with the login timestamp, as with a real tenant.
+#[derive(Clone, Debug)]
 pub struct SimCredentials {
+    /// Admin login name (compared case-insensitively, like an email address).
     pub username: String,
+    /// Admin password.
     pub password: String,
+    /// Raw API key, at least 12 characters (only the first 12 are used by the obfuscation).
     pub api_key: String,
 }
 
-impl std::fmt::Debug for SimCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SimCredentials")
-            .field("username", &self.username)
-            .finish_non_exhaustive()
-    }
-}
-
 impl SimCredentials {
-    /// Fixed demo credentials: they only ever open the simulator.
+    /// The well-known demo credentials, so a client can log in to the demo tenant without any
+    /// configuration: `admin@acme.example` / `demo-password` / `DemoKey12345`.
     pub fn demo() -> Self {
         Self {
-            username: "admin@acme.example".into(),
-            password: "demo-password".into(),
-            api_key: "DemoKey12345".into(),
+            username: "admin@acme.example".to_string(),
+            password: "demo-password".to_string(),
+            api_key: "DemoKey12345".to_string(),
         }
     }
 }
 
-/// Why the simulator could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum SimError {
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
-}
-
-struct Session {
-    last_seen: Instant,
-    wrote: bool,
-}
-
-/// Everything behind the HTTP API.
-pub(crate) struct State {
-    draft: store::Tenant,
-    live: store::Tenant,
-    next_user_id: i64,
-    sessions: HashMap<String, Session>,
-    idle_timeout: Duration,
-    credentials: SimCredentials,
-    requests_by_route: BTreeMap<String, u64>,
-    requests_by_status: BTreeMap<String, u64>,
-}
-
-impl State {
-    fn new(opts: &SimOptions) -> Self {
-        let tenant = opts.scenario.build();
-        Self {
-            next_user_id: tenant
-                .users
-                .keys()
-                .next_back()
-                .map(|k| k + 1)
-                .unwrap_or(70001),
-            live: tenant.clone(),
-            draft: tenant,
-            sessions: HashMap::new(),
-            idle_timeout: opts.session_idle_timeout,
-            credentials: opts.credentials.clone(),
-            requests_by_route: BTreeMap::new(),
-            requests_by_status: BTreeMap::new(),
-        }
-    }
-
-    /// Ends a session; like the real tenant, ending a session that wrote activates the changes.
-    fn end_session(&mut self, id: &str) {
-        if let Some(s) = self.sessions.remove(id)
-            && s.wrote
-        {
-            self.live = self.draft.clone();
-        }
-    }
-
-    fn expire_idle(&mut self, now: Instant) {
-        let expired: Vec<String> = self
-            .sessions
-            .iter()
-            .filter(|(_, s)| now.duration_since(s.last_seen) > self.idle_timeout)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for id in expired {
-            self.end_session(&id);
-        }
-    }
-}
-
-pub(crate) type Shared = Arc<Mutex<State>>;
-
-pub(crate) fn lock(state: &Shared) -> std::sync::MutexGuard<'_, State> {
-    state.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// A running simulator.
+/// A running simulator. Dropping it stops the server too; [`Sim::shutdown`] does so gracefully
+/// and waits for it.
 pub struct Sim {
     addr: SocketAddr,
     credentials: SimCredentials,
-    shutdown: tokio::sync::oneshot::Sender<()>,
-    server: tokio::task::JoinHandle<()>,
-    sweeper: tokio::task::JoinHandle<()>,
+    shutdown_tx: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<()>>,
+    sweeper: Option<JoinHandle<()>>,
 }
 
 impl Sim {
-    /// Binds, starts serving on the current runtime, and returns once listening.
+    /// Seeds the demo tenant, binds `opts.bind` and spawns the server and the idle-session
+    /// sweeper on the current tokio runtime. Returns once the socket is listening, so requests
+    /// can be sent immediately.
     pub async fn start(opts: SimOptions) -> Result<Sim, SimError> {
+        if opts.credentials.api_key.chars().count() < 12 {
+            return Err(SimError::InvalidOptions(
+                "api_key must be at least 12 characters (ZIA key obfuscation reads 12)".into(),
+            ));
+        }
+        if opts.session_idle_timeout.is_zero() {
+            return Err(SimError::InvalidOptions(
+                "session_idle_timeout must be greater than zero".into(),
+            ));
+        }
         let listener = tokio::net::TcpListener::bind(opts.bind)
             .await
             .map_err(|source| SimError::Bind {
                 addr: opts.bind,
                 source,
             })?;
-        let addr = listener.local_addr().map_err(|source| SimError::Bind {
-            addr: opts.bind,
-            source,
-        })?;
-        let state: Shared = Arc::new(Mutex::new(State::new(&opts)));
-        let sweep_every = (opts.session_idle_timeout / 4)
-            .clamp(Duration::from_millis(50), Duration::from_secs(1));
-        let sweep_state = state.clone();
-        let sweeper = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(sweep_every);
-            loop {
-                tick.tick().await;
-                lock(&sweep_state).expire_idle(Instant::now());
-            }
-        });
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let app = api::router(state);
+        let addr = listener.local_addr().map_err(SimError::LocalAddr)?;
+
+        let state = Arc::new(SimState::new(
+            seed::seed(Scenario::Demo),
+            opts.credentials.clone(),
+            opts.session_idle_timeout,
+        ));
+        let app = api::router(state.clone());
+        let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
-            let result = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-            if let Err(e) = result {
-                tracing::error!(error = %e, "simulator stopped");
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = shutdown_rx.await;
+            });
+            if let Err(e) = serve.await {
+                tracing::error!(target: "sim", error = %e, "simulator server stopped with an error");
             }
         });
-        tracing::debug!(%addr, "ZIA simulator listening");
+
+        // The eager half of idle expiry: without it, a session nobody touches again would never
+        // end and so never activate its writes. Checks at least every second.
+        let tick = (opts.session_idle_timeout / 4)
+            .clamp(Duration::from_millis(10), Duration::from_secs(1));
+        let sweeper = tokio::spawn(async move {
+            let mut interval = tokio::time::interval(tick);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                interval.tick().await;
+                drop(state.lock());
+            }
+        });
+
+        tracing::info!(target: "sim", %addr, "ZIA simulator listening");
         Ok(Sim {
             addr,
             credentials: opts.credentials,
-            shutdown: tx,
-            server,
-            sweeper,
+            shutdown_tx: Some(shutdown_tx),
+            server: Some(server),
+            sweeper: Some(sweeper),
         })
     }
 
+    /// The address the server listens on (useful when `bind` asked for port 0).
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
-    /// `http://127.0.0.1:PORT`; the ZIA API lives under `/api/v1`.
+    /// `http://IP:PORT`; the ZIA API lives under `/api/v1` of this URL.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
+    /// The credentials the tenant accepts, so a client can be configured to log in.
     pub fn credentials(&self) -> &SimCredentials {
         &self.credentials
     }
 
-    /// Stops serving after in-flight requests finish.
-    pub async fn shutdown(self) {
-        let _ = self.shutdown.send(());
-        let _ = self.server.await;
-        self.sweeper.abort();
+    /// Stops accepting connections, lets in-flight requests finish (up to a few seconds) and
+    /// stops the sweeper. Sessions are dropped without activation, as in a process exit.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown_tx.take() {
+            let _ = tx.send(());
+        }
+        if let Some(sweeper) = self.sweeper.take() {
+            sweeper.abort();
+        }
+        if let Some(mut server) = self.server.take()
+            && tokio::time::timeout(SHUTDOWN_GRACE, &mut server)
+                .await
+                .is_err()
+        {
+            tracing::warn!(target: "sim", "simulator did not stop in time; aborting");
+            server.abort();
+        }
+        tracing::info!(target: "sim", "ZIA simulator stopped");
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown_tx.take() {
+            let _ = tx.send(());
+        }
+        if let Some(sweeper) = self.sweeper.take() {
+            sweeper.abort();
+        }
     }
 }

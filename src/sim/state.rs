@@ -1,0 +1,225 @@
+//! Shared simulator state: the `live` and `draft` tenants, admin sessions and the request log.
+//!
+//! The ZIA trap lives here: writes go to `draft`; `live` changes only on activation, which
+//! happens on `POST /status/activate` or when a session that wrote ends (logout or idle expiry).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::http::HeaderMap;
+use serde_json::{Value, json};
+
+use super::SimCredentials;
+use super::auth::{Session, session_id_from_headers};
+use super::errors::ApiError;
+use super::store::Tenant;
+
+/// Everything the HTTP handlers share, behind one mutex (no lock is held across an `.await`).
+pub(crate) struct SimState {
+    inner: Mutex<Inner>,
+    pub credentials: SimCredentials,
+    pub idle_timeout: Duration,
+}
+
+/// The mutable part of the state.
+pub(crate) struct Inner {
+    /// What the tenant enforces: changes reach it only through activation.
+    pub live: Tenant,
+    /// What admins see and edit through the API.
+    pub draft: Tenant,
+    /// Next id for a created user; never reused, whichever copy a user was deleted from.
+    pub next_user_id: u64,
+    pub sessions: HashMap<String, Session>,
+    pub log: RequestLog,
+}
+
+/// Counters of handled requests, keyed by route template (`GET /api/v1/users/{id}`).
+#[derive(Debug, Default)]
+pub(crate) struct RequestLog {
+    total: u64,
+    by_route: BTreeMap<String, u64>,
+    by_status: BTreeMap<String, u64>,
+}
+
+impl RequestLog {
+    pub fn record(&mut self, route: String, status: u16) {
+        self.total += 1;
+        *self.by_route.entry(route).or_default() += 1;
+        *self.by_status.entry(status.to_string()).or_default() += 1;
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({ "total": self.total, "by_route": self.by_route, "by_status": self.by_status })
+    }
+}
+
+impl SimState {
+    pub fn new(tenant: Tenant, credentials: SimCredentials, idle_timeout: Duration) -> Self {
+        let next_user_id = tenant
+            .users
+            .keys()
+            .next_back()
+            .map_or(super::seed::FIRST_USER_ID, |id| id + 1);
+        Self {
+            inner: Mutex::new(Inner {
+                live: tenant.clone(),
+                draft: tenant,
+                next_user_id,
+                sessions: HashMap::new(),
+                log: RequestLog::default(),
+            }),
+            credentials,
+            idle_timeout,
+        }
+    }
+
+    /// Locks the state after expiring idle sessions (the lazy half of idle expiry; the sweeper
+    /// task is the other half). A poisoned lock is recovered rather than propagated: every
+    /// mutation below leaves the state consistent, so a panic elsewhere cannot corrupt it.
+    pub fn lock(&self) -> MutexGuard<'_, Inner> {
+        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        guard.expire_idle(Instant::now(), self.idle_timeout);
+        guard
+    }
+
+    /// Locks the state and resolves the caller's live session, refreshing its idle timer.
+    /// Returns the guard and the session id, or 401 SESSION_NOT_VALID.
+    pub fn authed(&self, headers: &HeaderMap) -> Result<(MutexGuard<'_, Inner>, String), ApiError> {
+        let mut guard = self.lock();
+        let id = session_id_from_headers(headers).ok_or_else(ApiError::session_not_valid)?;
+        let session = guard
+            .sessions
+            .get_mut(&id)
+            .ok_or_else(ApiError::session_not_valid)?;
+        session.last_seen = Instant::now();
+        Ok((guard, id))
+    }
+}
+
+impl Inner {
+    /// Publishes the draft: `live` becomes a copy of `draft`. Every session's "made writes" flag
+    /// is cleared, because nothing it staged is pending any more.
+    pub fn activate(&mut self) {
+        if self.live != self.draft {
+            tracing::info!(target: "sim", "activating pending changes");
+        }
+        self.live = self.draft.clone();
+        for s in self.sessions.values_mut() {
+            s.made_writes = false;
+        }
+    }
+
+    /// Whether the draft holds changes not yet activated.
+    pub fn pending(&self) -> bool {
+        self.live != self.draft
+    }
+
+    /// Records that the session staged a write, so its end activates.
+    pub fn mark_write(&mut self, session_id: &str) {
+        if let Some(s) = self.sessions.get_mut(session_id) {
+            s.made_writes = true;
+        }
+    }
+
+    /// Ends one session (logout or expiry); a session that wrote activates pending changes.
+    /// Returns whether the session existed.
+    pub fn end_session(&mut self, session_id: &str) -> bool {
+        match self.sessions.remove(session_id) {
+            Some(s) => {
+                if s.made_writes {
+                    tracing::info!(target: "sim", "session with writes ended; activating");
+                    self.activate();
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Ends every session idle for longer than `timeout`.
+    pub fn expire_idle(&mut self, now: Instant, timeout: Duration) {
+        let expired: Vec<String> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.is_expired(now, timeout))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in expired {
+            tracing::debug!(target: "sim", "session expired after idle timeout");
+            self.end_session(&id);
+        }
+    }
+
+    /// Ends every session now, exactly as if each had reached its idle timeout.
+    pub fn expire_all(&mut self) {
+        let ids: Vec<String> = self.sessions.keys().cloned().collect();
+        for id in ids {
+            self.end_session(&id);
+        }
+    }
+
+    /// The tenant copy a `view=draft|live` parameter names.
+    pub fn view(&self, live: bool) -> &Tenant {
+        if live { &self.live } else { &self.draft }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::seed::{Scenario, seed};
+    use axum::http::HeaderValue;
+    use axum::http::header::COOKIE;
+
+    /// The lazy half of idle expiry: the next request notices the idle session, ends it (which
+    /// activates its writes) and is refused, without any sweeper running.
+    #[test]
+    fn lazy_expiry_on_next_request_activates_writes() {
+        let state = SimState::new(
+            seed(Scenario::Demo),
+            SimCredentials::demo(),
+            Duration::from_millis(50),
+        );
+        let long_ago = Instant::now()
+            .checked_sub(Duration::from_secs(1))
+            .unwrap_or_else(Instant::now);
+        {
+            let mut inner = state.lock();
+            inner.sessions.insert(
+                "S1".into(),
+                Session {
+                    last_seen: long_ago,
+                    made_writes: true,
+                },
+            );
+            inner.draft.users.remove(&70003);
+            assert!(inner.pending());
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(COOKIE, HeaderValue::from_static("JSESSIONID=S1"));
+        let err = state.authed(&headers).err().map(|e| e.code);
+        assert_eq!(err, Some(crate::sim::errors::Code::SessionNotValid));
+        let inner = state.lock();
+        assert!(!inner.pending());
+        assert!(!inner.live.users.contains_key(&70003));
+        assert!(inner.sessions.is_empty());
+    }
+
+    #[test]
+    fn ending_a_read_only_session_does_not_activate() {
+        let state = SimState::new(
+            seed(Scenario::Demo),
+            SimCredentials::demo(),
+            Duration::from_secs(60),
+        );
+        let mut inner = state.lock();
+        inner
+            .sessions
+            .insert("R".into(), Session::new(Instant::now()));
+        inner.draft.users.remove(&70003);
+        assert!(inner.end_session("R"));
+        assert!(inner.pending());
+        assert!(!inner.end_session("R"));
+    }
+}
