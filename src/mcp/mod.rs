@@ -3,6 +3,7 @@
 
 pub mod confirm;
 pub mod prompts;
+pub mod schema;
 pub mod server;
 
 pub use server::LifecycleServer;

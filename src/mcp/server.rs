@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use rmcp::handler::server::common::schema_for_output;
 use rmcp::handler::server::router::prompt::PromptRouter;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::{InputResponses, RequestState};
@@ -30,6 +29,7 @@ use crate::ops::{App, Caller, audit, read, write};
 
 use super::confirm::{McpConfirmer, input_required, prior_answer};
 use super::prompts::{connection_clause, render};
+use super::schema::compact_output;
 
 /// Every tool's name, for the test that ties tools to their description files.
 pub const TOOL_NAMES: [&str; 10] = [
@@ -132,6 +132,7 @@ impl LifecycleServer {
 impl LifecycleServer {
     #[tool(
         description = include_str!("../../tools/list_users.md"),
+        output_schema = compact_output::<ListUsersResult>(),
         annotations(title = "List users", read_only_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
     async fn list_users(
@@ -146,6 +147,7 @@ impl LifecycleServer {
 
     #[tool(
         description = include_str!("../../tools/get_user.md"),
+        output_schema = compact_output::<GetUserResult>(),
         annotations(title = "Get user", read_only_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
     async fn get_user(
@@ -160,6 +162,7 @@ impl LifecycleServer {
 
     #[tool(
         description = include_str!("../../tools/list_groups.md"),
+        output_schema = compact_output::<ListGroupsResult>(),
         annotations(title = "List groups", read_only_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
     async fn list_groups(
@@ -174,6 +177,7 @@ impl LifecycleServer {
 
     #[tool(
         description = include_str!("../../tools/create_user.md"),
+        output_schema = compact_output::<WriteResult>(),
         annotations(title = "Create user", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
     )]
     async fn create_user(
@@ -189,6 +193,7 @@ impl LifecycleServer {
 
     #[tool(
         description = include_str!("../../tools/add_to_group.md"),
+        output_schema = compact_output::<WriteResult>(),
         annotations(title = "Add user to groups", read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
     )]
     async fn add_to_group(
@@ -204,7 +209,8 @@ impl LifecycleServer {
 
     #[tool(
         description = include_str!("../../tools/remove_from_group.md"),
-        output_schema = schema_for_output::<WriteResult>(),
+        output_schema = compact_output::<WriteResult>(),
+
         annotations(title = "Remove user from groups", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
     async fn remove_from_group(
@@ -228,7 +234,8 @@ impl LifecycleServer {
 
     #[tool(
         description = include_str!("../../tools/deactivate.md"),
-        output_schema = schema_for_output::<WriteResult>(),
+        output_schema = compact_output::<WriteResult>(),
+
         annotations(title = "Deactivate user", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
     async fn deactivate(
@@ -246,6 +253,7 @@ impl LifecycleServer {
 
     #[tool(
         description = include_str!("../../tools/pending_changes.md"),
+        output_schema = compact_output::<PendingChangesResult>(),
         annotations(title = "Pending changes", read_only_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
     async fn pending_changes(
@@ -260,7 +268,8 @@ impl LifecycleServer {
 
     #[tool(
         description = include_str!("../../tools/activate_changes.md"),
-        output_schema = schema_for_output::<WriteResult>(),
+        output_schema = compact_output::<WriteResult>(),
+
         annotations(title = "Activate changes", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
     async fn activate_changes(
@@ -284,6 +293,7 @@ impl LifecycleServer {
 
     #[tool(
         description = include_str!("../../tools/audit_orphans.md"),
+        output_schema = compact_output::<AuditResult>(),
         annotations(title = "Audit orphaned accounts", read_only_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
     async fn audit_orphans(

@@ -73,7 +73,7 @@ pub enum Severity {
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuditArgs {
-    /// Connection name; may be omitted when only one is configured.
+    /// Connection name (default: the only one configured).
     #[serde(default)]
     pub connection: String,
     /// Rules to apply; all when empty.

@@ -18,7 +18,7 @@ fn opt(s: &str) -> Option<String> {
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListUsersArgs {
-    /// Connection name; may be omitted when only one is configured.
+    /// Connection name (default: the only one configured).
     #[serde(default)]
     pub connection: String,
     /// Only users whose display name starts with this (case-insensitive).
@@ -135,7 +135,7 @@ pub async fn list_users(app: &App, args: ListUsersArgs) -> Result<ListUsersResul
 pub struct GetUserArgs {
     /// The user's email (case-insensitive) or id.
     pub user: String,
-    /// Connection name; may be omitted when only one is configured.
+    /// Connection name (default: the only one configured).
     #[serde(default)]
     pub connection: String,
 }
@@ -160,7 +160,7 @@ pub async fn get_user(app: &App, args: GetUserArgs) -> Result<GetUserResult, Too
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListGroupsArgs {
-    /// Connection name; may be omitted when only one is configured.
+    /// Connection name (default: the only one configured).
     #[serde(default)]
     pub connection: String,
     /// Only groups whose name contains this (case-insensitive).
@@ -195,7 +195,7 @@ pub async fn list_groups(app: &App, args: ListGroupsArgs) -> Result<ListGroupsRe
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PendingChangesArgs {
-    /// Connection name; may be omitted when only one is configured.
+    /// Connection name (default: the only one configured).
     #[serde(default)]
     pub connection: String,
 }

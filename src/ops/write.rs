@@ -62,26 +62,28 @@ pub struct ConfirmationInfo {
 pub struct WriteResult {
     pub status: WriteStatus,
     pub connection: String,
-    /// One line saying what happened.
+    /// What happened.
     pub summary: String,
+    /// id, changes (in words), targets, expires_at.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<serde_json::Map<String, Value>>")]
     pub plan: Option<Plan>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub confirmation: Option<ConfirmationInfo>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verification: Option<Verification>,
-    /// The user as read back after the write.
+    /// The user read back (as in get_user).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<serde_json::Map<String, Value>>")]
     pub user: Option<User>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tenant_status: Option<ActivationState>,
-    /// True when the change waits for activate_changes (native ZIA).
+    /// Waits for activate_changes.
     pub staged: bool,
     /// What the agent should do next.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_step: Option<String>,
-    /// Events the person must know about, e.g. staged changes the tenant activated on its own
-    /// when it ended the admin session.
+    /// Events to tell the person.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notices: Vec<String>,
 }
@@ -357,7 +359,7 @@ pub struct CreateUserArgs {
     /// Optional comment stored on the account.
     #[serde(default)]
     pub comments: String,
-    /// Connection name; may be omitted when only one is configured.
+    /// Connection name (default: the only one configured).
     #[serde(default)]
     pub connection: String,
 }
@@ -495,7 +497,7 @@ pub struct AddToGroupArgs {
     pub user: String,
     /// Group names to add; other memberships are kept.
     pub groups: Vec<String>,
-    /// Connection name; may be omitted when only one is configured.
+    /// Connection name (default: the only one configured).
     #[serde(default)]
     pub connection: String,
 }
@@ -508,7 +510,7 @@ pub struct RemoveFromGroupArgs {
     pub user: String,
     /// Group names to remove; other memberships are kept.
     pub groups: Vec<String>,
-    /// Connection name; may be omitted when only one is configured.
+    /// Connection name (default: the only one configured).
     #[serde(default)]
     pub connection: String,
     /// Id of an approved plan from a previous call with the same arguments.
@@ -805,7 +807,7 @@ pub enum DeactivateMode {
 pub struct DeactivateArgs {
     /// The user's email (case-insensitive) or id.
     pub user: String,
-    /// Connection name; may be omitted when only one is configured.
+    /// Connection name (default: the only one configured).
     #[serde(default)]
     pub connection: String,
     /// `disable` where the connection supports it, else `delete`; defaults to the gentlest the
@@ -964,7 +966,7 @@ pub async fn deactivate(
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActivateChangesArgs {
-    /// Connection name; may be omitted when only one is configured.
+    /// Connection name (default: the only one configured).
     #[serde(default)]
     pub connection: String,
     /// Id of an approved plan from a previous call with the same arguments.
