@@ -70,6 +70,10 @@ pub struct ConnectionConfig {
     /// Per-request timeout in seconds.
     #[serde(default = "default_timeout_secs")]
     pub timeout_secs: u64,
+    /// Pace requests to ZIA's published limits (GET 2/s, POST/PUT 1/s, DELETE 1/min and 4/h,
+    /// activation 10/min). Turn off only for a tenant or simulator without limits.
+    #[serde(default = "yes")]
+    pub rate_limits: bool,
 }
 
 /// Where a secret comes from: `{ env = "NAME" }`, `{ file = "/path" }`, or (for non-secret

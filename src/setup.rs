@@ -83,6 +83,7 @@ pub fn from_config(path: &Path) -> Result<Running, SetupError> {
                     password,
                     api_key,
                     timeout: Duration::from_secs(c.timeout_secs.max(1)),
+                    rate_limits: c.rate_limits,
                 })
                 .map_err(|e| err(e.to_string()))?;
                 connections.insert(
@@ -124,6 +125,8 @@ pub async fn demo() -> Result<Running, SetupError> {
         password: crate::secret::Secret::new(creds.password.clone()),
         api_key: crate::secret::Secret::new(creds.api_key.clone()),
         timeout: Duration::from_secs(30),
+        // The embedded demo tenant enforces no limits; pacing would only slow the demo.
+        rate_limits: false,
     })
     .map_err(|e| SetupError::Demo(e.to_string()))?;
     let mut connections = BTreeMap::new();

@@ -17,6 +17,7 @@ async fn setup() -> (Sim, ZiaProvider, reqwest::Client) {
         password: Secret::new(c.password),
         api_key: Secret::new(c.api_key),
         timeout: std::time::Duration::from_secs(10),
+        rate_limits: true,
     })
     .expect("provider");
     (sim, p, reqwest::Client::new())
@@ -130,6 +131,7 @@ async fn errors_are_classified() {
         password: Secret::new("wrong"),
         api_key: Secret::new("DemoKey12345"),
         timeout: std::time::Duration::from_secs(10),
+        rate_limits: true,
     })
     .expect("provider");
     match bad.list_groups().await {
@@ -144,10 +146,112 @@ async fn errors_are_classified() {
         password: Secret::new("p"),
         api_key: Secret::new("DemoKey12345"),
         timeout: std::time::Duration::from_secs(2),
+        rate_limits: true,
     })
     .expect("provider");
     assert!(matches!(
         closed.list_groups().await,
         Err(ProviderError::Transport { .. })
     ));
+}
+
+async fn inject(sim: &Sim, http: &reqwest::Client, faults: Value) {
+    let r = http
+        .post(format!("{}/__sim/faults", sim.base_url()))
+        .json(&faults)
+        .send()
+        .await
+        .expect("sim");
+    assert!(r.status().is_success());
+}
+
+#[tokio::test]
+async fn rate_limits_and_edit_locks_are_waited_out() {
+    let (sim, p, http) = setup().await;
+    inject(
+        &sim,
+        &http,
+        serde_json::json!([
+            {"route": "GET /api/v1/groups", "status": 429, "code": "TOO_MANY_REQUESTS", "retry_after_header": "0 seconds"},
+            {"route": "GET /api/v1/groups", "status": 429, "code": "TOO_MANY_REQUESTS", "retry_after_body": "0 seconds"},
+            {"route": "GET /api/v1/departments", "status": 503},
+            {"route": "PUT /api/v1/users/{id}", "status": 409, "code": "EDIT_LOCK_NOT_AVAILABLE", "count": 2}
+        ]),
+    )
+    .await;
+    let groups = p.list_groups().await.expect("429s waited out");
+    assert_eq!(groups.len(), 15);
+    assert_eq!(
+        p.list_departments()
+            .await
+            .expect("503 on a read retried")
+            .len(),
+        10
+    );
+    let jane = p
+        .find_users_by_email("jane.doe@acme.example")
+        .await
+        .expect("find")
+        .remove(0);
+    let hr = groups.iter().find(|g| g.name == "HR").expect("hr");
+    let after = p
+        .change_groups(
+            &jane.id,
+            &[GroupRef {
+                id: hr.id.clone(),
+                name: hr.name.clone(),
+            }],
+            &[],
+        )
+        .await
+        .expect("edit lock waited out");
+    assert_eq!(after.groups.len(), 3);
+    let c = counters(&sim, &http).await;
+    assert_eq!(c["by_route"]["GET /api/v1/groups"], 3, "{c}");
+    assert_eq!(c["by_route"]["PUT /api/v1/users/{id}"], 3, "{c}");
+    assert_eq!(c["by_status"]["429"], 2, "{c}");
+}
+
+#[tokio::test]
+async fn long_waits_fail_fast_and_unknown_write_outcomes_are_not_retried() {
+    let (sim, p, http) = setup().await;
+    inject(
+        &sim,
+        &http,
+        serde_json::json!([
+            {"route": "GET /api/v1/groups", "status": 429, "retry_after_header": "3600"},
+            {"route": "POST /api/v1/users", "status": 502}
+        ]),
+    )
+    .await;
+    match p.list_groups().await {
+        Err(ProviderError::RateLimited {
+            retry_after,
+            message,
+        }) => {
+            assert_eq!(retry_after, Some(std::time::Duration::from_secs(3600)));
+            assert!(message.contains("3600"), "{message}");
+        }
+        other => panic!("expected fail-fast, got {other:?}"),
+    }
+    let new = zscaler_lifecycle_mcp::model::NewUser {
+        name: "Unknown Outcome".into(),
+        email: "unknown.outcome@acme.example".into(),
+        department: zscaler_lifecycle_mcp::model::DepartmentRef {
+            id: "77001".into(),
+            name: "Sales".into(),
+        },
+        groups: vec![],
+        comments: None,
+        password: None,
+    };
+    assert!(matches!(
+        p.create_user(&new).await,
+        Err(ProviderError::OutcomeUnknown { .. })
+    ));
+    let c = counters(&sim, &http).await;
+    assert_eq!(
+        c["by_route"]["POST /api/v1/users"], 1,
+        "a write with an unknown outcome is never resent: {c}"
+    );
 }

@@ -99,6 +99,7 @@ pub(crate) fn router(state: Shared) -> Router {
         .route("/__sim/status", get(sim_status))
         .route("/__sim/requests", get(sim_requests))
         .route("/__sim/expire-sessions", post(sim_expire_sessions))
+        .route("/__sim/faults", post(sim_faults))
         .method_not_allowed_fallback(method_not_allowed);
 
     zia.merge(introspection)
@@ -112,7 +113,11 @@ pub(crate) fn router(state: Shared) -> Router {
 /// Counts each ZIA API request by route template and status for `/__sim/requests`.
 async fn record_request(State(state): State<Shared>, req: Request, next: Next) -> Response {
     let route = format!("{} {}", req.method(), route_template(req.uri().path()));
-    let response = next.run(req).await;
+    let fault = state.lock().take_fault(&route);
+    let response = match fault {
+        Some(f) => fault_response(&f),
+        None => next.run(req).await,
+    };
     let status = response.status().as_u16();
     tracing::debug!(target: "sim", %route, status, "request");
     state.lock().log.record(route, status);
@@ -560,6 +565,41 @@ async fn sim_status(State(state): State<Shared>) -> ApiResult {
 
 async fn sim_requests(State(state): State<Shared>) -> ApiResult {
     ok_json(state.lock().log.to_json())
+}
+
+/// The answer an injected fault stands for: ZIA's error shape, optional Retry-After forms.
+fn fault_response(f: &super::state::Fault) -> Response {
+    let status = StatusCode::from_u16(f.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut body = json!({
+        "code": f.code.clone().unwrap_or_else(|| "UNEXPECTED_ERROR".into()),
+        "message": "injected by the simulator",
+    });
+    if let Some(r) = &f.retry_after_body {
+        body["Retry-After"] = json!(r);
+    }
+    let mut resp = (status, Json(body)).into_response();
+    if let Some(h) = f
+        .retry_after_header
+        .as_deref()
+        .and_then(|h| HeaderValue::from_str(h).ok())
+    {
+        resp.headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, h);
+    }
+    resp
+}
+
+/// `POST /__sim/faults` with one fault object or an array of them.
+async fn sim_faults(State(state): State<Shared>, body: Bytes) -> ApiResult {
+    let faults: Vec<super::state::Fault> = match serde_json::from_slice::<Value>(&body) {
+        Ok(v @ Value::Array(_)) => serde_json::from_value(v),
+        Ok(v) => serde_json::from_value(v).map(|f| vec![f]),
+        Err(e) => Err(e),
+    }
+    .map_err(|e| ApiError::invalid(format!("fault spec: {e}")))?;
+    let n = faults.len();
+    state.lock().faults.extend(faults);
+    ok_json(json!({ "queued": n }))
 }
 
 async fn sim_expire_sessions(State(state): State<Shared>) -> ApiResult {

@@ -32,6 +32,46 @@ pub(crate) struct Inner {
     pub next_user_id: u64,
     pub sessions: HashMap<String, Session>,
     pub log: RequestLog,
+    /// Injected failures, consumed in order (test-only, set through `/__sim/faults`).
+    pub faults: Vec<Fault>,
+}
+
+/// One injected failure: the next `count` requests to `route` (e.g. `GET /api/v1/users`) get
+/// this answer instead of being handled, the way a throttled or locked real tenant answers.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub(crate) struct Fault {
+    pub route: String,
+    pub status: u16,
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default = "one")]
+    pub count: u32,
+    /// Sent as the `Retry-After` header, verbatim (`"0 seconds"`, `"1"`, …).
+    #[serde(default)]
+    pub retry_after_header: Option<String>,
+    /// Sent as a `Retry-After` field in the JSON body, like the legacy API does.
+    #[serde(default)]
+    pub retry_after_body: Option<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Inner {
+    /// Takes one use of the first fault for `route`, if any.
+    pub fn take_fault(&mut self, route: &str) -> Option<Fault> {
+        let i = self
+            .faults
+            .iter()
+            .position(|f| f.route == route && f.count > 0)?;
+        self.faults[i].count -= 1;
+        let fault = self.faults[i].clone();
+        if self.faults[i].count == 0 {
+            self.faults.remove(i);
+        }
+        Some(fault)
+    }
 }
 
 /// Counters of handled requests, keyed by route template (`GET /api/v1/users/{id}`).
@@ -68,6 +108,7 @@ impl SimState {
                 next_user_id,
                 sessions: HashMap::new(),
                 log: RequestLog::default(),
+                faults: Vec::new(),
             }),
             credentials,
             idle_timeout,

@@ -1,8 +1,10 @@
 //! One HTTP exchange with the ZIA API: session handling, error mapping, outcome honesty.
 //!
-//! Pacing and retry policy (issue: production-grade adapter) will wrap [`ZiaClient::send_once`];
-//! today the client re-logs in once on an invalid session and otherwise reports failures as
-//! they are, never retrying a write whose outcome is unknown.
+//! Policy, in order: pace the request to the tenant's published limits; on an invalid session
+//! log in again once (surfacing it when staged changes were open); on 429 wait what the tenant
+//! asks (every Retry-After form) with jitter, failing fast past the ceiling; on the tenant-wide
+//! edit lock back off and retry; retry 5xx and connection failures only for reads. A write whose
+//! outcome is unknown is reported as unknown, never retried.
 
 use std::sync::Mutex as StdMutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,6 +16,7 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 use super::auth::{jsessionid, obfuscate_api_key};
+use super::pacing::Pacer;
 use super::wire::WireError;
 use crate::provider::ProviderError;
 use crate::secret::Secret;
@@ -35,6 +38,41 @@ pub struct ZiaClient {
     /// Set by a successful write, cleared by activation: a session ending now would activate.
     staged: AtomicBool,
     notices: StdMutex<Vec<String>>,
+    pacer: Option<Pacer>,
+    retry: RetryPolicy,
+}
+
+/// How hard to try before giving up.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts per request for 429s and retryable failures.
+    pub max_attempts: u32,
+    /// The longest single wait accepted (a longer Retry-After fails fast).
+    pub ceiling: Duration,
+    /// Total time to keep retrying while another admin holds the edit lock.
+    pub edit_lock_budget: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 6,
+            ceiling: Duration::from_secs(60),
+            edit_lock_budget: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Exponential backoff from 500 ms, capped at 10 s, with ±25 % jitter.
+fn backoff(attempt: u32) -> Duration {
+    let base = 500u64.saturating_mul(1 << attempt.min(5)).min(10_000);
+    jitter(Duration::from_millis(base))
+}
+
+fn jitter(d: Duration) -> Duration {
+    use rand::Rng;
+    let f: f64 = rand::rng().random_range(0.75..1.25);
+    d.mul_f64(f)
 }
 
 fn is_write(method: &Method) -> bool {
@@ -125,7 +163,9 @@ impl ZiaClient {
         password: Secret,
         api_key: Secret,
         timeout: Duration,
+        pacing: bool,
     ) -> Result<Self, ProviderError> {
+        let retry = RetryPolicy::default();
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .timeout(timeout)
@@ -143,6 +183,8 @@ impl ZiaClient {
             session: Mutex::new(None),
             staged: AtomicBool::new(false),
             notices: StdMutex::new(Vec::new()),
+            pacer: pacing.then(|| Pacer::zia(retry.ceiling)),
+            retry,
         })
     }
 
@@ -272,8 +314,7 @@ impl ZiaClient {
         Ok((status, retry_after, bytes))
     }
 
-    /// Sends a request; on an invalid session, logs in again once and retries (the tenant
-    /// rejected the request, so retrying a write is safe).
+    /// Sends a request under the retry policy (see the module docs).
     pub async fn call(
         &self,
         method: Method,
@@ -282,25 +323,89 @@ impl ZiaClient {
         body: Option<&Value>,
     ) -> Result<bytes::Bytes, ProviderError> {
         let mut session = self.session(false).await?;
-        for attempt in 0..2 {
-            let (status, retry_after, bytes) =
-                self.send_once(&method, path, query, body, &session).await?;
+        let mut relogged = false;
+        let mut attempt = 0u32;
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(p) = &self.pacer {
+                p.acquire(&method, path).await?;
+            }
+            let sent = self.send_once(&method, path, query, body, &session).await;
+            let (status, retry_after, bytes) = match sent {
+                Ok(answer) => answer,
+                // Nothing reached the tenant, or a read failed: safe to try again.
+                Err(ProviderError::Transport { message })
+                    if attempt + 1 < self.retry.max_attempts =>
+                {
+                    tracing::debug!(%message, attempt, "retrying after a connection failure");
+                    attempt += 1;
+                    tokio::time::sleep(backoff(attempt)).await;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             if status.is_success() {
                 return Ok(bytes);
             }
             let text = String::from_utf8_lossy(&bytes);
             if status == StatusCode::UNAUTHORIZED
-                && attempt == 0
+                && !relogged
                 && SESSION_INVALID.iter().any(|s| text.contains(s))
             {
+                relogged = true;
                 session = self.session(true).await?;
                 continue;
             }
-            return Err(map_error(status, retry_after.as_deref(), &bytes));
+            let error = map_error(status, retry_after.as_deref(), &bytes);
+            attempt += 1;
+            let wait = match &error {
+                ProviderError::RateLimited { retry_after, .. } => {
+                    // "0 seconds" means "now", but a burst right back gets another 429.
+                    let asked = retry_after.unwrap_or_else(|| backoff(attempt));
+                    let wait = jitter(asked.max(Duration::from_millis(500)));
+                    if asked > self.retry.ceiling {
+                        return Err(ProviderError::RateLimited {
+                            message: format!(
+                                "the tenant asks to wait {} s (hourly limit reached?); retry later",
+                                asked.as_secs()
+                            ),
+                            retry_after: Some(asked),
+                        });
+                    }
+                    Some(wait)
+                }
+                ProviderError::EditLocked { .. }
+                    if started.elapsed() < self.retry.edit_lock_budget =>
+                {
+                    Some(backoff(attempt))
+                }
+                // A failed read can be repeated; a failed write may have happened.
+                ProviderError::Api {
+                    status: 500 | 502 | 503 | 504,
+                    ..
+                } if !is_write(&method) => Some(backoff(attempt)),
+                ProviderError::Api {
+                    status: 500 | 502 | 504,
+                    message,
+                    ..
+                } if is_write(&method) => {
+                    return Err(ProviderError::OutcomeUnknown {
+                        message: format!(
+                            "{method} {path} answered HTTP {}: {message}; the change may or may not have been made",
+                            status.as_u16()
+                        ),
+                    });
+                }
+                _ => None,
+            };
+            match wait {
+                Some(w) if attempt < self.retry.max_attempts => {
+                    tracing::debug!(%method, path, status = status.as_u16(), wait_ms = w.as_millis() as u64, "retrying");
+                    tokio::time::sleep(w).await;
+                }
+                _ => return Err(error),
+            }
         }
-        Err(ProviderError::Auth {
-            message: "the session was refused again right after a fresh login".into(),
-        })
     }
 
     pub async fn json<T: DeserializeOwned>(

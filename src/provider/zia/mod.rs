@@ -8,6 +8,7 @@
 mod auth;
 mod client;
 mod cursor;
+mod pacing;
 mod wire;
 
 use std::time::Duration;
@@ -41,6 +42,8 @@ pub struct ZiaConfig {
     pub api_key: Secret,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// Pace requests to the tenant's published rate limits (on for real tenants).
+    pub rate_limits: bool,
 }
 
 /// The API base URL of a ZIA cloud, as every official SDK builds it.
@@ -82,6 +85,7 @@ impl ZiaProvider {
                 cfg.password,
                 cfg.api_key,
                 cfg.timeout,
+                cfg.rate_limits,
             )?,
         })
     }
