@@ -139,18 +139,31 @@ enum Gate {
     Stop(Box<WriteResult>),
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What a destructive call proposes to do, before confirmation.
+struct Proposal<'a> {
+    tool: &'a str,
+    /// The call's arguments in canonical form (resolved ids), which a plan is bound to.
+    arguments: Value,
+    /// `plan_id` from the call, empty on a first call.
+    plan_id: &'a str,
+    changes: Vec<String>,
+    targets: Vec<PlanTarget>,
+}
+
 async fn gate(
     app: &App,
     conn: &Connection,
     caller: &Caller,
     confirmer: &dyn Confirmer,
-    tool: &str,
-    arguments: Value,
-    plan_id: &str,
-    changes: Vec<String>,
-    targets: Vec<PlanTarget>,
+    proposal: Proposal<'_>,
 ) -> Result<Gate, ToolError> {
+    let Proposal {
+        tool,
+        arguments,
+        plan_id,
+        changes,
+        targets,
+    } = proposal;
     let now = now_secs();
     if let Some(id) = opt(plan_id) {
         let refuse = |e: ToolError| {
@@ -265,6 +278,35 @@ async fn gate(
             ));
             r.plan = Some(plan);
             Ok(Gate::Stop(Box::new(r)))
+        }
+    }
+}
+
+/// Gates a change to one user. On proceed, returns the plan, how it was confirmed, and the user
+/// as it is now: re-read and compared with the plan when a human took time to answer.
+async fn gate_user(
+    app: &App,
+    conn: &Connection,
+    caller: &Caller,
+    confirmer: &dyn Confirmer,
+    proposal: Proposal<'_>,
+    user: User,
+) -> Result<Result<(Plan, ConfirmationInfo, User), Box<WriteResult>>, ToolError> {
+    match gate(app, conn, caller, confirmer, proposal).await? {
+        Gate::Stop(r) => Ok(Err(r)),
+        Gate::Proceed {
+            plan,
+            confirmation,
+            recheck,
+        } => {
+            let user = if recheck {
+                let fresh = resolve::user(conn, &user.id).await?;
+                ensure_unchanged(&plan, &[user_target(&fresh)])?;
+                fresh
+            } else {
+                user
+            };
+            Ok(Ok((plan, confirmation, user)))
         }
     }
 }
@@ -753,33 +795,18 @@ pub async fn remove_from_group(
         user.id,
         group_names(&remove)
     )];
-    let gate = gate(
-        app,
-        conn,
-        caller,
-        confirmer,
-        "remove_from_group",
+    let proposal = Proposal {
+        tool: "remove_from_group",
         arguments,
-        &args.plan_id,
+        plan_id: &args.plan_id,
         changes,
-        vec![user_target(&user)],
-    )
-    .await?;
-    let (plan, confirmation, recheck) = match gate {
-        Gate::Stop(r) => return Ok(*r),
-        Gate::Proceed {
-            plan,
-            confirmation,
-            recheck,
-        } => (plan, confirmation, recheck),
+        targets: vec![user_target(&user)],
     };
-    let user = if recheck {
-        let fresh = resolve::user(conn, &user.id).await?;
-        ensure_unchanged(&plan, &[user_target(&fresh)])?;
-        fresh
-    } else {
-        user
-    };
+    let (plan, confirmation, user) =
+        match gate_user(app, conn, caller, confirmer, proposal, user).await? {
+            Ok(go) => go,
+            Err(stop) => return Ok(*stop),
+        };
     let change = MembershipChange {
         tool: "remove_from_group",
         before: &user,
@@ -879,30 +906,18 @@ pub async fn deactivate(
         changes.push("Staged on the tenant until activate_changes".into());
     }
     let arguments = json!({"user": user.id, "mode": mode});
-    let gate = gate(
-        app,
-        conn,
-        caller,
-        confirmer,
-        "deactivate",
+    let proposal = Proposal {
+        tool: "deactivate",
         arguments,
-        &args.plan_id,
+        plan_id: &args.plan_id,
         changes,
-        vec![user_target(&user)],
-    )
-    .await?;
-    let (plan, confirmation, recheck) = match gate {
-        Gate::Stop(r) => return Ok(*r),
-        Gate::Proceed {
-            plan,
-            confirmation,
-            recheck,
-        } => (plan, confirmation, recheck),
+        targets: vec![user_target(&user)],
     };
-    if recheck {
-        let fresh = resolve::user(conn, &user.id).await?;
-        ensure_unchanged(&plan, &[user_target(&fresh)])?;
-    }
+    let (plan, confirmation, user) =
+        match gate_user(app, conn, caller, confirmer, proposal, user).await? {
+            Ok(go) => go,
+            Err(stop) => return Ok(*stop),
+        };
     if mode == DeactivateMode::Disable {
         return Err(ToolError(format!(
             "connection {} does not implement disable yet",
@@ -1027,18 +1042,14 @@ pub async fn activate_changes(
         fingerprint: value_fingerprint(&state),
     };
     let arguments = json!({"connection": conn.name});
-    let gate = gate(
-        app,
-        conn,
-        caller,
-        confirmer,
-        "activate_changes",
+    let proposal = Proposal {
+        tool: "activate_changes",
         arguments,
-        &args.plan_id,
+        plan_id: &args.plan_id,
         changes,
-        vec![target],
-    )
-    .await?;
+        targets: vec![target],
+    };
+    let gate = gate(app, conn, caller, confirmer, proposal).await?;
     let (plan, confirmation) = match gate {
         Gate::Stop(r) => return Ok(*r),
         Gate::Proceed {
