@@ -70,6 +70,40 @@ async fn demo_mode_serves_tools_prompts_and_users_without_config() {
     assert_eq!(users.len(), 1, "{page}");
     assert_eq!(users[0]["email"], "jane.doe@acme.example");
     assert_eq!(page["connection"], "demo");
+
+    // Every structured result matches the output schema the tool publishes.
+    let schema_of = |name: &str| {
+        let tool = tools.iter().find(|t| t.name == name).expect("tool listed");
+        serde_json::Value::Object((**tool.output_schema.as_ref().expect("schema")).clone())
+    };
+    let calls = [
+        ("list_users", json!({"limit": 5})),
+        ("get_user", json!({"user": "jane.doe@acme.example"})),
+        ("list_groups", json!({})),
+        ("pending_changes", json!({})),
+        ("audit_orphans", json!({})),
+        (
+            "add_to_group",
+            json!({"user": "jane.doe@acme.example", "groups": ["Finance"]}),
+        ),
+        ("deactivate", json!({"user": "john.smith@acme.example"})),
+        ("activate_changes", json!({})),
+    ];
+    let strict = jsonschema::validator_for(&schema_of("list_users")).expect("schema compiles");
+    assert!(
+        !strict.is_valid(&json!({"connection": "demo", "users": 5})),
+        "validation is not vacuous"
+    );
+    for (name, args) in calls {
+        let out = client.ok(name, args).await;
+        let schema = schema_of(name);
+        let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+        let errors: Vec<String> = validator.iter_errors(&out).map(|e| e.to_string()).collect();
+        assert!(
+            errors.is_empty(),
+            "{name} result violates its schema: {errors:?}\n{out}"
+        );
+    }
     client.close().await;
 }
 
