@@ -145,6 +145,13 @@ pub struct PolicyConfig {
     /// Minutes a plan stays valid for approval.
     #[serde(default = "default_plan_ttl")]
     pub plan_ttl_minutes: u64,
+    /// Blast-radius cap: deletions per connection in any rolling hour (0 = no deletions).
+    #[serde(default = "default_max_deletions")]
+    pub max_deletions_per_hour: u32,
+}
+
+fn default_max_deletions() -> u32 {
+    20
 }
 
 fn yes() -> bool {
@@ -162,6 +169,7 @@ impl Default for PolicyConfig {
             protected_groups: Vec::new(),
             protect_admins: true,
             plan_ttl_minutes: default_plan_ttl(),
+            max_deletions_per_hour: default_max_deletions(),
         }
     }
 }

@@ -754,3 +754,50 @@ async fn call_command_runs_tools_and_never_confirms_without_a_terminal() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("JSON object"));
 }
+
+#[tokio::test]
+async fn read_only_and_deletion_caps_refuse_before_anything_changes() {
+    let env = Env::with_sim_policy("read_only = true").await;
+    let client = env.connect(Human::Accepts).await;
+    client.ok("list_users", json!({"limit": 1})).await;
+    for (tool, args) in [
+        (
+            "create_user",
+            json!({"name": "A B", "email": "a.b@acme.example", "department": "Sales", "groups": ["Sales"]}),
+        ),
+        (
+            "add_to_group",
+            json!({"user": "jane.doe@acme.example", "groups": ["Finance"]}),
+        ),
+        ("deactivate", json!({"user": "jane.doe@acme.example"})),
+        ("activate_changes", json!({})),
+    ] {
+        let msg = client.err(tool, args).await;
+        assert!(msg.contains("read_only"), "{tool}: {msg}");
+    }
+    assert!(client.asked.lock().expect("lock").is_empty());
+    client.close().await;
+
+    let env = Env::with_sim_policy("max_deletions_per_hour = 1").await;
+    let client = env.connect(Human::Accepts).await;
+    let r = client
+        .ok("deactivate", json!({"user": "john.smith@acme.example"}))
+        .await;
+    assert_eq!(r["status"], "executed");
+    let msg = client
+        .err("deactivate", json!({"user": "jane.doe@acme.example"}))
+        .await;
+    assert!(msg.contains("max_deletions_per_hour"), "{msg}");
+    assert_eq!(
+        client.asked.lock().expect("lock").len(),
+        1,
+        "nobody is asked to approve a capped deletion"
+    );
+    assert!(
+        env.sim()
+            .user("jane.doe@acme.example", "draft")
+            .await
+            .is_some()
+    );
+    client.close().await;
+}

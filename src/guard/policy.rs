@@ -1,12 +1,16 @@
 //! Which accounts and groups no tool may change, and whether writes are allowed at all.
 
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
 use crate::config::PolicyConfig;
 use crate::model::User;
 
 /// The compiled policy.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Policy {
     read_only: bool,
     protect_admins: bool,
@@ -14,6 +18,9 @@ pub struct Policy {
     groups: GlobSet,
     /// Plan lifetime in seconds.
     pub plan_ttl_secs: u64,
+    max_deletions_per_hour: u32,
+    /// Times of recent deletions per connection, for the rolling-hour cap.
+    deletions: Mutex<BTreeMap<String, VecDeque<Instant>>>,
 }
 
 fn build(patterns: &[String], what: &str) -> Result<GlobSet, String> {
@@ -37,7 +44,39 @@ impl Policy {
             accounts: build(&cfg.protected_accounts, "protected_accounts")?,
             groups: build(&cfg.protected_groups, "protected_groups")?,
             plan_ttl_secs: cfg.plan_ttl_minutes.max(1) * 60,
+            max_deletions_per_hour: cfg.max_deletions_per_hour,
+            deletions: Mutex::new(BTreeMap::new()),
         })
+    }
+
+    /// Refuses a deletion that would exceed the rolling-hour cap on this connection. Checked when
+    /// planning (so nobody is asked to approve what cannot run) and again before executing.
+    pub fn check_deletion(&self, connection: &str) -> Result<(), String> {
+        let mut map = self.deletions.lock().unwrap_or_else(|p| p.into_inner());
+        let recent = map.entry(connection.to_string()).or_default();
+        let hour = Duration::from_secs(3600);
+        while recent.front().is_some_and(|t| t.elapsed() > hour) {
+            recent.pop_front();
+        }
+        if recent.len() >= self.max_deletions_per_hour as usize {
+            let wait = recent
+                .front()
+                .map(|t| hour.saturating_sub(t.elapsed()).as_secs() / 60 + 1)
+                .unwrap_or(60);
+            return Err(format!(
+                "deletion refused: connection {connection} reached its cap of {} deletions per hour (policy.max_deletions_per_hour); try again in about {wait} minute(s) or ask an administrator to raise the cap",
+                self.max_deletions_per_hour
+            ));
+        }
+        Ok(())
+    }
+
+    /// Counts a deletion that was carried out.
+    pub fn record_deletion(&self, connection: &str) {
+        let mut map = self.deletions.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(connection.to_string())
+            .or_default()
+            .push_back(Instant::now());
     }
 
     /// Refuses every write in read-only mode.
@@ -132,6 +171,31 @@ mod tests {
         assert!(p.check_user(&user("a@acme.example", "A", false)).is_ok());
         assert!(p.check_group("admins").is_err());
         assert!(p.check_group("Sales").is_ok());
+    }
+
+    #[test]
+    fn deletion_cap_is_per_connection() {
+        let p = Policy::new(&PolicyConfig {
+            max_deletions_per_hour: 2,
+            ..PolicyConfig::default()
+        })
+        .expect("policy");
+        for _ in 0..2 {
+            p.check_deletion("a").expect("under cap");
+            p.record_deletion("a");
+        }
+        assert!(
+            p.check_deletion("a")
+                .expect_err("capped")
+                .contains("2 deletions per hour")
+        );
+        p.check_deletion("b").expect("other connection unaffected");
+        let none = Policy::new(&PolicyConfig {
+            max_deletions_per_hour: 0,
+            ..PolicyConfig::default()
+        })
+        .expect("policy");
+        assert!(none.check_deletion("a").is_err());
     }
 
     #[test]

@@ -876,6 +876,9 @@ pub async fn deactivate(
         _ => {}
     }
     precheck_plan(app, caller, "deactivate", conn, &args.plan_id)?;
+    if mode == DeactivateMode::Delete {
+        app.policy.check_deletion(&conn.name).map_err(ToolError)?;
+    }
     let user = resolve::user(conn, &args.user).await?;
     app.policy.check_user(&user).map_err(ToolError)?;
     let verb = if mode == DeactivateMode::Delete {
@@ -924,6 +927,7 @@ pub async fn deactivate(
             conn.name
         )));
     }
+    app.policy.check_deletion(&conn.name).map_err(ToolError)?;
     if let Err(e) = conn.provider.delete_user(&user.id).await {
         let err = provider_error(&conn.name, "deactivate", e);
         journal(
@@ -935,6 +939,7 @@ pub async fn deactivate(
         );
         return Err(err);
     }
+    app.policy.record_deletion(&conn.name);
     if caps.staged_changes {
         app.ledger.record(
             &conn.name,

@@ -132,6 +132,11 @@ pub struct Env {
 impl Env {
     /// A separate simulator process and a config for it.
     pub async fn with_sim() -> Env {
+        Self::with_sim_policy("").await
+    }
+
+    /// Like `with_sim`, with extra lines in the `[policy]` table.
+    pub async fn with_sim_policy(extra_policy: &str) -> Env {
         let dir = tempfile::tempdir().expect("tempdir");
         let sim = SimProc::start().await;
         let config = dir.path().join("config.toml");
@@ -147,6 +152,7 @@ registered_domains = ["acme.example", "acme-labs.example"]
 [policy]
 protected_accounts = ["breakglass@*", "svc-*"]
 protected_groups = ["Admins"]
+{extra_policy}
 "#,
                 sim.url
             ),
