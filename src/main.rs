@@ -56,6 +56,11 @@ enum Command {
         #[arg(long, default_value_t = 300)]
         session_idle_timeout_secs: u64,
     },
+    /// Check the configuration and log in to every connection (changes nothing; secrets are
+    /// never printed).
+    ///
+    /// Example: zscaler-lifecycle-mcp check --config ~/.config/zscaler-lifecycle-mcp.toml
+    Check,
     /// Work with the audit journal.
     Journal {
         #[command(subcommand)]
@@ -102,6 +107,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Serve { .. } => cli::serve::run(config.as_deref()).await,
             Command::Call { tool, args } => cli::call::run(config.as_deref(), &tool, &args).await,
+            Command::Check => cli::check::run(config.as_deref()).await,
             Command::Approve { plan_id } => {
                 cli::approve::run(config.as_deref(), plan_id.as_deref())
             }

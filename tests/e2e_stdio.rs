@@ -801,3 +801,60 @@ async fn read_only_and_deletion_caps_refuse_before_anything_changes() {
     );
     client.close().await;
 }
+
+#[tokio::test]
+async fn check_logs_in_to_every_connection_without_printing_secrets() {
+    let env = Env::with_sim().await;
+    let out = env.run(&["check"]).await;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("ok    zia-test") && text.contains("Active"),
+        "{text}"
+    );
+
+    let mut cmd = tokio::process::Command::new(common::BIN);
+    let out = cmd
+        .args([
+            "--config",
+            &common::path_str(env.config.as_ref().expect("config")),
+            "check",
+        ])
+        .env("ZSCALER_LIFECYCLE_MCP_STATE_DIR", env.state_dir())
+        .env("ZIA_USERNAME", &env.sim().username)
+        .env("ZIA_PASSWORD", "wrong-password-xyz")
+        .env("ZIA_API_KEY", &env.sim().api_key)
+        .output()
+        .await
+        .expect("run");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success());
+    assert!(
+        all.contains("FAIL  zia-test") && all.contains("login refused"),
+        "{all}"
+    );
+    assert!(
+        !all.contains("wrong-password-xyz") && !all.contains(&env.sim().api_key),
+        "secret printed: {all}"
+    );
+
+    let out = tokio::process::Command::new(common::BIN)
+        .args([
+            "--config",
+            &common::path_str(env.config.as_ref().expect("config")),
+            "check",
+        ])
+        .env("ZSCALER_LIFECYCLE_MCP_STATE_DIR", env.state_dir())
+        .env_remove("ZIA_USERNAME")
+        .env_remove("ZIA_PASSWORD")
+        .env_remove("ZIA_API_KEY")
+        .output()
+        .await
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ZIA_USERNAME is not set"));
+}

@@ -2,6 +2,7 @@
 
 pub mod approve;
 pub mod call;
+pub mod check;
 pub mod journal;
 pub mod serve;
 pub mod sim;
