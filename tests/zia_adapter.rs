@@ -255,3 +255,30 @@ async fn long_waits_fail_fast_and_unknown_write_outcomes_are_not_retried() {
         "a write with an unknown outcome is never resent: {c}"
     );
 }
+
+#[tokio::test]
+async fn the_tenants_own_rate_headers_are_honoured() {
+    let (sim, p, http) = setup().await;
+    inject(
+        &sim,
+        &http,
+        serde_json::json!({"route": "GET /api/v1/groups", "status": 429,
+            "headers": {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "3600"}}),
+    )
+    .await;
+    match p.list_groups().await {
+        Err(ProviderError::RateLimited {
+            message,
+            retry_after: Some(w),
+        }) => {
+            assert!(message.contains("rate window"), "{message}");
+            assert!(w > std::time::Duration::from_secs(3500));
+        }
+        other => panic!("expected the reported window to be respected, got {other:?}"),
+    }
+    let c = counters(&sim, &http).await;
+    assert_eq!(
+        c["by_route"]["GET /api/v1/groups"], 1,
+        "no request sent into a used-up window: {c}"
+    );
+}

@@ -586,6 +586,14 @@ fn fault_response(f: &super::state::Fault) -> Response {
         resp.headers_mut()
             .insert(axum::http::header::RETRY_AFTER, h);
     }
+    for (name, value) in &f.headers {
+        if let (Ok(n), Ok(v)) = (
+            axum::http::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            resp.headers_mut().insert(n, v);
+        }
+    }
     resp
 }
 

@@ -52,6 +52,9 @@ pub(crate) struct Fault {
     /// Sent as a `Retry-After` field in the JSON body, like the legacy API does.
     #[serde(default)]
     pub retry_after_body: Option<String>,
+    /// Extra response headers, e.g. `x-ratelimit-remaining` / `x-ratelimit-reset`.
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
 }
 
 fn one() -> u32 {

@@ -40,6 +40,9 @@ pub struct ZiaClient {
     notices: StdMutex<Vec<String>>,
     pacer: Option<Pacer>,
     retry: RetryPolicy,
+    /// Set when the tenant says its window is used up (`x-ratelimit-remaining: 0`): no request
+    /// is sent before this instant.
+    not_before: StdMutex<Option<std::time::Instant>>,
 }
 
 /// How hard to try before giving up.
@@ -79,12 +82,17 @@ fn is_write(method: &Method) -> bool {
     method != Method::GET && method != Method::HEAD
 }
 
-/// Parses the Retry-After forms ZIA uses: `5`, `5s`, `5 seconds`, `0 seconds`.
+/// Parses the Retry-After forms ZIA uses: `5`, `5s`, `5 seconds`, `0 seconds`, and an HTTP-date.
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
     let v = value.trim();
     let digits: String = v.chars().take_while(|c| c.is_ascii_digit()).collect();
     if digits.is_empty() {
-        return None;
+        // RFC 9110 also allows an HTTP-date.
+        let at = httpdate::parse_http_date(v).ok()?;
+        return Some(
+            at.duration_since(SystemTime::now())
+                .unwrap_or(Duration::ZERO),
+        );
     }
     let rest = v[digits.len()..].trim().to_ascii_lowercase();
     if !(rest.is_empty() || rest == "s" || rest == "sec" || rest == "second" || rest == "seconds") {
@@ -185,7 +193,41 @@ impl ZiaClient {
             notices: StdMutex::new(Vec::new()),
             pacer: pacing.then(|| Pacer::zia(retry.ceiling)),
             retry,
+            not_before: StdMutex::new(None),
         })
+    }
+
+    /// Trusts the tenant's own counters over any hard-coded limit.
+    fn note_rate_headers(&self, headers: &reqwest::header::HeaderMap) {
+        let num = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        if let (Some(0), Some(reset)) = (num("x-ratelimit-remaining"), num("x-ratelimit-reset")) {
+            let until = std::time::Instant::now() + Duration::from_secs(reset);
+            *self.not_before.lock().unwrap_or_else(|p| p.into_inner()) = Some(until);
+        }
+    }
+
+    /// Waits out a window the tenant reported as used up, or fails fast past the ceiling.
+    async fn respect_reported_window(&self) -> Result<(), ProviderError> {
+        let until = *self.not_before.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(until) = until {
+            let wait = until.saturating_duration_since(std::time::Instant::now());
+            if wait > self.retry.ceiling {
+                return Err(ProviderError::RateLimited {
+                    message: format!(
+                        "the tenant reports its rate window used up for {} s; retry later",
+                        wait.as_secs()
+                    ),
+                    retry_after: Some(wait),
+                });
+            }
+            tokio::time::sleep(wait).await;
+        }
+        Ok(())
     }
 
     pub fn mark_staged(&self, staged: bool) {
@@ -295,6 +337,7 @@ impl ZiaClient {
             .get(header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        self.note_rate_headers(resp.headers());
         let bytes = match resp.bytes().await {
             Ok(b) => b,
             Err(e) if is_write(method) && status.is_success() => {
@@ -330,6 +373,7 @@ impl ZiaClient {
             if let Some(p) = &self.pacer {
                 p.acquire(&method, path).await?;
             }
+            self.respect_reported_window().await?;
             let sent = self.send_once(&method, path, query, body, &session).await;
             let (status, retry_after, bytes) = match sent {
                 Ok(answer) => answer,
@@ -464,6 +508,16 @@ mod tests {
         assert_eq!(parse_retry_after("13s"), Some(Duration::from_secs(13)));
         assert_eq!(parse_retry_after("0 seconds"), Some(Duration::from_secs(0)));
         assert_eq!(parse_retry_after("soon"), None);
+        let later = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(30));
+        let d = parse_retry_after(&later).expect("HTTP-date");
+        assert!(
+            d <= Duration::from_secs(30) && d >= Duration::from_secs(28),
+            "{d:?}"
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("5 minutes"), None);
     }
 
