@@ -145,6 +145,9 @@ pub struct PolicyConfig {
     /// Minutes a plan stays valid for approval.
     #[serde(default = "default_plan_ttl")]
     pub plan_ttl_minutes: u64,
+    /// Tools this deployment does not offer at all (they vanish from tools/list).
+    #[serde(default)]
+    pub disabled_tools: Vec<String>,
     /// Blast-radius cap: deletions per connection in any rolling hour (0 = no deletions).
     #[serde(default = "default_max_deletions")]
     pub max_deletions_per_hour: u32,
@@ -170,6 +173,7 @@ impl Default for PolicyConfig {
             protect_admins: true,
             plan_ttl_minutes: default_plan_ttl(),
             max_deletions_per_hour: default_max_deletions(),
+            disabled_tools: Vec::new(),
         }
     }
 }

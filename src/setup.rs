@@ -43,6 +43,16 @@ fn app(
     demo: bool,
 ) -> Result<App, SetupError> {
     let dir = state_dir(config);
+    if let Some(unknown) = policy
+        .disabled_tools
+        .iter()
+        .find(|t| !crate::mcp::server::TOOL_NAMES.contains(&t.as_str()))
+    {
+        return Err(SetupError::Policy(format!(
+            "disabled_tools names an unknown tool '{unknown}'; tools are: {}",
+            crate::mcp::server::TOOL_NAMES.join(", ")
+        )));
+    }
     Ok(App {
         connections,
         policy: Policy::new(policy).map_err(SetupError::Policy)?,

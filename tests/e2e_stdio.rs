@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Env, Human};
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[tokio::test]
 async fn demo_mode_serves_tools_prompts_and_users_without_config() {
@@ -857,4 +857,33 @@ async fn check_logs_in_to_every_connection_without_printing_secrets() {
         .expect("run");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("ZIA_USERNAME is not set"));
+}
+
+#[tokio::test]
+async fn disabled_tools_are_not_offered() {
+    let env = Env::with_sim_policy(r#"disabled_tools = ["deactivate", "activate_changes"]"#).await;
+    let client = env.connect(Human::Accepts).await;
+    let tools = client.service.list_all_tools().await.expect("tools/list");
+    assert_eq!(tools.len(), 8);
+    assert!(!tools.iter().any(|t| t.name == "deactivate"));
+    let Value::Object(args) = json!({"user": "jane.doe@acme.example"}) else {
+        unreachable!()
+    };
+    let refused = client
+        .service
+        .call_tool(rmcp::model::CallToolRequestParams::new("deactivate").with_arguments(args))
+        .await;
+    assert!(refused.is_err(), "a disabled tool cannot be called");
+    assert!(
+        env.sim()
+            .user("jane.doe@acme.example", "draft")
+            .await
+            .is_some()
+    );
+    client.close().await;
+
+    let env = Env::with_sim_policy(r#"disabled_tools = ["delete_everyone"]"#).await;
+    let out = env.run(&["check"]).await;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown tool 'delete_everyone'"));
 }

@@ -19,6 +19,8 @@ pub struct Policy {
     /// Plan lifetime in seconds.
     pub plan_ttl_secs: u64,
     max_deletions_per_hour: u32,
+    /// Tools removed from the server.
+    pub disabled_tools: Vec<String>,
     /// Times of recent deletions per connection, for the rolling-hour cap.
     deletions: Mutex<BTreeMap<String, VecDeque<Instant>>>,
 }
@@ -45,6 +47,7 @@ impl Policy {
             groups: build(&cfg.protected_groups, "protected_groups")?,
             plan_ttl_secs: cfg.plan_ttl_minutes.max(1) * 60,
             max_deletions_per_hour: cfg.max_deletions_per_hour,
+            disabled_tools: cfg.disabled_tools.clone(),
             deletions: Mutex::new(BTreeMap::new()),
         })
     }

@@ -68,10 +68,14 @@ pub struct LifecycleServer {
 impl LifecycleServer {
     pub fn new(app: Arc<App>) -> Self {
         let codec = RequestStateCodec::new_unchecked(app.plans.derived_key("mcp-request-state"));
+        let mut tool_router = Self::tool_router();
+        for name in &app.policy.disabled_tools {
+            tool_router.remove_route(name);
+        }
         Self {
             app,
             codec: Arc::new(codec),
-            tool_router: Self::tool_router(),
+            tool_router,
             prompt_router: Self::prompt_router(),
         }
     }
