@@ -35,6 +35,9 @@ pub struct Config {
     pub policy: PolicyConfig,
     #[serde(default)]
     pub server: ServerConfig,
+    /// Sources of record for audit_orphans (HR or IdP exports), by name.
+    #[serde(default)]
+    pub sources: BTreeMap<String, crate::orphans::source::SourceConfig>,
 }
 
 /// Which API a connection talks to.

@@ -9,6 +9,7 @@ pub mod guard;
 pub mod mcp;
 pub mod model;
 pub mod ops;
+pub mod orphans;
 pub mod provider;
 pub mod secret;
 pub mod setup;

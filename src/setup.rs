@@ -61,6 +61,7 @@ fn app(
         ledger: Ledger::default(),
         state_dir: dir,
         demo,
+        sources: config.map(|c| c.sources.clone()).unwrap_or_default(),
     })
 }
 

@@ -887,3 +887,64 @@ async fn disabled_tools_are_not_offered() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown tool 'delete_everyone'"));
 }
+
+#[tokio::test]
+async fn audit_against_an_hr_export_finds_leavers_and_unknown_accounts() {
+    let env = Env::with_sim().await;
+    let users = env.sim().get("/__sim/users").await;
+    let mut csv = String::from("employee_id,work_email,status,end_date\n");
+    for (i, u) in users.as_array().expect("users").iter().enumerate() {
+        let email = u["email"].as_str().expect("email");
+        match email {
+            "temp.contractor@acme.example" => continue,
+            "john.smith@acme.example" => {
+                csv.push_str(&format!("E{i},{email},Terminated,2026-10-31\n"))
+            }
+            _ => csv.push_str(&format!("E{i},{},active,\n", email.to_uppercase())),
+        }
+    }
+    let hr = env.dir.path().join("hr.csv");
+    std::fs::write(&hr, csv).expect("write hr");
+    let config = env.config.as_ref().expect("config");
+    let mut text = std::fs::read_to_string(config).expect("read config");
+    text.push_str(&format!(
+        "\n[sources.hr]\npath = \"{}\"\nemail = \"work_email\"\nstatus = \"status\"\ntermination_date = \"end_date\"\nemployee_id = \"employee_id\"\n",
+        hr.display()
+    ));
+    std::fs::write(config, text).expect("write config");
+
+    let client = env.connect(Human::Absent).await;
+    let r = client
+        .ok("audit_orphans", json!({"source_of_record": "hr", "rules": ["terminated_but_present", "not_in_source_of_record"], "max_findings": 500}))
+        .await;
+    let findings = r["findings"].as_array().expect("findings");
+    assert_eq!(findings.len(), 2, "exactly the planted cases: {r}");
+    let john = findings
+        .iter()
+        .find(|f| f["rule"] == "terminated_but_present")
+        .expect("leaver");
+    assert_eq!(john["label"], "john.smith@acme.example");
+    assert!(
+        john["evidence"]
+            .as_str()
+            .expect("evidence")
+            .contains("2026-10-31")
+    );
+    assert_eq!(john["suggested_call"]["tool"], "deactivate");
+    let unknown = findings
+        .iter()
+        .find(|f| f["rule"] == "not_in_source_of_record")
+        .expect("unknown");
+    assert_eq!(unknown["label"], "temp.contractor@acme.example");
+
+    let msg = client
+        .err("audit_orphans", json!({"source_of_record": "payroll"}))
+        .await;
+    assert!(msg.contains("configured sources: hr"), "{msg}");
+    std::fs::write(&hr, "employee_id,work_email,status,end_date\nE1,a@acme.example,active,\nE2,A@acme.example,active,\n").expect("write");
+    let msg = client
+        .err("audit_orphans", json!({"source_of_record": "hr"}))
+        .await;
+    assert!(msg.contains("line 3"), "{msg}");
+    client.close().await;
+}

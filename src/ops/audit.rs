@@ -25,10 +25,16 @@ pub enum Rule {
     UnregisteredOrExternalDomain,
     /// A group nobody is in.
     EmptyGroup,
+    /// An account whose email is not in the source of record.
+    NotInSourceOfRecord,
+    /// An account of a person the source of record marks as gone.
+    TerminatedButPresent,
 }
 
 impl Rule {
-    const ALL: [Rule; 4] = [
+    const ALL: [Rule; 6] = [
+        Rule::TerminatedButPresent,
+        Rule::NotInSourceOfRecord,
         Rule::NoGroupOrDepartment,
         Rule::DuplicateIdentity,
         Rule::UnregisteredOrExternalDomain,
@@ -49,12 +55,20 @@ impl Rule {
             Rule::EmptyGroup => {
                 "group has no members (a leftover, or a policy target nobody is in)"
             }
+            Rule::NotInSourceOfRecord => {
+                "account email is not in the source of record (HR/IdP export)"
+            }
+            Rule::TerminatedButPresent => {
+                "the source of record marks this person as gone, but the account exists"
+            }
         }
     }
 
     fn severity(self) -> Severity {
         match self {
-            Rule::UnregisteredOrExternalDomain => Severity::High,
+            Rule::UnregisteredOrExternalDomain
+            | Rule::TerminatedButPresent
+            | Rule::NotInSourceOfRecord => Severity::High,
             Rule::NoGroupOrDepartment | Rule::DuplicateIdentity => Severity::Medium,
             Rule::EmptyGroup => Severity::Low,
         }
@@ -79,6 +93,9 @@ pub struct AuditArgs {
     /// Rules to apply; all when empty.
     #[serde(default)]
     pub rules: Vec<Rule>,
+    /// Name of a configured source of record (HR export) to compare against.
+    #[serde(default)]
+    pub source_of_record: String,
     /// Findings to return in detail, 1–500 (default 50); counts always cover everything.
     #[serde(default)]
     pub max_findings: Option<u32>,
@@ -162,6 +179,26 @@ pub async fn audit_orphans(app: &App, args: AuditArgs) -> Result<AuditResult, To
         )));
     }
 
+    let source_name = args.source_of_record.trim();
+    let source = if source_name.is_empty() {
+        None
+    } else {
+        let cfg = app.sources.get(source_name).ok_or_else(|| {
+            let configured = if app.sources.is_empty() {
+                "none (add a [sources.NAME] table to the config)".to_string()
+            } else {
+                app.sources.keys().cloned().collect::<Vec<_>>().join(", ")
+            };
+            ToolError(format!(
+                "source_of_record '{source_name}' is not configured; configured sources: {configured}"
+            ))
+        })?;
+        Some(cfg.load().map_err(|e| {
+            ToolError(format!(
+                "source_of_record '{source_name}' cannot be used: {e}"
+            ))
+        })?)
+    };
     let groups = conn
         .provider
         .list_groups()
@@ -304,6 +341,45 @@ pub async fn audit_orphans(app: &App, args: AuditArgs) -> Result<AuditResult, To
                         deactivate_call(u),
                     ));
                 }
+            }
+        }
+    }
+    for rule in [Rule::NotInSourceOfRecord, Rule::TerminatedButPresent] {
+        if rules.contains(&rule) && source.is_none() {
+            skipped.insert(rule, "no source_of_record given".into());
+        }
+    }
+    if let Some(src) = &source {
+        for u in &audited {
+            match src.people.get(&u.email_key()) {
+                None if rules.contains(&Rule::NotInSourceOfRecord) => findings.push(user_finding(
+                    Rule::NotInSourceOfRecord,
+                    u,
+                    format!("{} is not in source '{source_name}'", u.email),
+                    deactivate_call(u),
+                )),
+                Some(p) if p.terminated && rules.contains(&Rule::TerminatedButPresent) => {
+                    let when = p
+                        .termination_date
+                        .as_deref()
+                        .map(|d| format!(" on {d}"))
+                        .unwrap_or_default();
+                    let id = p
+                        .employee_id
+                        .as_deref()
+                        .map(|i| format!(" (employee {i})"))
+                        .unwrap_or_default();
+                    findings.push(user_finding(
+                        Rule::TerminatedButPresent,
+                        u,
+                        format!(
+                            "source '{source_name}' line {}{id}: terminated{when}",
+                            p.line
+                        ),
+                        deactivate_call(u),
+                    ));
+                }
+                _ => {}
             }
         }
     }

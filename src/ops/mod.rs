@@ -59,6 +59,8 @@ pub struct App {
     pub state_dir: PathBuf,
     /// Set when serving the embedded demo tenant.
     pub demo: bool,
+    /// Sources of record the audit may compare against, by name.
+    pub sources: BTreeMap<String, crate::orphans::source::SourceConfig>,
 }
 
 impl App {

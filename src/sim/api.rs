@@ -541,13 +541,18 @@ async fn sim_get_user(
 async fn sim_find_users(State(state): State<Shared>, RawQuery(q): RawQuery) -> ApiResult {
     let q = query_map(q);
     let live = wants_live(&q)?;
-    let email = q.get("email").cloned().unwrap_or_default();
+    // Without `email`, every user (a tenant dump for tests and benchmarks).
+    let email = q.get("email").cloned();
     let inner = state.lock();
     let t = inner.view(live);
     let users: Vec<Value> = t
         .users
         .values()
-        .filter(|u| u.email.eq_ignore_ascii_case(&email))
+        .filter(|u| {
+            email
+                .as_deref()
+                .is_none_or(|e| u.email.eq_ignore_ascii_case(e))
+        })
         .map(|u| t.user_json(u))
         .collect();
     ok_json(Value::Array(users))
