@@ -9,8 +9,16 @@ use clap::{Parser, Subcommand};
 /// MCP server for the Zscaler user lifecycle (ZIA), with a human guardrail on every destructive
 /// change. With no config it serves an embedded demo tenant.
 #[derive(Debug, Parser)]
-#[command(name = "zscaler-lifecycle-mcp", version, about, long_about = None)]
+#[command(
+    name = "zscaler-lifecycle-mcp",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("ZLM_GIT_COMMIT"), ")"),
+    about,
+    long_about = None
+)]
 struct Cli {
+    /// Log format on stderr: human-readable text, or one JSON object per line for log pipelines.
+    #[arg(long, global = true, default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
     /// Config file (TOML). Without one, `serve` and `call` use the embedded demo tenant.
     #[arg(long, global = true, env = "ZSCALER_LIFECYCLE_MCP_CONFIG")]
     config: Option<PathBuf>,
@@ -61,6 +69,21 @@ enum Command {
     ///
     /// Example: zscaler-lifecycle-mcp check --config ~/.config/zscaler-lifecycle-mcp.toml
     Check,
+    /// Write a commented config file (secrets as env references, never values).
+    ///
+    /// Example: zscaler-lifecycle-mcp init --output ~/.config/zscaler-lifecycle-mcp.toml
+    Init {
+        /// Where to write it; stdout when omitted.
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print shell completions.
+    ///
+    /// Example: zscaler-lifecycle-mcp completions bash > /etc/bash_completion.d/zscaler-lifecycle-mcp
+    Completions { shell: clap_complete::Shell },
     /// Work with the audit journal.
     Journal {
         #[command(subcommand)]
@@ -83,14 +106,39 @@ enum JournalAction {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // Logs go to stderr: on stdio, stdout is the protocol channel.
-    tracing_subscriber::fmt()
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_ansi(false)
-        .init();
+        .with_env_filter(filter);
+    if cli.log_format == "json" {
+        logs.json().init();
+    } else {
+        logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+    }
+    match &cli.command {
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(
+                *shell,
+                &mut cmd,
+                "zscaler-lifecycle-mcp",
+                &mut std::io::stdout(),
+            );
+            return std::process::ExitCode::SUCCESS;
+        }
+        Command::Init { output, force } => {
+            return match cli::init::run(output.as_deref(), *force) {
+                Ok(code) => code,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    std::process::ExitCode::FAILURE
+                }
+            };
+        }
+        _ => {}
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -118,6 +166,9 @@ fn main() -> std::process::ExitCode {
             Command::Journal {
                 action: JournalAction::Verify { file },
             } => cli::journal::verify(config.as_deref(), file.as_deref()),
+            Command::Init { .. } | Command::Completions { .. } => {
+                Ok(std::process::ExitCode::SUCCESS)
+            }
         }
     });
     match result {

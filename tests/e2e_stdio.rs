@@ -948,3 +948,50 @@ async fn audit_against_an_hr_export_finds_leavers_and_unknown_accounts() {
     assert!(msg.contains("line 3"), "{msg}");
     client.close().await;
 }
+
+#[tokio::test]
+async fn packaging_commands_version_init_completions_and_json_logs() {
+    let env = Env::demo();
+    let out = env.run(&["--version"]).await;
+    let version = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        version.contains(env!("CARGO_PKG_VERSION")) && version.contains('('),
+        "{version}"
+    );
+
+    let out = env.run(&["completions", "bash"]).await;
+    assert!(
+        out.status.success()
+            && String::from_utf8_lossy(&out.stdout).contains("zscaler-lifecycle-mcp")
+    );
+
+    let target = env.dir.path().join("init.toml");
+    let out = env
+        .run(&["init", "--output", &common::path_str(&target)])
+        .await;
+    assert!(out.status.success());
+    let text = std::fs::read_to_string(&target).expect("written");
+    assert!(text.contains("{ env = \"ZIA_API_KEY\" }"));
+    let again = env
+        .run(&["init", "--output", &common::path_str(&target)])
+        .await;
+    assert!(
+        !again.status.success(),
+        "init never overwrites without --force"
+    );
+
+    // JSON logs: every stderr line of a demo `check` is one JSON object.
+    let out = env.run(&["--log-format", "json", "check"]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty());
+    for line in lines {
+        serde_json::from_str::<serde_json::Value>(line)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    }
+}

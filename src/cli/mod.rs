@@ -3,6 +3,7 @@
 pub mod approve;
 pub mod call;
 pub mod check;
+pub mod init;
 pub mod journal;
 pub mod serve;
 pub mod sim;
