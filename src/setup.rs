@@ -67,7 +67,42 @@ fn app(
 
 /// Loads a config file and builds every connection (no network yet: logins are lazy).
 pub fn from_config(path: &Path) -> Result<Running, SetupError> {
-    let config = Config::load(path)?;
+    build(Config::load(path)?)
+}
+
+/// A single connection `zia` from the official SDKs' environment variables, when there is no
+/// config file but `ZIA_CLOUD` or `ZIA_BASE_URL` is set (how an MCP bundle passes settings).
+/// Credentials come from `ZIA_USERNAME`, `ZIA_PASSWORD` and `ZIA_API_KEY` as usual.
+pub fn from_env() -> Option<Result<Running, SetupError>> {
+    let var = |n: &str| {
+        std::env::var(n)
+            .ok()
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let (cloud, base_url) = (var("ZIA_CLOUD"), var("ZIA_BASE_URL"));
+    if cloud.is_none() && base_url.is_none() {
+        return None;
+    }
+    let mut text = String::from("[connections.zia]\nkind = \"zia\"\n");
+    let quote = |v: &str| serde_json::Value::from(v).to_string();
+    if let Some(u) = &base_url {
+        text.push_str(&format!("base_url = {}\n", quote(u)));
+    } else if let Some(c) = &cloud {
+        text.push_str(&format!("cloud = {}\n", quote(c)));
+    }
+    if let Some(d) = var("ZIA_REGISTERED_DOMAINS") {
+        let list: Vec<String> = d.split(',').map(|x| quote(x.trim())).collect();
+        text.push_str(&format!("registered_domains = [{}]\n", list.join(", ")));
+    }
+    Some(
+        Config::parse(&text, Path::new("(environment)"))
+            .map_err(SetupError::from)
+            .and_then(build),
+    )
+}
+
+fn build(config: Config) -> Result<Running, SetupError> {
     let mut connections = BTreeMap::new();
     for (name, c) in &config.connections {
         let err = |message: String| SetupError::Connection {

@@ -995,3 +995,28 @@ async fn packaging_commands_version_init_completions_and_json_logs() {
             .unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
     }
 }
+
+#[tokio::test]
+async fn sdk_environment_variables_configure_a_connection_without_a_file() {
+    let env = Env::with_sim().await;
+    let sim = env.sim();
+    let out = tokio::process::Command::new(common::BIN)
+        .arg("check")
+        .env("ZSCALER_LIFECYCLE_MCP_STATE_DIR", env.state_dir())
+        .env_remove("ZSCALER_LIFECYCLE_MCP_CONFIG")
+        .env_remove("ZIA_CLOUD")
+        .env("ZIA_BASE_URL", &sim.url)
+        .env("ZIA_USERNAME", &sim.username)
+        .env("ZIA_PASSWORD", &sim.password)
+        .env("ZIA_API_KEY", &sim.api_key)
+        .output()
+        .await
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("ok    zia:"), "{text}");
+}

@@ -13,12 +13,14 @@ use std::path::Path;
 use anyhow::Context;
 use zscaler_lifecycle_mcp::setup::{self, Running};
 
-/// The configured application, or the embedded demo tenant when no config is given.
+/// The configured application: a config file, else the SDKs' ZIA_* environment variables,
+/// else the embedded demo tenant.
 pub async fn start(config: Option<&Path>) -> anyhow::Result<Running> {
-    match config {
-        Some(path) => {
-            setup::from_config(path).with_context(|| format!("loading {}", path.display()))
-        }
+    if let Some(path) = config {
+        return setup::from_config(path).with_context(|| format!("loading {}", path.display()));
+    }
+    match setup::from_env() {
+        Some(running) => running.context("configuring from ZIA_* environment variables"),
         None => {
             let running = setup::demo()
                 .await

@@ -187,6 +187,8 @@ protected_groups = ["Admins"]
         if let Some(c) = &self.config {
             cmd.arg("--config").arg(c);
         }
+        // Never let a developer's real tenant settings leak into a test.
+        cmd.env_remove("ZIA_CLOUD").env_remove("ZIA_BASE_URL");
         cmd.args(args)
             .env("ZSCALER_LIFECYCLE_MCP_STATE_DIR", self.state_dir())
             .env("RUST_LOG", "warn");
