@@ -28,13 +28,29 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve MCP over stdio (what Claude Desktop, Claude Code and other clients launch).
+    /// Serve MCP over stdio (what desktop and IDE clients launch) or Streamable HTTP (remote).
     ///
     /// Example: zscaler-lifecycle-mcp serve --config ~/.config/zscaler-lifecycle-mcp.toml
+    /// Example: ZSCALER_LIFECYCLE_MCP_TOKENS=ops:$(openssl rand -hex 24) zscaler-lifecycle-mcp serve --transport http
     Serve {
-        /// Transport; stdio is the only one in this version.
-        #[arg(long, default_value = "stdio", value_parser = ["stdio"])]
+        /// `stdio` or `http` (Streamable HTTP at /mcp, health at /healthz and /readyz).
+        #[arg(long, default_value = "stdio", value_parser = ["stdio", "http"])]
         transport: String,
+        /// HTTP listen address. A non-loopback address requires bearer tokens.
+        #[arg(long, default_value = "127.0.0.1:8765")]
+        bind: std::net::SocketAddr,
+        /// HTTP: no sessions, one JSON answer per request (for replicas behind a load balancer).
+        #[arg(long)]
+        stateless: bool,
+        /// HTTP: file of `name:token` lines; also read from ZSCALER_LIFECYCLE_MCP_TOKENS.
+        #[arg(long)]
+        tokens_file: Option<PathBuf>,
+        /// HTTP: accepted Host header (repeatable; default the loopback names).
+        #[arg(long)]
+        allowed_host: Vec<String>,
+        /// HTTP: accepted browser Origin (repeatable; default http://localhost:* and http://127.0.0.1:*).
+        #[arg(long)]
+        allowed_origin: Vec<String>,
     },
     /// Call one tool from the terminal and print its result as JSON.
     ///
@@ -153,7 +169,27 @@ fn main() -> std::process::ExitCode {
     let config = cli.config;
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Serve { .. } => cli::serve::run(config.as_deref()).await,
+            Command::Serve {
+                transport,
+                bind,
+                stateless,
+                tokens_file,
+                allowed_host,
+                allowed_origin,
+            } => {
+                if transport == "http" {
+                    let http = cli::serve::HttpArgs {
+                        bind,
+                        stateless,
+                        tokens_file,
+                        allowed_hosts: allowed_host,
+                        allowed_origins: allowed_origin,
+                    };
+                    cli::serve::run_http(config.as_deref(), http).await
+                } else {
+                    cli::serve::run(config.as_deref()).await
+                }
+            }
             Command::Call { tool, args } => cli::call::run(config.as_deref(), &tool, &args).await,
             Command::Check => cli::check::run(config.as_deref()).await,
             Command::Approve { plan_id } => {

@@ -22,3 +22,75 @@ pub async fn run(config: Option<&Path>) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// Options of `serve --transport http`.
+pub struct HttpArgs {
+    pub bind: std::net::SocketAddr,
+    pub stateless: bool,
+    pub tokens_file: Option<std::path::PathBuf>,
+    pub allowed_hosts: Vec<String>,
+    pub allowed_origins: Vec<String>,
+}
+
+/// `serve --transport http`: Streamable HTTP until Ctrl-C or SIGTERM, then a graceful stop.
+pub async fn run_http(config: Option<&Path>, args: HttpArgs) -> anyhow::Result<ExitCode> {
+    use zscaler_lifecycle_mcp::mcp::http::{self, HttpOptions};
+    let mut tokens = match std::env::var("ZSCALER_LIFECYCLE_MCP_TOKENS") {
+        Ok(v) if !v.trim().is_empty() => {
+            http::parse_tokens(&v).context("ZSCALER_LIFECYCLE_MCP_TOKENS")?
+        }
+        _ => Vec::new(),
+    };
+    if let Some(file) = &args.tokens_file {
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        tokens.extend(http::parse_tokens(&text).with_context(|| file.display().to_string())?);
+    }
+    if !args.bind.ip().is_loopback() && tokens.is_empty() {
+        // Refuse before starting anything (including the demo tenant).
+        return Err(http::HttpError::OpenWithoutAuth(args.bind).into());
+    }
+    let running = super::start(config).await?;
+    let server = LifecycleServer::new(running.app.clone());
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_stop_signal().await;
+        tracing::info!("stopping: finishing in-flight requests");
+        stop.cancel();
+    });
+    let opts = HttpOptions {
+        bind: args.bind,
+        stateless: args.stateless,
+        tokens,
+        allowed_hosts: args.allowed_hosts,
+        allowed_origins: args.allowed_origins,
+    };
+    http::serve(server, opts, shutdown).await?;
+    if let Some(sim) = running.demo_sim {
+        sim.shutdown().await;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn wait_for_stop_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -2,6 +2,7 @@
 //! every tool delegates to `crate::ops`.
 
 pub mod confirm;
+pub mod http;
 pub mod prompts;
 pub mod schema;
 pub mod server;

@@ -46,11 +46,19 @@ pub const TOOL_NAMES: [&str; 10] = [
 ];
 
 fn caller(ctx: &RequestContext<RoleServer>) -> Caller {
-    let client = ctx
+    let mut client = ctx
         .peer
         .peer_info()
         .map(|i| format!("{}/{}", i.client_info.name, i.client_info.version))
         .unwrap_or_else(|| "unknown".into());
+    // Over HTTP, the bearer token's name says which caller this is.
+    if let Some(p) = ctx
+        .extensions
+        .get::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<super::http::Principal>())
+    {
+        client.push_str(&format!(" via token {}", p.0));
+    }
     Caller { client }
 }
 

@@ -182,7 +182,7 @@ protected_groups = ["Admins"]
         self.sim.as_ref().expect("env has a sim")
     }
 
-    fn command(&self, args: &[&str]) -> tokio::process::Command {
+    pub fn command(&self, args: &[&str]) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(BIN);
         if let Some(c) = &self.config {
             cmd.arg("--config").arg(c);

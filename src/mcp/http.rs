@@ -1,0 +1,231 @@
+//! Remote serving: MCP Streamable HTTP at `/mcp`, with bearer tokens, Host and Origin checks,
+//! a body limit, health endpoints and graceful shutdown.
+//!
+//! The same `LifecycleServer` and guardrails as on stdio. Stateful mode keeps a session per
+//! client (needed for inline elicitation by pre-2026 clients); stateless mode answers every
+//! request on its own, for replicas behind a load balancer. TLS belongs to a reverse proxy.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use subtle::ConstantTimeEq;
+use tokio_util::sync::CancellationToken;
+
+use super::LifecycleServer;
+use crate::secret::Secret;
+
+/// Largest request body accepted (an MCP request is a few KB).
+const MAX_BODY: usize = 1 << 20;
+
+/// A named bearer token. The name, never the token, identifies the caller in the journal.
+#[derive(Debug, Clone)]
+pub struct Token {
+    pub name: String,
+    pub secret: Secret,
+}
+
+/// Who called, put in the request extensions by the auth layer.
+#[derive(Debug, Clone)]
+pub struct Principal(pub String);
+
+/// How to serve.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    pub bind: SocketAddr,
+    pub stateless: bool,
+    pub tokens: Vec<Token>,
+    /// Host header values accepted (DNS-rebinding protection); empty = loopback names.
+    pub allowed_hosts: Vec<String>,
+    /// Origin values accepted from browsers; empty = localhost origins only.
+    pub allowed_origins: Vec<String>,
+}
+
+/// Why serving could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error(
+        "refusing to listen on {0} without authentication: set ZSCALER_LIFECYCLE_MCP_TOKENS or --tokens-file, or bind 127.0.0.1"
+    )]
+    OpenWithoutAuth(SocketAddr),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server stopped: {0}")]
+    Serve(std::io::Error),
+    #[error("tokens: {0}")]
+    Tokens(String),
+}
+
+/// Parses `name:token` pairs separated by commas or newlines (`#` starts a comment line).
+pub fn parse_tokens(text: &str) -> Result<Vec<Token>, HttpError> {
+    let mut out: Vec<Token> = Vec::new();
+    for (i, item) in text.split([',', '\n']).enumerate() {
+        let item = item.trim();
+        if item.is_empty() || item.starts_with('#') {
+            continue;
+        }
+        let (name, secret) = item
+            .split_once(':')
+            .ok_or_else(|| HttpError::Tokens(format!("entry {} is not name:token", i + 1)))?;
+        let (name, secret) = (name.trim(), secret.trim());
+        if name.is_empty() || secret.len() < 16 {
+            return Err(HttpError::Tokens(format!(
+                "entry {} ('{name}'): needs a name and a token of at least 16 characters",
+                i + 1
+            )));
+        }
+        if out.iter().any(|t| t.name == name) {
+            return Err(HttpError::Tokens(format!(
+                "token name '{name}' is used twice"
+            )));
+        }
+        out.push(Token {
+            name: name.into(),
+            secret: Secret::new(secret),
+        });
+    }
+    Ok(out)
+}
+
+/// The token's name if `presented` matches one, compared in constant time against every token.
+fn authenticate(tokens: &[Token], presented: &str) -> Option<String> {
+    let mut found = None;
+    for t in tokens {
+        let eq: bool = t
+            .secret
+            .expose()
+            .as_bytes()
+            .ct_eq(presented.as_bytes())
+            .into();
+        if eq {
+            found = Some(t.name.clone());
+        }
+    }
+    found
+}
+
+async fn require_token(
+    State(tokens): State<Arc<Vec<Token>>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    if tokens.is_empty() {
+        return next.run(req).await;
+    }
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .unwrap_or_default();
+    match authenticate(&tokens, presented) {
+        Some(name) => {
+            req.extensions_mut().insert(Principal(name));
+            next.run(req).await
+        }
+        None => (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "missing or invalid bearer token",
+        )
+            .into_response(),
+    }
+}
+
+/// The HTTP application (without the listener), for tests and embedding.
+pub fn router(server: LifecycleServer, opts: &HttpOptions, shutdown: CancellationToken) -> Router {
+    let mut config = StreamableHttpServerConfig::default()
+        .with_max_request_body_bytes(MAX_BODY)
+        .with_cancellation_token(shutdown.child_token());
+    if opts.stateless {
+        config = config
+            .with_legacy_session_mode(false)
+            .with_json_response(true);
+    }
+    if !opts.allowed_hosts.is_empty() {
+        config = config.with_allowed_hosts(opts.allowed_hosts.clone());
+    }
+    let origins = if opts.allowed_origins.is_empty() {
+        vec![
+            "http://localhost:*".to_string(),
+            "http://127.0.0.1:*".to_string(),
+        ]
+    } else {
+        opts.allowed_origins.clone()
+    };
+    config = config.with_allowed_origins(origins);
+    let mcp = StreamableHttpService::new(
+        move || Ok(server.clone()),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    );
+    let tokens = Arc::new(opts.tokens.clone());
+    Router::new()
+        .nest_service("/mcp", mcp)
+        .layer(middleware::from_fn_with_state(tokens, require_token))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(|| async { "ready" }))
+}
+
+/// Serves until `shutdown` is cancelled, finishing in-flight requests.
+pub async fn serve(
+    server: LifecycleServer,
+    opts: HttpOptions,
+    shutdown: CancellationToken,
+) -> Result<(), HttpError> {
+    if !opts.bind.ip().is_loopback() && opts.tokens.is_empty() {
+        return Err(HttpError::OpenWithoutAuth(opts.bind));
+    }
+    if opts.tokens.is_empty() {
+        tracing::warn!("no bearer tokens configured: any local process can call this server");
+    }
+    let listener = tokio::net::TcpListener::bind(opts.bind)
+        .await
+        .map_err(|source| HttpError::Bind {
+            addr: opts.bind,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| HttpError::Bind {
+        addr: opts.bind,
+        source,
+    })?;
+    tracing::info!(url = %format!("http://{addr}/mcp"), stateless = opts.stateless, tokens = opts.tokens.len(), "serving MCP over Streamable HTTP");
+    let app = router(server, &opts, shutdown.clone());
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+        .map_err(HttpError::Serve)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_parsing_and_matching() {
+        let t = parse_tokens("ops:0123456789abcdef, bot:fedcba9876543210\n# comment\n")
+            .expect("tokens");
+        assert_eq!(t.len(), 2);
+        assert_eq!(authenticate(&t, "fedcba9876543210").as_deref(), Some("bot"));
+        assert_eq!(authenticate(&t, "fedcba987654321"), None);
+        assert_eq!(authenticate(&t, ""), None);
+        assert!(parse_tokens("ops:short").is_err());
+        assert!(parse_tokens("justatoken0123456789").is_err());
+        assert!(parse_tokens("a:0123456789abcdef,a:0123456789abcdeg").is_err());
+        assert!(
+            !format!("{t:?}").contains("0123456789abcdef"),
+            "tokens redacted in Debug"
+        );
+    }
+}

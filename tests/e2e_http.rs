@@ -1,0 +1,216 @@
+//! Remote serving end to end: the real binary on Streamable HTTP, rmcp's HTTP client, the real
+//! adapter against a simulator process, and raw HTTP for the security edges.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::Env;
+use rmcp::ServiceExt;
+use rmcp::model::CallToolRequestParams;
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use serde_json::{Value, json};
+
+const TOKEN: &str = "s3cret-token-for-tests-0123";
+
+struct HttpServer {
+    url: String,
+    _child: tokio::process::Child,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+async fn start(env: &Env, extra: &[&str]) -> HttpServer {
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let mut args = vec!["serve", "--transport", "http", "--bind", &bind];
+    args.extend_from_slice(extra);
+    let child = env
+        .command(&args)
+        .env("ZSCALER_LIFECYCLE_MCP_TOKENS", format!("ops-bot:{TOKEN}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn");
+    let url = format!("http://{bind}");
+    let http = client();
+    for _ in 0..200 {
+        if http
+            .get(format!("{url}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return HttpServer { url, _child: child };
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("HTTP server did not come up on {url}");
+}
+
+fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
+async fn mcp_client(server: &HttpServer) -> rmcp::service::RunningService<rmcp::RoleClient, ()> {
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(format!("{}/mcp", server.url))
+            .auth_header(TOKEN),
+    );
+    ().serve(transport).await.expect("initialize over HTTP")
+}
+
+async fn call(
+    c: &rmcp::service::RunningService<rmcp::RoleClient, ()>,
+    tool: &str,
+    args: Value,
+) -> (bool, Value, String) {
+    let Value::Object(map) = args else {
+        panic!("object")
+    };
+    let r = c
+        .call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(map))
+        .await
+        .expect("call");
+    let text = r
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<String>();
+    (
+        r.is_error.unwrap_or(false),
+        r.structured_content.unwrap_or(Value::Null),
+        text,
+    )
+}
+
+#[tokio::test]
+async fn tools_work_over_http_and_writes_still_need_a_human() {
+    let env = Env::with_sim().await;
+    let server = start(&env, &[]).await;
+    let c = mcp_client(&server).await;
+    let tools = c.list_all_tools().await.expect("tools/list");
+    assert_eq!(tools.len(), 10);
+    let (err, page, text) = call(&c, "list_users", json!({"email_prefix": "jane.doe@"})).await;
+    assert!(!err, "{text}");
+    assert_eq!(page["users"][0]["email"], "jane.doe@acme.example");
+
+    // No elicitation on this client: the plan waits for a human, nothing is deleted.
+    let (err, r, text) = call(&c, "deactivate", json!({"user": "jane.doe@acme.example"})).await;
+    assert!(!err, "{text}");
+    assert_eq!(r["status"], "awaiting_approval");
+    assert!(
+        env.sim()
+            .user("jane.doe@acme.example", "draft")
+            .await
+            .is_some()
+    );
+    let journal = std::fs::read_to_string(env.journal()).expect("journal");
+    assert!(
+        journal.contains("via token ops-bot"),
+        "the token's name is the caller: {journal}"
+    );
+    assert!(!journal.contains(TOKEN), "never the token itself");
+    let _ = c.cancel().await;
+}
+
+#[tokio::test]
+async fn stateless_mode_answers_each_request_on_its_own() {
+    let env = Env::with_sim().await;
+    let server = start(&env, &["--stateless"]).await;
+    let c = mcp_client(&server).await;
+    let (err, page, text) = call(&c, "list_users", json!({"limit": 3})).await;
+    assert!(!err, "{text}");
+    assert_eq!(page["users"].as_array().expect("users").len(), 3);
+    let _ = c.cancel().await;
+}
+
+#[tokio::test]
+async fn auth_origin_host_and_size_are_enforced() {
+    let env = Env::demo();
+    let server = start(&env, &[]).await;
+    let http = client();
+    let mcp = format!("{}/mcp", server.url);
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}});
+    let post = |auth: Option<&str>| {
+        let mut r = http
+            .post(&mcp)
+            .header("Accept", "application/json, text/event-stream")
+            .json(&init);
+        if let Some(a) = auth {
+            r = r.header("Authorization", a);
+        }
+        r
+    };
+    assert_eq!(post(None).send().await.expect("answered").status(), 401);
+    let wrong = post(Some("Bearer not-the-token-at-all-xx"))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(wrong.status(), 401);
+    assert_eq!(wrong.headers()["www-authenticate"], "Bearer");
+    let ok = post(Some(&format!("Bearer {TOKEN}")))
+        .send()
+        .await
+        .expect("answered");
+    assert!(ok.status().is_success(), "{}", ok.status());
+    let evil_origin = post(Some(&format!("Bearer {TOKEN}")))
+        .header("Origin", "http://evil.example")
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(evil_origin.status(), 403);
+    let evil_host = post(Some(&format!("Bearer {TOKEN}")))
+        .header("Host", "evil.example")
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(evil_host.status(), 403);
+    // Just over the 1 MiB limit, on its own connection: the server answers 413 from the
+    // Content-Length without reading the body.
+    let big = client()
+        .post(&mcp)
+        .header("Authorization", format!("Bearer {TOKEN}"))
+        .header("Accept", "application/json, text/event-stream")
+        .header("Content-Type", "application/json")
+        .body(format!(
+            "{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"pad\":\"{}\"}}",
+            "x".repeat((1 << 20) + 1024)
+        ))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(big.status(), 413);
+    let health = http
+        .get(format!("{}/healthz", server.url))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(health.status(), 200, "health needs no token");
+}
+
+#[tokio::test]
+async fn a_public_bind_without_tokens_is_refused() {
+    let env = Env::demo();
+    let out = env
+        .command(&["serve", "--transport", "http", "--bind", "0.0.0.0:0"])
+        .env_remove("ZSCALER_LIFECYCLE_MCP_TOKENS")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("without authentication"));
+}
