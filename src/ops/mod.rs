@@ -93,6 +93,16 @@ impl App {
     }
 }
 
+/// The tenant's activation status, with the usual error wording.
+pub async fn activation_status(
+    conn: &Connection,
+) -> Result<crate::model::ActivationState, ToolError> {
+    conn.provider
+        .activation_status()
+        .await
+        .map_err(|e| provider_error(&conn.name, "reading the activation status", e))
+}
+
 /// Turns a provider failure into a message that names the connection and a next step.
 pub fn provider_error(conn: &str, what: &str, e: ProviderError) -> ToolError {
     let next = match &e {

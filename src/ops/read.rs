@@ -226,11 +226,7 @@ pub async fn pending_changes(
             conn.name
         )));
     }
-    let status = conn
-        .provider
-        .activation_status()
-        .await
-        .map_err(|e| provider_error(&conn.name, "reading the activation status", e))?;
+    let status = super::activation_status(conn).await?;
     let mine = app.ledger.pending(&conn.name);
     let note = match (status, mine.is_empty()) {
         (ActivationState::Active, true) => "Nothing is pending on the tenant.".to_string(),

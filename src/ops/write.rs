@@ -47,6 +47,13 @@ pub enum Verification {
     Unknown,
 }
 
+impl Verification {
+    /// Verified when the read-back matched the plan, mismatch otherwise.
+    fn matched(ok: bool) -> Self {
+        if ok { Self::Verified } else { Self::Mismatch }
+    }
+}
+
 /// How a write was confirmed.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ConfirmationInfo {
@@ -484,14 +491,7 @@ pub async fn create_user(
                 && u.name == new.name
                 && u.department.as_ref().map(|d| &d.id) == Some(&new.department.id)
                 && want == got;
-            (
-                if ok {
-                    Verification::Verified
-                } else {
-                    Verification::Mismatch
-                },
-                u,
-            )
+            (Verification::matched(ok), u)
         }
         Err(_) => (Verification::Unknown, created),
     };
@@ -690,14 +690,7 @@ async fn finish_membership(
                 .filter(|g| !remove.iter().any(|r| r.id == g.id))
                 .all(has);
             let ok = kept && add.iter().all(has) && !remove.iter().any(has);
-            (
-                if ok {
-                    Verification::Verified
-                } else {
-                    Verification::Mismatch
-                },
-                u,
-            )
+            (Verification::matched(ok), u)
         }
         Err(_) => (Verification::Unknown, changed),
     };
@@ -1011,11 +1004,7 @@ pub async fn activate_changes(
         )));
     }
     precheck_plan(app, caller, "activate_changes", conn, &args.plan_id)?;
-    let status = conn
-        .provider
-        .activation_status()
-        .await
-        .map_err(|e| provider_error(&conn.name, "reading the activation status", e))?;
+    let status = super::activation_status(conn).await?;
     let mine = app.ledger.pending(&conn.name);
     if status == ActivationState::Active {
         app.ledger.clear(&conn.name);
