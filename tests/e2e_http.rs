@@ -214,3 +214,42 @@ async fn a_public_bind_without_tokens_is_refused() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("without authentication"));
 }
+
+#[tokio::test]
+async fn confirmation_by_elicitation_works_over_stateful_http() {
+    let env = Env::with_sim().await;
+    let server = start(&env, &[]).await;
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(format!("{}/mcp", server.url))
+            .auth_header(TOKEN),
+    );
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let c = common::TestClient {
+        human: common::Human::Accepts,
+        asked: asked.clone(),
+    }
+    .serve(transport)
+    .await
+    .expect("initialize over HTTP");
+    let Value::Object(map) = json!({"user": "john.smith@acme.example"}) else {
+        unreachable!()
+    };
+    let r = c
+        .call_tool(CallToolRequestParams::new("deactivate").with_arguments(map))
+        .await
+        .expect("call");
+    let out = r.structured_content.expect("structured");
+    assert_eq!(out["status"], "executed", "{out}");
+    assert_eq!(out["confirmation"]["channel"], "elicitation");
+    assert!(
+        asked.lock().expect("lock")[0].contains("john.smith@acme.example"),
+        "the human saw the plan"
+    );
+    assert!(
+        env.sim()
+            .user("john.smith@acme.example", "draft")
+            .await
+            .is_none()
+    );
+    let _ = c.cancel().await;
+}
