@@ -253,3 +253,38 @@ async fn confirmation_by_elicitation_works_over_stateful_http() {
     );
     let _ = c.cancel().await;
 }
+
+#[tokio::test]
+async fn stateless_mode_falls_back_to_approval_when_it_cannot_ask() {
+    let env = Env::with_sim().await;
+    let server = start(&env, &["--stateless"]).await;
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(format!("{}/mcp", server.url))
+            .auth_header(TOKEN),
+    );
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let c = common::TestClient {
+        human: common::Human::Accepts,
+        asked: asked.clone(),
+    }
+    .serve(transport)
+    .await
+    .expect("initialize over HTTP");
+    let Value::Object(map) = json!({"user": "john.smith@acme.example"}) else {
+        unreachable!()
+    };
+    let r = c
+        .call_tool(CallToolRequestParams::new("deactivate").with_arguments(map))
+        .await
+        .expect("call");
+    let out = r.structured_content.expect("structured");
+    assert_eq!(out["status"], "awaiting_approval", "{out}");
+    assert!(
+        env.sim()
+            .user("john.smith@acme.example", "draft")
+            .await
+            .is_some(),
+        "nothing executed"
+    );
+    let _ = c.cancel().await;
+}

@@ -154,10 +154,13 @@ impl McpConfirmer {
             Ok(_) => ConfirmAnswer::Declined,
             Err(ElicitationError::UserDeclined) => ConfirmAnswer::Declined,
             Err(ElicitationError::CapabilityNotSupported) => ConfirmAnswer::Unavailable,
-            // Cancelled, timed out, unparsable or a transport failure: nothing executes.
+            Err(ElicitationError::UserCancelled) => ConfirmAnswer::Cancelled,
+            // The question could not be put or answered (stateless HTTP has no channel back,
+            // a timeout, a malformed answer): nothing executes, and the plan goes to
+            // out-of-band approval instead of being lost.
             Err(e) => {
-                tracing::info!(error = %e, plan = %plan.id, "confirmation not obtained");
-                ConfirmAnswer::Cancelled
+                tracing::info!(error = %e, plan = %plan.id, "inline confirmation unavailable; falling back to approval");
+                ConfirmAnswer::Unavailable
             }
         }
     }
