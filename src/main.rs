@@ -51,6 +51,9 @@ enum Command {
         /// HTTP: accepted browser Origin (repeatable; default http://localhost:* and http://127.0.0.1:*).
         #[arg(long)]
         allowed_origin: Vec<String>,
+        /// HTTP: requests per second per caller (token), bursts up to twice that; beyond, 429.
+        #[arg(long, default_value_t = 20)]
+        per_caller_rps: u32,
     },
     /// Call one tool from the terminal and print its result as JSON.
     ///
@@ -176,6 +179,7 @@ fn main() -> std::process::ExitCode {
                 tokens_file,
                 allowed_host,
                 allowed_origin,
+                per_caller_rps,
             } => {
                 if transport == "http" {
                     let http = cli::serve::HttpArgs {
@@ -184,6 +188,7 @@ fn main() -> std::process::ExitCode {
                         tokens_file,
                         allowed_hosts: allowed_host,
                         allowed_origins: allowed_origin,
+                        per_caller_rps,
                     };
                     cli::serve::run_http(config.as_deref(), http).await
                 } else {

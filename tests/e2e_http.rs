@@ -288,3 +288,28 @@ async fn stateless_mode_falls_back_to_approval_when_it_cannot_ask() {
     );
     let _ = c.cancel().await;
 }
+
+#[tokio::test]
+async fn each_caller_is_rate_limited() {
+    let env = Env::demo();
+    let server = start(&env, &["--per-caller-rps", "1"]).await;
+    let http = client();
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let r = http
+            .post(format!("{}/mcp", server.url))
+            .header("Authorization", format!("Bearer {TOKEN}"))
+            .header("Accept", "application/json, text/event-stream")
+            .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}}))
+            .send()
+            .await
+            .expect("answered");
+        statuses.push(r.status().as_u16());
+    }
+    assert!(
+        statuses[0] == 200 && statuses[1] == 200,
+        "burst of two allowed: {statuses:?}"
+    );
+    assert!(statuses.contains(&429), "then 429: {statuses:?}");
+}

@@ -30,6 +30,7 @@ pub struct HttpArgs {
     pub tokens_file: Option<std::path::PathBuf>,
     pub allowed_hosts: Vec<String>,
     pub allowed_origins: Vec<String>,
+    pub per_caller_rps: u32,
 }
 
 /// `serve --transport http`: Streamable HTTP until Ctrl-C or SIGTERM, then a graceful stop.
@@ -65,6 +66,7 @@ pub async fn run_http(config: Option<&Path>, args: HttpArgs) -> anyhow::Result<E
         tokens,
         allowed_hosts: args.allowed_hosts,
         allowed_origins: args.allowed_origins,
+        per_caller_rps: args.per_caller_rps,
     };
     http::serve(server, opts, shutdown).await?;
     if let Some(sim) = running.demo_sim {

@@ -46,6 +46,16 @@ pub struct HttpOptions {
     pub allowed_hosts: Vec<String>,
     /// Origin values accepted from browsers; empty = localhost origins only.
     pub allowed_origins: Vec<String>,
+    /// Requests per second each caller may make to `/mcp` (bursts up to twice that).
+    pub per_caller_rps: u32,
+}
+
+type CallerLimiter = governor::DefaultKeyedRateLimiter<String>;
+
+/// What the auth layer needs: the tokens and one limiter keyed by caller.
+struct Gatekeeper {
+    tokens: Vec<Token>,
+    limiter: CallerLimiter,
 }
 
 /// Why serving could not start.
@@ -115,23 +125,35 @@ fn authenticate(tokens: &[Token], presented: &str) -> Option<String> {
 }
 
 async fn require_token(
-    State(tokens): State<Arc<Vec<Token>>>,
+    State(gate): State<Arc<Gatekeeper>>,
     mut req: Request,
     next: Next,
 ) -> Response {
-    if tokens.is_empty() {
-        return next.run(req).await;
-    }
-    let presented = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .unwrap_or_default();
-    match authenticate(&tokens, presented) {
+    let caller = if gate.tokens.is_empty() {
+        Some("anonymous".to_string())
+    } else {
+        let presented = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .unwrap_or_default();
+        authenticate(&gate.tokens, presented)
+    };
+    match caller {
         Some(name) => {
-            req.extensions_mut().insert(Principal(name));
+            if gate.limiter.check_key(&name).is_err() {
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [(header::RETRY_AFTER, "1")],
+                    "too many requests from this caller; retry in a second",
+                )
+                    .into_response();
+            }
+            if !gate.tokens.is_empty() {
+                req.extensions_mut().insert(Principal(name));
+            }
             next.run(req).await
         }
         None => (
@@ -170,10 +192,17 @@ pub fn router(server: LifecycleServer, opts: &HttpOptions, shutdown: Cancellatio
         Arc::new(LocalSessionManager::default()),
         config,
     );
-    let tokens = Arc::new(opts.tokens.clone());
+    let rps =
+        std::num::NonZeroU32::new(opts.per_caller_rps.max(1)).unwrap_or(std::num::NonZeroU32::MIN);
+    let burst =
+        std::num::NonZeroU32::new(opts.per_caller_rps.max(1).saturating_mul(2)).unwrap_or(rps);
+    let gate = Arc::new(Gatekeeper {
+        tokens: opts.tokens.clone(),
+        limiter: governor::RateLimiter::keyed(governor::Quota::per_second(rps).allow_burst(burst)),
+    });
     Router::new()
         .nest_service("/mcp", mcp)
-        .layer(middleware::from_fn_with_state(tokens, require_token))
+        .layer(middleware::from_fn_with_state(gate, require_token))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(|| async { "ready" }))
 }
