@@ -71,6 +71,28 @@ async fn mcp_client(server: &HttpServer) -> rmcp::service::RunningService<rmcp::
     ().serve(transport).await.expect("initialize over HTTP")
 }
 
+/// An HTTP client whose human accepts every confirmation, and the plans it was shown.
+async fn accepting_client(
+    server: &HttpServer,
+) -> (
+    rmcp::service::RunningService<rmcp::RoleClient, common::TestClient>,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(format!("{}/mcp", server.url))
+            .auth_header(TOKEN),
+    );
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let c = common::TestClient {
+        human: common::Human::Accepts,
+        asked: asked.clone(),
+    }
+    .serve(transport)
+    .await
+    .expect("initialize over HTTP");
+    (c, asked)
+}
+
 async fn call(
     c: &rmcp::service::RunningService<rmcp::RoleClient, ()>,
     tool: &str,
@@ -219,18 +241,7 @@ async fn a_public_bind_without_tokens_is_refused() {
 async fn confirmation_by_elicitation_works_over_stateful_http() {
     let env = Env::with_sim().await;
     let server = start(&env, &[]).await;
-    let transport = StreamableHttpClientTransport::from_config(
-        StreamableHttpClientTransportConfig::with_uri(format!("{}/mcp", server.url))
-            .auth_header(TOKEN),
-    );
-    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let c = common::TestClient {
-        human: common::Human::Accepts,
-        asked: asked.clone(),
-    }
-    .serve(transport)
-    .await
-    .expect("initialize over HTTP");
+    let (c, asked) = accepting_client(&server).await;
     let Value::Object(map) = json!({"user": "john.smith@acme.example"}) else {
         unreachable!()
     };
@@ -258,18 +269,7 @@ async fn confirmation_by_elicitation_works_over_stateful_http() {
 async fn stateless_mode_falls_back_to_approval_when_it_cannot_ask() {
     let env = Env::with_sim().await;
     let server = start(&env, &["--stateless"]).await;
-    let transport = StreamableHttpClientTransport::from_config(
-        StreamableHttpClientTransportConfig::with_uri(format!("{}/mcp", server.url))
-            .auth_header(TOKEN),
-    );
-    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let c = common::TestClient {
-        human: common::Human::Accepts,
-        asked: asked.clone(),
-    }
-    .serve(transport)
-    .await
-    .expect("initialize over HTTP");
+    let (c, asked) = accepting_client(&server).await;
     let Value::Object(map) = json!({"user": "john.smith@acme.example"}) else {
         unreachable!()
     };
@@ -279,6 +279,10 @@ async fn stateless_mode_falls_back_to_approval_when_it_cannot_ask() {
         .expect("call");
     let out = r.structured_content.expect("structured");
     assert_eq!(out["status"], "awaiting_approval", "{out}");
+    assert!(
+        asked.lock().expect("lock").is_empty(),
+        "a stateless server cannot reach the human inline"
+    );
     assert!(
         env.sim()
             .user("john.smith@acme.example", "draft")
