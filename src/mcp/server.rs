@@ -222,7 +222,6 @@ impl LifecycleServer {
     #[tool(
         description = include_str!("../../tools/remove_from_group.md"),
         output_schema = compact_output::<WriteResult>(),
-
         annotations(title = "Remove user from groups", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
     async fn remove_from_group(
@@ -247,7 +246,6 @@ impl LifecycleServer {
     #[tool(
         description = include_str!("../../tools/deactivate.md"),
         output_schema = compact_output::<WriteResult>(),
-
         annotations(title = "Deactivate user", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
     async fn deactivate(
@@ -281,7 +279,6 @@ impl LifecycleServer {
     #[tool(
         description = include_str!("../../tools/activate_changes.md"),
         output_schema = compact_output::<WriteResult>(),
-
         annotations(title = "Activate changes", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
     async fn activate_changes(

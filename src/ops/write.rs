@@ -113,6 +113,10 @@ impl WriteResult {
     }
 }
 
+/// What to do after a write that ZIA keeps staged.
+const STAGED_NEXT_STEP: &str =
+    "The change is staged on the tenant; call activate_changes when the batch is complete.";
+
 fn opt(s: &str) -> Option<String> {
     let t = s.trim();
     (!t.is_empty()).then(|| t.to_string())
@@ -523,10 +527,7 @@ pub async fn create_user(
         approver: None,
     });
     if staged {
-        r.next_step = Some(
-            "The change is staged on the tenant; call activate_changes when the batch is complete."
-                .into(),
-        );
+        r.next_step = Some(STAGED_NEXT_STEP.into());
     }
     Ok(r)
 }
@@ -715,10 +716,7 @@ async fn finish_membership(
     r.plan = plan;
     r.confirmation = Some(confirmation);
     if staged {
-        r.next_step = Some(
-            "The change is staged on the tenant; call activate_changes when the batch is complete."
-                .into(),
-        );
+        r.next_step = Some(STAGED_NEXT_STEP.into());
     }
     Ok(r)
 }
