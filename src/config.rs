@@ -46,6 +46,25 @@ pub struct Config {
 pub enum ConnectionKind {
     /// Native ZIA API with the legacy API-key session login.
     Zia,
+    /// ZIA SCIM 2.0 endpoint (bearer token; `base_url` copied from the admin portal).
+    ZiaScim,
+    /// ZPA SCIM 2.0 endpoint (bearer token per IdP; `base_url` copied from the admin portal).
+    ZpaScim,
+}
+
+impl ConnectionKind {
+    /// Whether this is one of the SCIM kinds.
+    pub fn is_scim(self) -> bool {
+        matches!(self, Self::ZiaScim | Self::ZpaScim)
+    }
+
+    /// The environment variable the official SDKs read a SCIM token from.
+    pub fn default_token_env(self) -> &'static str {
+        match self {
+            Self::ZpaScim => "ZPA_SCIM_TOKEN",
+            _ => "ZIA_SCIM_API_TOKEN",
+        }
+    }
 }
 
 /// One tenant connection. A flat table (not a tagged enum) so that TOML errors keep their line
@@ -77,6 +96,22 @@ pub struct ConnectionConfig {
     /// activation 10/min). Turn off only for a tenant or simulator without limits.
     #[serde(default = "yes")]
     pub rate_limits: bool,
+    /// SCIM bearer token (SCIM kinds); defaults to `ZIA_SCIM_API_TOKEN` / `ZPA_SCIM_TOKEN`.
+    #[serde(default)]
+    pub token: Option<SecretRef>,
+    /// SCIM pacing; Zscaler's SCIM servers allow 5 requests per second.
+    #[serde(default = "default_scim_rps")]
+    pub requests_per_second: u32,
+    /// SCIM: `auto` (ask the server), `patch` or `put` for membership and active changes.
+    #[serde(default = "default_patch_mode")]
+    pub patch: crate::provider::scim::PatchMode,
+}
+
+fn default_scim_rps() -> u32 {
+    5
+}
+fn default_patch_mode() -> crate::provider::scim::PatchMode {
+    crate::provider::scim::PatchMode::Auto
 }
 
 /// Where a secret comes from: `{ env = "NAME" }`, `{ file = "/path" }`, or (for non-secret
@@ -225,6 +260,21 @@ impl Config {
                         return Err(ConfigError::Connection {
                             connection: name.clone(),
                             message: "set cloud (e.g. \"zscalertwo\") or base_url".into(),
+                        });
+                    }
+                }
+                ConnectionKind::ZiaScim | ConnectionKind::ZpaScim => {
+                    let url = conn.base_url.as_deref().map(str::trim).unwrap_or("");
+                    if !(url.starts_with("https://") || url.starts_with("http://")) {
+                        return Err(ConfigError::Connection {
+                            connection: name.clone(),
+                            message: "SCIM connections need base_url: copy the SCIM endpoint from the admin portal (e.g. https://scim1.private.zscaler.com/scim/1/<idpId>/v2)".into(),
+                        });
+                    }
+                    if conn.cloud.is_some() {
+                        return Err(ConfigError::Connection {
+                            connection: name.clone(),
+                            message: "SCIM connections take base_url only, not cloud: endpoints differ per IdP".into(),
                         });
                     }
                 }

@@ -97,7 +97,8 @@ pub struct Page<T> {
 pub struct NewUser {
     pub name: String,
     pub email: String,
-    pub department: DepartmentRef,
+    /// Required by native ZIA; free text (or absent) on SCIM.
+    pub department: Option<DepartmentRef>,
     pub groups: Vec<GroupRef>,
     pub comments: Option<String>,
     /// Only for hosted-database authentication.

@@ -11,6 +11,7 @@ use crate::guard::ledger::Ledger;
 use crate::guard::policy::Policy;
 use crate::guard::store::PlanStore;
 use crate::ops::{App, Connection};
+use crate::provider::scim::{ScimConfig, ScimFlavor, ScimProvider};
 use crate::provider::zia::{ZiaConfig, ZiaProvider, cloud_base_url};
 use crate::sim::{Sim, SimOptions};
 
@@ -109,7 +110,7 @@ fn build(config: Config) -> Result<Running, SetupError> {
             connection: name.clone(),
             message,
         };
-        match c.kind {
+        let provider: Arc<dyn crate::provider::Provider> = match c.kind {
             ConnectionKind::Zia => {
                 let base_url = match (&c.base_url, &c.cloud) {
                     (Some(url), _) => url.trim_end_matches('/').to_string(),
@@ -132,16 +133,39 @@ fn build(config: Config) -> Result<Running, SetupError> {
                     rate_limits: c.rate_limits,
                 })
                 .map_err(|e| err(e.to_string()))?;
-                connections.insert(
-                    name.clone(),
-                    Connection {
-                        name: name.clone(),
-                        provider: Arc::new(provider),
-                        registered_domains: c.registered_domains.clone(),
-                    },
-                );
+                Arc::new(provider)
             }
-        }
+            kind @ (ConnectionKind::ZiaScim | ConnectionKind::ZpaScim) => {
+                let token_ref = c.token.clone().unwrap_or_else(|| crate::config::SecretRef {
+                    env: Some(kind.default_token_env().into()),
+                    file: None,
+                    value: None,
+                });
+                let token = token_ref.resolve("token").map_err(err)?;
+                let provider = ScimProvider::new(ScimConfig {
+                    flavor: if kind == ConnectionKind::ZpaScim {
+                        ScimFlavor::Zpa
+                    } else {
+                        ScimFlavor::Zia
+                    },
+                    base_url: c.base_url.clone().unwrap_or_default(),
+                    token,
+                    timeout: Duration::from_secs(c.timeout_secs.max(1)),
+                    requests_per_second: Some(c.requests_per_second).filter(|_| c.rate_limits),
+                    patch: c.patch,
+                })
+                .map_err(|e| err(e.to_string()))?;
+                Arc::new(provider)
+            }
+        };
+        connections.insert(
+            name.clone(),
+            Connection {
+                name: name.clone(),
+                provider,
+                registered_domains: c.registered_domains.clone(),
+            },
+        );
     }
     Ok(Running {
         app: Arc::new(app(connections, &config.policy, Some(&config), false)?),

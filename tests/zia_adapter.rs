@@ -237,10 +237,10 @@ async fn long_waits_fail_fast_and_unknown_write_outcomes_are_not_retried() {
     let new = zscaler_lifecycle_mcp::model::NewUser {
         name: "Unknown Outcome".into(),
         email: "unknown.outcome@acme.example".into(),
-        department: zscaler_lifecycle_mcp::model::DepartmentRef {
+        department: Some(zscaler_lifecycle_mcp::model::DepartmentRef {
             id: "77001".into(),
             name: "Sales".into(),
-        },
+        }),
         groups: vec![],
         comments: None,
         password: None,

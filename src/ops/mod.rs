@@ -122,6 +122,9 @@ pub fn provider_error(conn: &str, what: &str, e: ProviderError) -> ToolError {
         ProviderError::OutcomeUnknown { .. } => {
             "; the change may or may not have happened — read the state back with get_user before trying again"
         }
+        ProviderError::Partial { .. } => {
+            "; the rest was not attempted — read the state back with get_user, then call again for what is missing"
+        }
         ProviderError::Transport { .. } => "; the tenant could not be reached — call again later",
         ProviderError::Api { .. } | ProviderError::Decode { .. } => "",
     };

@@ -405,9 +405,10 @@ pub struct CreateUserArgs {
     pub name: String,
     /// Email; must be unique and in a domain registered on the tenant.
     pub email: String,
-    /// Department name (list_users shows existing ones; errors list them all).
+    /// Department name: must exist on native ZIA (errors list them all); free text on SCIM.
+    #[serde(default)]
     pub department: String,
-    /// Group names; at least one (list_groups shows them).
+    /// Group names (list_groups shows them); native ZIA needs at least one.
     pub groups: Vec<String>,
     /// Optional comment stored on the account.
     #[serde(default)]
@@ -439,7 +440,8 @@ pub async fn create_user(
         )));
     }
     check_email(conn, email)?;
-    if args.groups.is_empty() {
+    let native = conn.provider.capabilities().departments;
+    if args.groups.is_empty() && native {
         return Err(ToolError::new(
             "groups is empty: ZIA needs at least one group for a new user; list_groups shows the available ones",
         ));
@@ -453,7 +455,15 @@ pub async fn create_user(
     )
     .map_err(|e| provider_error(&conn.name, "reading groups and departments", e))?;
     let group_refs = resolve::groups(conn, &groups, &args.groups)?;
-    let department = resolve::department(conn, &departments, &args.department)?;
+    // Native ZIA departments are objects that must exist; on SCIM a department is free text.
+    let department = if native {
+        Some(resolve::department(conn, &departments, &args.department)?)
+    } else {
+        opt(&args.department).map(|d| crate::model::DepartmentRef {
+            id: d.clone(),
+            name: d,
+        })
+    };
     let new = NewUser {
         name: name.to_string(),
         email: email.to_string(),
@@ -493,7 +503,7 @@ pub async fn create_user(
             got.sort_unstable();
             let ok = normalize_email(&u.email) == normalize_email(email)
                 && u.name == new.name
-                && u.department.as_ref().map(|d| &d.id) == Some(&new.department.id)
+                && u.department.as_ref().map(|d| &d.id) == new.department.as_ref().map(|d| &d.id)
                 && want == got;
             (Verification::matched(ok), u)
         }
@@ -867,7 +877,9 @@ pub async fn deactivate(
         _ => {}
     }
     precheck_plan(app, caller, "deactivate", conn, &args.plan_id)?;
-    if mode == DeactivateMode::Delete {
+    // On ZIA SCIM a disable may delete the account, so it is capped like a deletion.
+    let destructive = mode == DeactivateMode::Delete || caps.disable_may_delete;
+    if destructive {
         app.policy.check_deletion(&conn.name).map_err(ToolError)?;
     }
     let user = resolve::user(conn, &args.user).await?;
@@ -896,6 +908,11 @@ pub async fn deactivate(
             group_names(&user.groups)
         }
     ));
+    if mode == DeactivateMode::Disable && caps.disable_may_delete {
+        changes.push(
+            "Warning: this ZIA SCIM server may DELETE the account when it is set inactive; treat this as a deletion".into(),
+        );
+    }
     if caps.staged_changes {
         changes.push("Staged on the tenant until activate_changes".into());
     }
@@ -913,10 +930,7 @@ pub async fn deactivate(
             Err(stop) => return Ok(*stop),
         };
     if mode == DeactivateMode::Disable {
-        return Err(ToolError(format!(
-            "connection {} does not implement disable yet",
-            conn.name
-        )));
+        return disable(app, caller, conn, user, plan, confirmation).await;
     }
     app.policy.check_deletion(&conn.name).map_err(ToolError)?;
     if let Err(e) = conn.provider.delete_user(&user.id).await {
@@ -970,6 +984,74 @@ pub async fn deactivate(
     if caps.staged_changes {
         r.next_step = Some("The deletion is staged; call activate_changes to make it live.".into());
     }
+    Ok(r)
+}
+
+/// Executes an approved disable and verifies it by reading the account back.
+async fn disable(
+    app: &App,
+    caller: &Caller,
+    conn: &Connection,
+    user: User,
+    plan: Plan,
+    confirmation: ConfirmationInfo,
+) -> Result<WriteResult, ToolError> {
+    let caps = conn.provider.capabilities();
+    if caps.disable_may_delete {
+        app.policy.check_deletion(&conn.name).map_err(ToolError)?;
+    }
+    let after = match conn.provider.set_active(&user.id, false).await {
+        Ok(after) => after,
+        Err(e) => {
+            let err = provider_error(&conn.name, "deactivate", e);
+            journal(
+                app,
+                caller,
+                "deactivate",
+                &conn.name,
+                json!({"outcome": "failed", "before": user, "plan_id": plan.id, "error": err.0}),
+            );
+            return Err(err);
+        }
+    };
+    if caps.disable_may_delete {
+        app.policy.record_deletion(&conn.name);
+    }
+    let (verification, summary) = match &after {
+        Some(u) => (
+            Verification::matched(u.active == Some(false)),
+            format!(
+                "Disabled user {} (id {}) on {}.",
+                quote(&user.email),
+                user.id,
+                conn.name
+            ),
+        ),
+        None => (
+            Verification::Verified,
+            format!(
+                "User {} (id {}) on {} was set inactive and the server deleted the account.",
+                quote(&user.email),
+                user.id,
+                conn.name
+            ),
+        ),
+    };
+    journal(
+        app,
+        caller,
+        "deactivate",
+        &conn.name,
+        json!({
+            "outcome": "executed", "mode": "disable", "verification": verification,
+            "before": user, "after": after, "plan_id": plan.id, "confirmation": confirmation,
+        }),
+    );
+    let mut r = WriteResult::new(WriteStatus::Executed, conn, summary);
+    r.verification = Some(verification);
+    r.user = after;
+    r.plan = Some(plan);
+    r.confirmation = Some(confirmation);
     Ok(r)
 }
 

@@ -3,6 +3,8 @@
 //! Tool handlers and the guard only see this trait; providers know nothing of MCP. A new backend
 //! (SCIM, another IdP) is one new module implementing [`Provider`].
 
+pub mod retry;
+pub mod scim;
 pub mod zia;
 
 use std::time::Duration;
@@ -39,8 +41,12 @@ pub struct Capabilities {
     pub delete: bool,
     /// Users can be created.
     pub create: bool,
-    /// Departments exist and are required on create.
+    /// Departments are objects of their own and, with a group, required on create (native ZIA);
+    /// elsewhere a department is free text on the user.
     pub departments: bool,
+    /// Disabling may delete the account (ZIA SCIM: `active:false` is reported to delete), so it
+    /// is planned and capped like a deletion.
+    pub disable_may_delete: bool,
 }
 
 /// A provider failure, classified so that the tool layer can tell the model what to do next.
@@ -83,6 +89,9 @@ pub enum ProviderError {
         code: Option<String>,
         message: String,
     },
+    /// A multi-step change stopped part-way; the message says what was done and what failed.
+    #[error("partly done: {message}")]
+    Partial { message: String },
     /// The tenant answered with something we could not parse.
     #[error("unexpected response: {message}")]
     Decode { message: String },
@@ -133,6 +142,15 @@ pub trait Provider: Send + Sync {
 
     /// Deletes a user.
     async fn delete_user(&self, user_id: &str) -> Result<(), ProviderError>;
+
+    /// Sets a user's active flag. `Ok(None)` means the account no longer exists afterwards (ZIA
+    /// SCIM may delete on `active:false`).
+    async fn set_active(&self, user_id: &str, active: bool) -> Result<Option<User>, ProviderError> {
+        let _ = (user_id, active);
+        Err(ProviderError::Unsupported {
+            what: "this backend has no disabled state".into(),
+        })
+    }
 
     /// Whether staged changes wait for activation (`Active` where nothing is ever staged).
     async fn activation_status(&self) -> Result<ActivationState, ProviderError>;

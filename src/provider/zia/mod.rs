@@ -18,7 +18,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 pub use auth::obfuscate_api_key;
-pub use client::parse_retry_after;
+pub use crate::provider::retry::parse_retry_after;
 
 use crate::model::{
     ActivationState, Department, Group, GroupRef, NewUser, Page, PageRequest, User, UserFilter,
@@ -192,6 +192,7 @@ impl Provider for ZiaProvider {
             delete: true,
             create: true,
             departments: true,
+            disable_may_delete: false,
         }
     }
 
@@ -282,10 +283,13 @@ impl Provider for ZiaProvider {
                 message: format!("ZIA ids are numbers, got {s:?}"),
             })
         };
+        let department = user.department.as_ref().ok_or_else(|| ProviderError::Invalid {
+            message: "ZIA needs a department for a new user".into(),
+        })?;
         let mut body = json!({
             "name": user.name,
             "email": user.email,
-            "department": {"id": id(&user.department.id)?},
+            "department": {"id": id(&department.id)?},
             "groups": user.groups.iter().map(|g| id(&g.id).map(|n| json!({"id": n}))).collect::<Result<Vec<_>, _>>()?,
         });
         if let Some(c) = &user.comments {
