@@ -30,6 +30,8 @@ pub enum WriteStatus {
     NoChange,
     /// Nothing changed yet: a human must approve the plan, then call again with plan_id.
     AwaitingApproval,
+    /// Some connections of a `connection: "all"` call changed and some failed (see outcomes).
+    PartlyExecuted,
     /// The human declined or dismissed the confirmation; nothing changed.
     Declined,
     /// The client must ask the human and call again with the answer (never sent as a final
@@ -93,13 +95,37 @@ pub struct WriteResult {
     /// Events to tell the person.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notices: Vec<String>,
+    /// Per-connection results of a `connection: "all"` call.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outcomes: Vec<ConnectionOutcome>,
+}
+
+/// What happened on one connection of a `connection: "all"` call.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ConnectionOutcome {
+    pub connection: String,
+    /// `executed`, `failed`, or `not_found`.
+    pub outcome: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification: Option<Verification>,
+    /// What was done or why it failed.
+    pub detail: String,
 }
 
 impl WriteResult {
-    fn new(status: WriteStatus, conn: &Connection, summary: String) -> Self {
+    pub(super) fn new(status: WriteStatus, conn: &Connection, summary: String) -> Self {
+        let mut r = Self::scoped(status, &conn.name, summary);
+        r.notices = conn.provider.take_notices();
+        r
+    }
+
+    /// A result for a connection name or `all`, before any tenant call (no notices to drain).
+    pub(super) fn scoped(status: WriteStatus, scope: &str, summary: String) -> Self {
         Self {
             status,
-            connection: conn.name.clone(),
+            connection: scope.to_string(),
             summary,
             plan: None,
             confirmation: None,
@@ -108,7 +134,8 @@ impl WriteResult {
             tenant_status: None,
             staged: false,
             next_step: None,
-            notices: conn.provider.take_notices(),
+            notices: Vec::new(),
+            outcomes: Vec::new(),
         }
     }
 }
@@ -117,12 +144,12 @@ impl WriteResult {
 const STAGED_NEXT_STEP: &str =
     "The change is staged on the tenant; call activate_changes when the batch is complete.";
 
-fn opt(s: &str) -> Option<String> {
+pub(super) fn opt(s: &str) -> Option<String> {
     let t = s.trim();
     (!t.is_empty()).then(|| t.to_string())
 }
 
-fn journal(app: &App, caller: &Caller, tool: &str, conn: &str, fields: Value) {
+pub(super) fn journal(app: &App, caller: &Caller, tool: &str, conn: &str, fields: Value) {
     let mut event = Map::new();
     event.insert("tool".into(), tool.into());
     event.insert("connection".into(), conn.into());
@@ -138,7 +165,7 @@ fn journal(app: &App, caller: &Caller, tool: &str, conn: &str, fields: Value) {
 
 /// The outcome of the gate. Short-lived, so the size difference between variants is harmless.
 #[allow(clippy::large_enum_variant)]
-enum Gate {
+pub(super) enum Gate {
     /// Go ahead. `recheck` means the targets must be read again and compared with the plan,
     /// because a human took time to answer.
     Proceed {
@@ -151,19 +178,19 @@ enum Gate {
 }
 
 /// What a destructive call proposes to do, before confirmation.
-struct Proposal<'a> {
-    tool: &'a str,
+pub(super) struct Proposal<'a> {
+    pub tool: &'a str,
     /// The call's arguments in canonical form (resolved ids), which a plan is bound to.
-    arguments: Value,
+    pub arguments: Value,
     /// `plan_id` from the call, empty on a first call.
-    plan_id: &'a str,
-    changes: Vec<String>,
-    targets: Vec<PlanTarget>,
+    pub plan_id: &'a str,
+    pub changes: Vec<String>,
+    pub targets: Vec<PlanTarget>,
 }
 
-async fn gate(
+pub(super) async fn gate(
     app: &App,
-    conn: &Connection,
+    scope: &str,
     caller: &Caller,
     confirmer: &dyn Confirmer,
     proposal: Proposal<'_>,
@@ -182,13 +209,13 @@ async fn gate(
                 app,
                 caller,
                 tool,
-                &conn.name,
+                scope,
                 json!({"outcome": "refused", "plan_id": id, "reason": e.0}),
             );
             e
         };
         let stored = app.plans.load_live(&id).map_err(|e| refuse(e.into()))?;
-        if stored.tool != tool || stored.connection != conn.name || stored.arguments != arguments {
+        if stored.tool != tool || stored.connection != scope || stored.arguments != arguments {
             return Err(refuse(ToolError::from(
                 crate::guard::GuardError::Mismatch {
                     id: id.clone(),
@@ -196,7 +223,7 @@ async fn gate(
                         "{} {} on {}",
                         stored.tool, stored.arguments, stored.connection
                     ),
-                    actual: format!("{tool} {arguments} on {}", conn.name),
+                    actual: format!("{tool} {arguments} on {scope}"),
                 },
             )));
         }
@@ -219,7 +246,7 @@ async fn gate(
     let plan = Plan {
         id: PlanStore::new_id(),
         tool: tool.into(),
-        connection: conn.name.clone(),
+        connection: scope.to_string(),
         arguments,
         changes,
         targets,
@@ -245,12 +272,12 @@ async fn gate(
                 app,
                 caller,
                 tool,
-                &conn.name,
+                scope,
                 json!({"outcome": how, "plan": plan}),
             );
-            let mut r = WriteResult::new(
+            let mut r = WriteResult::scoped(
                 WriteStatus::Declined,
-                conn,
+                scope,
                 format!("The human {how} the plan; nothing was changed."),
             );
             r.plan = Some(plan);
@@ -258,9 +285,9 @@ async fn gate(
             Ok(Gate::Stop(Box::new(r)))
         }
         ConfirmAnswer::AskClient => {
-            let mut r = WriteResult::new(
+            let mut r = WriteResult::scoped(
                 WriteStatus::InputRequired,
-                conn,
+                scope,
                 format!("Plan {} needs the human's confirmation.", plan.id),
             );
             r.plan = Some(plan);
@@ -272,12 +299,12 @@ async fn gate(
                 app,
                 caller,
                 tool,
-                &conn.name,
+                scope,
                 json!({"outcome": "awaiting_approval", "plan": plan}),
             );
-            let mut r = WriteResult::new(
+            let mut r = WriteResult::scoped(
                 WriteStatus::AwaitingApproval,
-                conn,
+                scope,
                 format!(
                     "Nothing was changed. Plan {} needs a human's approval.",
                     plan.id
@@ -303,7 +330,7 @@ async fn gate_user(
     proposal: Proposal<'_>,
     user: User,
 ) -> Result<Result<(Plan, ConfirmationInfo, User), Box<WriteResult>>, ToolError> {
-    match gate(app, conn, caller, confirmer, proposal).await? {
+    match gate(app, &conn.name, caller, confirmer, proposal).await? {
         Gate::Stop(r) => Ok(Err(r)),
         Gate::Proceed {
             plan,
@@ -324,11 +351,11 @@ async fn gate_user(
 
 /// A plan id that can never execute (unknown, used, expired, tampered) is refused before any
 /// tenant call, so a replay says "already used" rather than failing on a vanished target.
-fn precheck_plan(
+pub(super) fn precheck_plan(
     app: &App,
     caller: &Caller,
     tool: &str,
-    conn: &Connection,
+    scope: &str,
     plan_id: &str,
 ) -> Result<(), ToolError> {
     if let Some(id) = opt(plan_id)
@@ -339,7 +366,7 @@ fn precheck_plan(
             app,
             caller,
             tool,
-            &conn.name,
+            scope,
             json!({"outcome": "refused", "plan_id": id, "reason": e.0}),
         );
         return Err(e);
@@ -348,7 +375,7 @@ fn precheck_plan(
 }
 
 /// After a human took time to answer inline, the targets must still be as planned.
-fn ensure_unchanged(plan: &Plan, fresh: &[PlanTarget]) -> Result<(), ToolError> {
+pub(super) fn ensure_unchanged(plan: &Plan, fresh: &[PlanTarget]) -> Result<(), ToolError> {
     if plan.targets != fresh {
         return Err(ToolError(format!(
             "nothing changed: the target was modified while the confirmation was open; call {} again to get a new plan",
@@ -784,7 +811,7 @@ pub async fn remove_from_group(
         .check_write("remove_from_group")
         .map_err(ToolError)?;
     let conn = app.connection(opt(&args.connection).as_deref())?;
-    precheck_plan(app, caller, "remove_from_group", conn, &args.plan_id)?;
+    precheck_plan(app, caller, "remove_from_group", &conn.name, &args.plan_id)?;
     let (user, remove) = membership_targets(app, conn, &args.user, &args.groups, false).await?;
     let mut names: Vec<String> = remove.iter().map(|g| g.id.clone()).collect();
     names.sort();
@@ -833,9 +860,10 @@ pub enum DeactivateMode {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeactivateArgs {
-    /// The user's email (case-insensitive) or id.
+    /// The user's email (case-insensitive) or id (an email when connection is "all").
     pub user: String,
-    /// Connection name (default: the only one configured).
+    /// Connection name, or "all" to offboard the person from every connection where their
+    /// email exists, in one plan (default: the only one configured).
     #[serde(default)]
     pub connection: String,
     /// `disable` where the connection supports it, else `delete`; defaults to the gentlest the
@@ -854,6 +882,9 @@ pub async fn deactivate(
     args: DeactivateArgs,
 ) -> Result<WriteResult, ToolError> {
     app.policy.check_write("deactivate").map_err(ToolError)?;
+    if args.connection.trim().eq_ignore_ascii_case(super::offboard::ALL) {
+        return super::offboard::deactivate_everywhere(app, caller, confirmer, args).await;
+    }
     let conn = app.connection(opt(&args.connection).as_deref())?;
     let caps = conn.provider.capabilities();
     let mode = args.mode.unwrap_or(if caps.disable {
@@ -876,7 +907,7 @@ pub async fn deactivate(
         }
         _ => {}
     }
-    precheck_plan(app, caller, "deactivate", conn, &args.plan_id)?;
+    precheck_plan(app, caller, "deactivate", &conn.name, &args.plan_id)?;
     // On ZIA SCIM a disable may delete the account, so it is capped like a deletion.
     let destructive = mode == DeactivateMode::Delete || caps.disable_may_delete;
     if destructive {
@@ -929,55 +960,10 @@ pub async fn deactivate(
             Ok(go) => go,
             Err(stop) => return Ok(*stop),
         };
-    if mode == DeactivateMode::Disable {
-        return disable(app, caller, conn, user, plan, confirmation).await;
-    }
-    app.policy.check_deletion(&conn.name).map_err(ToolError)?;
-    if let Err(e) = conn.provider.delete_user(&user.id).await {
-        let err = provider_error(&conn.name, "deactivate", e);
-        journal(
-            app,
-            caller,
-            "deactivate",
-            &conn.name,
-            json!({"outcome": "failed", "before": user, "plan_id": plan.id, "error": err.0}),
-        );
-        return Err(err);
-    }
-    app.policy.record_deletion(&conn.name);
-    if caps.staged_changes {
-        app.ledger.record(
-            &conn.name,
-            "deactivate",
-            format!("deleted user {} ({})", user.email, user.id),
-        );
-    }
-    let verification = match conn.provider.get_user(&user.id).await {
-        Err(ProviderError::NotFound { .. }) => Verification::Verified,
-        Ok(_) => Verification::Mismatch,
-        Err(_) => Verification::Unknown,
-    };
-    journal(
-        app,
-        caller,
-        "deactivate",
-        &conn.name,
-        json!({
-            "outcome": "executed", "verification": verification, "before": user, "after": null,
-            "plan_id": plan.id, "confirmation": confirmation,
-        }),
-    );
-    let mut r = WriteResult::new(
-        WriteStatus::Executed,
-        conn,
-        format!(
-            "Deleted user {} (id {}) on {}.",
-            quote(&user.email),
-            user.id,
-            conn.name
-        ),
-    );
-    r.verification = Some(verification);
+    let done = carry_out_deactivation(app, caller, conn, &user, mode, &plan, &confirmation).await?;
+    let mut r = WriteResult::new(WriteStatus::Executed, conn, done.summary);
+    r.verification = Some(done.verification);
+    r.user = done.after;
     r.staged = caps.staged_changes;
     r.plan = Some(plan);
     r.confirmation = Some(confirmation);
@@ -987,20 +973,36 @@ pub async fn deactivate(
     Ok(r)
 }
 
-/// Executes an approved disable and verifies it by reading the account back.
-async fn disable(
+/// What one approved deactivation did on one connection.
+pub(super) struct Deactivated {
+    pub verification: Verification,
+    /// The account as read back (`None` once deleted).
+    pub after: Option<User>,
+    pub summary: String,
+}
+
+/// Executes one approved deactivation (delete or disable) on one connection, verifies it by
+/// reading the account back, and journals the outcome either way. Shared by the single-connection
+/// and the `connection: "all"` paths so both honour the same caps and records.
+pub(super) async fn carry_out_deactivation(
     app: &App,
     caller: &Caller,
     conn: &Connection,
-    user: User,
-    plan: Plan,
-    confirmation: ConfirmationInfo,
-) -> Result<WriteResult, ToolError> {
+    user: &User,
+    mode: DeactivateMode,
+    plan: &Plan,
+    confirmation: &ConfirmationInfo,
+) -> Result<Deactivated, ToolError> {
     let caps = conn.provider.capabilities();
-    if caps.disable_may_delete {
+    let destructive = mode == DeactivateMode::Delete || caps.disable_may_delete;
+    if destructive {
         app.policy.check_deletion(&conn.name).map_err(ToolError)?;
     }
-    let after = match conn.provider.set_active(&user.id, false).await {
+    let result = match mode {
+        DeactivateMode::Delete => conn.provider.delete_user(&user.id).await.map(|()| None),
+        DeactivateMode::Disable => conn.provider.set_active(&user.id, false).await,
+    };
+    let after = match result {
         Ok(after) => after,
         Err(e) => {
             let err = provider_error(&conn.name, "deactivate", e);
@@ -1009,25 +1011,35 @@ async fn disable(
                 caller,
                 "deactivate",
                 &conn.name,
-                json!({"outcome": "failed", "before": user, "plan_id": plan.id, "error": err.0}),
+                json!({"outcome": "failed", "mode": mode, "before": user, "plan_id": plan.id, "error": err.0}),
             );
             return Err(err);
         }
     };
-    if caps.disable_may_delete {
+    if destructive {
         app.policy.record_deletion(&conn.name);
     }
-    let (verification, summary) = match &after {
-        Some(u) => (
+    if caps.staged_changes {
+        app.ledger.record(
+            &conn.name,
+            "deactivate",
+            format!("deleted user {} ({})", user.email, user.id),
+        );
+    }
+    let (verification, summary) = match (mode, &after) {
+        (DeactivateMode::Delete, _) => {
+            let verification = match conn.provider.get_user(&user.id).await {
+                Err(ProviderError::NotFound { .. }) => Verification::Verified,
+                Ok(_) => Verification::Mismatch,
+                Err(_) => Verification::Unknown,
+            };
+            (verification, format!("Deleted user {} (id {}) on {}.", quote(&user.email), user.id, conn.name))
+        }
+        (DeactivateMode::Disable, Some(u)) => (
             Verification::matched(u.active == Some(false)),
-            format!(
-                "Disabled user {} (id {}) on {}.",
-                quote(&user.email),
-                user.id,
-                conn.name
-            ),
+            format!("Disabled user {} (id {}) on {}.", quote(&user.email), user.id, conn.name),
         ),
-        None => (
+        (DeactivateMode::Disable, None) => (
             Verification::Verified,
             format!(
                 "User {} (id {}) on {} was set inactive and the server deleted the account.",
@@ -1043,16 +1055,15 @@ async fn disable(
         "deactivate",
         &conn.name,
         json!({
-            "outcome": "executed", "mode": "disable", "verification": verification,
+            "outcome": "executed", "mode": mode, "verification": verification,
             "before": user, "after": after, "plan_id": plan.id, "confirmation": confirmation,
         }),
     );
-    let mut r = WriteResult::new(WriteStatus::Executed, conn, summary);
-    r.verification = Some(verification);
-    r.user = after;
-    r.plan = Some(plan);
-    r.confirmation = Some(confirmation);
-    Ok(r)
+    Ok(Deactivated {
+        verification,
+        after,
+        summary,
+    })
 }
 
 /// Arguments of activate_changes.
@@ -1083,7 +1094,7 @@ pub async fn activate_changes(
             conn.name
         )));
     }
-    precheck_plan(app, caller, "activate_changes", conn, &args.plan_id)?;
+    precheck_plan(app, caller, "activate_changes", &conn.name, &args.plan_id)?;
     let status = super::activation_status(conn).await?;
     let mine = app.ledger.pending(&conn.name);
     if status == ActivationState::Active {
@@ -1123,7 +1134,7 @@ pub async fn activate_changes(
         changes,
         targets: vec![target],
     };
-    let gate = gate(app, conn, caller, confirmer, proposal).await?;
+    let gate = gate(app, &conn.name, caller, confirmer, proposal).await?;
     let (plan, confirmation) = match gate {
         Gate::Stop(r) => return Ok(*r),
         Gate::Proceed {
