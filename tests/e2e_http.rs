@@ -14,6 +14,8 @@ use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig
 use serde_json::{Value, json};
 
 const TOKEN: &str = "s3cret-token-for-tests-0123";
+/// A second, equally valid caller.
+const OTHER_TOKEN: &str = "another-callers-token-4567";
 
 struct HttpServer {
     url: String,
@@ -35,7 +37,10 @@ async fn start(env: &Env, extra: &[&str]) -> HttpServer {
     args.extend_from_slice(extra);
     let child = env
         .command(&args)
-        .env("ZSCALER_LIFECYCLE_MCP_TOKENS", format!("ops-bot:{TOKEN}"))
+        .env(
+            "ZSCALER_LIFECYCLE_MCP_TOKENS",
+            format!("ops-bot:{TOKEN},other-bot:{OTHER_TOKEN}"),
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -316,4 +321,52 @@ async fn each_caller_is_rate_limited() {
         "burst of two allowed: {statuses:?}"
     );
     assert!(statuses.contains(&429), "then 429: {statuses:?}");
+}
+
+#[tokio::test]
+async fn a_session_belongs_to_the_token_that_opened_it() {
+    let env = Env::demo();
+    let server = start(&env, &[]).await;
+    let http = client();
+    let mcp = format!("{}/mcp", server.url);
+    let send = |token: &str, session: Option<&str>, body: Value| {
+        let mut r = http
+            .post(&mcp)
+            .header("Authorization", format!("Bearer {token}"))
+            .header("Accept", "application/json, text/event-stream")
+            .header("MCP-Protocol-Version", "2025-11-25")
+            .json(&body);
+        if let Some(s) = session {
+            r = r.header("Mcp-Session-Id", s);
+        }
+        r.send()
+    };
+    let init = send(
+        TOKEN,
+        None,
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}}),
+    )
+    .await
+    .expect("answered");
+    assert!(init.status().is_success(), "{}", init.status());
+    let sid = init.headers()["mcp-session-id"]
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    drop(init);
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let ok = send(TOKEN, Some(&sid), initialized.clone())
+        .await
+        .expect("answered");
+    assert!(ok.status().is_success(), "{}", ok.status());
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+    let hijack = send(OTHER_TOKEN, Some(&sid), list.clone())
+        .await
+        .expect("answered");
+    assert_eq!(hijack.status(), 404, "another token must not use this session");
+    let own = send(TOKEN, Some(&sid), list).await.expect("answered");
+    assert!(own.status().is_success(), "{}", own.status());
+    let text = own.text().await.expect("body");
+    assert!(text.contains("deactivate"), "{text}");
 }

@@ -52,10 +52,22 @@ pub struct HttpOptions {
 
 type CallerLimiter = governor::DefaultKeyedRateLimiter<String>;
 
-/// What the auth layer needs: the tokens and one limiter keyed by caller.
+/// What the auth layer needs: the tokens, one limiter keyed by caller, and which caller opened
+/// each stateful session — a session id must not let one token ride on another's session (and
+/// its pending inline confirmations).
 struct Gatekeeper {
     tokens: Vec<Token>,
     limiter: CallerLimiter,
+    sessions: std::sync::Mutex<std::collections::HashMap<String, String>>,
+}
+
+/// The Streamable HTTP session header.
+const SESSION_HEADER: &str = "mcp-session-id";
+
+impl Gatekeeper {
+    fn owners(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, String>> {
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// Why serving could not start.
@@ -151,10 +163,39 @@ async fn require_token(
                 )
                     .into_response();
             }
-            if !gate.tokens.is_empty() {
-                req.extensions_mut().insert(Principal(name));
+            let session = req
+                .headers()
+                .get(SESSION_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            if let Some(sid) = &session
+                && gate.owners().get(sid).is_some_and(|owner| *owner != name)
+            {
+                tracing::warn!(caller = %name, "refused a request on another caller's session");
+                // Same answer as an unknown session: do not confirm that the id exists.
+                return (StatusCode::NOT_FOUND, "session not found").into_response();
             }
-            next.run(req).await
+            let closing = req.method() == axum::http::Method::DELETE;
+            if !gate.tokens.is_empty() {
+                req.extensions_mut().insert(Principal(name.clone()));
+            }
+            let resp = next.run(req).await;
+            match &session {
+                None => {
+                    if let Some(new_sid) = resp
+                        .headers()
+                        .get(SESSION_HEADER)
+                        .and_then(|v| v.to_str().ok())
+                    {
+                        gate.owners().insert(new_sid.to_string(), name);
+                    }
+                }
+                Some(sid) if closing && resp.status().is_success() => {
+                    gate.owners().remove(sid);
+                }
+                Some(_) => {}
+            }
+            resp
         }
         None => (
             StatusCode::UNAUTHORIZED,
@@ -199,6 +240,7 @@ pub fn router(server: LifecycleServer, opts: &HttpOptions, shutdown: Cancellatio
     let gate = Arc::new(Gatekeeper {
         tokens: opts.tokens.clone(),
         limiter: governor::RateLimiter::keyed(governor::Quota::per_second(rps).allow_burst(burst)),
+        sessions: std::sync::Mutex::new(std::collections::HashMap::new()),
     });
     Router::new()
         .nest_service("/mcp", mcp)
