@@ -364,9 +364,160 @@ async fn a_session_belongs_to_the_token_that_opened_it() {
     let hijack = send(OTHER_TOKEN, Some(&sid), list.clone())
         .await
         .expect("answered");
-    assert_eq!(hijack.status(), 404, "another token must not use this session");
+    assert_eq!(
+        hijack.status(),
+        404,
+        "another token must not use this session"
+    );
     let own = send(TOKEN, Some(&sid), list).await.expect("answered");
     assert!(own.status().is_success(), "{}", own.status());
     let text = own.text().await.expect("body");
     assert!(text.contains("deactivate"), "{text}");
+}
+
+/// Reads server-sent events from a streaming response.
+struct SseReader {
+    resp: reqwest::Response,
+    buf: String,
+}
+
+impl SseReader {
+    /// The next event with data, as (event name, data); comments and keep-alives are skipped.
+    async fn next(&mut self) -> (String, String) {
+        loop {
+            if let Some(i) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..i + 2).collect();
+                let mut event = "message".to_string();
+                let mut data = Vec::new();
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        event = v.trim().to_string();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push(v.trim_start().to_string());
+                    }
+                }
+                if !data.is_empty() {
+                    return (event, data.join("\n"));
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(20), self.resp.chunk())
+                .await
+                .expect("an event in time")
+                .expect("stream readable")
+                .expect("stream still open");
+            self.buf.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    /// The next JSON-RPC message with this id.
+    async fn response(&mut self, id: u64) -> Value {
+        loop {
+            let (event, data) = self.next().await;
+            if event != "message" {
+                continue;
+            }
+            let v: Value = serde_json::from_str(&data).expect("JSON message");
+            if v["id"] == json!(id) {
+                return v;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn legacy_sse_clients_get_the_same_tools_and_guardrails() {
+    let env = Env::with_sim().await;
+    let server = start(&env, &[]).await;
+    let http = client();
+    let sse_url = format!("{}/sse", server.url);
+    assert_eq!(
+        http.get(&sse_url).send().await.expect("answered").status(),
+        401,
+        "the legacy endpoint needs a token too"
+    );
+    let evil_host = http
+        .get(&sse_url)
+        .bearer_auth(TOKEN)
+        .header("Host", "evil.example")
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(evil_host.status(), 403);
+    let resp = http
+        .get(&sse_url)
+        .bearer_auth(TOKEN)
+        .header("Accept", "text/event-stream")
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(resp.status(), 200);
+    let mut events = SseReader {
+        resp,
+        buf: String::new(),
+    };
+    let (event, endpoint) = events.next().await;
+    assert_eq!(event, "endpoint");
+    assert!(endpoint.starts_with("/message?sessionId="), "{endpoint}");
+    let post_url = format!("{}{endpoint}", server.url);
+    let post = |token: &'static str, body: Value| {
+        http.post(&post_url).bearer_auth(token).json(&body).send()
+    };
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2024-11-05", "capabilities": {}, "clientInfo": {"name": "old-sse-client", "version": "0.9"}}});
+    assert_eq!(
+        post(OTHER_TOKEN, init.clone())
+            .await
+            .expect("answered")
+            .status(),
+        404,
+        "another token cannot post into this session"
+    );
+    assert_eq!(post(TOKEN, init).await.expect("answered").status(), 202);
+    let hello = events.response(1).await;
+    assert_eq!(hello["result"]["protocolVersion"], "2024-11-05", "{hello}");
+    let bad = http
+        .post(&post_url)
+        .bearer_auth(TOKEN)
+        .body("{not json")
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(bad.status(), 400);
+    post(
+        TOKEN,
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    )
+    .await
+    .expect("answered");
+    let call = |id: u64, name: &str, args: Value| json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": name, "arguments": args}});
+    post(
+        TOKEN,
+        call(2, "get_user", json!({"user": "jane.doe@acme.example"})),
+    )
+    .await
+    .expect("answered");
+    let got = events.response(2).await;
+    assert_eq!(
+        got["result"]["structuredContent"]["user"]["email"], "jane.doe@acme.example",
+        "{got}"
+    );
+    // No elicitation on this client: a deactivation waits for a human, exactly as on stdio.
+    post(
+        TOKEN,
+        call(
+            3,
+            "deactivate",
+            json!({"user": "jane.doe@acme.example", "mode": "delete"}),
+        ),
+    )
+    .await
+    .expect("answered");
+    let planned = events.response(3).await;
+    assert_eq!(
+        planned["result"]["structuredContent"]["status"], "awaiting_approval",
+        "{planned}"
+    );
+    let user = env.sim().user("jane.doe@acme.example", "draft").await;
+    assert!(user.is_some(), "nothing was deleted without approval");
 }

@@ -206,6 +206,69 @@ async fn require_token(
     }
 }
 
+/// Host and Origin rules for the legacy SSE routes, which rmcp's service does not cover: the same
+/// DNS-rebinding protection as `/mcp`.
+struct BrowserGuard {
+    /// Accepted Host values (with or without port); empty = loopback names.
+    hosts: Vec<String>,
+    /// Accepted Origin values; `scheme://host:*` accepts any port.
+    origins: Vec<String>,
+}
+
+impl BrowserGuard {
+    fn host_ok(&self, host: &str) -> bool {
+        let bare = host
+            .rsplit_once(':')
+            .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+            .map_or(host, |(h, _)| h)
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        if self.hosts.is_empty() {
+            return matches!(bare, "localhost" | "127.0.0.1" | "::1");
+        }
+        self.hosts
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(host) || h.eq_ignore_ascii_case(bare))
+    }
+
+    fn origin_ok(&self, origin: &str) -> bool {
+        self.origins
+            .iter()
+            .any(|allowed| match allowed.strip_suffix(":*") {
+                Some(prefix) => origin.strip_prefix(prefix).is_some_and(|rest| {
+                    rest.is_empty()
+                        || (rest.starts_with(':') && rest[1..].chars().all(|c| c.is_ascii_digit()))
+                }),
+                None => allowed.eq_ignore_ascii_case(origin),
+            })
+    }
+}
+
+async fn check_host_and_origin(
+    State(guard): State<Arc<BrowserGuard>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let verdict = {
+        let header_str = |name| {
+            req.headers()
+                .get(name)
+                .and_then(|v: &axum::http::HeaderValue| v.to_str().ok())
+        };
+        if !header_str(header::HOST).is_some_and(|h| guard.host_ok(h)) {
+            Some("Host not allowed")
+        } else if header_str(header::ORIGIN).is_some_and(|o| !guard.origin_ok(o)) {
+            Some("Origin not allowed")
+        } else {
+            None
+        }
+    };
+    if let Some(why) = verdict {
+        return (StatusCode::FORBIDDEN, why).into_response();
+    }
+    next.run(req).await
+}
+
 /// The HTTP application (without the listener), for tests and embedding.
 pub fn router(server: LifecycleServer, opts: &HttpOptions, shutdown: CancellationToken) -> Router {
     let mut config = StreamableHttpServerConfig::default()
@@ -227,7 +290,9 @@ pub fn router(server: LifecycleServer, opts: &HttpOptions, shutdown: Cancellatio
     } else {
         opts.allowed_origins.clone()
     };
+    let origins_for_legacy = origins.clone();
     config = config.with_allowed_origins(origins);
+    let server_for_legacy = server.clone();
     let mcp = StreamableHttpService::new(
         move || Ok(server.clone()),
         Arc::new(LocalSessionManager::default()),
@@ -242,8 +307,19 @@ pub fn router(server: LifecycleServer, opts: &HttpOptions, shutdown: Cancellatio
         limiter: governor::RateLimiter::keyed(governor::Quota::per_second(rps).allow_burst(burst)),
         sessions: std::sync::Mutex::new(std::collections::HashMap::new()),
     });
+    let legacy = super::legacy_sse::LegacySse::new(server_for_legacy, shutdown, MAX_BODY);
+    let guard = Arc::new(BrowserGuard {
+        hosts: opts.allowed_hosts.clone(),
+        origins: origins_for_legacy,
+    });
+    let legacy_routes = Router::new()
+        .route("/sse", get(super::legacy_sse::open))
+        .route("/message", axum::routing::post(super::legacy_sse::post))
+        .with_state(legacy)
+        .layer(middleware::from_fn_with_state(guard, check_host_and_origin));
     Router::new()
         .nest_service("/mcp", mcp)
+        .merge(legacy_routes)
         .layer(middleware::from_fn_with_state(gate, require_token))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(|| async { "ready" }))

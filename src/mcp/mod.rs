@@ -3,6 +3,7 @@
 
 pub mod confirm;
 pub mod http;
+pub mod legacy_sse;
 pub mod prompts;
 pub mod schema;
 pub mod server;

@@ -80,9 +80,13 @@ async fn find_everywhere<'a>(
         match hits.len() {
             0 => missing.push(conn.name.as_str()),
             1 => {
-                let user = hits.into_iter().next().ok_or_else(|| ToolError::new("lookup lost its result"))?;
+                let user = hits
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| ToolError::new("lookup lost its result"))?;
                 app.policy.check_user(&user).map_err(ToolError)?;
-                if mode == DeactivateMode::Delete || conn.provider.capabilities().disable_may_delete {
+                if mode == DeactivateMode::Delete || conn.provider.capabilities().disable_may_delete
+                {
                     app.policy.check_deletion(&conn.name).map_err(ToolError)?;
                 }
                 found.push(Found { conn, user, mode });
@@ -157,7 +161,12 @@ pub async fn deactivate_everywhere(
     }
     let per_conn: Map<String, Value> = found
         .iter()
-        .map(|f| (f.conn.name.clone(), json!({"user": f.user.id, "mode": f.mode})))
+        .map(|f| {
+            (
+                f.conn.name.clone(),
+                json!({"user": f.user.id, "mode": f.mode}),
+            )
+        })
         .collect();
     let proposal = Proposal {
         tool: "deactivate",
@@ -225,7 +234,8 @@ pub async fn deactivate_everywhere(
             detail: format!("no account with email {} here", quote(email)),
         });
     }
-    let failed: Vec<&ConnectionOutcome> = outcomes.iter().filter(|o| o.outcome == "failed").collect();
+    let failed: Vec<&ConnectionOutcome> =
+        outcomes.iter().filter(|o| o.outcome == "failed").collect();
     let executed = outcomes.iter().filter(|o| o.outcome == "executed").count();
     let status = if failed.is_empty() {
         WriteStatus::Executed

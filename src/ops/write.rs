@@ -882,7 +882,11 @@ pub async fn deactivate(
     args: DeactivateArgs,
 ) -> Result<WriteResult, ToolError> {
     app.policy.check_write("deactivate").map_err(ToolError)?;
-    if args.connection.trim().eq_ignore_ascii_case(super::offboard::ALL) {
+    if args
+        .connection
+        .trim()
+        .eq_ignore_ascii_case(super::offboard::ALL)
+    {
         return super::offboard::deactivate_everywhere(app, caller, confirmer, args).await;
     }
     let conn = app.connection(opt(&args.connection).as_deref())?;
@@ -1033,11 +1037,24 @@ pub(super) async fn carry_out_deactivation(
                 Ok(_) => Verification::Mismatch,
                 Err(_) => Verification::Unknown,
             };
-            (verification, format!("Deleted user {} (id {}) on {}.", quote(&user.email), user.id, conn.name))
+            (
+                verification,
+                format!(
+                    "Deleted user {} (id {}) on {}.",
+                    quote(&user.email),
+                    user.id,
+                    conn.name
+                ),
+            )
         }
         (DeactivateMode::Disable, Some(u)) => (
             Verification::matched(u.active == Some(false)),
-            format!("Disabled user {} (id {}) on {}.", quote(&user.email), user.id, conn.name),
+            format!(
+                "Disabled user {} (id {}) on {}.",
+                quote(&user.email),
+                user.id,
+                conn.name
+            ),
         ),
         (DeactivateMode::Disable, None) => (
             Verification::Verified,

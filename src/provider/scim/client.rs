@@ -116,7 +116,10 @@ impl ScimClient {
                 Ok(b) => b,
                 Err(e) if is_write(&method) => {
                     return Err(ProviderError::OutcomeUnknown {
-                        message: format!("{method} {path}: reading the answer: {}", without_url(&e)),
+                        message: format!(
+                            "{method} {path}: reading the answer: {}",
+                            without_url(&e)
+                        ),
                     });
                 }
                 Err(e) if attempt < MAX_ATTEMPTS => {
@@ -134,14 +137,14 @@ impl ScimClient {
                 if bytes.iter().all(u8::is_ascii_whitespace) {
                     return Ok(None);
                 }
-                return serde_json::from_slice(&bytes)
-                    .map(Some)
-                    .map_err(|_| ProviderError::Decode {
+                return serde_json::from_slice(&bytes).map(Some).map_err(|_| {
+                    ProviderError::Decode {
                         message: format!(
                             "{method} {path} answered {status} with a body that is not JSON: {}",
                             snippet(&bytes)
                         ),
-                    });
+                    }
+                });
             }
             if status == StatusCode::TOO_MANY_REQUESTS && attempt < MAX_ATTEMPTS {
                 // A 429 means the request was not processed, so even a write may be repeated.

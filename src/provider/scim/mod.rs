@@ -228,7 +228,10 @@ impl ScimProvider {
     }
 
     async fn get_json(&self, path: &str, query: &[(&str, String)]) -> Result<Value, ProviderError> {
-        expect_body(self.client.send(Method::GET, path, query, None).await?, path)
+        expect_body(
+            self.client.send(Method::GET, path, query, None).await?,
+            path,
+        )
     }
 
     /// One page of a collection: `(resources, total)`.
@@ -275,7 +278,7 @@ impl ScimProvider {
             let groups = self.all("/Groups", &[]).await?;
             for g in groups {
                 let (group, members) = wire::group(g)?;
-                if members.iter().any(|m| *m == user.id) {
+                if members.contains(&user.id) {
                     user.groups.push(GroupRef {
                         id: group.id,
                         name: group.name,
@@ -320,7 +323,11 @@ impl ScimProvider {
         let is_user = |m: &Value| {
             m.as_object()
                 .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case("value")))
-                .map(|(_, v)| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
+                .map(|(_, v)| {
+                    v.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string())
+                })
                 .as_deref()
                 == Some(user_id)
         };
@@ -330,7 +337,9 @@ impl ScimProvider {
         }
         obj.insert(key, Value::Array(members));
         obj.retain(|k, _| !k.eq_ignore_ascii_case("meta"));
-        self.client.send(Method::PUT, &path, &[], Some(&raw)).await?;
+        self.client
+            .send(Method::PUT, &path, &[], Some(&raw))
+            .await?;
         Ok(())
     }
 }
@@ -404,7 +413,10 @@ impl Provider for ScimProvider {
     async fn find_users_by_email(&self, email: &str) -> Result<Vec<User>, ProviderError> {
         let wanted = normalize_email(email);
         let hits = self
-            .all("/Users", &[("filter", filter::eq("userName", email.trim()))])
+            .all(
+                "/Users",
+                &[("filter", filter::eq("userName", email.trim()))],
+            )
             .await?;
         let mut out = Vec::new();
         for raw in hits {
@@ -422,7 +434,9 @@ impl Provider for ScimProvider {
         let raw = self
             .all("/Groups", &[("excludedAttributes", "members".to_string())])
             .await?;
-        raw.into_iter().map(|g| wire::group(g).map(|x| x.0)).collect()
+        raw.into_iter()
+            .map(|g| wire::group(g).map(|x| x.0))
+            .collect()
     }
 
     async fn list_departments(&self) -> Result<Vec<Department>, ProviderError> {
@@ -500,7 +514,12 @@ impl Provider for ScimProvider {
 
     async fn delete_user(&self, user_id: &str) -> Result<(), ProviderError> {
         self.client
-            .send(Method::DELETE, &format!("/Users/{}", seg(user_id)?), &[], None)
+            .send(
+                Method::DELETE,
+                &format!("/Users/{}", seg(user_id)?),
+                &[],
+                None,
+            )
             .await?;
         Ok(())
     }
@@ -519,7 +538,9 @@ impl Provider for ScimProvider {
                     && !k.eq_ignore_ascii_case("groups")
             });
             obj.insert("active".into(), Value::Bool(active));
-            self.client.send(Method::PUT, &path, &[], Some(&raw)).await?;
+            self.client
+                .send(Method::PUT, &path, &[], Some(&raw))
+                .await?;
         }
         // Read back rather than trust the answer: ZIA SCIM may have deleted the account.
         match self.get_user(user_id).await {
@@ -549,7 +570,13 @@ mod tests {
             (101, 7)
         );
         assert_eq!(decode_cursor(None).expect("ok"), (1, 0));
-        for bad in ["zia1.1.0", "scim1.0.0", "scim1.x.0", "scim1.1", "scim1.1.1.1"] {
+        for bad in [
+            "zia1.1.0",
+            "scim1.0.0",
+            "scim1.x.0",
+            "scim1.1",
+            "scim1.1.1.1",
+        ] {
             assert!(decode_cursor(Some(bad)).is_err(), "{bad}");
         }
     }

@@ -166,7 +166,9 @@ pub struct WireList {
 
 impl WireList {
     pub fn total(&self) -> Option<usize> {
-        self.total_results.as_deref().and_then(|t| t.trim().parse().ok())
+        self.total_results
+            .as_deref()
+            .and_then(|t| t.trim().parse().ok())
     }
 }
 

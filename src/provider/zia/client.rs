@@ -459,7 +459,6 @@ impl ZiaClient {
 mod tests {
     use super::*;
 
-
     #[test]
     fn error_mapping() {
         let e = |s: u16, b: &str| {

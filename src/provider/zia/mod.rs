@@ -17,8 +17,8 @@ use async_trait::async_trait;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-pub use auth::obfuscate_api_key;
 pub use crate::provider::retry::parse_retry_after;
+pub use auth::obfuscate_api_key;
 
 use crate::model::{
     ActivationState, Department, Group, GroupRef, NewUser, Page, PageRequest, User, UserFilter,
@@ -283,9 +283,12 @@ impl Provider for ZiaProvider {
                 message: format!("ZIA ids are numbers, got {s:?}"),
             })
         };
-        let department = user.department.as_ref().ok_or_else(|| ProviderError::Invalid {
-            message: "ZIA needs a department for a new user".into(),
-        })?;
+        let department = user
+            .department
+            .as_ref()
+            .ok_or_else(|| ProviderError::Invalid {
+                message: "ZIA needs a department for a new user".into(),
+            })?;
         let mut body = json!({
             "name": user.name,
             "email": user.email,
