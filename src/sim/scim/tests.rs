@@ -717,6 +717,66 @@ async fn group_membership_patch_and_limit() {
         .await;
     assert_eq!(r.json["members"], json!([]), "{}", r.text);
 
+    // ZIA groups can be created and deleted through SCIM too; the native store follows.
+    let r = ctx
+        .call(
+            F::Zia,
+            Method::POST,
+            "/Groups",
+            Some(json!({"displayName": "SCIM Pushed", "members": [{"value": "70002"}]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.json["id"], "88016");
+    let jane = |ctx: &Ctx| {
+        ctx.http
+            .get(format!(
+                "{}/__sim/users/70002?view=live",
+                ctx.sim.base_url()
+            ))
+            .send()
+    };
+    let native: Value = jane(&ctx)
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .unwrap_or(Value::Null);
+    assert!(
+        native["groups"]
+            .as_array()
+            .is_some_and(|g| g.iter().any(|g| g["id"] == 88016))
+    );
+    let dup = ctx
+        .call(
+            F::Zia,
+            Method::POST,
+            "/Groups",
+            Some(json!({"displayName": "scim pushed"})),
+        )
+        .await;
+    assert_eq!(assert_error(&dup, 409), "uniqueness");
+    let r = ctx
+        .call(F::Zia, Method::DELETE, "/Groups/88016", None)
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let native: Value = jane(&ctx)
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .unwrap_or(Value::Null);
+    assert!(
+        native["groups"]
+            .as_array()
+            .is_some_and(|g| g.iter().all(|g| g["id"] != 88016))
+    );
+    assert_error(
+        &ctx.call(F::Zia, Method::DELETE, "/Groups/88016", None)
+            .await,
+        404,
+    );
+
     // 128 groups per user: ZPA user 200006 joins 128 new groups, the 129th is refused.
     for i in 0..128 {
         let r = ctx
@@ -746,7 +806,14 @@ async fn group_membership_patch_and_limit() {
 async fn auth_and_discovery() {
     let ctx = start().await;
     let url = format!("{}{}/Users", ctx.sim.base_url(), ZPA_SCIM_BASE_PATH);
-    assert_error(&ctx.send(Method::GET, url.clone(), None, None).await, 401);
+    let r = ctx.send(Method::GET, url.clone(), None, None).await;
+    assert_error(&r, 401);
+    assert_eq!(
+        r.headers
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok()),
+        Some("Bearer")
+    );
     assert_error(
         &ctx.send(Method::GET, url.clone(), Some("wrong"), None)
             .await,
@@ -863,6 +930,23 @@ async fn faults_and_request_log() {
         r.headers.get("retry-after").and_then(|v| v.to_str().ok()),
         Some("2")
     );
+    // body_text works on the native ZIA API's faults as well.
+    let fault = json!({"route": "GET /api/v1/users", "status": 503, "body_text": "upstream down"});
+    ctx.http
+        .post(format!("{}/__sim/faults", ctx.sim.base_url()))
+        .json(&fault)
+        .send()
+        .await
+        .expect("sent");
+    let r = ctx
+        .send(
+            Method::GET,
+            format!("{}/api/v1/users", ctx.sim.base_url()),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!((r.status.as_u16(), r.text.as_str()), (503, "upstream down"));
     // Used up: the next ones are handled.
     assert_eq!(ctx.get(F::Zpa, "/Users").await.status, StatusCode::OK);
 
