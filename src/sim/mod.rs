@@ -5,6 +5,9 @@
 //! API key, `/users`, `/groups`, `/departments`, `/status` — including the trap that writes are
 //! **staged** and a session that wrote **activates** them when it ends (logout or idle timeout).
 //!
+//! The same server also answers SCIM 2.0 in the ZIA and ZPA flavours (module `scim`, mounted at
+//! [`ZIA_SCIM_BASE_PATH`] and [`ZPA_SCIM_BASE_PATH`]), for testing SCIM provisioning clients.
+//!
 //! It shares no code with the ZIA adapter in `provider::zia`: two independent implementations of
 //! each rule are what make it a test. Paths under `/__sim/` are test-only introspection and are
 //! not part of the ZIA API.

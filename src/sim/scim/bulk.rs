@@ -20,7 +20,10 @@ const BULK_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
 /// operation created; an unknown reference is left as is (and then fails as an unknown id).
 fn resolve(text: &str, ids: &HashMap<String, String>) -> String {
     let mut out = text.to_string();
-    for (bulk_id, id) in ids {
+    // Longest first, so `bulkId:u1` cannot rewrite part of `bulkId:u10`.
+    let mut pairs: Vec<(&String, &String)> = ids.iter().collect();
+    pairs.sort_by_key(|(bulk_id, _)| std::cmp::Reverse(bulk_id.len()));
+    for (bulk_id, id) in pairs {
         out = out.replace(&format!("bulkId:{bulk_id}"), id);
     }
     out
@@ -163,4 +166,18 @@ fn run(
         ids.insert(b.clone(), id.to_string());
     }
     Ok(answer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn longer_bulk_ids_are_resolved_first() {
+        let ids: HashMap<String, String> = [("u1", "A"), ("u10", "B")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(resolve("/Users/bulkId:u10 bulkId:u1", &ids), "/Users/B A");
+    }
 }
