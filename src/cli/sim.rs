@@ -19,6 +19,7 @@ pub async fn run(bind: SocketAddr, idle_secs: u64) -> anyhow::Result<ExitCode> {
     .await
     .context("starting the simulator")?;
     let creds = sim.credentials();
+    let scim = sim.scim_options();
     // One JSON line on stdout for scripts and tests; a readable note on stderr for people.
     println!(
         "{}",
@@ -27,11 +28,26 @@ pub async fn run(bind: SocketAddr, idle_secs: u64) -> anyhow::Result<ExitCode> {
             "username": creds.username,
             "password": creds.password,
             "api_key": creds.api_key,
+            "zia_scim_url": sim.zia_scim_url(),
+            "zia_scim_token": scim.zia_token,
+            "zpa_scim_url": sim.zpa_scim_url(),
+            "zpa_scim_token": scim.zpa_token,
         })
     );
     eprintln!(
         "ZIA simulator listening on {} (demo credentials above are for the simulator only). Ctrl-C stops it.",
         sim.base_url()
+    );
+    eprintln!(
+        "SCIM: ZIA at {} (bearer {}), ZPA at {} (bearer {}); {}.",
+        sim.zia_scim_url(),
+        scim.zia_token,
+        sim.zpa_scim_url(),
+        scim.zpa_token,
+        match scim.rate_limit_per_sec {
+            Some(n) => format!("{n} requests/second per flavour"),
+            None => "no rate limit".to_string(),
+        }
     );
     tokio::signal::ctrl_c()
         .await

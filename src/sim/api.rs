@@ -103,6 +103,7 @@ pub(crate) fn router(state: Shared) -> Router {
         .method_not_allowed_fallback(method_not_allowed);
 
     zia.merge(introspection)
+        .merge(super::scim::router())
         .fallback(not_found)
         .with_state(state)
 }
@@ -574,6 +575,9 @@ async fn sim_requests(State(state): State<Shared>) -> ApiResult {
 
 /// The answer an injected fault stands for: ZIA's error shape, optional Retry-After forms.
 fn fault_response(f: &super::state::Fault) -> Response {
+    if f.body_text.is_some() {
+        return super::scim::fault_response(f);
+    }
     let status = StatusCode::from_u16(f.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut body = json!({
         "code": f.code.clone().unwrap_or_else(|| "UNEXPECTED_ERROR".into()),

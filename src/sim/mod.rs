@@ -5,6 +5,9 @@
 //! API key, `/users`, `/groups`, `/departments`, `/status` — including the trap that writes are
 //! **staged** and a session that wrote **activates** them when it ends (logout or idle timeout).
 //!
+//! The same server also answers SCIM 2.0 in the ZIA and ZPA flavours (module `scim`, mounted at
+//! [`ZIA_SCIM_BASE_PATH`] and [`ZPA_SCIM_BASE_PATH`]), for testing SCIM provisioning clients.
+//!
 //! It shares no code with the ZIA adapter in `provider::zia`: two independent implementations of
 //! each rule are what make it a test. Paths under `/__sim/` are test-only introspection and are
 //! not part of the ZIA API.
@@ -14,6 +17,7 @@
 mod api;
 mod auth;
 mod errors;
+mod scim;
 mod seed;
 mod state;
 mod store;
@@ -29,6 +33,9 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use errors::SimError;
+pub use scim::{
+    ScimOptions, ZIA_SCIM_BASE_PATH, ZIA_SCIM_DEMO_TOKEN, ZPA_SCIM_BASE_PATH, ZPA_SCIM_DEMO_TOKEN,
+};
 pub use seed::Scenario;
 
 use state::SimState;
@@ -47,6 +54,8 @@ pub struct SimOptions {
     pub session_idle_timeout: Duration,
     /// The single admin account the tenant accepts.
     pub credentials: SimCredentials,
+    /// The SCIM endpoints (ZIA and ZPA flavours): tokens, quirks and rate limit.
+    pub scim: ScimOptions,
 }
 
 impl Default for SimOptions {
@@ -55,6 +64,7 @@ impl Default for SimOptions {
             bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             session_idle_timeout: Duration::from_secs(5 * 60),
             credentials: SimCredentials::demo(),
+            scim: ScimOptions::default(),
         }
     }
 }
@@ -88,6 +98,7 @@ impl SimCredentials {
 pub struct Sim {
     addr: SocketAddr,
     credentials: SimCredentials,
+    scim: ScimOptions,
     shutdown_tx: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
     sweeper: Option<JoinHandle<()>>,
@@ -120,6 +131,7 @@ impl Sim {
             seed::seed(Scenario::Demo),
             opts.credentials.clone(),
             opts.session_idle_timeout,
+            opts.scim.clone(),
         ));
         let app = api::router(state.clone());
         let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
@@ -149,6 +161,7 @@ impl Sim {
         Ok(Sim {
             addr,
             credentials: opts.credentials,
+            scim: opts.scim,
             shutdown_tx: Some(shutdown_tx),
             server: Some(server),
             sweeper: Some(sweeper),
@@ -168,6 +181,21 @@ impl Sim {
     /// The credentials the tenant accepts, so a client can be configured to log in.
     pub fn credentials(&self) -> &SimCredentials {
         &self.credentials
+    }
+
+    /// The SCIM options in force (tokens a client needs to be configured with).
+    pub fn scim_options(&self) -> &ScimOptions {
+        &self.scim
+    }
+
+    /// Base URL of the ZIA SCIM API (`{base_url}/24326813/61233/scim`).
+    pub fn zia_scim_url(&self) -> String {
+        format!("{}{ZIA_SCIM_BASE_PATH}", self.base_url())
+    }
+
+    /// Base URL of the ZPA SCIM API (`{base_url}/scim/1/144118148382065427/v2`).
+    pub fn zpa_scim_url(&self) -> String {
+        format!("{}{ZPA_SCIM_BASE_PATH}", self.base_url())
     }
 
     /// Stops accepting connections, lets in-flight requests finish (up to a few seconds) and

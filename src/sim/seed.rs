@@ -203,16 +203,9 @@ fn demo() -> Tenant {
         next += 1;
     }
 
-    // Walk the 600 first×last combinations with a stride coprime to 600, so the first 300 steps
-    // visit distinct combinations in a mixed-looking but fixed order.
-    let combos = FIRST_NAMES.len() * LAST_NAMES.len();
     let all_staff = group_id("All Staff");
     for i in 0..GENERATED_USERS {
-        let c = (i * 7 + 11) % combos;
-        let first = FIRST_NAMES[c % FIRST_NAMES.len()];
-        let last = LAST_NAMES[c / FIRST_NAMES.len()];
-        let domain = if i % 10 == 9 { DOMAINS[1] } else { DOMAINS[0] };
-        let dept = DEPARTMENTS[(i * 3 + i / 10) % DEPARTMENTS.len()];
+        let Person { name, email, dept } = generated_person(i);
         let dept_group = match dept {
             "Executive" => group_id("Executives"),
             "Operations" => None,
@@ -220,8 +213,8 @@ fn demo() -> Tenant {
         };
         users.push(User {
             id: next,
-            name: format!("{first} {last}"),
-            email: format!("{}.{}@{domain}", first.to_lowercase(), last.to_lowercase()),
+            name,
+            email,
             department: dept_id(dept),
             groups: all_staff.into_iter().chain(dept_group).collect(),
             comments: None,
@@ -233,6 +226,30 @@ fn demo() -> Tenant {
     }
     t.users = users.into_iter().map(|u| (u.id, u)).collect();
     t
+}
+
+/// One generated person: display name, email and department name.
+pub(crate) struct Person {
+    pub name: String,
+    pub email: String,
+    pub dept: &'static str,
+}
+
+/// The `i`-th generated person (`i < 600`), shared by the ZIA tenant and the ZPA SCIM directory
+/// so both products know the same people.
+pub(crate) fn generated_person(i: usize) -> Person {
+    // Walk the 600 first×last combinations with a stride coprime to 600, so the first 300 steps
+    // visit distinct combinations in a mixed-looking but fixed order.
+    let combos = FIRST_NAMES.len() * LAST_NAMES.len();
+    let c = (i * 7 + 11) % combos;
+    let first = FIRST_NAMES[c % FIRST_NAMES.len()];
+    let last = LAST_NAMES[c / FIRST_NAMES.len()];
+    let domain = if i % 10 == 9 { DOMAINS[1] } else { DOMAINS[0] };
+    Person {
+        name: format!("{first} {last}"),
+        email: format!("{}.{}@{domain}", first.to_lowercase(), last.to_lowercase()),
+        dept: DEPARTMENTS[(i * 3 + i / 10) % DEPARTMENTS.len()],
+    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use super::SimCredentials;
 use super::auth::{Session, session_id_from_headers};
 use super::errors::ApiError;
+use super::scim::{ScimData, ScimOptions, ScimRuntime};
 use super::store::Tenant;
 
 /// Everything the HTTP handlers share, behind one mutex (no lock is held across an `.await`).
@@ -20,6 +21,8 @@ pub(crate) struct SimState {
     inner: Mutex<Inner>,
     pub credentials: SimCredentials,
     pub idle_timeout: Duration,
+    /// SCIM options and rate limiters (immutable, lock-free).
+    pub scim: ScimRuntime,
 }
 
 /// The mutable part of the state.
@@ -34,6 +37,8 @@ pub(crate) struct Inner {
     pub log: RequestLog,
     /// Injected failures, consumed in order (test-only, set through `/__sim/faults`).
     pub faults: Vec<Fault>,
+    /// SCIM-only state: ZIA extras and the ZPA directory.
+    pub scim: ScimData,
 }
 
 /// One injected failure: the next `count` requests to `route` (e.g. `GET /api/v1/users`) get
@@ -55,6 +60,10 @@ pub(crate) struct Fault {
     /// Extra response headers, e.g. `x-ratelimit-remaining` / `x-ratelimit-reset`.
     #[serde(default)]
     pub headers: std::collections::BTreeMap<String, String>,
+    /// When set, the answer is this raw text as `text/plain` instead of a JSON error body, for
+    /// testing clients against malformed responses.
+    #[serde(default)]
+    pub body_text: Option<String>,
 }
 
 fn one() -> u32 {
@@ -98,7 +107,12 @@ impl RequestLog {
 }
 
 impl SimState {
-    pub fn new(tenant: Tenant, credentials: SimCredentials, idle_timeout: Duration) -> Self {
+    pub fn new(
+        tenant: Tenant,
+        credentials: SimCredentials,
+        idle_timeout: Duration,
+        scim: ScimOptions,
+    ) -> Self {
         let next_user_id = tenant
             .users
             .keys()
@@ -112,9 +126,11 @@ impl SimState {
                 sessions: HashMap::new(),
                 log: RequestLog::default(),
                 faults: Vec::new(),
+                scim: ScimData::seeded(),
             }),
             credentials,
             idle_timeout,
+            scim: ScimRuntime::new(scim),
         }
     }
 
@@ -224,6 +240,7 @@ mod tests {
             seed(Scenario::Demo),
             SimCredentials::demo(),
             Duration::from_millis(50),
+            ScimOptions::default(),
         );
         let long_ago = Instant::now()
             .checked_sub(Duration::from_secs(1))
@@ -256,6 +273,7 @@ mod tests {
             seed(Scenario::Demo),
             SimCredentials::demo(),
             Duration::from_secs(60),
+            ScimOptions::default(),
         );
         let mut inner = state.lock();
         inner
