@@ -1,0 +1,315 @@
+//! The real SCIM adapter (both flavours) against the simulator's SCIM endpoints over loopback.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use zscaler_lifecycle_mcp::model::{GroupRef, NewUser, PageRequest, UserFilter};
+use zscaler_lifecycle_mcp::provider::scim::{PatchMode, ScimConfig, ScimFlavor, ScimProvider};
+use zscaler_lifecycle_mcp::provider::{Provider, ProviderError};
+use zscaler_lifecycle_mcp::secret::Secret;
+use zscaler_lifecycle_mcp::sim::{
+    ScimOptions, Sim, SimOptions, ZIA_SCIM_DEMO_TOKEN, ZPA_SCIM_DEMO_TOKEN,
+};
+
+async fn sim_with(scim: ScimOptions) -> Sim {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Sim::start(SimOptions {
+        scim,
+        ..SimOptions::default()
+    })
+    .await
+    .expect("sim")
+}
+
+fn provider(sim: &Sim, flavor: ScimFlavor, token: &str, rps: Option<u32>) -> ScimProvider {
+    let base_url = match flavor {
+        ScimFlavor::Zia => sim.zia_scim_url(),
+        ScimFlavor::Zpa => sim.zpa_scim_url(),
+    };
+    ScimProvider::new(ScimConfig {
+        flavor,
+        base_url,
+        token: Secret::new(token),
+        timeout: Duration::from_secs(10),
+        requests_per_second: rps,
+        patch: PatchMode::Auto,
+    })
+    .expect("provider")
+}
+
+fn zpa(sim: &Sim) -> ScimProvider {
+    provider(sim, ScimFlavor::Zpa, ZPA_SCIM_DEMO_TOKEN, Some(5))
+}
+
+async fn sim_json(sim: &Sim, path: &str) -> Value {
+    reqwest::get(format!("{}{path}", sim.base_url()))
+        .await
+        .expect("sim")
+        .json()
+        .await
+        .expect("json")
+}
+
+async fn group_members(sim: &Sim, base: &str, token: &str, group_id: &str) -> Vec<String> {
+    let g: Value = reqwest::Client::new()
+        .get(format!("{base}/Groups/{group_id}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("sim")
+        .json()
+        .await
+        .expect("json");
+    let _ = sim;
+    g["members"]
+        .as_array()
+        .map(|m| {
+            m.iter()
+                .filter_map(|x| x["value"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn zpa_lists_every_page_and_reads_the_string_active_quirk() {
+    let sim = sim_with(ScimOptions::default()).await;
+    let p = zpa(&sim);
+    let all = p
+        .list_users(
+            &UserFilter::default(),
+            &PageRequest {
+                cursor: None,
+                limit: 10_000,
+            },
+        )
+        .await
+        .expect("list");
+    assert!(all.items.len() > 100, "more than one SCIM page: {}", all.items.len());
+    assert!(all.next_cursor.is_none());
+    let mut ids: Vec<&str> = all.items.iter().map(|u| u.id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), all.items.len(), "no user twice across pages");
+    // Our own paging over theirs: 60 at a time reaches the same total.
+    let mut cursor = None;
+    let mut seen = 0;
+    loop {
+        let page = p
+            .list_users(
+                &UserFilter::default(),
+                &PageRequest {
+                    cursor: cursor.clone(),
+                    limit: 60,
+                },
+            )
+            .await
+            .expect("page");
+        seen += page.items.len();
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(seen, all.items.len());
+    let jane = p
+        .find_users_by_email("Jane.Doe@ACME.example")
+        .await
+        .expect("find");
+    assert_eq!(jane.len(), 1);
+    assert_eq!(jane[0].active, Some(true), "\"true\" string read as a bool");
+    let names: Vec<&str> = jane[0].groups.iter().map(|g| g.name.as_str()).collect();
+    assert!(names.contains(&"Engineering"), "{names:?}");
+    assert!(p.find_users_by_email("nobody@acme.example").await.expect("find").is_empty());
+    let err = p.get_user("999999999").await.expect_err("absent");
+    assert!(matches!(err, ProviderError::NotFound { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn zpa_create_membership_and_disable() {
+    let sim = sim_with(ScimOptions::default()).await;
+    let p = zpa(&sim);
+    let groups = p.list_groups().await.expect("groups");
+    let contractors = groups
+        .iter()
+        .find(|g| g.name == "Contractors")
+        .expect("Contractors group");
+    let created = p
+        .create_user(&NewUser {
+            name: "New Hire".into(),
+            email: "new.hire@acme.example".into(),
+            department: None,
+            groups: vec![GroupRef {
+                id: contractors.id.clone(),
+                name: contractors.name.clone(),
+            }],
+            comments: None,
+            password: None,
+        })
+        .await
+        .expect("create");
+    assert_eq!(created.email, "new.hire@acme.example");
+    assert!(created.groups.iter().any(|g| g.id == contractors.id), "{created:?}");
+    let dup = p
+        .create_user(&NewUser {
+            name: "Again".into(),
+            email: "NEW.HIRE@acme.example".into(),
+            department: None,
+            groups: vec![],
+            comments: None,
+            password: None,
+        })
+        .await
+        .expect_err("duplicate userName");
+    assert!(matches!(dup, ProviderError::Duplicate { .. }), "{dup:?}");
+
+    let jane = p
+        .find_users_by_email("jane.doe@acme.example")
+        .await
+        .expect("find")
+        .remove(0);
+    let eng = jane
+        .groups
+        .iter()
+        .find(|g| g.name == "Engineering")
+        .cloned()
+        .expect("member of Engineering");
+    let after = p
+        .change_groups(
+            &jane.id,
+            &[GroupRef {
+                id: contractors.id.clone(),
+                name: contractors.name.clone(),
+            }],
+            std::slice::from_ref(&eng),
+        )
+        .await
+        .expect("membership");
+    assert!(after.groups.iter().any(|g| g.id == contractors.id));
+    assert!(!after.groups.iter().any(|g| g.id == eng.id));
+    let members = group_members(&sim, &sim.zpa_scim_url(), ZPA_SCIM_DEMO_TOKEN, &eng.id).await;
+    assert!(!members.contains(&jane.id), "removed on the server too");
+
+    let disabled = p
+        .set_active(&jane.id, false)
+        .await
+        .expect("disable")
+        .expect("ZPA keeps the user");
+    assert_eq!(disabled.active, Some(false));
+    let raw = sim_json(&sim, "/__sim/scim/zpa/users").await;
+    let text = raw.to_string();
+    assert!(text.contains("jane.doe@acme.example"), "still there");
+}
+
+#[tokio::test]
+async fn zia_scim_shares_the_tenant_and_inactive_deletes() {
+    let sim = sim_with(ScimOptions::default()).await;
+    let p = provider(&sim, ScimFlavor::Zia, ZIA_SCIM_DEMO_TOKEN, Some(5));
+    assert!(p.capabilities().disable_may_delete);
+    let found = p
+        .find_users_by_email("temp.contractor@acme.example")
+        .await
+        .expect("find");
+    assert_eq!(found.len(), 1);
+    let id = found[0].id.clone();
+    assert_eq!(id, "70005", "ZIA SCIM ids are the tenant's user ids");
+    let gone = p.set_active(&id, false).await.expect("set inactive");
+    assert!(gone.is_none(), "ZIA SCIM deleted the account: {gone:?}");
+    let native = reqwest::get(format!("{}/__sim/users/{id}", sim.base_url()))
+        .await
+        .expect("sim");
+    assert_eq!(native.status(), 404, "gone from the native API as well");
+}
+
+#[tokio::test]
+async fn without_patch_memberships_fall_back_to_put() {
+    let sim = sim_with(ScimOptions {
+        zpa_patch_supported: false,
+        ..ScimOptions::default()
+    })
+    .await;
+    let p = zpa(&sim);
+    let jane = p
+        .find_users_by_email("jane.doe@acme.example")
+        .await
+        .expect("find")
+        .remove(0);
+    let groups = p.list_groups().await.expect("groups");
+    let q = groups
+        .iter()
+        .find(|g| g.name == "Quarantine")
+        .expect("Quarantine");
+    let after = p
+        .change_groups(
+            &jane.id,
+            &[GroupRef {
+                id: q.id.clone(),
+                name: q.name.clone(),
+            }],
+            &[],
+        )
+        .await
+        .expect("PUT fallback");
+    assert!(after.groups.iter().any(|g| g.id == q.id), "{after:?}");
+    let members = group_members(&sim, &sim.zpa_scim_url(), ZPA_SCIM_DEMO_TOKEN, &q.id).await;
+    assert!(members.contains(&jane.id));
+    let disabled = p
+        .set_active(&jane.id, false)
+        .await
+        .expect("PUT disable")
+        .expect("kept");
+    assert_eq!(disabled.active, Some(false));
+    let counts = sim_json(&sim, "/__sim/requests").await;
+    let patches = counts["by_route"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter(|(k, _)| k.starts_with("PATCH"))
+                .map(|(_, v)| v.as_u64().unwrap_or(0))
+                .sum::<u64>()
+        })
+        .unwrap_or(0);
+    assert_eq!(patches, 0, "discovery said no PATCH, so none was sent: {counts}");
+}
+
+#[tokio::test]
+async fn bad_token_rate_limits_and_garbage_are_clear_errors() {
+    let sim = sim_with(ScimOptions::default()).await;
+    let wrong = provider(&sim, ScimFlavor::Zpa, "not-the-token", Some(5));
+    let err = wrong.list_groups().await.expect_err("refused");
+    assert!(matches!(err, ProviderError::Auth { .. }), "{err:?}");
+
+    // Unpaced against the 5 req/s limit: every call still succeeds by honouring Retry-After.
+    let unpaced = provider(&sim, ScimFlavor::Zpa, ZPA_SCIM_DEMO_TOKEN, None);
+    for _ in 0..12 {
+        unpaced.get_user("200001").await.expect("retried after 429");
+    }
+    let counts = sim_json(&sim, "/__sim/requests").await;
+    assert!(
+        counts["by_status"]["429"].as_u64().unwrap_or(0) > 0,
+        "the burst did meet the limit: {counts}"
+    );
+
+    let http = reqwest::Client::new();
+    let fault = json!({"route": "GET /scim/1/144118148382065427/v2/Users/{id}", "status": 200,
+        "body_text": "This API is available only through Zscaler OneAPI", "count": 1});
+    http.post(format!("{}/__sim/faults", sim.base_url()))
+        .json(&fault)
+        .send()
+        .await
+        .expect("fault set");
+    let err = unpaced.get_user("200001").await.expect_err("not JSON");
+    match err {
+        ProviderError::Decode { message } => assert!(message.contains("OneAPI"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+    let fault = json!({"route": "GET /scim/1/144118148382065427/v2/Users/{id}", "status": 200,
+        "body_text": "{\"id\": {\"nested\": true}, \"active\": [1]}", "count": 1});
+    http.post(format!("{}/__sim/faults", sim.base_url()))
+        .json(&fault)
+        .send()
+        .await
+        .expect("fault set");
+    let err = unpaced.get_user("200001").await.expect_err("malformed");
+    assert!(matches!(err, ProviderError::Decode { .. }), "{err:?}");
+}
