@@ -1020,3 +1020,120 @@ async fn sdk_environment_variables_configure_a_connection_without_a_file() {
     );
     assert!(text.contains("ok    zia:"), "{text}");
 }
+
+/// The person's record in the simulator's ZPA SCIM store.
+fn zpa_user<'a>(users: &'a [Value], email: &str) -> Option<&'a Value> {
+    users.iter().find(|u| u["userName"] == email)
+}
+
+#[tokio::test]
+async fn offboarding_everywhere_is_one_plan_one_confirmation_and_per_connection_outcomes() {
+    let env = Env::with_sim_and_zpa().await;
+    let sim = env.sim();
+    let client = env.connect(Human::Accepts).await;
+
+    let err = client
+        .err("deactivate", json!({"user": "70002", "connection": "all"}))
+        .await;
+    assert!(err.contains("email"), "ids differ per connection: {err}");
+
+    let r = client
+        .ok(
+            "deactivate",
+            json!({"user": "Jane.Doe@acme.example", "connection": "all"}),
+        )
+        .await;
+    assert_eq!(r["status"], "executed", "{r}");
+    assert_eq!(r["connection"], "all");
+    let asked = client.asked.lock().expect("lock").clone();
+    assert_eq!(
+        asked.len(),
+        1,
+        "one confirmation for both tenants: {asked:?}"
+    );
+    assert!(
+        asked[0].contains("zia-test") && asked[0].contains("zpa-test"),
+        "{}",
+        asked[0]
+    );
+    let outcomes = r["outcomes"].as_array().expect("outcomes");
+    let by_conn = |name: &str| {
+        outcomes
+            .iter()
+            .find(|o| o["connection"] == name)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(by_conn("zia-test")["outcome"], "executed", "{r}");
+    assert_eq!(by_conn("zia-test")["verification"], "verified", "{r}");
+    assert_eq!(by_conn("zpa-test")["outcome"], "executed", "{r}");
+    assert_eq!(by_conn("zpa-test")["verification"], "verified", "{r}");
+    assert_eq!(r["staged"], true, "native ZIA stages the deletion");
+    assert!(
+        r["next_step"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("zia-test")
+    );
+
+    // The tenants agree: deleted (staged) on ZIA, disabled and kept on ZPA.
+    assert!(sim.user("jane.doe@acme.example", "draft").await.is_none());
+    let zpa = env.zpa_users().await;
+    let jane = zpa_user(&zpa, "jane.doe@acme.example").expect("ZPA keeps the account");
+    assert_eq!(jane["active"], "false", "{jane}");
+
+    // The journal holds one executed event per connection, under the same plan.
+    let journal = std::fs::read_to_string(env.journal()).expect("journal");
+    let events: Vec<Value> = journal
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|e: &Value| e["tool"] == "deactivate" && e["outcome"] == "executed")
+        .collect();
+    assert_eq!(events.len(), 2, "{journal}");
+    assert_eq!(events[0]["plan_id"], events[1]["plan_id"]);
+    let conns: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e["connection"].as_str())
+        .collect();
+    assert!(conns.contains(&"zia-test") && conns.contains(&"zpa-test"));
+
+    // Someone only ZPA knows: the plan says where they were not found.
+    let r = client
+        .ok(
+            "deactivate",
+            json!({"user": "lab.tech@acme-labs.example", "connection": "all"}),
+        )
+        .await;
+    assert_eq!(r["status"], "executed", "{r}");
+    let outcomes = r["outcomes"].to_string();
+    assert!(outcomes.contains("not_found"), "{outcomes}");
+    let plan_text = r["plan"]["changes"].to_string();
+    assert!(plan_text.contains("Not found on: zia-test"), "{plan_text}");
+    client.close().await;
+
+    // A client that cannot ask: the same single plan is approved out of band, then executed.
+    let cli = env.connect(Human::Absent).await;
+    let args = json!({"user": "john.smith@acme.example", "connection": "all"});
+    let r = cli.ok("deactivate", args.clone()).await;
+    assert_eq!(r["status"], "awaiting_approval", "{r}");
+    let plan_id = r["plan"]["id"].as_str().expect("plan id").to_string();
+    assert!(sim.user("john.smith@acme.example", "draft").await.is_some());
+    let out = env.approve(&plan_id, &plan_id).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut again = args;
+    again["plan_id"] = json!(plan_id);
+    let r = cli.ok("deactivate", again).await;
+    assert_eq!(r["status"], "executed", "{r}");
+    assert_eq!(r["confirmation"]["channel"], "approve-cli");
+    assert!(sim.user("john.smith@acme.example", "draft").await.is_none());
+    let zpa = env.zpa_users().await;
+    assert_eq!(
+        zpa_user(&zpa, "john.smith@acme.example").expect("kept")["active"],
+        "false"
+    );
+    cli.close().await;
+}

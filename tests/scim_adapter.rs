@@ -85,7 +85,11 @@ async fn zpa_lists_every_page_and_reads_the_string_active_quirk() {
         )
         .await
         .expect("list");
-    assert!(all.items.len() > 100, "more than one SCIM page: {}", all.items.len());
+    assert!(
+        all.items.len() > 100,
+        "more than one SCIM page: {}",
+        all.items.len()
+    );
     assert!(all.next_cursor.is_none());
     let mut ids: Vec<&str> = all.items.iter().map(|u| u.id.as_str()).collect();
     ids.sort_unstable();
@@ -120,7 +124,12 @@ async fn zpa_lists_every_page_and_reads_the_string_active_quirk() {
     assert_eq!(jane[0].active, Some(true), "\"true\" string read as a bool");
     let names: Vec<&str> = jane[0].groups.iter().map(|g| g.name.as_str()).collect();
     assert!(names.contains(&"Engineering"), "{names:?}");
-    assert!(p.find_users_by_email("nobody@acme.example").await.expect("find").is_empty());
+    assert!(
+        p.find_users_by_email("nobody@acme.example")
+            .await
+            .expect("find")
+            .is_empty()
+    );
     let err = p.get_user("999999999").await.expect_err("absent");
     assert!(matches!(err, ProviderError::NotFound { .. }), "{err:?}");
 }
@@ -149,7 +158,10 @@ async fn zpa_create_membership_and_disable() {
         .await
         .expect("create");
     assert_eq!(created.email, "new.hire@acme.example");
-    assert!(created.groups.iter().any(|g| g.id == contractors.id), "{created:?}");
+    assert!(
+        created.groups.iter().any(|g| g.id == contractors.id),
+        "{created:?}"
+    );
     let dup = p
         .create_user(&NewUser {
             name: "Again".into(),
@@ -269,7 +281,10 @@ async fn without_patch_memberships_fall_back_to_put() {
                 .sum::<u64>()
         })
         .unwrap_or(0);
-    assert_eq!(patches, 0, "discovery said no PATCH, so none was sent: {counts}");
+    assert_eq!(
+        patches, 0,
+        "discovery said no PATCH, so none was sent: {counts}"
+    );
 }
 
 #[tokio::test]

@@ -69,6 +69,9 @@ pub struct SimProc {
     pub username: String,
     pub password: String,
     pub api_key: String,
+    /// The simulator's ZPA SCIM endpoint and its bearer token.
+    pub zpa_scim_url: String,
+    pub zpa_scim_token: String,
     _child: tokio::process::Child,
 }
 
@@ -94,6 +97,8 @@ impl SimProc {
             username: s("username"),
             password: s("password"),
             api_key: s("api_key"),
+            zpa_scim_url: s("zpa_scim_url"),
+            zpa_scim_token: s("zpa_scim_token"),
             _child: child,
         }
     }
@@ -165,6 +170,30 @@ protected_groups = ["Admins"]
         }
     }
 
+    /// A simulator with two connections to it: native ZIA (`zia-test`) and ZPA SCIM
+    /// (`zpa-test`), as a company provisioning both products would configure.
+    pub async fn with_sim_and_zpa() -> Env {
+        let env = Self::with_sim().await;
+        let config = env.config.clone().expect("config");
+        let mut text = std::fs::read_to_string(&config).expect("config");
+        text.push_str(&format!(
+            "\n[connections.zpa-test]\nkind = \"zpa-scim\"\nbase_url = \"{}\"\n",
+            env.sim().zpa_scim_url
+        ));
+        std::fs::write(&config, text).expect("write config");
+        env
+    }
+
+    /// All users the simulator's ZPA SCIM store holds.
+    pub async fn zpa_users(&self) -> Vec<Value> {
+        self.sim()
+            .get("/__sim/scim/zpa/users")
+            .await
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// No config: the server embeds the demo tenant.
     pub fn demo() -> Env {
         Env {
@@ -195,7 +224,8 @@ protected_groups = ["Admins"]
         if let Some(sim) = &self.sim {
             cmd.env("ZIA_USERNAME", &sim.username)
                 .env("ZIA_PASSWORD", &sim.password)
-                .env("ZIA_API_KEY", &sim.api_key);
+                .env("ZIA_API_KEY", &sim.api_key)
+                .env("ZPA_SCIM_TOKEN", &sim.zpa_scim_token);
         }
         cmd
     }
