@@ -21,6 +21,20 @@ api_key = { env = "ZIA_API_KEY" }              # Administration > API Key Manage
 registered_domains = ["example.com"]           # the tenant's domains; lets the audit flag external accounts
 rate_limits = true                             # pace to ZIA's published limits
 
+# ZIA SCIM (Enterprise tier) and ZPA SCIM: uncomment the ones you provision through.
+# The base URL is the SCIM endpoint exactly as the admin portal shows it.
+# [connections.zia-scim]
+# kind = "zia-scim"
+# base_url = "https://scim.zscalertwo.net/<orgId>/<idpId>/scim"
+# token = { env = "ZIA_SCIM_API_TOKEN" }
+# requests_per_second = 5                      # Zscaler's SCIM limit
+# patch = "auto"                               # auto | patch | put
+#
+# [connections.zpa]
+# kind = "zpa-scim"
+# base_url = "https://scim1.private.zscaler.com/scim/1/<idpId>/v2"
+# token = { env = "ZPA_SCIM_TOKEN" }
+
 [policy]
 read_only = false
 protected_accounts = ["breakglass@*", "svc-*"] # globs on email or name: never changed by any tool

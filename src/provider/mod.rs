@@ -158,6 +158,15 @@ pub trait Provider: Send + Sync {
     /// Activates every staged change on the tenant (tenant-wide on ZIA).
     async fn activate(&self) -> Result<ActivationState, ProviderError>;
 
+    /// A read that proves the connection works and changes nothing (for `check`), described in
+    /// one line. The default reads the activation status, which needs a login on native ZIA.
+    async fn probe(&self) -> Result<String, ProviderError> {
+        let status = self.activation_status().await?;
+        Ok(format!(
+            "reachable, credentials accepted, tenant status {status:?}"
+        ))
+    }
+
     /// Events the caller must surface to the person, drained on read (e.g. the tenant ended a
     /// session that held staged changes, which ZIA activates).
     fn take_notices(&self) -> Vec<String> {

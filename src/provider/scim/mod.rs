@@ -554,6 +554,26 @@ impl Provider for ScimProvider {
         Ok(ActivationState::Active)
     }
 
+    async fn probe(&self) -> Result<String, ProviderError> {
+        let list = wire::list(
+            self.get_json(
+                "/Users",
+                &[("startIndex", "1".into()), ("count", "1".into())],
+            )
+            .await?,
+        )?;
+        let patch = if self.use_patch().await {
+            "PatchOp"
+        } else {
+            "PUT"
+        };
+        Ok(format!(
+            "reachable, bearer token accepted, {} users, memberships via {patch}",
+            list.total()
+                .map_or_else(|| "unknown number of".to_string(), |n| n.to_string())
+        ))
+    }
+
     async fn activate(&self) -> Result<ActivationState, ProviderError> {
         Ok(ActivationState::Active)
     }
