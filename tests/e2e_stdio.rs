@@ -1137,3 +1137,61 @@ async fn offboarding_everywhere_is_one_plan_one_confirmation_and_per_connection_
     );
     cli.close().await;
 }
+
+#[tokio::test]
+async fn cross_product_drift_finds_zpa_accounts_of_people_gone_from_zia() {
+    let env = Env::with_sim_and_zpa().await;
+    let client = env.connect(Human::Accepts).await;
+    let audit_args = json!({"connection": "zpa-test", "reference_connection": "zia-test",
+                   "rules": ["cross_product_drift"], "max_findings": 500});
+    let before = client.ok("audit_orphans", audit_args.clone()).await;
+    let flagged = |r: &Value| -> Vec<String> {
+        r["findings"]
+            .as_array()
+            .map(|f| {
+                f.iter()
+                    .filter_map(|x| x["label"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let first = flagged(&before);
+    assert!(
+        first.contains(&"zpa.only@acme.example".to_string()),
+        "{before}"
+    );
+    assert!(!first.contains(&"jane.doe@acme.example".to_string()));
+    // Offboard jane from ZIA only: the audit now flags her ZPA account, with the fix to call.
+    let r = client
+        .ok(
+            "deactivate",
+            json!({"user": "jane.doe@acme.example", "connection": "zia-test"}),
+        )
+        .await;
+    assert_eq!(r["status"], "executed", "{r}");
+    let after = client.ok("audit_orphans", audit_args).await;
+    let finding = after["findings"]
+        .as_array()
+        .and_then(|f| f.iter().find(|x| x["label"] == "jane.doe@acme.example"))
+        .cloned()
+        .unwrap_or_else(|| panic!("jane flagged: {after}"));
+    assert_eq!(finding["rule"], "cross_product_drift");
+    assert!(
+        finding["evidence"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("zia-test")
+    );
+    assert_eq!(
+        finding["suggested_call"]["arguments"]["connection"],
+        "zpa-test"
+    );
+    let err = client
+        .err(
+            "audit_orphans",
+            json!({"connection": "zpa-test", "reference_connection": "zpa-test"}),
+        )
+        .await;
+    assert!(err.contains("another connection"), "{err}");
+    client.close().await;
+}

@@ -29,11 +29,15 @@ pub enum Rule {
     NotInSourceOfRecord,
     /// An account of a person the source of record marks as gone.
     TerminatedButPresent,
+    /// An active account whose person is absent or disabled on the reference connection (e.g.
+    /// still active in ZPA after being offboarded from ZIA).
+    CrossProductDrift,
 }
 
 impl Rule {
-    const ALL: [Rule; 6] = [
+    const ALL: [Rule; 7] = [
         Rule::TerminatedButPresent,
+        Rule::CrossProductDrift,
         Rule::NotInSourceOfRecord,
         Rule::NoGroupOrDepartment,
         Rule::DuplicateIdentity,
@@ -61,6 +65,9 @@ impl Rule {
             Rule::TerminatedButPresent => {
                 "the source of record marks this person as gone, but the account exists"
             }
+            Rule::CrossProductDrift => {
+                "account is active here but the same email is absent or disabled on the reference connection"
+            }
         }
     }
 
@@ -68,7 +75,8 @@ impl Rule {
         match self {
             Rule::UnregisteredOrExternalDomain
             | Rule::TerminatedButPresent
-            | Rule::NotInSourceOfRecord => Severity::High,
+            | Rule::NotInSourceOfRecord
+            | Rule::CrossProductDrift => Severity::High,
             Rule::NoGroupOrDepartment | Rule::DuplicateIdentity => Severity::Medium,
             Rule::EmptyGroup => Severity::Low,
         }
@@ -96,6 +104,10 @@ pub struct AuditArgs {
     /// Name of a configured source of record (HR export) to compare against.
     #[serde(default)]
     pub source_of_record: String,
+    /// Another connection to compare with (cross_product_drift), e.g. the ZIA connection when
+    /// auditing ZPA: people absent or disabled there but active here are flagged.
+    #[serde(default)]
+    pub reference_connection: String,
     /// Findings to return in detail, 1–500 (default 50); counts always cover everything.
     #[serde(default)]
     pub max_findings: Option<u32>,
@@ -164,6 +176,30 @@ fn local_part(email: &str) -> String {
     local.split('+').next().unwrap_or_default().to_string()
 }
 
+/// Every user of a connection, page by page.
+async fn all_users(conn: &super::Connection) -> Result<Vec<User>, ToolError> {
+    let mut users: Vec<User> = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = conn
+            .provider
+            .list_users(
+                &UserFilter::default(),
+                &PageRequest {
+                    cursor,
+                    limit: 10_000,
+                },
+            )
+            .await
+            .map_err(|e| provider_error(&conn.name, "list_users", e))?;
+        users.extend(page.items);
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return Ok(users),
+        }
+    }
+}
+
 pub async fn audit_orphans(app: &App, args: AuditArgs) -> Result<AuditResult, ToolError> {
     let name = args.connection.trim();
     let conn = app.connection((!name.is_empty()).then_some(name))?;
@@ -204,27 +240,31 @@ pub async fn audit_orphans(app: &App, args: AuditArgs) -> Result<AuditResult, To
         .list_groups()
         .await
         .map_err(|e| provider_error(&conn.name, "list_groups", e))?;
-    let mut users: Vec<User> = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = conn
-            .provider
-            .list_users(
-                &UserFilter::default(),
-                &PageRequest {
-                    cursor,
-                    limit: 10_000,
-                },
-            )
-            .await
-            .map_err(|e| provider_error(&conn.name, "list_users", e))?;
-        users.extend(page.items);
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => break,
+    let users = all_users(conn).await?;
+    let reference_name = args.reference_connection.trim();
+    let reference = if reference_name.is_empty() {
+        None
+    } else {
+        if reference_name == conn.name {
+            return Err(ToolError(format!(
+                "reference_connection must be another connection than {}; configured: {}",
+                conn.name,
+                app.connections
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
         }
-    }
-
+        let other = app.connection(Some(reference_name))?;
+        let mut by_email: BTreeMap<String, bool> = BTreeMap::new();
+        for u in all_users(other).await? {
+            let active = u.active != Some(false);
+            let e = by_email.entry(u.email_key()).or_insert(false);
+            *e |= active;
+        }
+        Some((other.name.clone(), by_email))
+    };
     let mut excluded = Vec::new();
     let mut audited: Vec<&User> = Vec::new();
     for u in &users {
@@ -380,6 +420,31 @@ pub async fn audit_orphans(app: &App, args: AuditArgs) -> Result<AuditResult, To
                     ));
                 }
                 _ => {}
+            }
+        }
+    }
+    if rules.contains(&Rule::CrossProductDrift) {
+        match &reference {
+            None => {
+                skipped.insert(
+                    Rule::CrossProductDrift,
+                    "no reference_connection given".into(),
+                );
+            }
+            Some((other, by_email)) => {
+                for u in audited.iter().filter(|u| u.active != Some(false)) {
+                    let evidence = match by_email.get(&u.email_key()) {
+                        None => format!("{} has no account on {other}", u.email),
+                        Some(false) => format!("{} is disabled on {other}", u.email),
+                        Some(true) => continue,
+                    };
+                    findings.push(user_finding(
+                        Rule::CrossProductDrift,
+                        u,
+                        evidence,
+                        deactivate_call(u),
+                    ));
+                }
             }
         }
     }
