@@ -1032,6 +1032,25 @@ async fn offboarding_everywhere_is_one_plan_one_confirmation_and_per_connection_
     let sim = env.sim();
     let client = env.connect(Human::Accepts).await;
 
+    let where_ = client
+        .ok(
+            "get_user",
+            json!({"user": "jane.doe@acme.example", "connection": "all"}),
+        )
+        .await;
+    let conns: Vec<&str> = where_["accounts"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x["connection"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(conns, ["zia-test", "zpa-test"], "{where_}");
+    let lab = client
+        .ok(
+            "get_user",
+            json!({"user": "lab.tech@acme-labs.example", "connection": "all"}),
+        )
+        .await;
+    assert_eq!(lab["not_found_on"], json!(["zia-test"]), "{lab}");
+
     let err = client
         .err("deactivate", json!({"user": "70002", "connection": "all"}))
         .await;
@@ -1193,5 +1212,57 @@ async fn cross_product_drift_finds_zpa_accounts_of_people_gone_from_zia() {
         )
         .await;
     assert!(err.contains("another connection"), "{err}");
+    client.close().await;
+}
+
+#[tokio::test]
+async fn scim_connections_create_and_change_memberships_without_staging() {
+    let env = Env::with_sim_and_zpa().await;
+    let client = env.connect(Human::Accepts).await;
+    let r = client
+        .ok(
+            "create_user",
+            json!({"name": "Nia Newcomer", "email": "nia.newcomer@acme.example",
+                   "groups": ["Contractors"], "department": "Research", "connection": "zpa-test"}),
+        )
+        .await;
+    assert_eq!(r["status"], "executed", "{r}");
+    assert_eq!(r["verification"], "verified", "{r}");
+    assert_eq!(r["staged"], false, "SCIM applies at once");
+    let zpa = env.zpa_users().await;
+    let nia = zpa_user(&zpa, "nia.newcomer@acme.example").expect("created on ZPA");
+    assert_eq!(nia["active"], "true");
+
+    let r = client
+        .ok(
+            "add_to_group",
+            json!({"user": "nia.newcomer@acme.example", "groups": ["Engineering"], "connection": "zpa-test"}),
+        )
+        .await;
+    assert_eq!(r["status"], "executed", "{r}");
+    let groups = r["user"]["groups"].to_string();
+    assert!(
+        groups.contains("Engineering") && groups.contains("Contractors"),
+        "{groups}"
+    );
+    let r = client
+        .ok(
+            "deactivate",
+            json!({"user": "nia.newcomer@acme.example", "connection": "zpa-test"}),
+        )
+        .await;
+    assert_eq!(r["status"], "executed", "{r}");
+    assert_eq!(r["verification"], "verified", "{r}");
+    assert!(
+        r["summary"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Disabled"),
+        "{r}"
+    );
+    let err = client
+        .err("activate_changes", json!({"connection": "zpa-test"}))
+        .await;
+    assert!(err.contains("immediately"), "{err}");
     client.close().await;
 }

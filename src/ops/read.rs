@@ -133,27 +133,87 @@ pub async fn list_users(app: &App, args: ListUsersArgs) -> Result<ListUsersResul
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetUserArgs {
-    /// The user's email (case-insensitive) or id.
+    /// The user's email (case-insensitive) or id (an email when connection is "all").
     pub user: String,
-    /// Connection name (default: the only one configured).
+    /// Connection name, or "all" to find the person on every connection (default: the only one).
     #[serde(default)]
     pub connection: String,
+}
+
+/// One account of the person on one connection.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Account {
+    pub connection: String,
+    pub user: User,
 }
 
 /// Result of get_user.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct GetUserResult {
+    /// The connection asked, or "all".
     pub connection: String,
-    pub user: User,
+    /// The account (single connection).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<User>,
+    /// With connection "all": every account with this email, by connection.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<Account>,
+    /// With connection "all": connections that have no account with this email.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_found_on: Vec<String>,
+    /// With connection "all": connections that could not be read, with the reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreachable: Vec<String>,
 }
 
 pub async fn get_user(app: &App, args: GetUserArgs) -> Result<GetUserResult, ToolError> {
+    if args
+        .connection
+        .trim()
+        .eq_ignore_ascii_case(super::offboard::ALL)
+    {
+        return get_user_everywhere(app, args.user.trim()).await;
+    }
     let conn = app.connection(opt(&args.connection).as_deref())?;
     let user = resolve::user(conn, &args.user).await?;
     Ok(GetUserResult {
         connection: conn.name.clone(),
-        user,
+        user: Some(user),
+        accounts: Vec::new(),
+        not_found_on: Vec::new(),
+        unreachable: Vec::new(),
     })
+}
+
+/// Where does this person have accounts? Every connection is asked; one that cannot answer is
+/// reported, not silently counted as "not found".
+async fn get_user_everywhere(app: &App, email: &str) -> Result<GetUserResult, ToolError> {
+    if !email.contains('@') {
+        return Err(ToolError(format!(
+            "with connection \"all\" pass the person's email, not an id (ids differ per connection); got {}",
+            crate::guard::policy::quote(email)
+        )));
+    }
+    let mut out = GetUserResult {
+        connection: super::offboard::ALL.into(),
+        user: None,
+        accounts: Vec::new(),
+        not_found_on: Vec::new(),
+        unreachable: Vec::new(),
+    };
+    for conn in app.connections.values() {
+        match conn.provider.find_users_by_email(email).await {
+            Ok(found) if found.is_empty() => out.not_found_on.push(conn.name.clone()),
+            Ok(found) => out.accounts.extend(found.into_iter().map(|user| Account {
+                connection: conn.name.clone(),
+                user,
+            })),
+            Err(e) => out
+                .unreachable
+                .push(provider_error(&conn.name, "looking up the user", e).0),
+        }
+    }
+    Ok(out)
 }
 
 /// Arguments of list_groups.
