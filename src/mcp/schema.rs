@@ -5,9 +5,10 @@
 //! every doc comment into every nested definition repeats what the tool description says. This
 //! keeps the structure exact and the top-level field descriptions, and drops the rest.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use rmcp::handler::server::common::schema_for_output;
+use rmcp::handler::server::common::{schema_for_input, schema_for_output};
 use rmcp::model::JsonObject;
 use schemars::JsonSchema;
 use serde_json::Value;
@@ -16,9 +17,148 @@ use serde_json::Value;
 pub fn compact_output<T: JsonSchema + std::any::Any>() -> Arc<JsonObject> {
     let mut v = Value::Object((*schema_for_output::<T>()).clone());
     compact(&mut v, 0);
+    unwrap_lines(&mut v);
+    drop_empty_defaults(&mut v);
+    inline_defs(&mut v);
+    into_object(v)
+}
+
+/// The input schema of `T`, compacted the same way: structure, `required`, and the top-level
+/// property descriptions the model reads to fill the call; no `$schema`, no empty defaults, no
+/// per-variant prose, small definitions inlined.
+pub fn compact_input<T: JsonSchema + std::any::Any>() -> Arc<JsonObject> {
+    let base = match schema_for_input::<T>() {
+        Ok(s) => s,
+        Err(e) => panic!("input schema of {}: {e}", std::any::type_name::<T>()),
+    };
+    let mut v = Value::Object((*base).clone());
+    compact(&mut v, 0);
+    drop_empty_defaults(&mut v);
+    unwrap_lines(&mut v);
+    inline_defs(&mut v);
+    into_object(v)
+}
+
+/// A brief output schema: only the fields every result carries (`required`), typed, with
+/// `additionalProperties` open for the rest. For tools whose full result shape is long and the
+/// same across tools (every write returns a `WriteResult`), this keeps tools/list small while
+/// still promising what a client can rely on.
+pub fn brief_output<T: JsonSchema + std::any::Any>() -> Arc<JsonObject> {
+    let mut v = Value::Object((*compact_output::<T>()).clone());
+    if let Value::Object(map) = &mut v {
+        let required: Vec<String> = map
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|r| {
+                r.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(Value::Object(props)) = map.get_mut("properties") {
+            props.retain(|k, _| required.contains(k));
+        }
+        map.insert("additionalProperties".into(), Value::Bool(true));
+    }
+    inline_defs(&mut v);
+    into_object(v)
+}
+
+fn into_object(v: Value) -> Arc<JsonObject> {
     match v {
         Value::Object(m) => Arc::new(m),
-        _ => schema_for_output::<T>(),
+        _ => Arc::new(JsonObject::new()),
+    }
+}
+
+/// Doc comments wrap at 100 columns; the model needs no line breaks, so they become spaces.
+fn unwrap_lines(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            if let Some(Value::String(d)) = map.get_mut("description") {
+                *d = d.split_whitespace().collect::<Vec<_>>().join(" ");
+            }
+            map.values_mut().for_each(unwrap_lines);
+        }
+        Value::Array(items) => items.iter_mut().for_each(unwrap_lines),
+        _ => {}
+    }
+}
+
+/// `"default": ""`, `null`, `false`, `[]` say nothing `required` does not already say.
+fn drop_empty_defaults(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            let empty = map.get("default").is_some_and(|d| {
+                d.is_null()
+                    || d.as_bool() == Some(false)
+                    || d.as_str() == Some("")
+                    || d.as_array().is_some_and(Vec::is_empty)
+            });
+            if empty {
+                map.remove("default");
+            }
+            map.values_mut().for_each(drop_empty_defaults);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_empty_defaults),
+        _ => {}
+    }
+}
+
+/// Replaces `$ref`s to definitions used once, or small enough that repeating them is cheaper
+/// than the indirection, and drops definitions nobody refers to any more.
+fn inline_defs(root: &mut Value) {
+    const SMALL: usize = 120;
+    let Some(Value::Object(defs)) = root.get("$defs").cloned() else {
+        return;
+    };
+    let text = root.to_string();
+    let inlinable: BTreeMap<String, Value> = defs
+        .into_iter()
+        .filter(|(name, def)| {
+            let reference = format!("\"#/$defs/{name}\"");
+            let uses = text.matches(&reference).count();
+            let self_ref = def.to_string().contains(&reference);
+            !self_ref && (uses <= 1 || def.to_string().len() <= SMALL)
+        })
+        .collect();
+    fn replace(v: &mut Value, inlinable: &BTreeMap<String, Value>) {
+        match v {
+            Value::Object(map) => {
+                let target = map
+                    .get("$ref")
+                    .and_then(Value::as_str)
+                    .and_then(|r| r.strip_prefix("#/$defs/"))
+                    .and_then(|name| inlinable.get(name));
+                if map.len() == 1
+                    && let Some(def) = target
+                {
+                    *v = def.clone();
+                    replace(v, inlinable);
+                    return;
+                }
+                for (k, child) in map.iter_mut() {
+                    if k != "$defs" {
+                        replace(child, inlinable);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|i| replace(i, inlinable)),
+            _ => {}
+        }
+    }
+    replace(root, &inlinable);
+    let text = root.to_string();
+    if let Some(Value::Object(defs)) = root.get_mut("$defs") {
+        defs.retain(|name, _| text.contains(&format!("\"#/$defs/{name}\"")));
+    }
+    if root
+        .get("$defs")
+        .and_then(Value::as_object)
+        .is_some_and(|d| d.is_empty())
+        && let Value::Object(map) = root
+    {
+        map.remove("$defs");
     }
 }
 
@@ -97,14 +237,14 @@ mod tests {
         let props = schema["properties"].as_object().expect("properties");
         assert!(props["next_step"].get("description").is_some());
         assert_eq!(
-            schema["$defs"]["WriteStatus"]["enum"]
+            schema["properties"]["status"]["enum"]
                 .as_array()
-                .expect("enum")
+                .expect("enum, inlined")
                 .len(),
-            5
+            6
         );
         assert!(schema.get("$schema").is_none());
-        let info = &schema["$defs"]["ConfirmationInfo"];
+        let info = &schema["properties"]["confirmation"]["anyOf"][0];
         assert!(info.get("description").is_none(), "nested prose dropped");
         assert!(info["properties"]["channel"].is_object(), "structure kept");
         let get_user = compact_output::<crate::ops::read::GetUserResult>();

@@ -29,7 +29,7 @@ use crate::ops::{App, Caller, audit, read, write};
 
 use super::confirm::{McpConfirmer, input_required, prior_answer};
 use super::prompts::{connection_clause, render};
-use super::schema::compact_output;
+use super::schema::{brief_output, compact_input, compact_output};
 
 /// Every tool's name, for the test that ties tools to their description files.
 pub const TOOL_NAMES: [&str; 10] = [
@@ -145,6 +145,7 @@ impl LifecycleServer {
 impl LifecycleServer {
     #[tool(
         description = include_str!("../../tools/list_users.md"),
+        input_schema = compact_input::<ListUsersArgs>(),
         output_schema = compact_output::<ListUsersResult>(),
         annotations(title = "List users", read_only_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
@@ -160,6 +161,7 @@ impl LifecycleServer {
 
     #[tool(
         description = include_str!("../../tools/get_user.md"),
+        input_schema = compact_input::<GetUserArgs>(),
         output_schema = compact_output::<GetUserResult>(),
         annotations(title = "Get user", read_only_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
@@ -175,6 +177,7 @@ impl LifecycleServer {
 
     #[tool(
         description = include_str!("../../tools/list_groups.md"),
+        input_schema = compact_input::<ListGroupsArgs>(),
         output_schema = compact_output::<ListGroupsResult>(),
         annotations(title = "List groups", read_only_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
@@ -190,7 +193,8 @@ impl LifecycleServer {
 
     #[tool(
         description = include_str!("../../tools/create_user.md"),
-        output_schema = compact_output::<WriteResult>(),
+        input_schema = compact_input::<CreateUserArgs>(),
+        output_schema = brief_output::<WriteResult>(),
         annotations(title = "Create user", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
     )]
     async fn create_user(
@@ -206,7 +210,8 @@ impl LifecycleServer {
 
     #[tool(
         description = include_str!("../../tools/add_to_group.md"),
-        output_schema = compact_output::<WriteResult>(),
+        input_schema = compact_input::<AddToGroupArgs>(),
+        output_schema = brief_output::<WriteResult>(),
         annotations(title = "Add user to groups", read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
     )]
     async fn add_to_group(
@@ -222,7 +227,8 @@ impl LifecycleServer {
 
     #[tool(
         description = include_str!("../../tools/remove_from_group.md"),
-        output_schema = compact_output::<WriteResult>(),
+        input_schema = compact_input::<RemoveFromGroupArgs>(),
+        output_schema = brief_output::<WriteResult>(),
         annotations(title = "Remove user from groups", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
     async fn remove_from_group(
@@ -246,7 +252,8 @@ impl LifecycleServer {
 
     #[tool(
         description = include_str!("../../tools/deactivate.md"),
-        output_schema = compact_output::<WriteResult>(),
+        input_schema = compact_input::<DeactivateArgs>(),
+        output_schema = brief_output::<WriteResult>(),
         annotations(title = "Deactivate user", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
     async fn deactivate(
@@ -264,6 +271,7 @@ impl LifecycleServer {
 
     #[tool(
         description = include_str!("../../tools/pending_changes.md"),
+        input_schema = compact_input::<PendingChangesArgs>(),
         output_schema = compact_output::<PendingChangesResult>(),
         annotations(title = "Pending changes", read_only_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
@@ -279,7 +287,8 @@ impl LifecycleServer {
 
     #[tool(
         description = include_str!("../../tools/activate_changes.md"),
-        output_schema = compact_output::<WriteResult>(),
+        input_schema = compact_input::<ActivateChangesArgs>(),
+        output_schema = brief_output::<WriteResult>(),
         annotations(title = "Activate changes", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
     async fn activate_changes(
@@ -303,6 +312,7 @@ impl LifecycleServer {
 
     #[tool(
         description = include_str!("../../tools/audit_orphans.md"),
+        input_schema = compact_input::<AuditArgs>(),
         output_schema = compact_output::<AuditResult>(),
         annotations(title = "Audit orphaned accounts", read_only_hint = true, idempotent_hint = true, open_world_hint = true)
     )]

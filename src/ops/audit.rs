@@ -95,7 +95,7 @@ pub enum Severity {
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuditArgs {
-    /// Connection name (default: the only one configured).
+    /// Connection name (omit when only one is configured).
     #[serde(default)]
     pub connection: String,
     /// Rules to apply; all when empty.

@@ -18,7 +18,7 @@ fn opt(s: &str) -> Option<String> {
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListUsersArgs {
-    /// Connection name (default: the only one configured).
+    /// Connection name (omit when only one is configured).
     #[serde(default)]
     pub connection: String,
     /// Only users whose display name starts with this (case-insensitive).
@@ -220,7 +220,7 @@ async fn get_user_everywhere(app: &App, email: &str) -> Result<GetUserResult, To
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListGroupsArgs {
-    /// Connection name (default: the only one configured).
+    /// Connection name (omit when only one is configured).
     #[serde(default)]
     pub connection: String,
     /// Only groups whose name contains this (case-insensitive).
@@ -255,7 +255,7 @@ pub async fn list_groups(app: &App, args: ListGroupsArgs) -> Result<ListGroupsRe
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PendingChangesArgs {
-    /// Connection name (default: the only one configured).
+    /// Connection name (omit when only one is configured).
     #[serde(default)]
     pub connection: String,
 }

@@ -440,7 +440,7 @@ pub struct CreateUserArgs {
     /// Optional comment stored on the account.
     #[serde(default)]
     pub comments: String,
-    /// Connection name (default: the only one configured).
+    /// Connection name (omit when only one is configured).
     #[serde(default)]
     pub connection: String,
 }
@@ -577,7 +577,7 @@ pub struct AddToGroupArgs {
     pub user: String,
     /// Group names to add; other memberships are kept.
     pub groups: Vec<String>,
-    /// Connection name (default: the only one configured).
+    /// Connection name (omit when only one is configured).
     #[serde(default)]
     pub connection: String,
 }
@@ -590,7 +590,7 @@ pub struct RemoveFromGroupArgs {
     pub user: String,
     /// Group names to remove; other memberships are kept.
     pub groups: Vec<String>,
-    /// Connection name (default: the only one configured).
+    /// Connection name (omit when only one is configured).
     #[serde(default)]
     pub connection: String,
     /// Id of an approved plan from a previous call with the same arguments.
@@ -1087,7 +1087,7 @@ pub(super) async fn carry_out_deactivation(
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActivateChangesArgs {
-    /// Connection name (default: the only one configured).
+    /// Connection name (omit when only one is configured).
     #[serde(default)]
     pub connection: String,
     /// Id of an approved plan from a previous call with the same arguments.

@@ -197,6 +197,12 @@ pub struct WireSupported {
 }
 
 fn decode<T: serde::de::DeserializeOwned>(what: &str, v: Value) -> Result<T, ProviderError> {
+    // serde would read a struct from an array too; a SCIM resource is always an object.
+    if !v.is_object() {
+        return Err(ProviderError::Decode {
+            message: format!("{what}: expected a JSON object"),
+        });
+    }
     serde_json::from_value(lower_keys(v)).map_err(|e| ProviderError::Decode {
         message: format!("{what}: {e}"),
     })
