@@ -189,6 +189,25 @@ pub struct PolicyConfig {
     /// Blast-radius cap: deletions per connection in any rolling hour (0 = no deletions).
     #[serde(default = "default_max_deletions")]
     pub max_deletions_per_hour: u32,
+    /// Blast-radius cap per call: groups in one membership change or create, accounts in one
+    /// `connection: "all"` plan.
+    #[serde(default = "default_max_targets")]
+    pub max_targets_per_call: u32,
+    /// Email domains create_user may use (case-insensitive); empty = any registered domain.
+    #[serde(default)]
+    pub allowed_create_domains: Vec<String>,
+    /// Non-destructive tools that must be confirmed by a human too (`create_user`,
+    /// `add_to_group`); destructive tools always are.
+    #[serde(default)]
+    pub confirm_tools: Vec<String>,
+    /// Per tool, the only connections it may act on (`deactivate = ["zia-prod"]`); tools not
+    /// listed may act on every connection.
+    #[serde(default)]
+    pub tool_connections: BTreeMap<String, Vec<String>>,
+}
+
+fn default_max_targets() -> u32 {
+    10
 }
 
 fn default_max_deletions() -> u32 {
@@ -212,6 +231,10 @@ impl Default for PolicyConfig {
             plan_ttl_minutes: default_plan_ttl(),
             max_deletions_per_hour: default_max_deletions(),
             disabled_tools: Vec::new(),
+            max_targets_per_call: default_max_targets(),
+            allowed_create_domains: Vec::new(),
+            confirm_tools: Vec::new(),
+            tool_connections: BTreeMap::new(),
         }
     }
 }

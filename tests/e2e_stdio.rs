@@ -1266,3 +1266,75 @@ async fn scim_connections_create_and_change_memberships_without_staging() {
     assert!(err.contains("immediately"), "{err}");
     client.close().await;
 }
+
+#[tokio::test]
+async fn policy_caps_domains_confirmation_and_connection_allow_lists() {
+    let env = Env::with_sim_policy(
+        r#"max_targets_per_call = 2
+allowed_create_domains = ["acme.example"]
+confirm_tools = ["add_to_group"]
+tool_connections = { remove_from_group = [] }"#,
+    )
+    .await;
+    let sim = env.sim();
+    let absent = env.connect(Human::Absent).await;
+    let err = absent
+        .err(
+            "add_to_group",
+            json!({"user": "john.smith@acme.example", "groups": ["Sales", "Marketing", "Finance"]}),
+        )
+        .await;
+    assert!(err.contains("max_targets_per_call"), "{err}");
+    let err = absent
+        .err(
+            "create_user",
+            json!({"name": "Lab Person", "email": "lab.person@acme-labs.example",
+                   "department": "Engineering", "groups": ["Engineering"]}),
+        )
+        .await;
+    assert!(err.contains("allowed_create_domains"), "{err}");
+    let err = absent
+        .err(
+            "remove_from_group",
+            json!({"user": "john.smith@acme.example", "groups": ["Engineering"]}),
+        )
+        .await;
+    assert!(err.contains("not allowed on connection zia-test"), "{err}");
+
+    // add_to_group is put behind confirmation: nothing changes without a human.
+    let r = absent
+        .ok(
+            "add_to_group",
+            json!({"user": "john.smith@acme.example", "groups": ["Sales"]}),
+        )
+        .await;
+    assert_eq!(r["status"], "awaiting_approval", "{r}");
+    let john = sim
+        .user("john.smith@acme.example", "draft")
+        .await
+        .expect("john");
+    assert!(!john["groups"].to_string().contains("Sales"), "{john}");
+    absent.close().await;
+    let accepting = env.connect(Human::Accepts).await;
+    let r = accepting
+        .ok(
+            "add_to_group",
+            json!({"user": "john.smith@acme.example", "groups": ["Sales"]}),
+        )
+        .await;
+    assert_eq!(r["status"], "executed", "{r}");
+    assert_eq!(r["confirmation"]["channel"], "elicitation", "{r}");
+    let john = sim
+        .user("john.smith@acme.example", "draft")
+        .await
+        .expect("john");
+    assert!(john["groups"].to_string().contains("Sales"), "{john}");
+    accepting.close().await;
+
+    let bad = Env::with_sim_policy(r#"confirm_tools = ["list_users"]"#).await;
+    let out = bad.run(&["check"]).await;
+    assert!(!out.status.success());
+    let text =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("confirm_tools"), "{text}");
+}

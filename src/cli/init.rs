@@ -42,6 +42,10 @@ protected_groups = ["Admins"]                  # memberships never changed
 protect_admins = true                          # tenant administrators are protected
 plan_ttl_minutes = 5                           # how long a plan waits for a human
 max_deletions_per_hour = 20                    # blast-radius cap per connection
+max_targets_per_call = 10                      # groups per call, accounts per connection="all" plan
+allowed_create_domains = []                    # e.g. ["example.com"]; empty = any registered domain
+confirm_tools = []                             # also ask a human for "create_user" / "add_to_group"
+# tool_connections = { deactivate = ["zia-prod"] }  # the only connections a tool may act on
 disabled_tools = []                            # e.g. ["deactivate"] to not offer it at all
 
 # A source of record for audit_orphans (CSV or JSON export); uncomment to use.

@@ -23,7 +23,14 @@ pub struct Policy {
     pub disabled_tools: Vec<String>,
     /// Times of recent deletions per connection, for the rolling-hour cap.
     deletions: Mutex<BTreeMap<String, VecDeque<Instant>>>,
+    max_targets_per_call: u32,
+    allowed_create_domains: Vec<String>,
+    confirm_tools: Vec<String>,
+    tool_connections: BTreeMap<String, Vec<String>>,
 }
+
+/// Non-destructive tools a deployment may put behind confirmation as well.
+pub const CONFIRMABLE_TOOLS: [&str; 2] = ["create_user", "add_to_group"];
 
 fn build(patterns: &[String], what: &str) -> Result<GlobSet, String> {
     let mut b = GlobSetBuilder::new();
@@ -49,7 +56,65 @@ impl Policy {
             max_deletions_per_hour: cfg.max_deletions_per_hour,
             disabled_tools: cfg.disabled_tools.clone(),
             deletions: Mutex::new(BTreeMap::new()),
+            max_targets_per_call: cfg.max_targets_per_call,
+            allowed_create_domains: cfg.allowed_create_domains.clone(),
+            confirm_tools: cfg.confirm_tools.clone(),
+            tool_connections: cfg.tool_connections.clone(),
         })
+    }
+
+    /// Refuses a tool on a connection the policy does not allow it on.
+    pub fn check_connection(&self, tool: &str, connection: &str) -> Result<(), String> {
+        match self.tool_connections.get(tool) {
+            Some(allowed) if !allowed.iter().any(|c| c == connection) => Err(format!(
+                "{tool} is not allowed on connection {connection} (policy.tool_connections: {tool} may act only on {}); a human administrator must do this in the Zscaler admin portal",
+                if allowed.is_empty() {
+                    "no connection".to_string()
+                } else {
+                    allowed.join(", ")
+                }
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Refuses a call that would touch more targets than the per-call cap.
+    pub fn check_targets(&self, tool: &str, count: usize, what: &str) -> Result<(), String> {
+        if count > self.max_targets_per_call as usize {
+            return Err(format!(
+                "{tool} refused: {count} {what} in one call exceeds policy.max_targets_per_call ({}); split the request into smaller calls",
+                self.max_targets_per_call
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuses creating an account outside the allowed domains.
+    pub fn check_create_domain(&self, email: &str) -> Result<(), String> {
+        let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
+        if self.allowed_create_domains.is_empty()
+            || self
+                .allowed_create_domains
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case(domain))
+        {
+            return Ok(());
+        }
+        Err(format!(
+            "create_user refused: domain {} is not in policy.allowed_create_domains ({})",
+            quote(domain),
+            self.allowed_create_domains.join(", ")
+        ))
+    }
+
+    /// The non-destructive tools this deployment puts behind confirmation.
+    pub fn confirm_tools(&self) -> &[String] {
+        &self.confirm_tools
+    }
+
+    /// Whether this deployment wants a human to confirm this (non-destructive) tool too.
+    pub fn needs_confirmation(&self, tool: &str) -> bool {
+        self.confirm_tools.iter().any(|t| t == tool)
     }
 
     /// Refuses a deletion that would exceed the rolling-hour cap on this connection. Checked when

@@ -135,6 +135,13 @@ impl LifecycleServer {
                  real is changed.",
             );
         }
+        let confirm = self.app.policy.confirm_tools();
+        if !confirm.is_empty() {
+            text.push_str(&format!(
+                " This deployment also has a human confirm: {}.",
+                confirm.join(", ")
+            ));
+        }
         let names: Vec<&str> = self.app.connections.keys().map(String::as_str).collect();
         text.push_str(&format!(" Connections: {}.", names.join(", ")));
         text
@@ -200,12 +207,15 @@ impl LifecycleServer {
     async fn create_user(
         &self,
         Parameters(args): Parameters<CreateUserArgs>,
+        RequestState(state): RequestState,
+        InputResponses(responses): InputResponses,
         ctx: RequestContext<RoleServer>,
-    ) -> Result<Json<WriteResult>, String> {
-        write::create_user(&self.app, &caller(&ctx), args)
-            .await
-            .map(Json)
-            .map_err(|e| e.0)
+    ) -> Result<CallToolResponse, String> {
+        // Asks a human only where policy.confirm_tools names create_user.
+        self.guarded("create_user", state, responses, ctx, |app, who, confirmer| async move {
+            write::create_user(&app, &who, &confirmer, args).await
+        })
+        .await
     }
 
     #[tool(
@@ -217,12 +227,15 @@ impl LifecycleServer {
     async fn add_to_group(
         &self,
         Parameters(args): Parameters<AddToGroupArgs>,
+        RequestState(state): RequestState,
+        InputResponses(responses): InputResponses,
         ctx: RequestContext<RoleServer>,
-    ) -> Result<Json<WriteResult>, String> {
-        write::add_to_group(&self.app, &caller(&ctx), args)
-            .await
-            .map(Json)
-            .map_err(|e| e.0)
+    ) -> Result<CallToolResponse, String> {
+        // Asks a human only where policy.confirm_tools names add_to_group.
+        self.guarded("add_to_group", state, responses, ctx, |app, who, confirmer| async move {
+            write::add_to_group(&app, &who, &confirmer, args).await
+        })
+        .await
     }
 
     #[tool(

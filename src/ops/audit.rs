@@ -202,7 +202,7 @@ async fn all_users(conn: &super::Connection) -> Result<Vec<User>, ToolError> {
 
 pub async fn audit_orphans(app: &App, args: AuditArgs) -> Result<AuditResult, ToolError> {
     let name = args.connection.trim();
-    let conn = app.connection((!name.is_empty()).then_some(name))?;
+    let conn = app.connection_for("audit_orphans", (!name.is_empty()).then_some(name))?;
     let rules: BTreeSet<Rule> = if args.rules.is_empty() {
         Rule::ALL.into_iter().collect()
     } else {
@@ -256,7 +256,7 @@ pub async fn audit_orphans(app: &App, args: AuditArgs) -> Result<AuditResult, To
                     .join(", ")
             )));
         }
-        let other = app.connection(Some(reference_name))?;
+        let other = app.connection_for("audit_orphans", Some(reference_name))?;
         let mut by_email: BTreeMap<String, bool> = BTreeMap::new();
         for u in all_users(other).await? {
             let active = u.active != Some(false);

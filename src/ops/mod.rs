@@ -94,6 +94,18 @@ impl App {
     }
 }
 
+impl App {
+    /// Picks the connection a call names (or the only one) and checks that the policy lets
+    /// `tool` act on it.
+    pub fn connection_for(&self, tool: &str, name: Option<&str>) -> Result<&Connection, ToolError> {
+        let conn = self.connection(name)?;
+        self.policy
+            .check_connection(tool, &conn.name)
+            .map_err(ToolError)?;
+        Ok(conn)
+    }
+}
+
 /// The tenant's activation status, with the usual error wording.
 pub async fn activation_status(
     conn: &Connection,

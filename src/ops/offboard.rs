@@ -66,6 +66,7 @@ async fn find_everywhere<'a>(
     let mut missing = Vec::new();
     for conn in app.connections.values() {
         let mode = mode_for(conn, asked)?;
+        let allowed = app.policy.check_connection("deactivate", &conn.name);
         let hits = conn
             .provider
             .find_users_by_email(email)
@@ -80,6 +81,13 @@ async fn find_everywhere<'a>(
         match hits.len() {
             0 => missing.push(conn.name.as_str()),
             1 => {
+                // An account the policy puts out of reach must not be silently left behind.
+                allowed.map_err(|why| {
+                    ToolError(format!(
+                        "{why}; the person has an account there, so offboarding everywhere cannot be planned — offboard the allowed connections one by one and tell a human about {}",
+                        conn.name
+                    ))
+                })?;
                 let user = hits
                     .into_iter()
                     .next()
@@ -155,6 +163,9 @@ pub async fn deactivate_everywhere(
             missing.join(", ")
         )));
     }
+    app.policy
+        .check_targets("deactivate", found.len(), "accounts")
+        .map_err(ToolError)?;
     let mut changes: Vec<String> = found.iter().flat_map(change_line).collect();
     if !missing.is_empty() {
         changes.push(format!("Not found on: {}", missing.join(", ")));

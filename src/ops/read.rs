@@ -78,7 +78,7 @@ pub struct ListUsersResult {
 }
 
 pub async fn list_users(app: &App, args: ListUsersArgs) -> Result<ListUsersResult, ToolError> {
-    let conn = app.connection(opt(&args.connection).as_deref())?;
+    let conn = app.connection_for("list_users", opt(&args.connection).as_deref())?;
     let limit = args.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
         return Err(ToolError(format!(
@@ -174,7 +174,7 @@ pub async fn get_user(app: &App, args: GetUserArgs) -> Result<GetUserResult, Too
     {
         return get_user_everywhere(app, args.user.trim()).await;
     }
-    let conn = app.connection(opt(&args.connection).as_deref())?;
+    let conn = app.connection_for("get_user", opt(&args.connection).as_deref())?;
     let user = resolve::user(conn, &args.user).await?;
     Ok(GetUserResult {
         connection: conn.name.clone(),
@@ -202,6 +202,10 @@ async fn get_user_everywhere(app: &App, email: &str) -> Result<GetUserResult, To
         unreachable: Vec::new(),
     };
     for conn in app.connections.values() {
+        if let Err(why) = app.policy.check_connection("get_user", &conn.name) {
+            out.unreachable.push(why);
+            continue;
+        }
         match conn.provider.find_users_by_email(email).await {
             Ok(found) if found.is_empty() => out.not_found_on.push(conn.name.clone()),
             Ok(found) => out.accounts.extend(found.into_iter().map(|user| Account {
@@ -236,7 +240,7 @@ pub struct ListGroupsResult {
 }
 
 pub async fn list_groups(app: &App, args: ListGroupsArgs) -> Result<ListGroupsResult, ToolError> {
-    let conn = app.connection(opt(&args.connection).as_deref())?;
+    let conn = app.connection_for("list_groups", opt(&args.connection).as_deref())?;
     let needle = args.name_contains.trim().to_lowercase();
     let mut groups = conn
         .provider
@@ -279,7 +283,7 @@ pub async fn pending_changes(
     app: &App,
     args: PendingChangesArgs,
 ) -> Result<PendingChangesResult, ToolError> {
-    let conn = app.connection(opt(&args.connection).as_deref())?;
+    let conn = app.connection_for("pending_changes", opt(&args.connection).as_deref())?;
     if !conn.provider.capabilities().staged_changes {
         return Err(ToolError(format!(
             "connection {} applies changes immediately; nothing is ever pending there",

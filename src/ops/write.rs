@@ -443,15 +443,19 @@ pub struct CreateUserArgs {
     /// Connection name (omit when only one is configured).
     #[serde(default)]
     pub connection: String,
+    /// Id of an approved plan, where the policy puts create_user behind confirmation.
+    #[serde(default)]
+    pub plan_id: String,
 }
 
 pub async fn create_user(
     app: &App,
     caller: &Caller,
+    confirmer: &dyn Confirmer,
     args: CreateUserArgs,
 ) -> Result<WriteResult, ToolError> {
     app.policy.check_write("create_user").map_err(ToolError)?;
-    let conn = app.connection(opt(&args.connection).as_deref())?;
+    let conn = app.connection_for("create_user", opt(&args.connection).as_deref())?;
     if !conn.provider.capabilities().create {
         return Err(ToolError(format!(
             "connection {} cannot create users",
@@ -467,6 +471,10 @@ pub async fn create_user(
         )));
     }
     check_email(conn, email)?;
+    app.policy.check_create_domain(email).map_err(ToolError)?;
+    app.policy
+        .check_targets("create_user", args.groups.len(), "groups")
+        .map_err(ToolError)?;
     let native = conn.provider.capabilities().departments;
     if args.groups.is_empty() && native {
         return Err(ToolError::new(
@@ -498,6 +506,49 @@ pub async fn create_user(
         groups: group_refs,
         comments: opt(&args.comments),
         password: None,
+    };
+    let confirmed = if app.policy.needs_confirmation("create_user") {
+        precheck_plan(app, caller, "create_user", &conn.name, &args.plan_id)?;
+        let mut group_ids: Vec<&str> = new.groups.iter().map(|g| g.id.as_str()).collect();
+        group_ids.sort_unstable();
+        let arguments = json!({
+            "name": new.name, "email": normalize_email(&new.email),
+            "department": new.department.as_ref().map(|d| &d.id), "groups": group_ids,
+        });
+        let proposal = Proposal {
+            tool: "create_user",
+            changes: vec![format!(
+                "Create user {} {} on connection {} in department {} with groups {}",
+                quote(&new.name),
+                quote(&new.email),
+                conn.name,
+                new.department
+                    .as_ref()
+                    .map(|d| quote(&d.name))
+                    .unwrap_or_else(|| "none".into()),
+                if new.groups.is_empty() {
+                    "none".into()
+                } else {
+                    group_names(&new.groups)
+                }
+            )],
+            targets: vec![PlanTarget {
+                kind: "new_user".into(),
+                id: normalize_email(&new.email),
+                label: new.email.clone(),
+                fingerprint: value_fingerprint(&arguments),
+            }],
+            arguments,
+            plan_id: &args.plan_id,
+        };
+        match gate(app, &conn.name, caller, confirmer, proposal).await? {
+            Gate::Stop(r) => return Ok(*r),
+            Gate::Proceed {
+                plan, confirmation, ..
+            } => Some((plan, confirmation)),
+        }
+    } else {
+        None
     };
     let created = match conn.provider.create_user(&new).await {
         Ok(u) => u,
@@ -559,10 +610,18 @@ pub async fn create_user(
     r.verification = Some(verification);
     r.user = Some(user);
     r.staged = staged;
-    r.confirmation = Some(ConfirmationInfo {
-        channel: "not-required".into(),
-        approver: None,
-    });
+    let (plan, confirmation) = match confirmed {
+        Some((plan, confirmation)) => (Some(plan), confirmation),
+        None => (
+            None,
+            ConfirmationInfo {
+                channel: "not-required".into(),
+                approver: None,
+            },
+        ),
+    };
+    r.plan = plan;
+    r.confirmation = Some(confirmation);
     if staged {
         r.next_step = Some(STAGED_NEXT_STEP.into());
     }
@@ -580,6 +639,9 @@ pub struct AddToGroupArgs {
     /// Connection name (omit when only one is configured).
     #[serde(default)]
     pub connection: String,
+    /// Id of an approved plan, where the policy puts add_to_group behind confirmation.
+    #[serde(default)]
+    pub plan_id: String,
 }
 
 /// Arguments of remove_from_group.
@@ -616,6 +678,14 @@ async fn membership_targets(
     if names.is_empty() {
         return Err(ToolError::new("groups is empty: name at least one group"));
     }
+    let tool = if adding {
+        "add_to_group"
+    } else {
+        "remove_from_group"
+    };
+    app.policy
+        .check_targets(tool, names.len(), "groups")
+        .map_err(ToolError)?;
     let user = resolve::user(conn, user_key).await?;
     app.policy.check_user(&user).map_err(ToolError)?;
     for g in names {
@@ -769,10 +839,11 @@ fn capitalize(s: &str) -> String {
 pub async fn add_to_group(
     app: &App,
     caller: &Caller,
+    confirmer: &dyn Confirmer,
     args: AddToGroupArgs,
 ) -> Result<WriteResult, ToolError> {
     app.policy.check_write("add_to_group").map_err(ToolError)?;
-    let conn = app.connection(opt(&args.connection).as_deref())?;
+    let conn = app.connection_for("add_to_group", opt(&args.connection).as_deref())?;
     let (user, add) = membership_targets(app, conn, &args.user, &args.groups, true).await?;
     if add.is_empty() {
         let mut r = WriteResult::new(
@@ -786,9 +857,33 @@ pub async fn add_to_group(
         r.user = Some(user);
         return Ok(r);
     }
-    let confirmation = ConfirmationInfo {
-        channel: "not-required".into(),
-        approver: None,
+    let (user, plan, confirmation) = if app.policy.needs_confirmation("add_to_group") {
+        precheck_plan(app, caller, "add_to_group", &conn.name, &args.plan_id)?;
+        let mut ids: Vec<String> = add.iter().map(|g| g.id.clone()).collect();
+        ids.sort();
+        let proposal = Proposal {
+            tool: "add_to_group",
+            arguments: json!({"user": user.id, "add_group_ids": ids}),
+            plan_id: &args.plan_id,
+            changes: vec![format!(
+                "Add user {} {} (id {}) to {}; keep their other groups",
+                quote(&user.name),
+                quote(&user.email),
+                user.id,
+                group_names(&add)
+            )],
+            targets: vec![user_target(&user)],
+        };
+        match gate_user(app, conn, caller, confirmer, proposal, user).await? {
+            Ok((plan, confirmation, user)) => (user, Some(plan), confirmation),
+            Err(stop) => return Ok(*stop),
+        }
+    } else {
+        let confirmation = ConfirmationInfo {
+            channel: "not-required".into(),
+            approver: None,
+        };
+        (user, None, confirmation)
     };
     let change = MembershipChange {
         tool: "add_to_group",
@@ -796,7 +891,7 @@ pub async fn add_to_group(
         add: &add,
         remove: &[],
         confirmation,
-        plan: None,
+        plan,
     };
     finish_membership(app, caller, conn, change).await
 }
@@ -810,7 +905,7 @@ pub async fn remove_from_group(
     app.policy
         .check_write("remove_from_group")
         .map_err(ToolError)?;
-    let conn = app.connection(opt(&args.connection).as_deref())?;
+    let conn = app.connection_for("remove_from_group", opt(&args.connection).as_deref())?;
     precheck_plan(app, caller, "remove_from_group", &conn.name, &args.plan_id)?;
     let (user, remove) = membership_targets(app, conn, &args.user, &args.groups, false).await?;
     let mut names: Vec<String> = remove.iter().map(|g| g.id.clone()).collect();
@@ -889,7 +984,7 @@ pub async fn deactivate(
     {
         return super::offboard::deactivate_everywhere(app, caller, confirmer, args).await;
     }
-    let conn = app.connection(opt(&args.connection).as_deref())?;
+    let conn = app.connection_for("deactivate", opt(&args.connection).as_deref())?;
     let caps = conn.provider.capabilities();
     let mode = args.mode.unwrap_or(if caps.disable {
         DeactivateMode::Disable
@@ -1104,7 +1199,7 @@ pub async fn activate_changes(
     app.policy
         .check_write("activate_changes")
         .map_err(ToolError)?;
-    let conn = app.connection(opt(&args.connection).as_deref())?;
+    let conn = app.connection_for("activate_changes", opt(&args.connection).as_deref())?;
     if !conn.provider.capabilities().staged_changes {
         return Err(ToolError(format!(
             "connection {} applies changes immediately; there is nothing to activate",
