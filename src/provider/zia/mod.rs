@@ -131,11 +131,37 @@ impl ZiaProvider {
         Ok(out)
     }
 
+    /// `GET /users/{id}` with plain-text name and email. On ZIdentity-migrated tenants that
+    /// endpoint answers both encoded (the list endpoint does not), and a PUT built from it would
+    /// rename the user to the encoded text; so an email without `@` is replaced, with the name,
+    /// by the list endpoint's values for the same id.
     async fn raw_user(&self, id: &str) -> Result<Value, ProviderError> {
         let n = Self::check_id(id)?;
-        self.client
+        let mut raw: Value = self
+            .client
             .json(Method::GET, &format!("/users/{n}"), &[], None)
-            .await
+            .await?;
+        let plain = raw
+            .get("email")
+            .and_then(Value::as_str)
+            .is_some_and(|e| e.contains('@'));
+        if plain {
+            return Ok(raw);
+        }
+        tracing::debug!("per-id user read came back encoded (ZIdentity tenant); using the list");
+        let listed: Vec<Value> = self.all_pages("/users", USER_PAGE).await?;
+        let row = listed
+            .into_iter()
+            .find(|u| u.get("id").and_then(Value::as_i64) == Some(n))
+            .ok_or_else(|| ProviderError::NotFound {
+                what: format!("user {n} (absent from the user list)"),
+            })?;
+        for field in ["name", "email"] {
+            if let (Some(v), Some(obj)) = (row.get(field).cloned(), raw.as_object_mut()) {
+                obj.insert(field.into(), v);
+            }
+        }
+        Ok(raw)
     }
 }
 
