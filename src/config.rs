@@ -96,6 +96,23 @@ pub struct ConnectionConfig {
     /// activation 10/min). Turn off only for a tenant or simulator without limits.
     #[serde(default = "yes")]
     pub rate_limits: bool,
+    /// Native ZIA: `session` (legacy API key, the default) or `oneapi` (ZIdentity OAuth2, for
+    /// tenants migrated to ZIdentity). With `oneapi`, `cloud` is the OneAPI cloud (`production`,
+    /// `beta`, `gov`, `govus`) and `base_url` overrides the API gateway.
+    #[serde(default)]
+    pub auth: ZiaAuthKind,
+    /// OneAPI client id; defaults to the SDKs' `ZSCALER_CLIENT_ID`.
+    #[serde(default = "default_client_id_ref")]
+    pub client_id: SecretRef,
+    /// OneAPI client secret; defaults to the SDKs' `ZSCALER_CLIENT_SECRET`.
+    #[serde(default = "default_client_secret_ref")]
+    pub client_secret: SecretRef,
+    /// OneAPI vanity domain (`acme` for `acme.zslogin.net`).
+    #[serde(default)]
+    pub vanity_domain: Option<String>,
+    /// OneAPI token endpoint override (non-standard clouds, the simulator).
+    #[serde(default)]
+    pub token_url: Option<String>,
     /// SCIM bearer token (SCIM kinds); defaults to `ZIA_SCIM_API_TOKEN` / `ZPA_SCIM_TOKEN`.
     #[serde(default)]
     pub token: Option<SecretRef>,
@@ -105,6 +122,24 @@ pub struct ConnectionConfig {
     /// SCIM: `auto` (ask the server), `patch` or `put` for membership and active changes.
     #[serde(default = "default_patch_mode")]
     pub patch: crate::provider::scim::PatchMode,
+}
+
+/// How a native ZIA connection authenticates.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ZiaAuthKind {
+    /// Legacy API-key session login.
+    #[default]
+    Session,
+    /// ZIdentity OAuth2 client credentials through the OneAPI gateway.
+    Oneapi,
+}
+
+fn default_client_id_ref() -> SecretRef {
+    env_ref("ZSCALER_CLIENT_ID")
+}
+fn default_client_secret_ref() -> SecretRef {
+    env_ref("ZSCALER_CLIENT_SECRET")
 }
 
 fn default_scim_rps() -> u32 {
@@ -278,6 +313,14 @@ impl Config {
                 });
             }
             match conn.kind {
+                ConnectionKind::Zia if conn.auth == ZiaAuthKind::Oneapi => {
+                    if conn.vanity_domain.is_none() && conn.token_url.is_none() {
+                        return Err(ConfigError::Connection {
+                            connection: name.clone(),
+                            message: "auth = \"oneapi\" needs vanity_domain (the ZIdentity vanity domain, e.g. \"acme\") or token_url".into(),
+                        });
+                    }
+                }
                 ConnectionKind::Zia => {
                     if conn.cloud.is_none() && conn.base_url.is_none() {
                         return Err(ConfigError::Connection {

@@ -5,14 +5,14 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{Config, ConnectionKind, PolicyConfig, state_dir};
+use crate::config::{Config, ConnectionKind, PolicyConfig, ZiaAuthKind, state_dir};
 use crate::guard::journal::Journal;
 use crate::guard::ledger::Ledger;
 use crate::guard::policy::Policy;
 use crate::guard::store::PlanStore;
 use crate::ops::{App, Connection};
 use crate::provider::scim::{ScimConfig, ScimFlavor, ScimProvider};
-use crate::provider::zia::{ZiaConfig, ZiaProvider, cloud_base_url};
+use crate::provider::zia::{ZiaAuth, ZiaConfig, ZiaProvider, cloud_base_url, oneapi};
 use crate::sim::{Sim, SimOptions};
 
 /// Why the application could not start; each message says what to fix.
@@ -135,6 +135,29 @@ fn build(config: Config) -> Result<Running, SetupError> {
             message,
         };
         let provider: Arc<dyn crate::provider::Provider> = match c.kind {
+            ConnectionKind::Zia if c.auth == ZiaAuthKind::Oneapi => {
+                let cloud = c.cloud.clone().unwrap_or_default();
+                let token_url = match (&c.token_url, &c.vanity_domain) {
+                    (Some(url), _) => url.clone(),
+                    (None, Some(vanity)) => oneapi::token_url(vanity, &cloud),
+                    (None, None) => return Err(err("set vanity_domain or token_url".into())),
+                };
+                let provider = ZiaProvider::new(ZiaConfig {
+                    base_url: c
+                        .base_url
+                        .clone()
+                        .unwrap_or_else(|| oneapi::gateway_url(&cloud)),
+                    auth: ZiaAuth::OneApi(oneapi::OneApiCredentials {
+                        token_url,
+                        client_id: c.client_id.resolve("client_id").map_err(err)?,
+                        client_secret: c.client_secret.resolve("client_secret").map_err(err)?,
+                    }),
+                    timeout: Duration::from_secs(c.timeout_secs.max(1)),
+                    rate_limits: c.rate_limits,
+                })
+                .map_err(|e| err(e.to_string()))?;
+                Arc::new(provider)
+            }
             ConnectionKind::Zia => {
                 let base_url = match (&c.base_url, &c.cloud) {
                     (Some(url), _) => url.trim_end_matches('/').to_string(),
@@ -150,9 +173,11 @@ fn build(config: Config) -> Result<Running, SetupError> {
                 let api_key = c.api_key.resolve("api_key").map_err(err)?;
                 let provider = ZiaProvider::new(ZiaConfig {
                     base_url,
-                    username: username.expose().to_string(),
-                    password,
-                    api_key,
+                    auth: ZiaAuth::Session {
+                        username: username.expose().to_string(),
+                        password,
+                        api_key,
+                    },
                     timeout: Duration::from_secs(c.timeout_secs.max(1)),
                     rate_limits: c.rate_limits,
                 })
@@ -215,9 +240,11 @@ pub async fn demo() -> Result<Running, SetupError> {
     let creds = sim.credentials().clone();
     let provider = ZiaProvider::new(ZiaConfig {
         base_url: sim.base_url(),
-        username: creds.username.clone(),
-        password: crate::secret::Secret::new(creds.password.clone()),
-        api_key: crate::secret::Secret::new(creds.api_key.clone()),
+        auth: ZiaAuth::Session {
+            username: creds.username.clone(),
+            password: crate::secret::Secret::new(creds.password.clone()),
+            api_key: crate::secret::Secret::new(creds.api_key.clone()),
+        },
         timeout: Duration::from_secs(30),
         // The embedded demo tenant enforces no limits; pacing would only slow the demo.
         rate_limits: false,

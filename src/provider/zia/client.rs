@@ -16,6 +16,7 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 use super::auth::{jsessionid, obfuscate_api_key};
+use super::oneapi::{OneApiCredentials, fetch_token};
 use super::pacing::Pacer;
 use super::wire::WireError;
 use crate::provider::ProviderError;
@@ -29,13 +30,24 @@ const SESSION_INVALID: [&str; 3] = [
     "Resource Access Blocked",
 ];
 
+/// How this client proves who it is.
+pub enum ZiaAuth {
+    /// Legacy API-key session login (`/authenticatedSession`, `JSESSIONID` cookie).
+    Session {
+        username: String,
+        password: Secret,
+        api_key: Secret,
+    },
+    /// OneAPI: a ZIdentity OAuth2 bearer token.
+    OneApi(OneApiCredentials),
+}
+
 pub struct ZiaClient {
     http: reqwest::Client,
     api: String,
-    username: String,
-    password: Secret,
-    api_key: Secret,
-    session: Mutex<Option<Secret>>,
+    auth: ZiaAuth,
+    /// The session cookie or the bearer token, with when a token must be renewed.
+    session: Mutex<Option<(Secret, Option<std::time::Instant>)>>,
     /// Set by a successful write, cleared by activation: a session ending now would activate.
     staged: AtomicBool,
     notices: StdMutex<Vec<String>>,
@@ -131,11 +143,10 @@ fn now_ms() -> u64 {
 }
 
 impl ZiaClient {
+    /// `api` is the ZIA API root: `{base}/api/v1` (session) or `{gateway}/zia/api/v1` (OneAPI).
     pub fn new(
-        base_url: &str,
-        username: String,
-        password: Secret,
-        api_key: Secret,
+        api: &str,
+        auth: ZiaAuth,
         timeout: Duration,
         pacing: bool,
     ) -> Result<Self, ProviderError> {
@@ -150,10 +161,8 @@ impl ZiaClient {
             })?;
         Ok(Self {
             http,
-            api: format!("{}/api/v1", base_url.trim_end_matches('/')),
-            username,
-            password,
-            api_key,
+            api: api.trim_end_matches('/').to_string(),
+            auth,
             session: Mutex::new(None),
             staged: AtomicBool::new(false),
             notices: StdMutex::new(Vec::new()),
@@ -204,12 +213,24 @@ impl ZiaClient {
         std::mem::take(&mut *self.notices.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
-    async fn login(&self) -> Result<Secret, ProviderError> {
+    /// Opens a session or fetches a token; returns it and, for a token, when to renew it.
+    async fn login(&self) -> Result<(Secret, Option<std::time::Instant>), ProviderError> {
+        let (username, password, api_key) = match &self.auth {
+            ZiaAuth::Session {
+                username,
+                password,
+                api_key,
+            } => (username, password, api_key),
+            ZiaAuth::OneApi(creds) => {
+                let (token, lifetime) = fetch_token(&self.http, creds).await?;
+                return Ok((token, Some(std::time::Instant::now() + lifetime)));
+            }
+        };
         let ts = now_ms();
         let body = serde_json::json!({
-            "apiKey": obfuscate_api_key(self.api_key.expose(), ts)?,
-            "username": self.username,
-            "password": self.password.expose(),
+            "apiKey": obfuscate_api_key(api_key.expose(), ts)?,
+            "username": username,
+            "password": password.expose(),
             "timestamp": ts,
         });
         let resp = self
@@ -241,13 +262,14 @@ impl ZiaClient {
             .ok_or_else(|| ProviderError::Auth {
                 message: "login answered without a JSESSIONID cookie".into(),
             })?;
-        Ok(cookie)
+        Ok((cookie, None))
     }
 
     async fn session(&self, force_new: bool) -> Result<Secret, ProviderError> {
         let mut guard = self.session.lock().await;
-        if let Some(s) = guard.as_ref()
+        if let Some((s, renew_at)) = guard.as_ref()
             && !force_new
+            && renew_at.is_none_or(|at| std::time::Instant::now() < at)
         {
             return Ok(s.clone());
         }
@@ -257,8 +279,8 @@ impl ZiaClient {
             );
             self.staged.store(false, Ordering::SeqCst);
         }
-        let s = self.login().await?;
-        *guard = Some(s.clone());
+        let (s, renew_at) = self.login().await?;
+        *guard = Some((s.clone(), renew_at));
         Ok(s)
     }
 
@@ -275,8 +297,13 @@ impl ZiaClient {
             .http
             .request(method.clone(), format!("{}{}", self.api, path))
             .header(header::ACCEPT, "application/json")
-            .header(header::COOKIE, format!("JSESSIONID={}", session.expose()))
             .query(query);
+        req = match &self.auth {
+            ZiaAuth::Session { .. } => {
+                req.header(header::COOKIE, format!("JSESSIONID={}", session.expose()))
+            }
+            ZiaAuth::OneApi(_) => req.bearer_auth(session.expose()),
+        };
         if let Some(b) = body {
             req = req.json(b);
         }
@@ -358,9 +385,11 @@ impl ZiaClient {
                 return Ok(bytes);
             }
             let text = String::from_utf8_lossy(&bytes);
+            // A OneAPI token may be revoked or expire early: any 401 earns one fresh token.
+            let oneapi = matches!(self.auth, ZiaAuth::OneApi(_));
             if status == StatusCode::UNAUTHORIZED
                 && !relogged
-                && SESSION_INVALID.iter().any(|s| text.contains(s))
+                && (oneapi || SESSION_INVALID.iter().any(|s| text.contains(s)))
             {
                 relogged = true;
                 session = self.session(true).await?;
@@ -434,7 +463,7 @@ impl ZiaClient {
     /// Ends the session. ZIA activates pending changes when a session ends.
     pub async fn logout(&self) -> Result<(), ProviderError> {
         let mut guard = self.session.lock().await;
-        let Some(session) = guard.take() else {
+        let Some((session, _)) = guard.take() else {
             return Ok(());
         };
         let (status, retry_after, bytes) = self

@@ -8,6 +8,7 @@
 mod auth;
 mod client;
 mod cursor;
+pub mod oneapi;
 mod pacing;
 mod wire;
 
@@ -19,12 +20,12 @@ use serde_json::{Value, json};
 
 pub use crate::provider::retry::parse_retry_after;
 pub use auth::obfuscate_api_key;
+pub use client::ZiaAuth;
 
 use crate::model::{
     ActivationState, Department, Group, GroupRef, NewUser, Page, PageRequest, User, UserFilter,
 };
 use crate::provider::{Capabilities, Provider, ProviderError, ProviderKind};
-use crate::secret::Secret;
 use client::ZiaClient;
 use wire::{WireDepartment, WireGroup, WireStatus, WireUser};
 
@@ -35,11 +36,10 @@ const OTHER_PAGE: usize = 1_000;
 
 /// Settings of one ZIA connection.
 pub struct ZiaConfig {
-    /// `https://zsapi.<cloud>.net`, an override URL, or the simulator; `/api/v1` is appended.
+    /// `https://zsapi.<cloud>.net`, the OneAPI gateway, an override URL, or the simulator;
+    /// `/api/v1` (session) or `/zia/api/v1` (OneAPI) is appended.
     pub base_url: String,
-    pub username: String,
-    pub password: Secret,
-    pub api_key: Secret,
+    pub auth: ZiaAuth,
     /// Per-request timeout.
     pub timeout: Duration,
     /// Pace requests to the tenant's published rate limits (on for real tenants).
@@ -80,10 +80,15 @@ impl ZiaProvider {
     pub fn new(cfg: ZiaConfig) -> Result<Self, ProviderError> {
         Ok(Self {
             client: ZiaClient::new(
-                &cfg.base_url,
-                cfg.username,
-                cfg.password,
-                cfg.api_key,
+                &format!(
+                    "{}{}",
+                    cfg.base_url.trim_end_matches('/'),
+                    match cfg.auth {
+                        ZiaAuth::Session { .. } => "/api/v1",
+                        ZiaAuth::OneApi(_) => "/zia/api/v1",
+                    }
+                ),
+                cfg.auth,
                 cfg.timeout,
                 cfg.rate_limits,
             )?,

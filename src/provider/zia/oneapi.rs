@@ -1,0 +1,162 @@
+//! Zscaler OneAPI: OAuth2 client credentials from ZIdentity, then the ZIA API through the API
+//! gateway (`/zia/api/v1`) with a bearer token. Tenants migrated to ZIdentity only accept this;
+//! the ZIA semantics (pagination, staging, activation, edit lock) are unchanged.
+
+use std::time::Duration;
+
+use reqwest::header;
+use serde::Deserialize;
+
+use crate::provider::ProviderError;
+use crate::provider::retry::without_url;
+use crate::secret::Secret;
+
+/// The audience every OneAPI token is requested for.
+const AUDIENCE: &str = "https://api.zscaler.com";
+/// Used when the token answer has no `expires_in` (as the Python SDK does).
+const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
+/// Renew this long before the token expires (as the Go SDK does).
+pub const RENEW_BEFORE: Duration = Duration::from_secs(60);
+
+/// Client credentials of one OneAPI client.
+#[derive(Clone)]
+pub struct OneApiCredentials {
+    pub token_url: String,
+    pub client_id: Secret,
+    pub client_secret: Secret,
+}
+
+impl std::fmt::Debug for OneApiCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OneApiCredentials")
+            .field("token_url", &self.token_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The ZIdentity token endpoint for a vanity domain and OneAPI cloud (empty or `production` for
+/// the production cloud; `beta`, …; `gov` and `govus` for FedRAMP).
+pub fn token_url(vanity: &str, cloud: &str) -> String {
+    let vanity = vanity.trim();
+    match cloud.trim().to_ascii_lowercase().as_str() {
+        "" | "production" => format!("https://{vanity}.zslogin.net/oauth2/v1/token"),
+        "gov" => format!("https://{vanity}.zidentitygov.net/oauth2/v1/token"),
+        "govus" => format!("https://{vanity}.zidentitygov.us/oauth2/v1/token"),
+        other => format!("https://{vanity}.zslogin{other}.net/oauth2/v1/token"),
+    }
+}
+
+/// The API gateway for a OneAPI cloud; the ZIA API lives under `/zia/api/v1` of it.
+pub fn gateway_url(cloud: &str) -> String {
+    match cloud.trim().to_ascii_lowercase().as_str() {
+        "" | "production" => "https://api.zsapi.net".into(),
+        "gov" => "https://api.zscalergov.net".into(),
+        "govus" => "https://api.zscalergov.us".into(),
+        other => format!("https://api.{other}.zsapi.net"),
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenAnswer {
+    access_token: Option<String>,
+    /// A number, or a number in a string.
+    #[serde(default)]
+    expires_in: Option<serde_json::Value>,
+}
+
+/// Asks ZIdentity for a token; returns it with how long to use it before renewing.
+pub async fn fetch_token(
+    http: &reqwest::Client,
+    creds: &OneApiCredentials,
+) -> Result<(Secret, Duration), ProviderError> {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("grant_type", "client_credentials")
+        .append_pair("client_id", creds.client_id.expose())
+        .append_pair("client_secret", creds.client_secret.expose())
+        .append_pair("audience", AUDIENCE)
+        .finish();
+    let resp = http
+        .post(&creds.token_url)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "application/json")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| ProviderError::Transport {
+            message: format!("OneAPI token request failed: {}", without_url(&e)),
+        })?;
+    let status = resp.status();
+    let bytes = resp.bytes().await.unwrap_or_default();
+    if !status.is_success() {
+        // The body may echo the request; never surface more than the status and a short text.
+        let text: String = String::from_utf8_lossy(&bytes)
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(160)
+            .collect();
+        return Err(ProviderError::Auth {
+            message: format!(
+                "ZIdentity refused the OneAPI client credentials (HTTP {}): {text}",
+                status.as_u16()
+            ),
+        });
+    }
+    let answer: TokenAnswer = serde_json::from_slice(&bytes).map_err(|e| ProviderError::Auth {
+        message: format!("OneAPI token answer is not the expected JSON: {e}"),
+    })?;
+    let token = answer
+        .access_token
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| ProviderError::Auth {
+            message: "OneAPI token answer has no access_token".into(),
+        })?;
+    let lifetime = answer
+        .expires_in
+        .and_then(|v| match v {
+            serde_json::Value::Number(n) => n.as_u64(),
+            serde_json::Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        })
+        .map(Duration::from_secs)
+        .unwrap_or(DEFAULT_LIFETIME);
+    Ok((Secret::new(token), lifetime.saturating_sub(RENEW_BEFORE)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_per_cloud() {
+        assert_eq!(
+            token_url("acme", ""),
+            "https://acme.zslogin.net/oauth2/v1/token"
+        );
+        assert_eq!(
+            token_url("acme", "beta"),
+            "https://acme.zsloginbeta.net/oauth2/v1/token"
+        );
+        assert_eq!(
+            token_url("acme", "GOV"),
+            "https://acme.zidentitygov.net/oauth2/v1/token"
+        );
+        assert_eq!(
+            token_url("acme", "govus"),
+            "https://acme.zidentitygov.us/oauth2/v1/token"
+        );
+        assert_eq!(gateway_url("production"), "https://api.zsapi.net");
+        assert_eq!(gateway_url("beta"), "https://api.beta.zsapi.net");
+        assert_eq!(gateway_url("govus"), "https://api.zscalergov.us");
+    }
+
+    #[test]
+    fn credentials_are_redacted() {
+        let c = OneApiCredentials {
+            token_url: "https://x".into(),
+            client_id: Secret::new("id-123"),
+            client_secret: Secret::new("very-secret"),
+        };
+        let d = format!("{c:?}");
+        assert!(!d.contains("very-secret") && !d.contains("id-123"), "{d}");
+    }
+}
