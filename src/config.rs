@@ -38,6 +38,101 @@ pub struct Config {
     /// Sources of record for audit_orphans (HR or IdP exports), by name.
     #[serde(default)]
     pub sources: BTreeMap<String, crate::orphans::source::SourceConfig>,
+    /// Where shared state (plans, approvals, rate budgets, locks, the activation ledger) lives.
+    #[serde(default)]
+    pub state: StateConfig,
+}
+
+/// Which store holds state that replicas must share.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StateBackendKind {
+    /// Files in the state directory: one process (plus `approve` on the same machine).
+    #[default]
+    File,
+    /// A Redis server shared by several replicas: Zscaler's rate limits and edit lock are per
+    /// tenant, not per process, and an approved plan must run exactly once across replicas.
+    Redis,
+}
+
+/// The `[state]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateConfig {
+    #[serde(default)]
+    pub backend: StateBackendKind,
+    /// The Redis URL, `redis://[:password@]host:port[/db]`. A `SecretRef` (or a plain string)
+    /// because the URL may carry a password.
+    #[serde(default)]
+    pub url: Option<UrlRef>,
+    /// Prefix of every Redis key, so several deployments can share one Redis.
+    #[serde(default = "default_key_prefix")]
+    pub key_prefix: String,
+    /// This replica's name in the journal (its chain file is `journal-<replica_id>.jsonl`).
+    /// Default: a random id created once and kept in the state directory.
+    #[serde(default)]
+    pub replica_id: Option<String>,
+    /// Connect and response timeout for Redis, in milliseconds.
+    #[serde(default = "default_state_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+/// A Redis URL given inline (`url = "redis://..."`) or as a secret reference
+/// (`url = { env = "REDIS_URL" }`).
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum UrlRef {
+    Inline(String),
+    Ref(SecretRef),
+}
+
+impl std::fmt::Debug for UrlRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            // An inline URL may hold a password: never print it.
+            Self::Inline(_) => f.write_str("UrlRef::Inline(<redacted>)"),
+            Self::Ref(r) => f.debug_tuple("UrlRef::Ref").field(r).finish(),
+        }
+    }
+}
+
+impl UrlRef {
+    /// Reads the URL now, as a [`Secret`].
+    pub fn resolve(&self, what: &str) -> Result<Secret, String> {
+        match self {
+            Self::Inline(v) => Ok(Secret::new(v.trim())),
+            Self::Ref(r) => r.resolve(what),
+        }
+    }
+}
+
+fn default_key_prefix() -> String {
+    "zlm:".into()
+}
+fn default_state_timeout_ms() -> u64 {
+    2000
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        Self {
+            backend: StateBackendKind::File,
+            url: None,
+            key_prefix: default_key_prefix(),
+            replica_id: None,
+            timeout_ms: default_state_timeout_ms(),
+        }
+    }
+}
+
+/// Replica ids name files and appear in journal records: keep them to a safe alphabet.
+pub fn valid_replica_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !id.starts_with('.')
 }
 
 /// Which API a connection talks to.
@@ -305,6 +400,25 @@ impl Config {
                 message: "no [connections.NAME] table: add at least one connection".into(),
             });
         }
+        let state_err = |message: &str| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: format!("[state]: {message}"),
+        };
+        if config.state.backend == StateBackendKind::Redis && config.state.url.is_none() {
+            return Err(state_err(
+                "backend = \"redis\" needs url (e.g. url = { env = \"ZSCALER_LIFECYCLE_MCP_REDIS_URL\" })",
+            ));
+        }
+        if let Some(id) = &config.state.replica_id
+            && !valid_replica_id(id)
+        {
+            return Err(state_err(
+                "replica_id may hold only letters, digits, '-', '_' and '.' (at most 64)",
+            ));
+        }
+        if config.state.timeout_ms == 0 {
+            return Err(state_err("timeout_ms must be at least 1"));
+        }
         for (name, conn) in &config.connections {
             if name.eq_ignore_ascii_case("all") {
                 return Err(ConfigError::Connection {
@@ -406,6 +520,44 @@ mod tests {
         );
         assert!(Config::parse("[connections.a]\nkind=\"zia\"\n", Path::new("t")).is_err());
         assert!(Config::parse("", Path::new("t")).is_err());
+    }
+
+    #[test]
+    fn state_table() {
+        let base = "[connections.a]\nkind=\"zia\"\ncloud=\"x\"\n";
+        let c = Config::parse(base, Path::new("t")).expect("valid");
+        assert_eq!(c.state.backend, StateBackendKind::File);
+        assert_eq!(c.state.key_prefix, "zlm:");
+        let c = Config::parse(
+            &format!("{base}[state]\nbackend=\"redis\"\nurl=\"redis://:hunter2@h:1\"\n"),
+            Path::new("t"),
+        )
+        .expect("valid");
+        assert!(!format!("{c:?}").contains("hunter2"));
+        let c = Config::parse(
+            &format!("{base}[state]\nbackend=\"redis\"\nurl={{ env = \"X\" }}\n"),
+            Path::new("t"),
+        )
+        .expect("valid");
+        assert_eq!(
+            c.state.url,
+            Some(UrlRef::Ref(env_ref("X"))),
+            "secret reference form"
+        );
+        assert!(
+            Config::parse(
+                &format!("{base}[state]\nbackend=\"redis\"\n"),
+                Path::new("t")
+            )
+            .is_err()
+        );
+        assert!(
+            Config::parse(
+                &format!("{base}[state]\nreplica_id=\"../x\"\n"),
+                Path::new("t")
+            )
+            .is_err()
+        );
     }
 
     #[test]

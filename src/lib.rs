@@ -14,3 +14,4 @@ pub mod provider;
 pub mod secret;
 pub mod setup;
 pub mod sim;
+pub mod state;

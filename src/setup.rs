@@ -28,6 +28,8 @@ pub enum SetupError {
     Guard(#[from] crate::guard::GuardError),
     #[error("demo tenant: {0}")]
     Demo(String),
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
 }
 
 /// The application plus whatever must live as long as it (the embedded simulator).
@@ -42,8 +44,10 @@ fn app(
     policy: &PolicyConfig,
     config: Option<&Config>,
     demo: bool,
+    shared: Option<crate::state::RedisState>,
 ) -> Result<App, SetupError> {
     let dir = state_dir(config);
+    let state_cfg = config.map(|c| c.state.clone()).unwrap_or_default();
     if let Some(unknown) = policy
         .disabled_tools
         .iter()
@@ -81,9 +85,9 @@ fn app(
     Ok(App {
         connections,
         policy: Policy::new(policy).map_err(SetupError::Policy)?,
-        plans: PlanStore::open(&dir)?,
-        journal: Journal::new(dir.join("journal.jsonl")),
-        ledger: Ledger::default(),
+        plans: PlanStore::open_with(&dir, shared.as_ref())?,
+        journal: Journal::for_config(&state_cfg, &dir)?,
+        ledger: shared.map(Ledger::shared).unwrap_or_default(),
         state_dir: dir,
         demo,
         sources: config.map(|c| c.sources.clone()).unwrap_or_default(),
@@ -128,6 +132,7 @@ pub fn from_env() -> Option<Result<Running, SetupError>> {
 }
 
 fn build(config: Config) -> Result<Running, SetupError> {
+    let shared = crate::state::from_config(&config.state)?;
     let mut connections = BTreeMap::new();
     for (name, c) in &config.connections {
         let err = |message: String| SetupError::Connection {
@@ -148,7 +153,7 @@ fn build(config: Config) -> Result<Running, SetupError> {
                         .clone()
                         .unwrap_or_else(|| oneapi::gateway_url(&cloud)),
                     auth: ZiaAuth::OneApi(oneapi::OneApiCredentials {
-                        token_url,
+                        token_url: token_url.clone(),
                         client_id: c.client_id.resolve("client_id").map_err(err)?,
                         client_secret: c.client_secret.resolve("client_secret").map_err(err)?,
                     }),
@@ -156,6 +161,11 @@ fn build(config: Config) -> Result<Running, SetupError> {
                     rate_limits: c.rate_limits,
                 })
                 .map_err(|e| err(e.to_string()))?;
+                // The gateway is shared by every tenant: the tenant is its token endpoint.
+                let provider = match &shared {
+                    Some(s) => provider.with_shared_state(s.clone(), &token_url),
+                    None => provider,
+                };
                 Arc::new(provider)
             }
             ConnectionKind::Zia => {
@@ -172,7 +182,7 @@ fn build(config: Config) -> Result<Running, SetupError> {
                 let password = c.password.resolve("password").map_err(err)?;
                 let api_key = c.api_key.resolve("api_key").map_err(err)?;
                 let provider = ZiaProvider::new(ZiaConfig {
-                    base_url,
+                    base_url: base_url.clone(),
                     auth: ZiaAuth::Session {
                         username: username.expose().to_string(),
                         password,
@@ -182,6 +192,10 @@ fn build(config: Config) -> Result<Running, SetupError> {
                     rate_limits: c.rate_limits,
                 })
                 .map_err(|e| err(e.to_string()))?;
+                let provider = match &shared {
+                    Some(s) => provider.with_shared_state(s.clone(), &base_url),
+                    None => provider,
+                };
                 Arc::new(provider)
             }
             kind @ (ConnectionKind::ZiaScim | ConnectionKind::ZpaScim) => {
@@ -217,7 +231,13 @@ fn build(config: Config) -> Result<Running, SetupError> {
         );
     }
     Ok(Running {
-        app: Arc::new(app(connections, &config.policy, Some(&config), false)?),
+        app: Arc::new(app(
+            connections,
+            &config.policy,
+            Some(&config),
+            false,
+            shared,
+        )?),
         demo_sim: None,
     })
 }
@@ -260,7 +280,7 @@ pub async fn demo() -> Result<Running, SetupError> {
         },
     );
     Ok(Running {
-        app: Arc::new(app(connections, &demo_policy(), None, true)?),
+        app: Arc::new(app(connections, &demo_policy(), None, true, None)?),
         demo_sim: Some(sim),
     })
 }

@@ -18,14 +18,18 @@ fn approver() -> String {
 pub fn run(config: Option<&Path>, plan_id: Option<&str>) -> anyhow::Result<ExitCode> {
     let cfg = super::config_only(config)?;
     let dir = state_dir(cfg.as_ref());
-    let store = PlanStore::open(&dir).context("opening the plan store")?;
+    // The same `[state]` as the servers: with Redis, plans proposed through any replica.
+    let state_cfg = cfg.as_ref().map(|c| c.state.clone()).unwrap_or_default();
+    let shared = zscaler_lifecycle_mcp::state::from_config(&state_cfg)?;
+    let store = PlanStore::open_with(&dir, shared.as_ref()).context("opening the plan store")?;
+    let where_ = match &shared {
+        Some(r) => format!("state backend redis at {}", r.at()),
+        None => format!("state directory {}", dir.display()),
+    };
     let Some(id) = plan_id.map(str::trim) else {
         let pending = store.pending();
         if pending.is_empty() {
-            println!(
-                "No plans are waiting for approval (state directory {}).",
-                dir.display()
-            );
+            println!("No plans are waiting for approval ({where_}).");
         }
         for plan in pending {
             println!("{}\n", plan.describe());
@@ -59,7 +63,7 @@ pub fn run(config: Option<&Path>, plan_id: Option<&str>) -> anyhow::Result<ExitC
     event.insert("plan_id".into(), plan.id.clone().into());
     event.insert("approver".into(), who.clone().into());
     event.insert("channel".into(), "approve-cli".into());
-    Journal::new(dir.join("journal.jsonl")).append(event)?;
+    Journal::for_config(&state_cfg, &dir)?.append(event)?;
     println!(
         "Approved by {who}. The agent can now call {} again with plan_id \"{}\" (until {} UTC).",
         plan.tool,

@@ -4,6 +4,11 @@
 //! (without `hash`), so editing, deleting or reordering any record breaks every later link.
 //! Appends take an OS file lock and fsync, so several processes sharing a state directory keep
 //! one consistent chain. Secrets never reach it: callers pass only ids, names and outcomes.
+//!
+//! Several replicas (`[state] backend = "redis"`, or any `replica_id`) do not share one file:
+//! each appends to its own chain, `journal-<replica_id>.jsonl`, and stamps `replica` on every
+//! record, so chains never interleave across machines and each can be shipped and verified on
+//! its own. `journal verify` checks every chain file in the state directory.
 
 use std::fs::OpenOptions;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -20,6 +25,8 @@ const GENESIS: &str = "000000000000000000000000000000000000000000000000000000000
 #[derive(Debug, Clone)]
 pub struct Journal {
     path: PathBuf,
+    /// Stamped on every record when several replicas each keep a chain.
+    replica: Option<String>,
 }
 
 fn jerr(path: &Path, e: impl std::fmt::Display) -> GuardError {
@@ -39,7 +46,50 @@ fn link(prev: &str, body: &Value) -> String {
 
 impl Journal {
     pub fn new(path: PathBuf) -> Self {
-        Self { path }
+        Self {
+            path,
+            replica: None,
+        }
+    }
+
+    /// The chain of one replica: `journal-<replica>.jsonl` in `dir`, records stamped with it.
+    pub fn for_replica(dir: &Path, replica: &str) -> Self {
+        Self {
+            path: dir.join(format!("journal-{replica}.jsonl")),
+            replica: Some(replica.to_string()),
+        }
+    }
+
+    /// The journal a config asks for: one file, or this replica's chain when state is shared
+    /// or a replica id is set.
+    pub fn for_config(
+        cfg: &crate::config::StateConfig,
+        state_dir: &Path,
+    ) -> Result<Self, GuardError> {
+        if cfg.backend == crate::config::StateBackendKind::File && cfg.replica_id.is_none() {
+            return Ok(Self::new(state_dir.join("journal.jsonl")));
+        }
+        let id = crate::state::replica_id(cfg, state_dir)
+            .map_err(|e| jerr(&state_dir.join("replica.id"), e))?;
+        Ok(Self::for_replica(state_dir, &id))
+    }
+
+    /// Every chain file in a state directory: `journal.jsonl` and `journal-*.jsonl`, sorted.
+    pub fn chain_files(dir: &Path) -> Vec<PathBuf> {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return Vec::new();
+        };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                e.file_name().to_str().is_some_and(|n| {
+                    n == "journal.jsonl" || (n.starts_with("journal-") && n.ends_with(".jsonl"))
+                })
+            })
+            .map(|e| e.path())
+            .collect();
+        files.sort();
+        files
     }
 
     pub fn path(&self) -> &Path {
@@ -64,8 +114,11 @@ impl Journal {
             body.insert("seq".into(), Value::from(seq + 1));
             body.insert("time".into(), Value::from(rfc3339(now_secs())));
             body.insert("prev".into(), Value::from(prev.clone()));
+            if let Some(r) = &self.replica {
+                body.insert("replica".into(), Value::from(r.clone()));
+            }
             for (k, v) in event {
-                if !matches!(k.as_str(), "seq" | "time" | "prev" | "hash") {
+                if !matches!(k.as_str(), "seq" | "time" | "prev" | "hash" | "replica") {
                     body.insert(k, v);
                 }
             }
@@ -182,6 +235,32 @@ mod tests {
             j.append(event(n)).expect("append");
         }
         path
+    }
+
+    #[test]
+    fn replica_chains_are_separate_and_stamped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_three(dir.path());
+        for r in ["a-1", "b-2"] {
+            let j = Journal::for_replica(dir.path(), r);
+            j.append(event(1)).expect("append");
+            j.append(event(2)).expect("append");
+            let text = std::fs::read_to_string(j.path()).expect("read");
+            assert!(
+                text.lines()
+                    .all(|l| l.contains(&format!("\"replica\":\"{r}\"")))
+            );
+            assert_eq!(Journal::verify(j.path()), Ok(2));
+        }
+        let files = Journal::chain_files(dir.path());
+        let names: Vec<_> = files
+            .iter()
+            .filter_map(|p| p.file_name()?.to_str().map(String::from))
+            .collect();
+        assert_eq!(
+            names,
+            ["journal-a-1.jsonl", "journal-b-2.jsonl", "journal.jsonl"]
+        );
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub enum GuardError {
     },
     #[error("journal {path}: {message}")]
     Journal { path: String, message: String },
+    /// The shared state backend (Redis) failed; nothing was changed.
+    #[error(transparent)]
+    Backend(#[from] crate::state::StateError),
 }
 
 /// Seconds since the Unix epoch; a clock before 1970 counts as 0 rather than panicking.

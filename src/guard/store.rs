@@ -1,8 +1,16 @@
-//! Plans and approvals on disk, shared by the serving process and the `approve` command.
+//! Plans and approvals, shared by the serving process and the `approve` command.
 //!
-//! Each plan and approval is signed with a key kept in the state directory (mode 0600), so a
-//! plan edited on disk, or an approval written for another plan, is refused. Single use is
-//! enforced by creating a `.used` marker with `create_new`, which is atomic on every platform.
+//! Each plan and approval is signed with a key, so a plan edited in storage, or an approval
+//! written for another plan, is refused. Two backends behind one API (call sites do not know
+//! which is in use):
+//! - File (default): the key is kept in the state directory (mode 0600); single use is enforced
+//!   by creating a `.used` marker with `create_new`, which is atomic on every platform.
+//! - Redis (`[state] backend = "redis"`), for several replicas: the key is stored in Redis,
+//!   created once with `SET NX` so every replica and `approve` sign with the same one; plans and
+//!   approvals expire with the plan; single use is a `SET NX` of a used marker, atomic on the
+//!   server, so a plan approved through one replica runs once through any. Redis calls are
+//!   blocking with timeouts (see [`crate::state::RedisState::run`]); when Redis is down every
+//!   method fails closed with an error naming it.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -14,6 +22,11 @@ use serde::{Deserialize, Serialize};
 
 use super::plan::Plan;
 use super::{GuardError, now_secs};
+use crate::state::RedisState;
+
+/// How long Redis keeps a plan's keys past its expiry, so a late call is told "expired" or
+/// "already used" rather than "not found".
+const REDIS_GRACE_SECS: u64 = 3600;
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
@@ -33,17 +46,25 @@ pub struct Approval {
     signature: String,
 }
 
-/// The plan and approval store in one state directory.
+/// The plan and approval store: a state directory or a shared Redis.
 pub struct PlanStore {
-    dir: PathBuf,
+    backend: Backend,
     key: Vec<u8>,
+}
+
+enum Backend {
+    File { dir: PathBuf },
+    Redis(RedisState),
 }
 
 impl std::fmt::Debug for PlanStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PlanStore")
-            .field("dir", &self.dir)
-            .finish_non_exhaustive()
+        let mut d = f.debug_struct("PlanStore");
+        match &self.backend {
+            Backend::File { dir } => d.field("dir", dir),
+            Backend::Redis(r) => d.field("redis", r),
+        };
+        d.finish_non_exhaustive()
     }
 }
 
@@ -92,7 +113,49 @@ impl PlanStore {
         if key.len() < 32 {
             return Err(state_err(&key_path, "signing key is shorter than 32 bytes"));
         }
-        Ok(Self { dir, key })
+        Ok(Self {
+            backend: Backend::File { dir },
+            key,
+        })
+    }
+
+    /// Opens the store a replica shares with others through Redis. Needs Redis now: the signing
+    /// key is read (or created, atomically, by the first process ever) at start-up.
+    pub fn open_redis(state: RedisState) -> Result<Self, GuardError> {
+        let key_name = state.key("plan-key");
+        let mut fresh = vec![0u8; 32];
+        rand::rng().fill_bytes(&mut fresh);
+        let text: String = state.run(|c| {
+            // SET NX then GET: whoever created it first, everyone uses that key.
+            redis::cmd("SET")
+                .arg(&key_name)
+                .arg(hex::encode(&fresh))
+                .arg("NX")
+                .exec(c)?;
+            redis::cmd("GET").arg(&key_name).query(c)
+        })?;
+        let key = hex::decode(text.trim()).map_err(|e| GuardError::State {
+            path: format!("redis {}", state.key("plan-key")),
+            message: e.to_string(),
+        })?;
+        if key.len() < 32 {
+            return Err(GuardError::State {
+                path: format!("redis {}", state.key("plan-key")),
+                message: "signing key is shorter than 32 bytes".into(),
+            });
+        }
+        Ok(Self {
+            backend: Backend::Redis(state),
+            key,
+        })
+    }
+
+    /// The store a config asks for: Redis when given, else the state directory.
+    pub fn open_with(state_dir: &Path, shared: Option<&RedisState>) -> Result<Self, GuardError> {
+        match shared {
+            Some(r) => Self::open_redis(r.clone()),
+            None => Self::open(state_dir),
+        }
     }
 
     /// A key for another purpose (e.g. sealing MCP request state), derived from the store key so
@@ -130,13 +193,20 @@ impl PlanStore {
         mac.verify_slice(&sig).is_ok()
     }
 
-    fn path(&self, id: &str, ext: &str) -> Result<PathBuf, GuardError> {
-        if !valid_plan_id(id) {
-            return Err(GuardError::PlanNotFound {
-                id: id.chars().take(40).collect(),
-            });
-        }
-        Ok(self.dir.join(format!("{id}.{ext}")))
+    fn path(dir: &Path, id: &str, ext: &str) -> Result<PathBuf, GuardError> {
+        check_id(id)?;
+        Ok(dir.join(format!("{id}.{ext}")))
+    }
+
+    /// Redis key of one plan's record of this kind (`plan`, `approval`, `used`).
+    fn rkey(r: &RedisState, id: &str, kind: &str) -> Result<String, GuardError> {
+        check_id(id)?;
+        Ok(r.key(&format!("plan:{id}:{kind}")))
+    }
+
+    /// Seconds Redis keeps records of a plan expiring at `expires_at`.
+    fn redis_ttl(expires_at: u64) -> u64 {
+        expires_at.saturating_sub(now_secs()).max(1) + REDIS_GRACE_SECS
     }
 
     fn canonical(plan: &Plan) -> Vec<u8> {
@@ -147,11 +217,47 @@ impl PlanStore {
 
     /// Stores a new plan.
     pub fn save(&self, plan: &Plan) -> Result<(), GuardError> {
-        let path = self.path(&plan.id, "plan.json")?;
         let signed = SignedPlan {
             signature: self.sign("plan", &Self::canonical(plan)),
             plan: plan.clone(),
         };
+        let dir = match &self.backend {
+            Backend::File { dir } => dir,
+            Backend::Redis(r) => {
+                let key = Self::rkey(r, &plan.id, "plan")?;
+                let text = serde_json::to_string(&signed).map_err(|e| GuardError::State {
+                    path: key.clone(),
+                    message: e.to_string(),
+                })?;
+                let ttl = Self::redis_ttl(plan.expires_at);
+                let pending = r.key("plans-pending");
+                let created: Option<String> = r.run(|c| {
+                    let created: Option<String> = redis::cmd("SET")
+                        .arg(&key)
+                        .arg(&text)
+                        .arg("NX")
+                        .arg("EX")
+                        .arg(ttl)
+                        .query(c)?;
+                    if created.is_some() {
+                        redis::cmd("ZADD")
+                            .arg(&pending)
+                            .arg(plan.created_at)
+                            .arg(&plan.id)
+                            .exec(c)?;
+                    }
+                    Ok(created)
+                })?;
+                return match created {
+                    Some(_) => Ok(()),
+                    None => Err(GuardError::State {
+                        path: key,
+                        message: "a plan with this id already exists".into(),
+                    }),
+                };
+            }
+        };
+        let path = Self::path(dir, &plan.id, "plan.json")?;
         let text = serde_json::to_vec_pretty(&signed).map_err(|e| state_err(&path, e))?;
         let mut f = create_private(&path).map_err(|e| state_err(&path, e))?;
         f.write_all(&text)
@@ -161,8 +267,17 @@ impl PlanStore {
 
     /// Loads a plan, refusing one whose signature does not match.
     pub fn load(&self, id: &str) -> Result<Plan, GuardError> {
-        let path = self.path(id, "plan.json")?;
-        let text = fs::read(&path).map_err(|_| GuardError::PlanNotFound { id: id.into() })?;
+        let text = match &self.backend {
+            Backend::File { dir } => {
+                let path = Self::path(dir, id, "plan.json")?;
+                fs::read(&path).map_err(|_| GuardError::PlanNotFound { id: id.into() })?
+            }
+            Backend::Redis(r) => {
+                let key = Self::rkey(r, id, "plan")?;
+                let text: Option<Vec<u8>> = r.run(|c| redis::cmd("GET").arg(&key).query(c))?;
+                text.ok_or_else(|| GuardError::PlanNotFound { id: id.into() })?
+            }
+        };
         let signed: SignedPlan = serde_json::from_slice(&text)
             .map_err(|_| GuardError::BadSignature { id: id.into() })?;
         if signed.plan.id != id
@@ -176,7 +291,14 @@ impl PlanStore {
     /// Loads a plan that may still be executed: not expired, not used.
     pub fn load_live(&self, id: &str) -> Result<Plan, GuardError> {
         let plan = self.load(id)?;
-        if self.path(id, "used")?.exists() {
+        let used = match &self.backend {
+            Backend::File { dir } => Self::path(dir, id, "used")?.exists(),
+            Backend::Redis(r) => {
+                let key = Self::rkey(r, id, "used")?;
+                r.run(|c| redis::cmd("EXISTS").arg(&key).query::<bool>(c))?
+            }
+        };
+        if used {
             return Err(GuardError::AlreadyUsed { id: id.into() });
         }
         if now_secs() >= plan.expires_at {
@@ -196,9 +318,29 @@ impl PlanStore {
             approved_at,
             signature: self.sign("approval", &payload),
         };
-        let path = self.path(id, "approval.json")?;
+        let dir = match &self.backend {
+            Backend::File { dir } => dir,
+            Backend::Redis(r) => {
+                let key = Self::rkey(r, id, "approval")?;
+                let text = serde_json::to_string(&approval).map_err(|e| GuardError::State {
+                    path: key.clone(),
+                    message: e.to_string(),
+                })?;
+                let ttl = Self::redis_ttl(plan.expires_at);
+                r.run(|c| {
+                    redis::cmd("SET")
+                        .arg(&key)
+                        .arg(&text)
+                        .arg("EX")
+                        .arg(ttl)
+                        .exec(c)
+                })?;
+                return Ok(approval);
+            }
+        };
+        let path = Self::path(dir, id, "approval.json")?;
         let text = serde_json::to_vec_pretty(&approval).map_err(|e| state_err(&path, e))?;
-        let tmp = self.path(id, "approval.tmp")?;
+        let tmp = Self::path(dir, id, "approval.tmp")?;
         fs::write(&tmp, text).map_err(|e| state_err(&tmp, e))?;
         fs::rename(&tmp, &path).map_err(|e| state_err(&path, e))?;
         Ok(approval)
@@ -206,10 +348,20 @@ impl PlanStore {
 
     /// The verified approval of a plan, if a human gave one.
     pub fn approval(&self, plan: &Plan) -> Result<Approval, GuardError> {
-        let path = self.path(&plan.id, "approval.json")?;
-        let text = fs::read(&path).map_err(|_| GuardError::NotApproved {
+        let not_approved = || GuardError::NotApproved {
             id: plan.id.clone(),
-        })?;
+        };
+        let text = match &self.backend {
+            Backend::File { dir } => {
+                let path = Self::path(dir, &plan.id, "approval.json")?;
+                fs::read(&path).map_err(|_| not_approved())?
+            }
+            Backend::Redis(r) => {
+                let key = Self::rkey(r, &plan.id, "approval")?;
+                let text: Option<Vec<u8>> = r.run(|c| redis::cmd("GET").arg(&key).query(c))?;
+                text.ok_or_else(not_approved)?
+            }
+        };
         let approval: Approval =
             serde_json::from_slice(&text).map_err(|_| GuardError::BadSignature {
                 id: plan.id.clone(),
@@ -226,7 +378,37 @@ impl PlanStore {
     /// Marks a plan used; fails if it already was, so a plan executes at most once even when
     /// two calls race.
     pub fn consume(&self, id: &str) -> Result<(), GuardError> {
-        let path = self.path(id, "used")?;
+        let dir = match &self.backend {
+            Backend::File { dir } => dir,
+            Backend::Redis(r) => {
+                let key = Self::rkey(r, id, "used")?;
+                let plan_key = Self::rkey(r, id, "plan")?;
+                let pending = r.key("plans-pending");
+                let first: bool = r.run(|c| {
+                    // Keep the marker as long as the plan itself can be read.
+                    let ttl: i64 = redis::cmd("TTL").arg(&plan_key).query(c)?;
+                    let marked: Option<String> = redis::cmd("SET")
+                        .arg(&key)
+                        .arg(now_secs())
+                        .arg("NX")
+                        .arg("EX")
+                        .arg(if ttl > 0 {
+                            ttl as u64
+                        } else {
+                            REDIS_GRACE_SECS
+                        })
+                        .query(c)?;
+                    redis::cmd("ZREM").arg(&pending).arg(id).exec(c)?;
+                    Ok(marked.is_some())
+                })?;
+                return if first {
+                    Ok(())
+                } else {
+                    Err(GuardError::AlreadyUsed { id: id.into() })
+                };
+            }
+        };
+        let path = Self::path(dir, id, "used")?;
         match OpenOptions::new().write(true).create_new(true).open(&path) {
             Ok(_) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -238,7 +420,11 @@ impl PlanStore {
 
     /// Plans that are neither expired nor used, oldest first, for `approve` without an id.
     pub fn pending(&self) -> Vec<Plan> {
-        let Ok(entries) = fs::read_dir(&self.dir) else {
+        let dir = match &self.backend {
+            Backend::File { dir } => dir,
+            Backend::Redis(r) => return self.pending_redis(r),
+        };
+        let Ok(entries) = fs::read_dir(dir) else {
             return Vec::new();
         };
         let mut plans: Vec<Plan> = entries
@@ -251,6 +437,48 @@ impl PlanStore {
             .collect();
         plans.sort_by_key(|p| p.created_at);
         plans
+    }
+}
+
+impl PlanStore {
+    /// Live plans listed in the shared pending set; drops ids that expired or were used.
+    /// A Redis failure yields an empty list (the caller, `approve`, then finds nothing to do).
+    fn pending_redis(&self, r: &RedisState) -> Vec<Plan> {
+        let set = r.key("plans-pending");
+        let ids: Vec<String> =
+            match r.run(|c| redis::cmd("ZRANGE").arg(&set).arg(0).arg(-1).query(c)) {
+                Ok(ids) => ids,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot list pending plans");
+                    return Vec::new();
+                }
+            };
+        let mut plans = Vec::new();
+        for id in ids {
+            match self.load_live(&id) {
+                Ok(p) => plans.push(p),
+                Err(GuardError::Backend(e)) => {
+                    tracing::warn!(error = %e, "cannot list pending plans");
+                    return Vec::new();
+                }
+                Err(_) => {
+                    let _ = r.run(|c| redis::cmd("ZREM").arg(&set).arg(&id).exec(c));
+                }
+            }
+        }
+        plans.sort_by_key(|p| p.created_at);
+        plans
+    }
+}
+
+/// Plan ids are checked before they name a file or a key.
+fn check_id(id: &str) -> Result<(), GuardError> {
+    if valid_plan_id(id) {
+        Ok(())
+    } else {
+        Err(GuardError::PlanNotFound {
+            id: id.chars().take(40).collect(),
+        })
     }
 }
 

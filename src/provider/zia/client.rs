@@ -5,6 +5,10 @@
 //! asks (every Retry-After form) with jitter, failing fast past the ceiling; on the tenant-wide
 //! edit lock back off and retry; retry 5xx and connection failures only for reads. A write whose
 //! outcome is unknown is reported as unknown, never retried.
+//!
+//! With shared state (several replicas), each write request is also sent under the tenant's
+//! write lock in Redis, so only one replica writes to a tenant at a time, matching ZIA's own
+//! tenant-wide edit lock; if Redis is unreachable the write is not sent.
 
 use std::sync::Mutex as StdMutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,6 +26,9 @@ use super::wire::WireError;
 use crate::provider::ProviderError;
 use crate::provider::retry::{backoff, is_write, jitter, parse_retry_after, without_url};
 use crate::secret::Secret;
+use crate::state::RedisState;
+use crate::state::lock::{LockError, TenantLock};
+use crate::state::rate::SharedBudget;
 
 /// Strings a 401 body carries when the session, not the credentials, is the problem.
 const SESSION_INVALID: [&str; 3] = [
@@ -56,6 +63,10 @@ pub struct ZiaClient {
     /// Set when the tenant says its window is used up (`x-ratelimit-remaining: 0`): no request
     /// is sent before this instant.
     not_before: StdMutex<Option<std::time::Instant>>,
+    /// The tenant's write lock shared by replicas, when state is shared.
+    write_lock: Option<TenantLock>,
+    /// Request timeout, which bounds how long one write holds the lock.
+    timeout: Duration,
 }
 
 /// How hard to try before giving up.
@@ -169,7 +180,21 @@ impl ZiaClient {
             pacer: pacing.then(|| Pacer::zia(retry.ceiling)),
             retry,
             not_before: StdMutex::new(None),
+            write_lock: None,
+            timeout,
         })
+    }
+
+    /// Shares the rate budget and a write lock with every replica using the same Redis; the
+    /// tenant is identified by its API base URL.
+    pub fn share_state(&mut self, state: RedisState, base_url: &str) {
+        let tenant = base_url.trim_end_matches('/');
+        if let Some(p) = self.pacer.take() {
+            self.pacer = Some(p.with_shared(SharedBudget::new(state.clone(), tenant)));
+        }
+        // One request at a time holds it: its timeout plus a margin for the answer.
+        let ttl = self.timeout + Duration::from_secs(5);
+        self.write_lock = Some(TenantLock::new(state, tenant, ttl));
     }
 
     /// Trusts the tenant's own counters over any hard-coded limit.
@@ -367,7 +392,26 @@ impl ZiaClient {
                 p.acquire(&method, path).await?;
             }
             self.respect_reported_window().await?;
+            let guard = match &self.write_lock {
+                Some(lock) if is_write(&method) => Some(
+                    lock.acquire(self.retry.edit_lock_budget)
+                        .await
+                        .map_err(|e| match e {
+                            LockError::Busy { .. } => ProviderError::EditLocked {
+                                message: e.to_string(),
+                            },
+                            // Nothing was sent; safe to call again once Redis is back.
+                            LockError::State(s) => ProviderError::Transport {
+                                message: s.to_string(),
+                            },
+                        })?,
+                ),
+                _ => None,
+            };
             let sent = self.send_once(&method, path, query, body, &session).await;
+            if let Some(g) = guard {
+                g.release().await;
+            }
             let (status, retry_after, bytes) = match sent {
                 Ok(answer) => answer,
                 // Nothing reached the tenant, or a read failed: safe to try again.

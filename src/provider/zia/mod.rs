@@ -95,6 +95,12 @@ impl ZiaProvider {
         })
     }
 
+    /// Shares this tenant's rate budget and write lock with other replicas through Redis.
+    pub fn with_shared_state(mut self, state: crate::state::RedisState, base_url: &str) -> Self {
+        self.client.share_state(state, base_url);
+        self
+    }
+
     /// Ends the admin session. On ZIA this ACTIVATES every pending change, like activation.
     pub async fn logout(&self) -> Result<(), ProviderError> {
         self.client.logout().await

@@ -4,6 +4,11 @@
 //! 400/h, DELETE 1/min and 4/h, activation 10/min and 40/h. Each weight gets two GCRA limiters
 //! (burst and hourly). A wait longer than the ceiling fails fast with the time to retry,
 //! instead of holding a tool call for an hour.
+//!
+//! Those limits are per tenant, not per process: with shared state (`[state] backend =
+//! "redis"`) the same budgets are kept in Redis ([`SharedBudget`]) so that replicas together
+//! stay inside them. If Redis cannot be reached, a write fails closed (nothing is sent) and a
+//! read falls back to this process's own limiter, so reads keep working.
 
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -13,6 +18,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::Method;
 
 use crate::provider::ProviderError;
+use crate::state::rate::{Rate, SharedBudget};
 
 fn nz(n: u32) -> NonZeroU32 {
     NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
@@ -20,17 +26,38 @@ fn nz(n: u32) -> NonZeroU32 {
 
 struct Weight {
     name: &'static str,
+    /// Names the weight's keys in the shared budget.
+    key: &'static str,
     burst: DefaultDirectRateLimiter,
     hourly: DefaultDirectRateLimiter,
+    burst_rate: Rate,
+    hourly_rate: Rate,
 }
 
 impl Weight {
-    fn new(name: &'static str, burst: Quota, per_hour: u32) -> Self {
+    fn new(name: &'static str, key: &'static str, burst: Rate, per_hour: u32) -> Self {
+        let period = burst.per / burst.count.max(1);
+        let quota = Quota::with_period(period)
+            .unwrap_or_else(|| Quota::per_second(nz(1)))
+            .allow_burst(nz(burst.count));
         Self {
             name,
-            burst: RateLimiter::direct(burst),
+            key,
+            burst: RateLimiter::direct(quota),
             hourly: RateLimiter::direct(Quota::per_hour(nz(per_hour)).allow_burst(nz(per_hour))),
+            burst_rate: burst,
+            hourly_rate: Rate {
+                count: per_hour,
+                per: Duration::from_secs(3600),
+            },
         }
+    }
+}
+
+const fn rate(count: u32, per_secs: u64) -> Rate {
+    Rate {
+        count,
+        per: Duration::from_secs(per_secs),
     }
 }
 
@@ -42,16 +69,67 @@ pub struct Pacer {
     activate: Weight,
     /// Longest wait a call accepts before failing with "retry after".
     ceiling: Duration,
+    /// The tenant's budget shared with other replicas, when configured.
+    shared: Option<SharedBudget>,
 }
 
 impl Pacer {
     pub fn zia(ceiling: Duration) -> Self {
         Self {
-            get: Weight::new("GET (2/s, 1000/h)", Quota::per_second(nz(2)), 1000),
-            write: Weight::new("POST/PUT (1/s, 400/h)", Quota::per_second(nz(1)), 400),
-            delete: Weight::new("DELETE (1/min, 4/h)", Quota::per_minute(nz(1)), 4),
-            activate: Weight::new("activation (10/min, 40/h)", Quota::per_minute(nz(10)), 40),
+            get: Weight::new("GET (2/s, 1000/h)", "get", rate(2, 1), 1000),
+            write: Weight::new("POST/PUT (1/s, 400/h)", "write", rate(1, 1), 400),
+            delete: Weight::new("DELETE (1/min, 4/h)", "delete", rate(1, 60), 4),
+            activate: Weight::new("activation (10/min, 40/h)", "activate", rate(10, 60), 40),
             ceiling,
+            shared: None,
+        }
+    }
+
+    /// Keeps the budget in Redis, shared with every replica pacing the same tenant.
+    pub fn with_shared(mut self, budget: SharedBudget) -> Self {
+        self.shared = Some(budget);
+        self
+    }
+
+    fn too_long(&self, w: &Weight, wait: Duration) -> Option<ProviderError> {
+        (wait > self.ceiling).then(|| ProviderError::RateLimited {
+            message: format!(
+                "the tenant's {} limit is used up for now; retry in {} s",
+                w.name,
+                wait.as_secs().max(1)
+            ),
+            retry_after: Some(wait),
+        })
+    }
+
+    /// The shared budget: `Ok(true)` when a slot was taken, `Ok(false)` to fall back to the
+    /// local limiter (a read while Redis is unreachable).
+    async fn acquire_shared(
+        &self,
+        budget: &SharedBudget,
+        w: &Weight,
+        method: &Method,
+    ) -> Result<bool, ProviderError> {
+        loop {
+            match budget.try_take(w.key, w.burst_rate, w.hourly_rate).await {
+                Ok(None) => return Ok(true),
+                Ok(Some(wait)) => {
+                    if let Some(e) = self.too_long(w, wait) {
+                        return Err(e);
+                    }
+                    tokio::time::sleep(wait).await;
+                }
+                Err(e) if *method == Method::GET => {
+                    tracing::warn!(error = %e, "shared rate budget unavailable; pacing this read locally");
+                    return Ok(false);
+                }
+                // Nothing was sent: the caller may safely try again once Redis is back.
+                Err(e) => {
+                    return Err(ProviderError::Transport {
+                        message: e.to_string(),
+                    });
+                }
+            }
         }
     }
 
@@ -70,21 +148,19 @@ impl Pacer {
     /// Waits for a slot of this request's weight, or fails when the wait exceeds the ceiling.
     pub async fn acquire(&self, method: &Method, path: &str) -> Result<(), ProviderError> {
         let w = self.weight(method, path);
+        if let Some(budget) = &self.shared
+            && self.acquire_shared(budget, w, method).await?
+        {
+            return Ok(());
+        }
         for limiter in [&w.hourly, &w.burst] {
             loop {
                 match limiter.check() {
                     Ok(()) => break,
                     Err(not_until) => {
                         let wait = not_until.wait_time_from(DefaultClock::default().now());
-                        if wait > self.ceiling {
-                            return Err(ProviderError::RateLimited {
-                                message: format!(
-                                    "the tenant's {} limit is used up for now; retry in {} s",
-                                    w.name,
-                                    wait.as_secs().max(1)
-                                ),
-                                retry_after: Some(wait),
-                            });
+                        if let Some(e) = self.too_long(w, wait) {
+                            return Err(e);
                         }
                         tokio::time::sleep(wait).await;
                     }

@@ -1,0 +1,502 @@
+//! Several replicas sharing state through Redis: real binaries, a real simulator, real Redis.
+//!
+//! These tests need a Redis server and find it through `ZSCALER_LIFECYCLE_MCP_TEST_REDIS`
+//! (e.g. `redis://127.0.0.1:6390`); without it they print a notice and pass without running.
+//! `.ci/run` installs and starts redis-server and sets the variable, so in CI they always run.
+//! Every test uses its own key prefix, so they can share one Redis and run in parallel. The
+//! "Redis goes away" test starts (and kills) a redis-server of its own on a free port.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{Value, json};
+use zscaler_lifecycle_mcp::guard::GuardError;
+use zscaler_lifecycle_mcp::guard::ledger::Ledger;
+use zscaler_lifecycle_mcp::guard::plan::Plan;
+use zscaler_lifecycle_mcp::guard::store::PlanStore;
+use zscaler_lifecycle_mcp::secret::Secret;
+use zscaler_lifecycle_mcp::state::RedisState;
+use zscaler_lifecycle_mcp::state::lock::{LockError, TenantLock};
+use zscaler_lifecycle_mcp::state::rate::{Rate, SharedBudget};
+
+const REDIS_ENV: &str = "ZSCALER_LIFECYCLE_MCP_TEST_REDIS";
+
+fn redis_url(test: &str) -> Option<String> {
+    match std::env::var(REDIS_ENV) {
+        Ok(u) if !u.trim().is_empty() => Some(u.trim().to_string()),
+        _ => {
+            println!(
+                "SKIPPED {test}: set {REDIS_ENV}=redis://127.0.0.1:PORT (a running redis-server) to run the replica tests"
+            );
+            None
+        }
+    }
+}
+
+/// A key prefix no other test (or earlier run) uses.
+fn fresh_prefix() -> String {
+    let n: u64 = rand::random();
+    format!("zlm-test-{n:016x}:")
+}
+
+fn redis(url: &str, prefix: &str) -> RedisState {
+    RedisState::new(&Secret::new(url), prefix, Duration::from_secs(2)).expect("redis url")
+}
+
+/// A replica: its own state directory and config, the given simulator and `[state]` table.
+fn replica(sim: &SimProc, state: &str, with_sim: Option<SimProc>) -> Env {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("config.toml");
+    let q = |s: &str| Value::from(s).to_string();
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[connections.zia-test]
+kind = "zia"
+base_url = {url}
+username = {{ value = {user} }}
+password = {{ value = {pass} }}
+api_key = {{ value = {key} }}
+registered_domains = ["acme.example", "acme-labs.example"]
+
+[policy]
+protected_accounts = ["breakglass@*", "svc-*"]
+protected_groups = ["Admins"]
+
+[state]
+{state}
+"#,
+            url = q(&sim.url),
+            user = q(&sim.username),
+            pass = q(&sim.password),
+            key = q(&sim.api_key),
+        ),
+    )
+    .expect("write config");
+    Env {
+        dir,
+        config: Some(config),
+        sim: with_sim,
+    }
+}
+
+fn redis_state_table(prefix: &str) -> String {
+    // The URL comes from the environment, as a deployment with a password would do it.
+    format!(
+        "backend = \"redis\"\nurl = {{ env = \"{REDIS_ENV}\" }}\nkey_prefix = \"{prefix}\"\ntimeout_ms = 1000\n"
+    )
+}
+
+fn plan(id: &str) -> Plan {
+    let now = zscaler_lifecycle_mcp::guard::now_secs();
+    Plan {
+        id: id.into(),
+        tool: "deactivate".into(),
+        connection: "zia-test".into(),
+        arguments: json!({"user": "a@acme.example"}),
+        changes: vec!["Delete a".into()],
+        targets: vec![],
+        created_at: now,
+        expires_at: now + 300,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_approved_via_one_replica_runs_once_via_another() {
+    let Some(_url) = redis_url("plan_approved_via_one_replica_runs_once_via_another") else {
+        return;
+    };
+    let prefix = fresh_prefix();
+    let sim = SimProc::start().await;
+    let state = redis_state_table(&prefix);
+    let b = replica(&sim, &state, None);
+    let a = replica(&sim, &state, None);
+    let user = "john.smith@acme.example";
+    let args = json!({ "user": user });
+
+    let client_a = a.connect(Human::Absent).await;
+    let first = client_a.ok("deactivate", args.clone()).await;
+    assert_eq!(first["status"], "awaiting_approval", "{first}");
+    let plan_id = first["plan"]["id"].as_str().expect("plan id").to_string();
+    assert!(
+        !a.state_dir().join("plans").exists(),
+        "with Redis, plans are not written to the state directory"
+    );
+
+    // `approve` through B's config (another state directory) sees and approves A's plan.
+    let listed = b.run(&["approve"]).await;
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).contains(&plan_id),
+        "{}",
+        String::from_utf8_lossy(&listed.stdout)
+    );
+    let approved = b.approve(&plan_id, &plan_id).await;
+    assert!(
+        approved.status.success(),
+        "approve failed: {}{}",
+        String::from_utf8_lossy(&approved.stdout),
+        String::from_utf8_lossy(&approved.stderr)
+    );
+
+    let client_b = b.connect(Human::Absent).await;
+    let mut with_plan = args.clone();
+    with_plan["plan_id"] = json!(plan_id);
+    let done = client_b.ok("deactivate", with_plan.clone()).await;
+    assert_eq!(done["status"], "executed", "{done}");
+    assert_eq!(done["confirmation"]["approver"], "test-approver");
+    assert!(sim.user(user, "draft").await.is_none(), "deleted once");
+
+    // Replays through either replica are refused.
+    for (name, client) in [("A", &client_a), ("B", &client_b)] {
+        let replay = client.err("deactivate", with_plan.clone()).await;
+        assert!(
+            replay.contains("already used"),
+            "replay via {name}: {replay}"
+        );
+    }
+    client_a.close().await;
+    client_b.close().await;
+
+    // Each replica keeps its own journal chain, stamped with its replica id; both verify.
+    for env in [&a, &b] {
+        let chains: Vec<_> = std::fs::read_dir(env.state_dir())
+            .expect("state dir")
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .filter(|n| n.starts_with("journal-") && n.ends_with(".jsonl"))
+            .collect();
+        assert_eq!(chains.len(), 1, "{chains:?}");
+        let text = std::fs::read_to_string(env.state_dir().join(&chains[0])).expect("chain");
+        let replica_id = chains[0]
+            .trim_start_matches("journal-")
+            .trim_end_matches(".jsonl");
+        for line in text.lines() {
+            let rec: Value = serde_json::from_str(line).expect("record");
+            assert_eq!(rec["replica"], replica_id, "{line}");
+        }
+        let verify = env.run(&["journal", "verify"]).await;
+        let out = String::from_utf8_lossy(&verify.stdout);
+        assert!(
+            verify.status.success() && out.contains("chain intact"),
+            "{out}"
+        );
+    }
+    let a_text = std::fs::read_to_string(
+        std::fs::read_dir(a.state_dir())
+            .expect("dir")
+            .filter_map(|e| e.ok())
+            .find(|e| e.file_name().to_string_lossy().starts_with("journal-"))
+            .expect("A's chain")
+            .path(),
+    )
+    .expect("read");
+    assert!(a_text.contains("awaiting_approval"), "{a_text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plans_on_redis_are_shared_signed_and_consumed_exactly_once() {
+    let Some(url) = redis_url("plans_on_redis_are_shared_signed_and_consumed_exactly_once") else {
+        return;
+    };
+    let prefix = fresh_prefix();
+    let one = PlanStore::open_redis(redis(&url, &prefix)).expect("open");
+    let two = PlanStore::open_redis(redis(&url, &prefix)).expect("open");
+    assert_eq!(
+        one.derived_key("x"),
+        two.derived_key("x"),
+        "every replica signs with the one key created by SET NX"
+    );
+    let id = PlanStore::new_id();
+    let p = plan(&id);
+    one.save(&p).expect("save");
+    assert!(matches!(
+        two.approval(&p),
+        Err(GuardError::NotApproved { .. })
+    ));
+    assert_eq!(two.pending().len(), 1);
+    two.approve(&id, "alice")
+        .expect("approve via the other store");
+    assert_eq!(one.approval(&p).expect("approved").approver, "alice");
+
+    // Eight racing consumers across two stores: exactly one wins.
+    let stores = std::sync::Arc::new([one, two]);
+    let mut handles = Vec::new();
+    for i in 0..8 {
+        let stores = stores.clone();
+        let id = id.clone();
+        handles.push(std::thread::spawn(move || {
+            stores[i % 2].consume(&id).is_ok()
+        }));
+    }
+    let wins = handles
+        .into_iter()
+        .map(|h| h.join().expect("thread"))
+        .filter(|ok| *ok)
+        .count();
+    assert_eq!(wins, 1);
+    assert!(matches!(
+        stores[0].load_live(&id),
+        Err(GuardError::AlreadyUsed { .. })
+    ));
+    assert!(stores[1].pending().is_empty());
+
+    // A plan signed with another key (another deployment's prefix) is refused.
+    let other_prefix = fresh_prefix();
+    let other = PlanStore::open_redis(redis(&url, &other_prefix)).expect("open");
+    let id2 = PlanStore::new_id();
+    other.save(&plan(&id2)).expect("save");
+    let r = redis(&url, "");
+    let copied: Option<String> = r
+        .run(|c| {
+            redis::cmd("GET")
+                .arg(format!("{other_prefix}plan:{id2}:plan"))
+                .query(c)
+        })
+        .expect("get");
+    assert!(copied.is_some(), "key layout <prefix>plan:<id>:plan");
+    r.run(|c| {
+        redis::cmd("SET")
+            .arg(format!("{prefix}plan:{id2}:plan"))
+            .arg(copied.clone().unwrap_or_default())
+            .exec(c)
+    })
+    .expect("copy");
+    assert!(matches!(
+        stores[0].load(&id2),
+        Err(GuardError::BadSignature { .. })
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_limiter_instances_never_grant_past_the_shared_budget() {
+    // The simulator on this branch enforces no rate limits, so this checks the Redis-side
+    // limiter directly: two independent instances (two connections, as two replicas have)
+    // pacing the same tenant.
+    let Some(url) = redis_url("two_limiter_instances_never_grant_past_the_shared_budget") else {
+        return;
+    };
+    let prefix = fresh_prefix();
+    let tenant = "https://zsapi.example.net";
+    let a = SharedBudget::new(redis(&url, &prefix), tenant);
+    let b = SharedBudget::new(redis(&url, &prefix), tenant);
+    let per_min = Rate {
+        count: 1,
+        per: Duration::from_secs(60),
+    };
+    let hourly = Rate {
+        count: 4,
+        per: Duration::from_secs(3600),
+    };
+
+    // DELETE budget (1/min, 4/h): twenty concurrent attempts, exactly one grant.
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let l = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            l.try_take("delete", per_min, hourly).await.expect("redis")
+        }));
+    }
+    let mut granted = 0;
+    for t in tasks {
+        match t.await.expect("task") {
+            None => granted += 1,
+            Some(wait) => assert!(wait > Duration::from_secs(50), "{wait:?}"),
+        }
+    }
+    assert_eq!(granted, 1, "zero over-budget grants across instances");
+
+    // POST/PUT budget (1/s): both instances pace as fast as allowed for 2.5 s; together they
+    // get what one process would (grants at 0, 1 and 2 s), never twice that.
+    let per_sec = Rate {
+        count: 1,
+        per: Duration::from_secs(1),
+    };
+    let writes = Rate {
+        count: 400,
+        per: Duration::from_secs(3600),
+    };
+    let started = Instant::now();
+    let run = |l: SharedBudget| async move {
+        let mut times = Vec::new();
+        while started.elapsed() < Duration::from_millis(2500) {
+            match l.try_take("write", per_sec, writes).await.expect("redis") {
+                None => times.push(started.elapsed()),
+                Some(w) => tokio::time::sleep(w.min(Duration::from_millis(100))).await,
+            }
+        }
+        times
+    };
+    let (ta, tb) = tokio::join!(run(a.clone()), run(b.clone()));
+    let mut all: Vec<Duration> = ta.into_iter().chain(tb).collect();
+    all.sort();
+    assert!((2..=3).contains(&all.len()), "{all:?}");
+    for pair in all.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= Duration::from_millis(900),
+            "grants closer than the 1/s budget allows: {all:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_write_lock_has_one_owner_and_safe_release() {
+    let Some(url) = redis_url("tenant_write_lock_has_one_owner_and_safe_release") else {
+        return;
+    };
+    let prefix = fresh_prefix();
+    let tenant = "https://zsapi.example.net";
+    let short = TenantLock::new(redis(&url, &prefix), tenant, Duration::from_millis(300));
+    let other = TenantLock::new(redis(&url, &prefix), tenant, Duration::from_secs(30));
+
+    let held = short.acquire(Duration::ZERO).await.expect("free lock");
+    assert!(matches!(
+        other.acquire(Duration::from_millis(100)).await,
+        Err(LockError::Busy { .. })
+    ));
+    // The holder's TTL lapses; the other replica takes it; the stale release must not free it.
+    let taken = other
+        .acquire(Duration::from_secs(2))
+        .await
+        .expect("after TTL");
+    held.release().await;
+    assert!(
+        matches!(
+            short.acquire(Duration::from_millis(100)).await,
+            Err(LockError::Busy { .. })
+        ),
+        "compare-and-delete kept the new owner's lock"
+    );
+    taken.release().await;
+    short
+        .acquire(Duration::from_millis(100))
+        .await
+        .expect("released")
+        .release()
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn activation_ledger_is_shared_between_replicas() {
+    let Some(url) = redis_url("activation_ledger_is_shared_between_replicas") else {
+        return;
+    };
+    let prefix = fresh_prefix();
+    let a = Ledger::shared(redis(&url, &prefix));
+    let b = Ledger::shared(redis(&url, &prefix));
+    a.record("zia-test", "deactivate", "Deleted a@acme.example".into());
+    b.record("zia-test", "add_to_groups", "Added b to Sales".into());
+    b.record("other", "deactivate", "Deleted c".into());
+    let seen: Vec<String> = a
+        .pending("zia-test")
+        .into_iter()
+        .map(|e| e.summary)
+        .collect();
+    assert_eq!(seen, ["Deleted a@acme.example", "Added b to Sales"]);
+    // Activation through B clears what A staged too: activation is tenant-wide.
+    b.clear("zia-test");
+    assert!(a.pending("zia-test").is_empty());
+    assert_eq!(a.pending("other").len(), 1);
+}
+
+/// A redis-server of this test's own, on a free port, so the test can kill it.
+struct OwnRedis {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl OwnRedis {
+    fn start() -> OwnRedis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("free port")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server on PATH (install the redis-server package)");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "redis-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        OwnRedis { child, port }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_gone_refuses_writes_clearly_and_reads_keep_working() {
+    if redis_url("redis_gone_refuses_writes_clearly_and_reads_keep_working").is_none() {
+        return;
+    }
+    let mut own = OwnRedis::start();
+    let sim = SimProc::start().await;
+    let state = format!(
+        "backend = \"redis\"\nurl = \"redis://127.0.0.1:{}\"\nkey_prefix = \"{}\"\ntimeout_ms = 500\n",
+        own.port,
+        fresh_prefix()
+    );
+    let env = replica(&sim, &state, None);
+    let client = env.connect(Human::Absent).await;
+    let user = "john.smith@acme.example";
+    let first = client.ok("deactivate", json!({ "user": user })).await;
+    assert_eq!(first["status"], "awaiting_approval");
+    let plan_id = first["plan"]["id"].as_str().expect("plan id").to_string();
+
+    own.kill();
+    let expected = format!("state backend redis at 127.0.0.1:{} unreachable", own.port);
+
+    // Executing the plan, and proposing a new one, are both refused, naming Redis.
+    let refused = client
+        .err("deactivate", json!({ "user": user, "plan_id": plan_id }))
+        .await;
+    assert!(
+        refused.contains(&expected) && refused.contains("writes are refused"),
+        "{refused}"
+    );
+    let refused = client
+        .err("deactivate", json!({ "user": "jane.doe@acme.example" }))
+        .await;
+    assert!(refused.contains(&expected), "{refused}");
+
+    // Nothing half-done on the tenant.
+    assert!(sim.user(user, "draft").await.is_some());
+    assert!(sim.user("jane.doe@acme.example", "draft").await.is_some());
+    assert_eq!(sim.status().await, "ACTIVE", "nothing staged");
+
+    // Reads of the tenant do not need Redis.
+    let users = client.ok("list_users", json!({})).await;
+    assert!(
+        users.to_string().contains("jane.doe@acme.example"),
+        "{users}"
+    );
+    client.close().await;
+}
