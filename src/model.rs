@@ -117,6 +117,31 @@ pub enum ActivationState {
     InProgress,
 }
 
+impl UserFilter {
+    /// Whether a user passes every filter set. Providers apply this exactly on the client side
+    /// whatever the API only approximates (prefixes are case-insensitive, names exact).
+    pub fn matches(&self, u: &User) -> bool {
+        let starts =
+            |text: &str, prefix: &str| text.to_lowercase().starts_with(&prefix.to_lowercase());
+        self.name_prefix
+            .as_deref()
+            .is_none_or(|p| starts(&u.name, p))
+            && self
+                .email_prefix
+                .as_deref()
+                .is_none_or(|p| starts(&u.email, p))
+            && self
+                .group
+                .as_deref()
+                .is_none_or(|g| u.groups.iter().any(|m| m.name.eq_ignore_ascii_case(g)))
+            && self.department.as_deref().is_none_or(|d| {
+                u.department
+                    .as_ref()
+                    .is_some_and(|x| x.name.eq_ignore_ascii_case(d))
+            })
+    }
+}
+
 impl User {
     /// Lower-cased, trimmed email: the identity key across connections.
     pub fn email_key(&self) -> String {

@@ -101,27 +101,6 @@ fn decode_cursor(cursor: Option<&str>) -> Result<(usize, usize), ProviderError> 
     }
 }
 
-fn starts_with_ci(text: &str, prefix: &str) -> bool {
-    text.to_lowercase().starts_with(&prefix.to_lowercase())
-}
-
-fn matches(u: &User, f: &UserFilter) -> bool {
-    f.name_prefix
-        .as_deref()
-        .is_none_or(|p| starts_with_ci(&u.name, p))
-        && f.email_prefix
-            .as_deref()
-            .is_none_or(|p| starts_with_ci(&u.email, p))
-        && f.group
-            .as_deref()
-            .is_none_or(|g| u.groups.iter().any(|m| m.name.eq_ignore_ascii_case(g)))
-        && f.department.as_deref().is_none_or(|d| {
-            u.department
-                .as_ref()
-                .is_some_and(|x| x.name.eq_ignore_ascii_case(d))
-        })
-}
-
 /// Path segment for an id: SCIM ids are opaque, so anything that is not a plain segment
 /// character is percent-encoded rather than trusted.
 fn seg(id: &str) -> Result<String, ProviderError> {
@@ -377,7 +356,7 @@ impl Provider for ScimProvider {
             let n = batch.len();
             for (i, raw) in batch.into_iter().enumerate().skip(offset) {
                 let user = wire::user(raw)?;
-                if !matches(&user, filter) {
+                if !filter.matches(&user) {
                     continue;
                 }
                 if items.len() == limit {

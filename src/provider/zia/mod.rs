@@ -184,27 +184,6 @@ fn to_user(v: Value) -> Result<User, ProviderError> {
         })
 }
 
-fn starts_with_ci(text: &str, prefix: &str) -> bool {
-    text.to_lowercase().starts_with(&prefix.to_lowercase())
-}
-
-fn matches(u: &User, f: &UserFilter) -> bool {
-    f.name_prefix
-        .as_deref()
-        .is_none_or(|p| starts_with_ci(&u.name, p))
-        && f.email_prefix
-            .as_deref()
-            .is_none_or(|p| starts_with_ci(&u.email, p))
-        && f.group
-            .as_deref()
-            .is_none_or(|g| u.groups.iter().any(|m| m.name.eq_ignore_ascii_case(g)))
-        && f.department.as_deref().is_none_or(|d| {
-            u.department
-                .as_ref()
-                .is_some_and(|x| x.name.eq_ignore_ascii_case(d))
-        })
-}
-
 fn parse_status(s: Option<String>) -> Result<ActivationState, ProviderError> {
     match s.as_deref().map(str::to_ascii_uppercase).as_deref() {
         Some("ACTIVE") => Ok(ActivationState::Active),
@@ -262,7 +241,7 @@ impl Provider for ZiaProvider {
             let n = batch.len();
             for (i, raw) in batch.into_iter().enumerate().skip(offset) {
                 let user = to_user(raw)?;
-                if !matches(&user, filter) {
+                if !filter.matches(&user) {
                     continue;
                 }
                 if items.len() == limit {
