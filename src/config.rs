@@ -370,12 +370,29 @@ impl Default for PolicyConfig {
 }
 
 /// Process-level settings.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     /// Where plans, approvals and the journal live; shared by `serve` and `approve`.
     #[serde(default)]
     pub state_dir: Option<PathBuf>,
+    /// Rotate the journal file at this size (MiB; 0 = never). Rotated segments keep the chain
+    /// (`journal.jsonl.<last seq>`) and `journal verify` checks them all.
+    #[serde(default = "default_journal_max_mb")]
+    pub journal_max_mb: u64,
+}
+
+fn default_journal_max_mb() -> u64 {
+    64
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            state_dir: None,
+            journal_max_mb: default_journal_max_mb(),
+        }
+    }
 }
 
 impl Config {

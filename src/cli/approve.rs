@@ -63,7 +63,9 @@ pub fn run(config: Option<&Path>, plan_id: Option<&str>) -> anyhow::Result<ExitC
     event.insert("plan_id".into(), plan.id.clone().into());
     event.insert("approver".into(), who.clone().into());
     event.insert("channel".into(), "approve-cli".into());
-    Journal::for_config(&state_cfg, &dir)?.append(event)?;
+    Journal::for_config(&state_cfg, &dir)?
+        .with_max_bytes(cfg.as_ref().map_or(64, |c| c.server.journal_max_mb) << 20)
+        .append(event)?;
     println!(
         "Approved by {who}. The agent can now call {} again with plan_id \"{}\" (until {} UTC).",
         plan.tool,

@@ -57,6 +57,7 @@ disabled_tools = []                            # e.g. ["deactivate"] to not offe
 
 [server]
 # state_dir = "/var/lib/zscaler-lifecycle-mcp" # plans, approvals, audit journal
+journal_max_mb = 64                            # rotate the journal at this size; verify spans segments
 "#;
 
 pub fn run(output: Option<&Path>, force: bool) -> anyhow::Result<ExitCode> {

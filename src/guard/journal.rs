@@ -21,12 +21,61 @@ use super::{GuardError, now_secs, rfc3339};
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// Size at which the live file is rotated by default (64 MiB).
+pub const DEFAULT_MAX_BYTES: u64 = 64 << 20;
+
 /// The journal file.
 #[derive(Debug, Clone)]
 pub struct Journal {
     path: PathBuf,
     /// Stamped on every record when several replicas each keep a chain.
     replica: Option<String>,
+    /// Rotate the live file once it is this large (0 = never). The chain continues across
+    /// segments: a segment's first record links to the last record of the one before.
+    max_bytes: u64,
+}
+
+/// A rotated segment of `path`: `journal.jsonl.000000001234` (the sequence number of its last
+/// record, zero-padded so that names sort in chain order).
+fn segment_path(path: &Path, last_seq: u64) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{last_seq:012}"));
+    path.with_file_name(name)
+}
+
+/// The rotated segments of `path`, oldest first.
+fn segments(path: &Path) -> Vec<PathBuf> {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
+        return Vec::new();
+    };
+    let prefix = format!("{name}.");
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .filter(|e| {
+                    e.file_name().to_str().is_some_and(|n| {
+                        n.strip_prefix(&prefix).is_some_and(|rest| {
+                            !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit())
+                        })
+                    })
+                })
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
+}
+
+/// Whether the open handle still is the file at `path` (another process may have rotated it
+/// between our open and our lock).
+fn same_file(file: &std::fs::File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
 }
 
 fn jerr(path: &Path, e: impl std::fmt::Display) -> GuardError {
@@ -49,7 +98,14 @@ impl Journal {
         Self {
             path,
             replica: None,
+            max_bytes: DEFAULT_MAX_BYTES,
         }
+    }
+
+    /// Rotates the live file at `max_bytes` (0 = never).
+    pub fn with_max_bytes(mut self, max_bytes: u64) -> Self {
+        self.max_bytes = max_bytes;
+        self
     }
 
     /// The chain of one replica: `journal-<replica>.jsonl` in `dir`, records stamped with it.
@@ -57,6 +113,7 @@ impl Journal {
         Self {
             path: dir.join(format!("journal-{replica}.jsonl")),
             replica: Some(replica.to_string()),
+            max_bytes: DEFAULT_MAX_BYTES,
         }
     }
 
@@ -101,15 +158,36 @@ impl Journal {
         if let Some(parent) = self.path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| jerr(&self.path, e))?;
         }
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(&self.path)
-            .map_err(|e| jerr(&self.path, e))?;
+        let open = || {
+            OpenOptions::new()
+                .read(true)
+                .append(true)
+                .create(true)
+                .open(&self.path)
+                .map_err(|e| jerr(&self.path, e))
+        };
+        let mut file = open()?;
         file.lock().map_err(|e| jerr(&self.path, e))?;
+        // Another process may have rotated the file while we waited for the lock.
+        while !same_file(&file, &self.path) {
+            let _ = file.unlock();
+            file = open()?;
+            file.lock().map_err(|e| jerr(&self.path, e))?;
+        }
         let result = (|| {
             let (seq, prev) = last_link(&mut file).map_err(|e| jerr(&self.path, e))?;
+            let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+            if self.max_bytes > 0 && size >= self.max_bytes && seq > 0 {
+                // Rename under the lock, then continue the chain in a fresh file. Waiting
+                // writers notice the rename (same_file) and reopen.
+                std::fs::rename(&self.path, segment_path(&self.path, seq))
+                    .map_err(|e| jerr(&self.path, e))?;
+                let fresh = open()?;
+                fresh.lock().map_err(|e| jerr(&self.path, e))?;
+                let _ = file.unlock();
+                file = fresh;
+                tracing::info!(path = %self.path.display(), "journal rotated");
+            }
             let mut body = Map::new();
             body.insert("seq".into(), Value::from(seq + 1));
             body.insert("time".into(), Value::from(rfc3339(now_secs())));
@@ -139,11 +217,24 @@ impl Journal {
         result
     }
 
-    /// Checks the whole chain; returns the number of records or the first broken one.
+    /// Checks the whole chain, rotated segments first; returns the number of records or the
+    /// first broken one (a missing or edited segment breaks the chain like a missing record).
     pub fn verify(path: &Path) -> Result<u64, String> {
-        let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let mut prev = GENESIS.to_string();
         let mut count = 0u64;
+        for segment in segments(path) {
+            verify_file(&segment, &mut prev, &mut count)
+                .map_err(|e| format!("{}: {e}", segment.display()))?;
+        }
+        verify_file(path, &mut prev, &mut count)?;
+        Ok(count)
+    }
+}
+
+/// Checks one file of a chain, continuing from `prev` and `count`.
+fn verify_file(path: &Path, prev: &mut String, count: &mut u64) -> Result<(), String> {
+    {
+        let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
         for (i, line) in BufReader::new(file).lines().enumerate() {
             let line = line.map_err(|e| format!("line {}: {e}", i + 1))?;
             if line.trim().is_empty() {
@@ -161,19 +252,19 @@ impl Journal {
                     i + 1
                 ));
             }
-            if record.get("seq").and_then(Value::as_u64) != Some(count + 1) {
+            if record.get("seq").and_then(Value::as_u64) != Some(*count + 1) {
                 return Err(format!("line {}: sequence number out of order", i + 1));
             }
-            if link(&prev, &Value::Object(record)) != hash {
+            if link(prev, &Value::Object(record)) != hash {
                 return Err(format!(
                     "line {}: record was modified after it was written",
                     i + 1
                 ));
             }
-            prev = hash;
-            count += 1;
+            *prev = hash;
+            *count += 1;
         }
-        Ok(count)
+        Ok(())
     }
 }
 
@@ -235,6 +326,22 @@ mod tests {
             j.append(event(n)).expect("append");
         }
         path
+    }
+
+    #[test]
+    fn rotation_continues_the_chain_and_verify_spans_segments() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("journal.jsonl");
+        let j = Journal::new(path.clone()).with_max_bytes(300);
+        for n in 0..10 {
+            j.append(event(n)).expect("append");
+        }
+        let segs = segments(&path);
+        assert!(segs.len() >= 2, "rotated: {segs:?}");
+        assert_eq!(Journal::verify(&path), Ok(10));
+        // Deleting a middle segment breaks the chain.
+        std::fs::remove_file(&segs[1]).expect("rm");
+        assert!(Journal::verify(&path).is_err());
     }
 
     #[test]
