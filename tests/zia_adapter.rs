@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 use zscaler_lifecycle_mcp::model::{GroupRef, PageRequest, UserFilter};
-use zscaler_lifecycle_mcp::provider::zia::{ZiaConfig, ZiaProvider};
+use zscaler_lifecycle_mcp::provider::zia::{ZiaAuth, ZiaConfig, ZiaProvider};
 use zscaler_lifecycle_mcp::provider::{Provider, ProviderError};
 use zscaler_lifecycle_mcp::secret::Secret;
 use zscaler_lifecycle_mcp::sim::{Sim, SimOptions};
@@ -13,9 +13,11 @@ async fn setup() -> (Sim, ZiaProvider, reqwest::Client) {
     let c = sim.credentials().clone();
     let p = ZiaProvider::new(ZiaConfig {
         base_url: sim.base_url(),
-        username: c.username,
-        password: Secret::new(c.password),
-        api_key: Secret::new(c.api_key),
+        auth: ZiaAuth::Session {
+            username: c.username,
+            password: Secret::new(c.password),
+            api_key: Secret::new(c.api_key),
+        },
         timeout: std::time::Duration::from_secs(10),
         rate_limits: true,
     })
@@ -127,9 +129,11 @@ async fn errors_are_classified() {
     ));
     let bad = ZiaProvider::new(ZiaConfig {
         base_url: _sim.base_url(),
-        username: "admin@acme.example".into(),
-        password: Secret::new("wrong"),
-        api_key: Secret::new("DemoKey12345"),
+        auth: ZiaAuth::Session {
+            username: "admin@acme.example".into(),
+            password: Secret::new("wrong"),
+            api_key: Secret::new("DemoKey12345"),
+        },
         timeout: std::time::Duration::from_secs(10),
         rate_limits: true,
     })
@@ -142,9 +146,11 @@ async fn errors_are_classified() {
     }
     let closed = ZiaProvider::new(ZiaConfig {
         base_url: "http://127.0.0.1:9".into(),
-        username: "u".into(),
-        password: Secret::new("p"),
-        api_key: Secret::new("DemoKey12345"),
+        auth: ZiaAuth::Session {
+            username: "u".into(),
+            password: Secret::new("p"),
+            api_key: Secret::new("DemoKey12345"),
+        },
         timeout: std::time::Duration::from_secs(2),
         rate_limits: true,
     })
