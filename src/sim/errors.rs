@@ -38,6 +38,7 @@ pub(crate) enum Code {
     DuplicateItem,
     UnsupportedMediaType,
     InvalidOperation,
+    EditLockNotAvailable,
 }
 
 impl Code {
@@ -50,6 +51,7 @@ impl Code {
             Code::DuplicateItem => "DUPLICATE_ITEM",
             Code::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             Code::InvalidOperation => "INVALID_OPERATION",
+            Code::EditLockNotAvailable => "EDIT_LOCK_NOT_AVAILABLE",
         }
     }
 }
@@ -96,6 +98,16 @@ impl ApiError {
             StatusCode::UNAUTHORIZED,
             Code::AuthenticationFailed,
             "Authentication failed: invalid credentials",
+        )
+    }
+
+    /// 409 EDIT_LOCK_NOT_AVAILABLE: another admin session holds the tenant-wide edit lock
+    /// (it has staged writes not yet activated). Transient: the client should retry later.
+    pub fn edit_lock_not_available() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            Code::EditLockNotAvailable,
+            "Another admin session is editing the configuration; retry after it activates or ends",
         )
     }
 

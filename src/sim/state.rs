@@ -13,8 +13,21 @@ use serde_json::{Value, json};
 use super::SimCredentials;
 use super::auth::{Session, session_id_from_headers};
 use super::errors::ApiError;
+use super::limits::{Limiter, ZiaLimits};
 use super::scim::{ScimData, ScimOptions, ScimRuntime};
+use super::seed::World;
 use super::store::Tenant;
+
+/// The native-API behaviours a test or demo can switch (copied from `SimOptions`).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ZiaBehaviour {
+    /// Rate limits by method weight; `None` = unlimited.
+    pub limits: Option<ZiaLimits>,
+    /// 409 EDIT_LOCK_NOT_AVAILABLE for a session writing while another holds staged writes.
+    pub edit_lock: bool,
+    /// `GET /users/{id}` percent-encodes `name` and `email` (ZIdentity-migrated tenants).
+    pub zidentity_encoded_get: bool,
+}
 
 /// Everything the HTTP handlers share, behind one mutex (no lock is held across an `.await`).
 pub(crate) struct SimState {
@@ -23,6 +36,8 @@ pub(crate) struct SimState {
     pub idle_timeout: Duration,
     /// SCIM options and rate limiters (immutable, lock-free).
     pub scim: ScimRuntime,
+    /// Native-API switches (immutable).
+    pub zia: ZiaBehaviour,
 }
 
 /// The mutable part of the state.
@@ -39,6 +54,8 @@ pub(crate) struct Inner {
     pub faults: Vec<Fault>,
     /// SCIM-only state: ZIA extras and the ZPA directory.
     pub scim: ScimData,
+    /// Native-API rate-limit windows, when limits are on.
+    pub limiter: Option<Limiter>,
 }
 
 /// One injected failure: the next `count` requests to `route` (e.g. `GET /api/v1/users`) get
@@ -108,11 +125,13 @@ impl RequestLog {
 
 impl SimState {
     pub fn new(
-        tenant: Tenant,
+        world: World,
         credentials: SimCredentials,
         idle_timeout: Duration,
         scim: ScimOptions,
+        zia: ZiaBehaviour,
     ) -> Self {
+        let World { tenant, zpa, .. } = world;
         let next_user_id = tenant
             .users
             .keys()
@@ -126,11 +145,13 @@ impl SimState {
                 sessions: HashMap::new(),
                 log: RequestLog::default(),
                 faults: Vec::new(),
-                scim: ScimData::seeded(),
+                scim: ScimData::seeded(zpa),
+                limiter: zia.limits.clone().map(Limiter::new),
             }),
             credentials,
             idle_timeout,
             scim: ScimRuntime::new(scim),
+            zia,
         }
     }
 
@@ -173,6 +194,20 @@ impl Inner {
     /// Whether the draft holds changes not yet activated.
     pub fn pending(&self) -> bool {
         self.live != self.draft
+    }
+
+    /// The tenant-wide edit lock: a write by `session_id` is refused with 409
+    /// EDIT_LOCK_NOT_AVAILABLE while a *different* session has staged writes. The holder
+    /// releases it by activating or by ending (which activates).
+    pub fn check_edit_lock(&self, session_id: &str, enabled: bool) -> Result<(), ApiError> {
+        let held_by_other = self
+            .sessions
+            .iter()
+            .any(|(id, s)| s.made_writes && id != session_id);
+        if enabled && held_by_other {
+            return Err(ApiError::edit_lock_not_available());
+        }
+        Ok(())
     }
 
     /// Records that the session staged a write, so its end activates.
@@ -228,7 +263,7 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::seed::{Scenario, seed};
+    use crate::sim::seed::{Scenario, world};
     use axum::http::HeaderValue;
     use axum::http::header::COOKIE;
 
@@ -237,10 +272,11 @@ mod tests {
     #[test]
     fn lazy_expiry_on_next_request_activates_writes() {
         let state = SimState::new(
-            seed(Scenario::Demo),
+            world(Scenario::Demo, 0),
             SimCredentials::demo(),
             Duration::from_millis(50),
             ScimOptions::default(),
+            ZiaBehaviour::default(),
         );
         let long_ago = Instant::now()
             .checked_sub(Duration::from_secs(1))
@@ -270,10 +306,11 @@ mod tests {
     #[test]
     fn ending_a_read_only_session_does_not_activate() {
         let state = SimState::new(
-            seed(Scenario::Demo),
+            world(Scenario::Demo, 0),
             SimCredentials::demo(),
             Duration::from_secs(60),
             ScimOptions::default(),
+            ZiaBehaviour::default(),
         );
         let mut inner = state.lock();
         inner

@@ -305,3 +305,18 @@ pub(crate) fn starts_with_ci(haystack: &str, prefix: &str) -> bool {
 pub(crate) fn contains_ci(haystack: &str, needle: &str) -> bool {
     haystack.to_lowercase().contains(&needle.to_lowercase())
 }
+
+/// Percent-encodes everything but RFC 3986 unreserved characters (`A-Z a-z 0-9 - . _ ~`), the
+/// way ZIdentity-migrated tenants return `name` and `email` from `GET /users/{id}`
+/// (`jane.doe%40acme.example`, `Jane%20Doe`).
+pub(crate) fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

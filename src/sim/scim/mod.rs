@@ -32,6 +32,7 @@ use std::time::SystemTime;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 pub(crate) use api::{fault_response, router};
+pub(crate) use zpa::{ZpaDirectory, seed as seed_zpa};
 
 /// Base path of the ZIA SCIM API (`/<orgId>/<idpId>/scim`), fixed so clients can be configured
 /// with a constant URL; a real tenant's URL is copied from its admin portal.
@@ -188,13 +189,13 @@ pub(crate) struct ScimData {
 }
 
 impl ScimData {
-    /// The seeded SCIM state: empty ZIA extras and the deterministic ZPA directory.
-    pub fn seeded() -> Self {
+    /// The seeded SCIM state: empty ZIA extras and the scenario's ZPA directory.
+    pub fn seeded(zpa: ZpaDirectory) -> Self {
         Self {
             zia_users: BTreeMap::new(),
             zia_groups: BTreeMap::new(),
             zia_inactive: BTreeSet::new(),
-            zpa: zpa::seed(),
+            zpa,
             last_stamp: time::seed_time(),
         }
     }

@@ -68,6 +68,18 @@ fn user(id: u64, user_name: &str, display_name: &str, department: &str) -> ScimU
     }
 }
 
+impl ZpaDirectory {
+    /// Adds a scenario's extra user (id after the last one), for drift cases between products.
+    pub fn insert_seed_user(&mut self, user_name: &str, display_name: &str, department: &str) {
+        let id = self.next_user_id;
+        self.users.insert(
+            id.to_string(),
+            user(id, user_name, display_name, department),
+        );
+        self.next_user_id += 1;
+    }
+}
+
 /// The seeded ZPA directory; the same on every start.
 pub(crate) fn seed() -> ZpaDirectory {
     let mut users = BTreeMap::new();
