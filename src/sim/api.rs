@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 
 use super::auth::{self, SESSION_COOKIE, Session};
 use super::errors::{ApiError, Code};
+use super::faults::{self, Outcome};
 use super::limits::{self, Weight};
 use super::state::SimState;
 use super::store::{self, UserBody};
@@ -118,21 +119,27 @@ async fn record_request(State(state): State<Shared>, req: Request, next: Next) -
     let template = route_template(req.uri().path());
     let route = format!("{} {template}", req.method());
     let weight = Weight::of(req.method(), template);
-    let gate = {
-        let mut inner = state.lock();
-        match inner.take_fault(&route) {
-            Some(f) => Err(fault_response(&f)),
-            None => match (inner.limiter.as_mut(), weight) {
-                (Some(l), Some(w)) => {
-                    let style = l.style();
-                    match l.admit(w, Instant::now()) {
-                        Ok(budget) => Ok(Some((style, budget))),
-                        Err(r) => Err(limits::too_many_requests(r, style)),
-                    }
-                }
-                _ => Ok(None),
-            },
+    let fault = state.lock().take_fault(&route);
+    let outcome = match &fault {
+        Some(f) => faults::play(f, fault_response).await,
+        None => Outcome::PassThrough,
+    };
+    let gate = match outcome {
+        Outcome::Answer(r) => Err(r),
+        Outcome::Drop(r) => {
+            state.lock().log.record_dropped(route);
+            return r;
         }
+        Outcome::PassThrough => match (state.lock().limiter.as_mut(), weight) {
+            (Some(l), Some(w)) => {
+                let style = l.style();
+                match l.admit(w, Instant::now()) {
+                    Ok(budget) => Ok(Some((style, budget))),
+                    Err(r) => Err(limits::too_many_requests(r, style)),
+                }
+            }
+            _ => Ok(None),
+        },
     };
     let response = match gate {
         Err(early) => early,
@@ -628,7 +635,8 @@ fn fault_response(f: &super::state::Fault) -> Response {
     if f.body_text.is_some() {
         return super::scim::fault_response(f);
     }
-    let status = StatusCode::from_u16(f.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status =
+        StatusCode::from_u16(f.status.unwrap_or(500)).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut body = json!({
         "code": f.code.clone().unwrap_or_else(|| "UNEXPECTED_ERROR".into()),
         "message": "injected by the simulator",

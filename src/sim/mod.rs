@@ -17,6 +17,7 @@
 mod api;
 mod auth;
 mod errors;
+mod faults;
 mod limits;
 mod rng;
 mod scim;

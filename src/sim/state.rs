@@ -63,7 +63,17 @@ pub(crate) struct Inner {
 #[derive(Debug, Clone, serde::Deserialize)]
 pub(crate) struct Fault {
     pub route: String,
-    pub status: u16,
+    /// The status to answer with (`answer` kind). Without one, an `answer` fault only delays
+    /// the request by `latency_ms` and then lets it be handled normally.
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// What happens to the request (default: answer).
+    #[serde(default)]
+    pub kind: FaultKind,
+    /// Delay before acting, in milliseconds; for `timeout`, how long the request is held
+    /// before the connection is closed (default 60 s).
+    #[serde(default)]
+    pub latency_ms: Option<u64>,
     #[serde(default)]
     pub code: Option<String>,
     #[serde(default = "one")]
@@ -81,6 +91,19 @@ pub(crate) struct Fault {
     /// testing clients against malformed responses.
     #[serde(default)]
     pub body_text: Option<String>,
+}
+
+/// The kinds of injected failure.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum FaultKind {
+    /// Answer with `status` (after `latency_ms`), or only add latency when no status is given.
+    #[default]
+    Answer,
+    /// Close the connection without answering (after `latency_ms`).
+    Reset,
+    /// Hold the request for `latency_ms` (default 60 s), then close without answering.
+    Timeout,
 }
 
 fn one() -> u32 {
@@ -116,6 +139,14 @@ impl RequestLog {
         self.total += 1;
         *self.by_route.entry(route).or_default() += 1;
         *self.by_status.entry(status.to_string()).or_default() += 1;
+    }
+
+    /// Records a request whose connection a fault closed without an answer, under the
+    /// status key `dropped`.
+    pub fn record_dropped(&mut self, route: String) {
+        self.total += 1;
+        *self.by_route.entry(route).or_default() += 1;
+        *self.by_status.entry("dropped".to_string()).or_default() += 1;
     }
 
     pub fn to_json(&self) -> Value {

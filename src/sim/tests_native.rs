@@ -467,3 +467,64 @@ fn scenario_names_parse() {
     assert!("huge".parse::<Scenario>().is_err());
     assert_eq!(Scenario::Large.to_string(), "large");
 }
+
+#[tokio::test]
+async fn fault_kinds_latency_reset_and_timeout() {
+    let ctx = start_opts(SimOptions::default()).await;
+    let sid = ctx.login().await;
+    let faults = json!([
+        {"route": "GET /api/v1/users/{id}", "latency_ms": 300},
+        {"route": "GET /api/v1/groups", "kind": "reset"},
+        {"route": "GET /api/v1/departments", "kind": "timeout", "latency_ms": 5000},
+        {"route": format!("GET {}/Users", super::ZPA_SCIM_BASE_PATH), "kind": "reset"},
+    ]);
+    let (status, body) = ctx
+        .call(reqwest::Method::POST, "/__sim/faults", None, Some(faults))
+        .await;
+    assert_eq!((status, &body["queued"]), (StatusCode::OK, &json!(4)));
+
+    // Latency only: the request is answered normally, late.
+    let t0 = std::time::Instant::now();
+    let (status, user) = ctx.get("/api/v1/users/70002", Some(&sid)).await;
+    assert_eq!(
+        (status, &user["email"]),
+        (StatusCode::OK, &json!("jane.doe@acme.example"))
+    );
+    assert!(t0.elapsed() >= std::time::Duration::from_millis(300));
+
+    // Reset: no answer the client can read.
+    let reset = ctx
+        .http
+        .get(ctx.url("/api/v1/groups"))
+        .header("Cookie", format!("JSESSIONID={sid}"))
+        .send()
+        .await;
+    // hyper drops the connection before the head goes out: no status reaches the client.
+    assert!(reset.is_err(), "a reset fault must not deliver an answer");
+
+    // Timeout: the client gives up first.
+    let timed_out = ctx
+        .http
+        .get(ctx.url("/api/v1/departments"))
+        .header("Cookie", format!("JSESSIONID={sid}"))
+        .timeout(std::time::Duration::from_millis(300))
+        .send()
+        .await;
+    assert!(timed_out.is_err_and(|e| e.is_timeout()));
+
+    // SCIM routes take the same kinds.
+    let scim = ctx
+        .http
+        .get(format!("{}/Users", ctx.sim.zpa_scim_url()))
+        .bearer_auth(ZPA_SCIM_DEMO_TOKEN)
+        .send()
+        .await;
+    assert!(scim.is_err());
+
+    // Faults are used up; the next requests are normal.
+    let (status, _) = ctx.get("/api/v1/groups", Some(&sid)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, log) = ctx.get("/__sim/requests", None).await;
+    assert_eq!(log["by_status"]["dropped"], 2);
+    ctx.sim.shutdown().await;
+}
