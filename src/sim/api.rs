@@ -119,6 +119,7 @@ async fn record_request(State(state): State<Shared>, req: Request, next: Next) -
     let template = route_template(req.uri().path());
     let route = format!("{} {template}", req.method());
     let weight = Weight::of(req.method(), template);
+    let method = req.method().clone();
     let fault = state.lock().take_fault(&route);
     let outcome = match &fault {
         Some(f) => faults::play(f, fault_response).await,
@@ -154,6 +155,7 @@ async fn record_request(State(state): State<Shared>, req: Request, next: Next) -
     let status = response.status().as_u16();
     tracing::debug!(target: "sim", %route, status, "request");
     state.lock().log.record(route, status);
+    state.after_request(&method, status);
     response
 }
 

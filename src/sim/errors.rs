@@ -26,6 +26,9 @@ pub enum SimError {
     /// characters long, which the ZIA obfuscation algorithm needs).
     #[error("invalid simulator options: {0}")]
     InvalidOptions(String),
+    /// The state file (`SimOptions::state_file`) could not be read, parsed or written.
+    #[error("simulator state file: {0}")]
+    State(String),
 }
 
 /// Error codes the simulated ZIA API answers with; the wire spelling is the real tenant's.

@@ -19,6 +19,7 @@ mod auth;
 mod errors;
 mod faults;
 mod limits;
+mod persist;
 mod rng;
 mod scim;
 mod seed;
@@ -78,6 +79,9 @@ pub struct SimOptions {
     /// `GET /users/{id}` returns `name` and `email` percent-encoded, like tenants migrated to
     /// ZIdentity do (the list endpoint stays plain). Off by default.
     pub zidentity_encoded_get: bool,
+    /// Save the tenant to this JSON file after every write and load it on start (instead of
+    /// seeding the scenario) when it exists. `None` (the default) keeps everything in memory.
+    pub state_file: Option<std::path::PathBuf>,
 }
 
 impl Default for SimOptions {
@@ -92,6 +96,7 @@ impl Default for SimOptions {
             zia_limits: None,
             edit_lock: true,
             zidentity_encoded_get: false,
+            state_file: None,
         }
     }
 }
@@ -160,7 +165,7 @@ impl Sim {
 
         let mut world = seed::world(opts.scenario, opts.seed);
         let hr_export = world.hr_export.take();
-        let state = Arc::new(SimState::new(
+        let mut state = SimState::new(
             world,
             opts.credentials.clone(),
             opts.session_idle_timeout,
@@ -170,7 +175,14 @@ impl Sim {
                 edit_lock: opts.edit_lock,
                 zidentity_encoded_get: opts.zidentity_encoded_get,
             },
-        ));
+        );
+        if let Some(path) = &opts.state_file {
+            let snapshot = persist::load(path).map_err(SimError::State)?;
+            state
+                .persist_to(path.clone(), snapshot)
+                .map_err(|e| SimError::State(format!("cannot write {}: {e}", path.display())))?;
+        }
+        let state = Arc::new(state);
         let app = api::router(state.clone());
         let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
@@ -192,6 +204,8 @@ impl Sim {
             loop {
                 interval.tick().await;
                 drop(state.lock());
+                // An expiry above may have activated; saved only if something changed.
+                state.persist();
             }
         });
 

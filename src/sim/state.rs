@@ -14,6 +14,7 @@ use super::SimCredentials;
 use super::auth::{Session, session_id_from_headers};
 use super::errors::ApiError;
 use super::limits::{Limiter, ZiaLimits};
+use super::persist::{Persister, Snapshot, SnapshotRef};
 use super::scim::{ScimData, ScimOptions, ScimRuntime};
 use super::seed::World;
 use super::store::Tenant;
@@ -38,6 +39,8 @@ pub(crate) struct SimState {
     pub scim: ScimRuntime,
     /// Native-API switches (immutable).
     pub zia: ZiaBehaviour,
+    /// Where the tenant is saved after writes, when persistence is on.
+    persister: Option<Persister>,
 }
 
 /// The mutable part of the state.
@@ -56,6 +59,10 @@ pub(crate) struct Inner {
     pub scim: ScimData,
     /// Native-API rate-limit windows, when limits are on.
     pub limiter: Option<Limiter>,
+    /// Something changed since the last save (only consulted when persistence is on).
+    pub unsaved: bool,
+    /// Number of the last snapshot taken, so saves land in order.
+    save_seq: u64,
 }
 
 /// One injected failure: the next `count` requests to `route` (e.g. `GET /api/v1/users`) get
@@ -178,12 +185,82 @@ impl SimState {
                 faults: Vec::new(),
                 scim: ScimData::seeded(zpa),
                 limiter: zia.limits.clone().map(Limiter::new),
+                unsaved: false,
+                save_seq: 0,
             }),
             credentials,
             idle_timeout,
             scim: ScimRuntime::new(scim),
             zia,
+            persister: None,
         }
+    }
+
+    /// Turns persistence on: restores `snapshot` if there is one, then saves at once so the
+    /// file exists (and an unwritable path is reported at start rather than on a write).
+    pub fn persist_to(
+        &mut self,
+        path: std::path::PathBuf,
+        snapshot: Option<Snapshot>,
+    ) -> std::io::Result<()> {
+        self.persister = Some(Persister::new(path));
+        {
+            let inner = self.inner.get_mut().unwrap_or_else(|e| e.into_inner());
+            if let Some(s) = snapshot {
+                inner.live = s.live;
+                inner.draft = s.draft;
+                inner.next_user_id = s.next_user_id;
+                inner.scim = s.scim;
+            }
+            inner.unsaved = true;
+        }
+        self.save_now()
+    }
+
+    /// After a request: a successful non-GET may have changed something, so it is saved.
+    pub fn after_request(&self, method: &axum::http::Method, status: u16) {
+        if self.persister.is_none() {
+            return;
+        }
+        let read_only = matches!(
+            *method,
+            axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+        );
+        if !read_only && (200..300).contains(&status) {
+            self.lock().unsaved = true;
+        }
+        self.persist();
+    }
+
+    /// Saves if something changed since the last save; failures are logged, not fatal (the
+    /// tenant keeps working in memory).
+    pub fn persist(&self) {
+        if let Err(e) = self.save_now() {
+            tracing::warn!(target: "sim", error = %e, "cannot save the simulator state");
+        }
+    }
+
+    fn save_now(&self) -> std::io::Result<()> {
+        let Some(p) = &self.persister else {
+            return Ok(());
+        };
+        let (seq, bytes) = {
+            let mut inner = self.lock();
+            if !inner.unsaved {
+                return Ok(());
+            }
+            inner.unsaved = false;
+            inner.save_seq += 1;
+            let snap = SnapshotRef {
+                version: SnapshotRef::VERSION,
+                live: &inner.live,
+                draft: &inner.draft,
+                next_user_id: inner.next_user_id,
+                scim: &inner.scim,
+            };
+            (inner.save_seq, serde_json::to_vec(&snap)?)
+        };
+        p.save(seq, &bytes)
     }
 
     /// Locks the state after expiring idle sessions (the lazy half of idle expiry; the sweeper
@@ -217,6 +294,7 @@ impl Inner {
             tracing::info!(target: "sim", "activating pending changes");
         }
         self.live = self.draft.clone();
+        self.unsaved = true;
         for s in self.sessions.values_mut() {
             s.made_writes = false;
         }

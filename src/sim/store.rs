@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::errors::ApiError;
@@ -29,7 +29,7 @@ const USER_TYPES: [&str; 6] = [
 
 /// A user as stored. Department and groups are kept as ids and resolved to names on output,
 /// like the tenant does.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct User {
     pub id: u64,
     pub name: String,
@@ -43,7 +43,7 @@ pub(crate) struct User {
 }
 
 /// A user group (read-only in this simulator).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Group {
     pub id: u64,
     pub name: String,
@@ -52,7 +52,7 @@ pub(crate) struct Group {
 }
 
 /// A department (read-only in this simulator).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Department {
     pub id: u64,
     pub name: String,
@@ -60,7 +60,7 @@ pub(crate) struct Department {
 }
 
 /// One complete copy of the tenant's directory.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Tenant {
     /// Registered email domains, lower case.
     pub domains: BTreeSet<String>,

@@ -528,3 +528,77 @@ async fn fault_kinds_latency_reset_and_timeout() {
     assert_eq!(log["by_status"]["dropped"], 2);
     ctx.sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn state_file_survives_a_restart_with_pending_changes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("tenant.json");
+    let opts = || SimOptions {
+        state_file: Some(path.clone()),
+        ..SimOptions::default()
+    };
+    let ctx = start_opts(opts()).await;
+    assert!(path.exists(), "the state file is written at start");
+    let sid = ctx.login().await;
+    let created = ctx.new_user(&sid, "persisted.person@acme.example").await;
+    let (status, _) = ctx.delete("/api/v1/users/70003", &sid).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    // A ZPA SCIM write is saved too.
+    let resp = ctx
+        .http
+        .post(format!("{}/Users", ctx.sim.zpa_scim_url()))
+        .bearer_auth(ZPA_SCIM_DEMO_TOKEN)
+        .header("Content-Type", "application/scim+json")
+        .body(
+            json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": "persisted.zpa@acme.example",
+                "displayName": "Persisted Zpa",
+                "active": true
+            })
+            .to_string(),
+        )
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    // Stop without logout: the writes are still pending.
+    ctx.sim.shutdown().await;
+
+    let ctx = start_opts(opts()).await;
+    let status = ctx.sim_status().await;
+    assert_eq!(status["status"], "PENDING");
+    let (code_live, _) = ctx.get("/__sim/users/70003?view=live", None).await;
+    let (code_draft, _) = ctx.get("/__sim/users/70003", None).await;
+    assert_eq!(
+        (code_live, code_draft),
+        (StatusCode::OK, StatusCode::NOT_FOUND)
+    );
+    let id = created["id"].as_u64().expect("id");
+    let (status, _) = ctx.get(&format!("/__sim/users/{id}"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    // New ids continue after the saved ones.
+    let sid = ctx.login().await;
+    let next = ctx.new_user(&sid, "after.restart@acme.example").await;
+    assert_eq!(next["id"].as_u64(), Some(id + 1));
+    let found: Value = ctx
+        .http
+        .get(format!("{}/Users", ctx.sim.zpa_scim_url()))
+        .query(&[("filter", "userName eq \"persisted.zpa@acme.example\"")])
+        .bearer_auth(ZPA_SCIM_DEMO_TOKEN)
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(found["totalResults"], 1);
+    ctx.sim.shutdown().await;
+
+    // A file that is not a state file is refused at start.
+    std::fs::write(&path, b"{not json").expect("write");
+    assert!(matches!(
+        super::Sim::start(opts()).await,
+        Err(super::SimError::State(_))
+    ));
+}

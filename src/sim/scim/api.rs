@@ -111,6 +111,7 @@ async fn entry(f: Flavour, state: Shared, req: Request) -> Response {
     let status = resp.status().as_u16();
     tracing::debug!(target: "sim", %route, status, "scim request");
     state.lock().log.record(route, status);
+    state.after_request(&parts.method, status);
     resp
 }
 

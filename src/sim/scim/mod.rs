@@ -156,7 +156,7 @@ impl ScimRuntime {
 }
 
 /// SCIM-only facts about ZIA users the native store has no field for.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct ZiaUserSide {
     pub external_id: Option<String>,
     pub given_name: Option<String>,
@@ -166,7 +166,7 @@ pub(crate) struct ZiaUserSide {
 }
 
 /// SCIM-only facts about ZIA groups.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct ZiaGroupSide {
     pub external_id: Option<String>,
     pub created: Option<SystemTime>,
@@ -174,7 +174,7 @@ pub(crate) struct ZiaGroupSide {
 }
 
 /// The mutable SCIM state, kept in the simulator's shared `Inner`.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct ScimData {
     /// ZIA: per-user SCIM extras, by native user id.
     pub zia_users: BTreeMap<u64, ZiaUserSide>,

@@ -17,7 +17,7 @@ const GENERATED: usize = 150;
 
 /// The ZPA users and groups. Users are stored with empty `groups`; membership lives in the
 /// groups' `members`, and reads fill users' `groups` from it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct ZpaDirectory {
     pub users: BTreeMap<String, ScimUser>,
     pub groups: BTreeMap<String, ScimGroup>,
