@@ -94,6 +94,9 @@ enum Command {
         /// Write the scenario's HR export (CSV work_email,status,end_date) here; orphans only.
         #[arg(long)]
         hr_export: Option<PathBuf>,
+        /// Keep the tenant in this JSON file: loaded on start if present, saved after writes.
+        #[arg(long)]
+        state: Option<PathBuf>,
     },
     /// Check the configuration and log in to every connection (changes nothing; secrets are
     /// never printed).
@@ -219,6 +222,7 @@ fn main() -> std::process::ExitCode {
                 seed,
                 limits,
                 hr_export,
+                state,
             } => {
                 cli::sim::run(cli::sim::SimArgs {
                     bind,
@@ -227,6 +231,7 @@ fn main() -> std::process::ExitCode {
                     seed,
                     limits,
                     hr_export,
+                    state,
                 })
                 .await
             }

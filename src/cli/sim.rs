@@ -18,6 +18,8 @@ pub struct SimArgs {
     pub limits: bool,
     /// Where to write the scenario's HR export.
     pub hr_export: Option<PathBuf>,
+    /// Where to keep the tenant across restarts.
+    pub state: Option<PathBuf>,
 }
 
 pub async fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
@@ -31,6 +33,7 @@ pub async fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
         scenario: args.scenario,
         seed: args.seed,
         zia_limits: args.limits.then(ZiaLimits::documented),
+        state_file: args.state.clone(),
         ..SimOptions::default()
     })
     .await
@@ -66,6 +69,9 @@ pub async fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
     });
     if let Some(p) = &hr_path {
         line["hr_export"] = serde_json::json!(p);
+    }
+    if let Some(p) = &args.state {
+        line["state"] = serde_json::json!(p.display().to_string());
     }
     println!("{line}");
     eprintln!(
@@ -149,6 +155,8 @@ mod tests {
             "--limits",
             "--hr-export",
             "/tmp/hr.csv",
+            "--state",
+            "/tmp/tenant.json",
         ])
         .expect("parses");
         let Command::Sim {
@@ -156,11 +164,16 @@ mod tests {
             seed,
             limits,
             hr_export,
+            state,
             ..
         } = cli.command
         else {
             panic!("not the sim command");
         };
+        assert_eq!(
+            state.as_deref(),
+            Some(std::path::Path::new("/tmp/tenant.json"))
+        );
         assert_eq!(scenario, Scenario::Orphans);
         assert_eq!(seed, 42);
         assert!(limits);
