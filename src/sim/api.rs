@@ -613,7 +613,7 @@ async fn sim_status(State(state): State<Shared>) -> ApiResult {
         "draft_users": inner.draft.users.len(),
         "live_users": inner.live.users.len(),
         "rate_limited": rate_limited_json(&inner),
-        "edit_lock_holder": inner.sessions.values().any(|s| s.made_writes),
+        "edit_locked": inner.sessions.values().any(|s| s.made_writes),
     }))
 }
 

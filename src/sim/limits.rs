@@ -5,7 +5,8 @@
 //! POST/PUT medium, DELETE heavy, and `POST /status/activate` has its own 10/min and 40/h.
 //! The budget is per tenant, shared by every session, because that is how a real tenant counts.
 //! Each window is an exact sliding log of admitted requests (at most `max` instants, so the
-//! largest, the 1000/h GET log, stays small); refused requests do not use budget.
+//! largest, the 1000/h GET log, stays small); refused requests do not use budget. Requests
+//! are counted before authentication, as a gateway in front of the API would.
 //!
 //! Over a limit the answer is 429 `{"code":"RATE_LIMIT_EXCEEDED","message":…}` with the
 //! `Retry-After` variant chosen by [`RetryStyle`]: real tenants and SDKs disagree on its form,

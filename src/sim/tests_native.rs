@@ -274,7 +274,7 @@ async fn edit_lock_blocks_a_second_session_until_activation_or_logout() {
     );
     // The holder itself keeps writing.
     ctx.new_user(&a, "lock.two@acme.example").await;
-    assert_eq!(ctx.sim_status().await["edit_lock_holder"], true);
+    assert_eq!(ctx.sim_status().await["edit_locked"], true);
 
     // Activation releases the lock.
     let (status, _) = ctx.post("/api/v1/status/activate", &a, json!({})).await;
