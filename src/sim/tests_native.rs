@@ -232,7 +232,7 @@ async fn activation_has_its_own_limit() {
 #[tokio::test]
 async fn limits_are_off_by_default() {
     let opts = SimOptions::default();
-    assert!(opts.zia_limits.is_none() && opts.edit_lock && !opts.zidentity_encoded_get);
+    assert!(opts.zia_limits.is_none() && !opts.edit_lock && !opts.zidentity_encoded_get);
     assert_eq!(opts.scenario, Scenario::Demo);
     let ctx = start_opts(opts).await;
     let sid = ctx.login().await;
@@ -246,7 +246,11 @@ async fn limits_are_off_by_default() {
 
 #[tokio::test]
 async fn edit_lock_blocks_a_second_session_until_activation_or_logout() {
-    let ctx = start_opts(SimOptions::default()).await;
+    let ctx = start_opts(SimOptions {
+        edit_lock: true,
+        ..SimOptions::default()
+    })
+    .await;
     let (a, b) = (ctx.login().await, ctx.login().await);
     ctx.new_user(&a, "lock.one@acme.example").await;
 
@@ -315,12 +319,8 @@ async fn edit_lock_blocks_a_second_session_until_activation_or_logout() {
 }
 
 #[tokio::test]
-async fn edit_lock_can_be_switched_off() {
-    let ctx = start_opts(SimOptions {
-        edit_lock: false,
-        ..SimOptions::default()
-    })
-    .await;
+async fn edit_lock_is_off_by_default() {
+    let ctx = start_opts(SimOptions::default()).await;
     let (a, b) = (ctx.login().await, ctx.login().await);
     ctx.new_user(&a, "free.one@acme.example").await;
     ctx.new_user(&b, "free.two@acme.example").await;
