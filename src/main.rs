@@ -82,6 +82,21 @@ enum Command {
         /// Admin session idle timeout in seconds (a real tenant allows 5–20 minutes).
         #[arg(long, default_value_t = 300)]
         session_idle_timeout_secs: u64,
+        /// Data set: demo (fixed), large (100,000 users) or orphans (demo plus drift cases).
+        #[arg(long, default_value = "demo")]
+        scenario: zscaler_lifecycle_mcp::sim::Scenario,
+        /// Seed of the scenario's generated data; the same seed gives the same tenant.
+        #[arg(long, default_value_t = zscaler_lifecycle_mcp::sim::DEFAULT_SEED)]
+        seed: u64,
+        /// Enforce the documented ZIA rate limits (GET 2/s, POST/PUT 1/s, DELETE 1/min, …).
+        #[arg(long)]
+        limits: bool,
+        /// Write the scenario's HR export (CSV work_email,status,end_date) here; orphans only.
+        #[arg(long)]
+        hr_export: Option<PathBuf>,
+        /// Keep the tenant in this JSON file: loaded on start if present, saved after writes.
+        #[arg(long)]
+        state: Option<PathBuf>,
     },
     /// Check the configuration and log in to every connection (changes nothing; secrets are
     /// never printed).
@@ -203,7 +218,23 @@ fn main() -> std::process::ExitCode {
             Command::Sim {
                 bind,
                 session_idle_timeout_secs,
-            } => cli::sim::run(bind, session_idle_timeout_secs).await,
+                scenario,
+                seed,
+                limits,
+                hr_export,
+                state,
+            } => {
+                cli::sim::run(cli::sim::SimArgs {
+                    bind,
+                    idle_secs: session_idle_timeout_secs,
+                    scenario,
+                    seed,
+                    limits,
+                    hr_export,
+                    state,
+                })
+                .await
+            }
             Command::Journal {
                 action: JournalAction::Verify { file },
             } => cli::journal::verify(config.as_deref(), file.as_deref()),

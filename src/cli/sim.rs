@@ -1,41 +1,82 @@
 //! `sim`: the tenant simulator on its own, for trying the product or pointing a config at it.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use zscaler_lifecycle_mcp::sim::{Sim, SimOptions};
+use zscaler_lifecycle_mcp::sim::{Scenario, Sim, SimOptions, ZiaLimits};
 
-pub async fn run(bind: SocketAddr, idle_secs: u64) -> anyhow::Result<ExitCode> {
+/// The `sim` subcommand's arguments.
+pub struct SimArgs {
+    pub bind: SocketAddr,
+    pub idle_secs: u64,
+    pub scenario: Scenario,
+    pub seed: u64,
+    /// Enforce the documented native ZIA rate limits.
+    pub limits: bool,
+    /// Where to write the scenario's HR export.
+    pub hr_export: Option<PathBuf>,
+    /// Where to keep the tenant across restarts.
+    pub state: Option<PathBuf>,
+}
+
+pub async fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
+    let bind = args.bind;
     if !bind.ip().is_loopback() {
         anyhow::bail!("the simulator only listens on loopback addresses (got {bind})");
     }
     let sim = Sim::start(SimOptions {
         bind,
-        session_idle_timeout: Duration::from_secs(idle_secs.max(1)),
+        session_idle_timeout: Duration::from_secs(args.idle_secs.max(1)),
+        scenario: args.scenario,
+        seed: args.seed,
+        zia_limits: args.limits.then(ZiaLimits::documented),
+        state_file: args.state.clone(),
         ..SimOptions::default()
     })
     .await
     .context("starting the simulator")?;
+    let hr_path = match &args.hr_export {
+        None => None,
+        Some(path) => {
+            let csv = sim.hr_export_csv().with_context(|| {
+                format!(
+                    "the {} scenario has no HR export (use --scenario orphans)",
+                    args.scenario
+                )
+            })?;
+            write_atomically(path, csv.as_bytes())?;
+            Some(path.display().to_string())
+        }
+    };
     let creds = sim.credentials();
     let scim = sim.scim_options();
     // One JSON line on stdout for scripts and tests; a readable note on stderr for people.
-    println!(
-        "{}",
-        serde_json::json!({
-            "url": sim.base_url(),
-            "username": creds.username,
-            "password": creds.password,
-            "api_key": creds.api_key,
-            "zia_scim_url": sim.zia_scim_url(),
-            "zia_scim_token": scim.zia_token,
-            "zpa_scim_url": sim.zpa_scim_url(),
-            "zpa_scim_token": scim.zpa_token,
-        })
-    );
+    let mut line = serde_json::json!({
+        "url": sim.base_url(),
+        "username": creds.username,
+        "password": creds.password,
+        "api_key": creds.api_key,
+        "zia_scim_url": sim.zia_scim_url(),
+        "zia_scim_token": scim.zia_token,
+        "zpa_scim_url": sim.zpa_scim_url(),
+        "zpa_scim_token": scim.zpa_token,
+        "scenario": args.scenario.as_str(),
+        "seed": args.seed,
+        "limits": args.limits,
+    });
+    if let Some(p) = &hr_path {
+        line["hr_export"] = serde_json::json!(p);
+    }
+    if let Some(p) = &args.state {
+        line["state"] = serde_json::json!(p.display().to_string());
+    }
+    println!("{line}");
     eprintln!(
-        "ZIA simulator listening on {} (demo credentials above are for the simulator only). Ctrl-C stops it.",
+        "ZIA simulator ({} scenario) listening on {} (demo credentials above are for the simulator only). Ctrl-C stops it.",
+        args.scenario,
         sim.base_url()
     );
     eprintln!(
@@ -49,9 +90,98 @@ pub async fn run(bind: SocketAddr, idle_secs: u64) -> anyhow::Result<ExitCode> {
             None => "no rate limit".to_string(),
         }
     );
+    if args.limits {
+        eprintln!(
+            "Native ZIA rate limits on: GET 2/s 1000/h, POST/PUT 1/s 400/h, DELETE 1/min 4/h, activation 10/min 40/h."
+        );
+    }
+    if let Some(p) = &hr_path {
+        eprintln!("HR export written to {p}.");
+    }
     tokio::signal::ctrl_c()
         .await
         .context("waiting for Ctrl-C")?;
     sim.shutdown().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `bytes` to a temporary file beside `path` and renames it over `path`, so a reader
+/// never sees a half-written export.
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let name = path
+        .file_name()
+        .with_context(|| format!("{} is not a file path", path.display()))?;
+    let mut tmp_name = name.to_os_string();
+    tmp_name.push(".tmp");
+    let tmp = path.with_file_name(tmp_name);
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::{Cli, Command};
+    use zscaler_lifecycle_mcp::sim::Scenario;
+
+    #[test]
+    fn sim_flags_parse_with_defaults() {
+        let cli = Cli::try_parse_from(["zlm", "sim"]).expect("parses");
+        let Command::Sim {
+            scenario,
+            seed,
+            limits,
+            hr_export,
+            ..
+        } = cli.command
+        else {
+            panic!("not the sim command");
+        };
+        assert_eq!(scenario, Scenario::Demo);
+        assert_eq!(seed, zscaler_lifecycle_mcp::sim::DEFAULT_SEED);
+        assert!(!limits && hr_export.is_none());
+    }
+
+    #[test]
+    fn sim_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "zlm",
+            "sim",
+            "--scenario",
+            "orphans",
+            "--seed",
+            "42",
+            "--limits",
+            "--hr-export",
+            "/tmp/hr.csv",
+            "--state",
+            "/tmp/tenant.json",
+        ])
+        .expect("parses");
+        let Command::Sim {
+            scenario,
+            seed,
+            limits,
+            hr_export,
+            state,
+            ..
+        } = cli.command
+        else {
+            panic!("not the sim command");
+        };
+        assert_eq!(
+            state.as_deref(),
+            Some(std::path::Path::new("/tmp/tenant.json"))
+        );
+        assert_eq!(scenario, Scenario::Orphans);
+        assert_eq!(seed, 42);
+        assert!(limits);
+        assert_eq!(
+            hr_export.as_deref(),
+            Some(std::path::Path::new("/tmp/hr.csv"))
+        );
+        assert!(Cli::try_parse_from(["zlm", "sim", "--scenario", "huge"]).is_err());
+        assert!(Cli::try_parse_from(["zlm", "sim", "--scenario", "large"]).is_ok());
+    }
 }

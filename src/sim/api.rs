@@ -23,6 +23,8 @@ use serde_json::{Value, json};
 
 use super::auth::{self, SESSION_COOKIE, Session};
 use super::errors::{ApiError, Code};
+use super::faults::{self, Outcome};
+use super::limits::{self, Weight};
 use super::state::SimState;
 use super::store::{self, UserBody};
 
@@ -111,17 +113,49 @@ pub(crate) fn router(state: Shared) -> Router {
 // ---------------------------------------------------------------------------------------------
 // Plumbing: logging, bodies, queries, paths.
 
-/// Counts each ZIA API request by route template and status for `/__sim/requests`.
+/// Counts each ZIA API request by route template and status for `/__sim/requests`. Injected
+/// faults come first, then the tenant's rate limits (when on), then the handler.
 async fn record_request(State(state): State<Shared>, req: Request, next: Next) -> Response {
-    let route = format!("{} {}", req.method(), route_template(req.uri().path()));
+    let template = route_template(req.uri().path());
+    let route = format!("{} {template}", req.method());
+    let weight = Weight::of(req.method(), template);
+    let method = req.method().clone();
     let fault = state.lock().take_fault(&route);
-    let response = match fault {
-        Some(f) => fault_response(&f),
-        None => next.run(req).await,
+    let outcome = match &fault {
+        Some(f) => faults::play(f, fault_response).await,
+        None => Outcome::PassThrough,
+    };
+    let gate = match outcome {
+        Outcome::Answer(r) => Err(r),
+        Outcome::Drop(r) => {
+            state.lock().log.record_dropped(route);
+            return r;
+        }
+        Outcome::PassThrough => match (state.lock().limiter.as_mut(), weight) {
+            (Some(l), Some(w)) => {
+                let style = l.style();
+                match l.admit(w, Instant::now()) {
+                    Ok(budget) => Ok(Some((style, budget))),
+                    Err(r) => Err(limits::too_many_requests(r, style)),
+                }
+            }
+            _ => Ok(None),
+        },
+    };
+    let response = match gate {
+        Err(early) => early,
+        Ok(budget) => {
+            let mut resp = next.run(req).await;
+            if let Some((style, b)) = budget {
+                limits::decorate(&mut resp, style, b);
+            }
+            resp
+        }
     };
     let status = response.status().as_u16();
     tracing::debug!(target: "sim", %route, status, "request");
     state.lock().log.record(route, status);
+    state.after_request(&method, status);
     response
 }
 
@@ -358,7 +392,15 @@ async fn get_user(
     let id = path_id(path)?;
     let t = &inner.draft;
     let user = t.users.get(&id).ok_or_else(|| user_not_found(id))?;
-    ok_json(t.user_json(user))
+    let mut out = t.user_json(user);
+    if state.zia.zidentity_encoded_get {
+        for field in ["name", "email"] {
+            if let Some(Value::String(v)) = out.get_mut(field) {
+                *v = store::percent_encode(v);
+            }
+        }
+    }
+    ok_json(out)
 }
 
 fn user_not_found(id: u64) -> ApiError {
@@ -371,6 +413,7 @@ async fn create_user(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
     let (mut inner, sid) = state.authed(&headers)?;
+    inner.check_edit_lock(&sid, state.zia.edit_lock)?;
     require_json_content_type(&headers)?;
     let body: UserBody = parse_json(&body_bytes(body)?)?;
     let id = inner.next_user_id;
@@ -389,6 +432,7 @@ async fn replace_user(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
     let (mut inner, sid) = state.authed(&headers)?;
+    inner.check_edit_lock(&sid, state.zia.edit_lock)?;
     require_json_content_type(&headers)?;
     let id = path_id(path)?;
     if !inner.draft.users.contains_key(&id) {
@@ -408,6 +452,7 @@ async fn delete_user(
     path: Result<Path<String>, PathRejection>,
 ) -> ApiResult {
     let (mut inner, sid) = state.authed(&headers)?;
+    inner.check_edit_lock(&sid, state.zia.edit_lock)?;
     let id = path_id(path)?;
     inner
         .draft
@@ -429,6 +474,7 @@ async fn bulk_delete(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
     let (mut inner, sid) = state.authed(&headers)?;
+    inner.check_edit_lock(&sid, state.zia.edit_lock)?;
     require_json_content_type(&headers)?;
     let body: BulkDeleteBody = parse_json(&body_bytes(body)?)?;
     let mut deleted = Vec::new();
@@ -566,11 +612,24 @@ async fn sim_status(State(state): State<Shared>) -> ApiResult {
         "sessions": inner.sessions.len(),
         "draft_users": inner.draft.users.len(),
         "live_users": inner.live.users.len(),
+        "rate_limited": rate_limited_json(&inner),
+        "edit_locked": inner.sessions.values().any(|s| s.made_writes),
     }))
 }
 
+/// 429s sent by the native rate limits, per weight (`null` when limits are off).
+fn rate_limited_json(inner: &super::state::Inner) -> Value {
+    inner
+        .limiter
+        .as_ref()
+        .map_or(Value::Null, |l| l.refused_json())
+}
+
 async fn sim_requests(State(state): State<Shared>) -> ApiResult {
-    ok_json(state.lock().log.to_json())
+    let inner = state.lock();
+    let mut log = inner.log.to_json();
+    log["rate_limited"] = rate_limited_json(&inner);
+    ok_json(log)
 }
 
 /// The answer an injected fault stands for: ZIA's error shape, optional Retry-After forms.
@@ -578,7 +637,8 @@ fn fault_response(f: &super::state::Fault) -> Response {
     if f.body_text.is_some() {
         return super::scim::fault_response(f);
     }
-    let status = StatusCode::from_u16(f.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status =
+        StatusCode::from_u16(f.status.unwrap_or(500)).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut body = json!({
         "code": f.code.clone().unwrap_or_else(|| "UNEXPECTED_ERROR".into()),
         "message": "injected by the simulator",

@@ -26,6 +26,9 @@ pub enum SimError {
     /// characters long, which the ZIA obfuscation algorithm needs).
     #[error("invalid simulator options: {0}")]
     InvalidOptions(String),
+    /// The state file (`SimOptions::state_file`) could not be read, parsed or written.
+    #[error("simulator state file: {0}")]
+    State(String),
 }
 
 /// Error codes the simulated ZIA API answers with; the wire spelling is the real tenant's.
@@ -38,6 +41,7 @@ pub(crate) enum Code {
     DuplicateItem,
     UnsupportedMediaType,
     InvalidOperation,
+    EditLockNotAvailable,
 }
 
 impl Code {
@@ -50,6 +54,7 @@ impl Code {
             Code::DuplicateItem => "DUPLICATE_ITEM",
             Code::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             Code::InvalidOperation => "INVALID_OPERATION",
+            Code::EditLockNotAvailable => "EDIT_LOCK_NOT_AVAILABLE",
         }
     }
 }
@@ -96,6 +101,16 @@ impl ApiError {
             StatusCode::UNAUTHORIZED,
             Code::AuthenticationFailed,
             "Authentication failed: invalid credentials",
+        )
+    }
+
+    /// 409 EDIT_LOCK_NOT_AVAILABLE: another admin session holds the tenant-wide edit lock
+    /// (it has staged writes not yet activated). Transient: the client should retry later.
+    pub fn edit_lock_not_available() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            Code::EditLockNotAvailable,
+            "Another admin session is editing the configuration; retry after it activates or ends",
         )
     }
 

@@ -17,6 +17,10 @@
 mod api;
 mod auth;
 mod errors;
+mod faults;
+mod limits;
+mod persist;
+mod rng;
 mod scim;
 mod seed;
 mod state;
@@ -24,6 +28,8 @@ mod store;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_native;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -33,18 +39,20 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use errors::SimError;
+pub use limits::{RetryStyle, WeightLimits, WindowLimit, ZiaLimits};
 pub use scim::{
     ScimOptions, ZIA_SCIM_BASE_PATH, ZIA_SCIM_DEMO_TOKEN, ZPA_SCIM_BASE_PATH, ZPA_SCIM_DEMO_TOKEN,
 };
 pub use seed::Scenario;
 
-use state::SimState;
+use state::{SimState, ZiaBehaviour};
 
 /// How long [`Sim::shutdown`] waits for open connections before aborting the server task.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// How to run the simulator. `Default` gives a random local port, the real tenant's default
-/// 5-minute idle timeout and the demo credentials.
+/// 5-minute idle timeout, the demo credentials and tenant, no native rate limits, no edit lock
+/// and plain `GET /users/{id}` answers.
 #[derive(Clone, Debug)]
 pub struct SimOptions {
     /// Where to listen; port 0 picks a free port (read it back with [`Sim::addr`]).
@@ -56,6 +64,26 @@ pub struct SimOptions {
     pub credentials: SimCredentials,
     /// The SCIM endpoints (ZIA and ZPA flavours): tokens, quirks and rate limit.
     pub scim: ScimOptions,
+    /// The data set to start with.
+    pub scenario: Scenario,
+    /// Seed of the scenario's generated data (ignored by [`Scenario::Demo`]); the same seed
+    /// always gives the same tenant.
+    pub seed: u64,
+    /// Native ZIA rate limits by method weight; `None` (the default) = unlimited, because the
+    /// embedded demo and most tests must not be slowed down. [`ZiaLimits::documented`] gives
+    /// the published figures.
+    pub zia_limits: Option<ZiaLimits>,
+    /// While one session has staged (un-activated) writes, a write from another session gets
+    /// 409 EDIT_LOCK_NOT_AVAILABLE, as on a real tenant. Off by default: the product's
+    /// end-to-end offboarding tests write from more than one session without activating in
+    /// between, which a real tenant would refuse; they turn it on when they mean to test it.
+    pub edit_lock: bool,
+    /// `GET /users/{id}` returns `name` and `email` percent-encoded, like tenants migrated to
+    /// ZIdentity do (the list endpoint stays plain). Off by default.
+    pub zidentity_encoded_get: bool,
+    /// Save the tenant to this JSON file after every write and load it on start (instead of
+    /// seeding the scenario) when it exists. `None` (the default) keeps everything in memory.
+    pub state_file: Option<std::path::PathBuf>,
 }
 
 impl Default for SimOptions {
@@ -65,9 +93,18 @@ impl Default for SimOptions {
             session_idle_timeout: Duration::from_secs(5 * 60),
             credentials: SimCredentials::demo(),
             scim: ScimOptions::default(),
+            scenario: Scenario::Demo,
+            seed: DEFAULT_SEED,
+            zia_limits: None,
+            edit_lock: false,
+            zidentity_encoded_get: false,
+            state_file: None,
         }
     }
 }
+
+/// The seed used when none is given.
+pub const DEFAULT_SEED: u64 = 1;
 
 /// The admin credentials the simulated tenant accepts. The API key is the raw 12-character key;
 /// clients must send it obfuscated with the login timestamp, as with a real tenant.
@@ -99,13 +136,14 @@ pub struct Sim {
     addr: SocketAddr,
     credentials: SimCredentials,
     scim: ScimOptions,
+    hr_export: Option<String>,
     shutdown_tx: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
     sweeper: Option<JoinHandle<()>>,
 }
 
 impl Sim {
-    /// Seeds the demo tenant, binds `opts.bind` and spawns the server and the idle-session
+    /// Seeds the scenario's tenant, binds `opts.bind` and spawns the server and the idle-session
     /// sweeper on the current tokio runtime. Returns once the socket is listening, so requests
     /// can be sent immediately.
     pub async fn start(opts: SimOptions) -> Result<Sim, SimError> {
@@ -127,12 +165,26 @@ impl Sim {
             })?;
         let addr = listener.local_addr().map_err(SimError::LocalAddr)?;
 
-        let state = Arc::new(SimState::new(
-            seed::seed(Scenario::Demo),
+        let mut world = seed::world(opts.scenario, opts.seed);
+        let hr_export = world.hr_export.take();
+        let mut state = SimState::new(
+            world,
             opts.credentials.clone(),
             opts.session_idle_timeout,
             opts.scim.clone(),
-        ));
+            ZiaBehaviour {
+                limits: opts.zia_limits.clone(),
+                edit_lock: opts.edit_lock,
+                zidentity_encoded_get: opts.zidentity_encoded_get,
+            },
+        );
+        if let Some(path) = &opts.state_file {
+            let snapshot = persist::load(path).map_err(SimError::State)?;
+            state
+                .persist_to(path.clone(), snapshot)
+                .map_err(|e| SimError::State(format!("cannot write {}: {e}", path.display())))?;
+        }
+        let state = Arc::new(state);
         let app = api::router(state.clone());
         let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
@@ -154,6 +206,8 @@ impl Sim {
             loop {
                 interval.tick().await;
                 drop(state.lock());
+                // An expiry above may have activated; saved only if something changed.
+                state.persist();
             }
         });
 
@@ -162,6 +216,7 @@ impl Sim {
             addr,
             credentials: opts.credentials,
             scim: opts.scim,
+            hr_export,
             shutdown_tx: Some(shutdown_tx),
             server: Some(server),
             sweeper: Some(sweeper),
@@ -186,6 +241,12 @@ impl Sim {
     /// The SCIM options in force (tokens a client needs to be configured with).
     pub fn scim_options(&self) -> &ScimOptions {
         &self.scim
+    }
+
+    /// The scenario's HR export as CSV (`work_email,status,end_date`), as seeded; only
+    /// [`Scenario::Orphans`] has one.
+    pub fn hr_export_csv(&self) -> Option<&str> {
+        self.hr_export.as_deref()
     }
 
     /// Base URL of the ZIA SCIM API (`{base_url}/24326813/61233/scim`).

@@ -1,16 +1,92 @@
-//! Deterministic seed data: the same tenant on every start, with no RNG and no clock, so tests
-//! and demos can rely on exact ids and accounts.
+//! Deterministic seed data. The demo tenant is fixed (no RNG, no clock) so tests and demos can
+//! rely on exact ids and accounts; the other scenarios derive their variation from `--seed`
+//! through a fixed generator, so the same seed always gives the same tenant.
 
+mod large;
+mod orphans;
+
+use std::fmt;
+use std::str::FromStr;
+
+use super::scim::{ZpaDirectory, seed_zpa};
 use super::store::{Department, Group, Tenant, User};
 
-/// Which data set the simulator starts with. Only the demo tenant exists today; the enum lets
-/// a future option pick other scenarios (large tenants, edge cases) without changing callers.
+/// Which data set the simulator starts with.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Scenario {
     /// The demo tenant: protected accounts, a handful of orphan-looking accounts and ~300
-    /// ordinary users.
+    /// ordinary users. Ignores the seed.
     #[default]
     Demo,
+    /// A large tenant for benchmarks and paging: 100,000 users (the demo's 8 fixed accounts
+    /// first), 2,000 groups and 50 departments, with names, departments and memberships drawn
+    /// from the seed.
+    Large,
+    /// The demo tenant plus known orphan and drift cases, and an HR export to audit against
+    /// ([`crate::sim::Sim::hr_export_csv`]): users in unregistered domains
+    /// (`ex.employee@acquired-corp.example`, `consultant@partner-firm.example`), users with no
+    /// groups (`intern.summer@acme.example`), a ZIA user missing from HR and ZPA
+    /// (`ghost.user@acme.example`), a terminated employee still in ZIA and ZPA
+    /// (`departed.employee@acme.example`), a ZPA-only leaver (`former.zpa@acme.example`) and a
+    /// few generated users, picked by the seed, terminated in HR but still in ZIA.
+    Orphans,
+}
+
+impl Scenario {
+    /// The CLI spelling (`demo`, `large`, `orphans`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scenario::Demo => "demo",
+            Scenario::Large => "large",
+            Scenario::Orphans => "orphans",
+        }
+    }
+}
+
+impl fmt::Display for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Scenario {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "demo" => Ok(Scenario::Demo),
+            "large" => Ok(Scenario::Large),
+            "orphans" => Ok(Scenario::Orphans),
+            other => Err(format!(
+                "unknown scenario '{other}' (expected demo, large or orphans)"
+            )),
+        }
+    }
+}
+
+/// Everything a scenario seeds: the ZIA tenant, the ZPA SCIM directory and, for scenarios
+/// that have one, the HR export (CSV `work_email,status,end_date`) to audit against.
+pub(crate) struct World {
+    pub tenant: Tenant,
+    pub zpa: ZpaDirectory,
+    pub hr_export: Option<String>,
+}
+
+/// Seeds a scenario. `seed` only matters to scenarios that draw data (not the demo).
+pub(crate) fn world(scenario: Scenario, seed: u64) -> World {
+    match scenario {
+        Scenario::Demo => World {
+            tenant: demo(),
+            zpa: seed_zpa(),
+            hr_export: None,
+        },
+        Scenario::Large => World {
+            tenant: large::tenant(seed),
+            zpa: seed_zpa(),
+            hr_export: None,
+        },
+        Scenario::Orphans => orphans::world(seed),
+    }
 }
 
 /// First department id; departments are numbered in [`DEPARTMENTS`] order.
@@ -146,15 +222,16 @@ const FIXED: [Fixed; 8] = [
     ),
 ];
 
-/// Builds the tenant for a scenario. Validation is bypassed on purpose: the demo carries legacy
+/// The demo tenant for a scenario. Validation is bypassed on purpose: the demo carries legacy
 /// leftovers (an unregistered domain, a user without department) a real tenant can hold.
+#[cfg(test)]
 pub(crate) fn seed(scenario: Scenario) -> Tenant {
-    match scenario {
-        Scenario::Demo => demo(),
-    }
+    world(scenario, 0).tenant
 }
 
-fn demo() -> Tenant {
+/// Domains, departments, groups and the fixed accounts every scenario starts from; returns the
+/// tenant and the next free user id.
+fn base() -> (Tenant, u64) {
     let mut t = Tenant {
         domains: DOMAINS.iter().map(|d| d.to_string()).collect(),
         ..Tenant::default()
@@ -202,7 +279,27 @@ fn demo() -> Tenant {
         });
         next += 1;
     }
+    t.users = users.into_iter().map(|u| (u.id, u)).collect();
+    (t, next)
+}
 
+/// The id of the department or group named `name` (seed data only, so a linear search is fine).
+fn dept_id(t: &Tenant, name: &str) -> Option<u64> {
+    t.departments
+        .values()
+        .find(|d| d.name == name)
+        .map(|d| d.id)
+}
+
+fn group_id(t: &Tenant, name: &str) -> Option<u64> {
+    t.groups.values().find(|g| g.name == name).map(|g| g.id)
+}
+
+fn demo() -> Tenant {
+    let (mut t, mut next) = base();
+    let dept_id = |name: &str| dept_id(&t, name);
+    let group_id = |name: &str| group_id(&t, name);
+    let mut users = Vec::new();
     let all_staff = group_id("All Staff");
     for i in 0..GENERATED_USERS {
         let Person { name, email, dept } = generated_person(i);
@@ -224,7 +321,7 @@ fn demo() -> Tenant {
         });
         next += 1;
     }
-    t.users = users.into_iter().map(|u| (u.id, u)).collect();
+    t.users.extend(users.into_iter().map(|u| (u.id, u)));
     t
 }
 

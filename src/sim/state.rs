@@ -13,8 +13,22 @@ use serde_json::{Value, json};
 use super::SimCredentials;
 use super::auth::{Session, session_id_from_headers};
 use super::errors::ApiError;
+use super::limits::{Limiter, ZiaLimits};
+use super::persist::{Persister, Snapshot, SnapshotRef};
 use super::scim::{ScimData, ScimOptions, ScimRuntime};
+use super::seed::World;
 use super::store::Tenant;
+
+/// The native-API behaviours a test or demo can switch (copied from `SimOptions`).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ZiaBehaviour {
+    /// Rate limits by method weight; `None` = unlimited.
+    pub limits: Option<ZiaLimits>,
+    /// 409 EDIT_LOCK_NOT_AVAILABLE for a session writing while another holds staged writes.
+    pub edit_lock: bool,
+    /// `GET /users/{id}` percent-encodes `name` and `email` (ZIdentity-migrated tenants).
+    pub zidentity_encoded_get: bool,
+}
 
 /// Everything the HTTP handlers share, behind one mutex (no lock is held across an `.await`).
 pub(crate) struct SimState {
@@ -23,6 +37,10 @@ pub(crate) struct SimState {
     pub idle_timeout: Duration,
     /// SCIM options and rate limiters (immutable, lock-free).
     pub scim: ScimRuntime,
+    /// Native-API switches (immutable).
+    pub zia: ZiaBehaviour,
+    /// Where the tenant is saved after writes, when persistence is on.
+    persister: Option<Persister>,
 }
 
 /// The mutable part of the state.
@@ -39,6 +57,12 @@ pub(crate) struct Inner {
     pub faults: Vec<Fault>,
     /// SCIM-only state: ZIA extras and the ZPA directory.
     pub scim: ScimData,
+    /// Native-API rate-limit windows, when limits are on.
+    pub limiter: Option<Limiter>,
+    /// Something changed since the last save (only consulted when persistence is on).
+    pub unsaved: bool,
+    /// Number of the last snapshot taken, so saves land in order.
+    save_seq: u64,
 }
 
 /// One injected failure: the next `count` requests to `route` (e.g. `GET /api/v1/users`) get
@@ -46,7 +70,17 @@ pub(crate) struct Inner {
 #[derive(Debug, Clone, serde::Deserialize)]
 pub(crate) struct Fault {
     pub route: String,
-    pub status: u16,
+    /// The status to answer with (`answer` kind). Without one, an `answer` fault only delays
+    /// the request by `latency_ms` and then lets it be handled normally.
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// What happens to the request (default: answer).
+    #[serde(default)]
+    pub kind: FaultKind,
+    /// Delay before acting, in milliseconds; for `timeout`, how long the request is held
+    /// before the connection is closed (default 60 s).
+    #[serde(default)]
+    pub latency_ms: Option<u64>,
     #[serde(default)]
     pub code: Option<String>,
     #[serde(default = "one")]
@@ -64,6 +98,19 @@ pub(crate) struct Fault {
     /// testing clients against malformed responses.
     #[serde(default)]
     pub body_text: Option<String>,
+}
+
+/// The kinds of injected failure.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum FaultKind {
+    /// Answer with `status` (after `latency_ms`), or only add latency when no status is given.
+    #[default]
+    Answer,
+    /// Close the connection without answering (after `latency_ms`).
+    Reset,
+    /// Hold the request for `latency_ms` (default 60 s), then close without answering.
+    Timeout,
 }
 
 fn one() -> u32 {
@@ -101,6 +148,14 @@ impl RequestLog {
         *self.by_status.entry(status.to_string()).or_default() += 1;
     }
 
+    /// Records a request whose connection a fault closed without an answer, under the
+    /// status key `dropped`.
+    pub fn record_dropped(&mut self, route: String) {
+        self.total += 1;
+        *self.by_route.entry(route).or_default() += 1;
+        *self.by_status.entry("dropped".to_string()).or_default() += 1;
+    }
+
     pub fn to_json(&self) -> Value {
         json!({ "total": self.total, "by_route": self.by_route, "by_status": self.by_status })
     }
@@ -108,11 +163,13 @@ impl RequestLog {
 
 impl SimState {
     pub fn new(
-        tenant: Tenant,
+        world: World,
         credentials: SimCredentials,
         idle_timeout: Duration,
         scim: ScimOptions,
+        zia: ZiaBehaviour,
     ) -> Self {
+        let World { tenant, zpa, .. } = world;
         let next_user_id = tenant
             .users
             .keys()
@@ -126,12 +183,84 @@ impl SimState {
                 sessions: HashMap::new(),
                 log: RequestLog::default(),
                 faults: Vec::new(),
-                scim: ScimData::seeded(),
+                scim: ScimData::seeded(zpa),
+                limiter: zia.limits.clone().map(Limiter::new),
+                unsaved: false,
+                save_seq: 0,
             }),
             credentials,
             idle_timeout,
             scim: ScimRuntime::new(scim),
+            zia,
+            persister: None,
         }
+    }
+
+    /// Turns persistence on: restores `snapshot` if there is one, then saves at once so the
+    /// file exists (and an unwritable path is reported at start rather than on a write).
+    pub fn persist_to(
+        &mut self,
+        path: std::path::PathBuf,
+        snapshot: Option<Snapshot>,
+    ) -> std::io::Result<()> {
+        self.persister = Some(Persister::new(path));
+        {
+            let inner = self.inner.get_mut().unwrap_or_else(|e| e.into_inner());
+            if let Some(s) = snapshot {
+                inner.live = s.live;
+                inner.draft = s.draft;
+                inner.next_user_id = s.next_user_id;
+                inner.scim = s.scim;
+            }
+            inner.unsaved = true;
+        }
+        self.save_now()
+    }
+
+    /// After a request: a successful non-GET may have changed something, so it is saved.
+    pub fn after_request(&self, method: &axum::http::Method, status: u16) {
+        if self.persister.is_none() {
+            return;
+        }
+        let read_only = matches!(
+            *method,
+            axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+        );
+        if !read_only && (200..300).contains(&status) {
+            self.lock().unsaved = true;
+        }
+        self.persist();
+    }
+
+    /// Saves if something changed since the last save; failures are logged, not fatal (the
+    /// tenant keeps working in memory).
+    pub fn persist(&self) {
+        if let Err(e) = self.save_now() {
+            tracing::warn!(target: "sim", error = %e, "cannot save the simulator state");
+        }
+    }
+
+    fn save_now(&self) -> std::io::Result<()> {
+        let Some(p) = &self.persister else {
+            return Ok(());
+        };
+        let (seq, bytes) = {
+            let mut inner = self.lock();
+            if !inner.unsaved {
+                return Ok(());
+            }
+            inner.unsaved = false;
+            inner.save_seq += 1;
+            let snap = SnapshotRef {
+                version: SnapshotRef::VERSION,
+                live: &inner.live,
+                draft: &inner.draft,
+                next_user_id: inner.next_user_id,
+                scim: &inner.scim,
+            };
+            (inner.save_seq, serde_json::to_vec(&snap)?)
+        };
+        p.save(seq, &bytes)
     }
 
     /// Locks the state after expiring idle sessions (the lazy half of idle expiry; the sweeper
@@ -165,6 +294,7 @@ impl Inner {
             tracing::info!(target: "sim", "activating pending changes");
         }
         self.live = self.draft.clone();
+        self.unsaved = true;
         for s in self.sessions.values_mut() {
             s.made_writes = false;
         }
@@ -173,6 +303,20 @@ impl Inner {
     /// Whether the draft holds changes not yet activated.
     pub fn pending(&self) -> bool {
         self.live != self.draft
+    }
+
+    /// The tenant-wide edit lock: a write by `session_id` is refused with 409
+    /// EDIT_LOCK_NOT_AVAILABLE while a *different* session has staged writes. The holder
+    /// releases it by activating or by ending (which activates).
+    pub fn check_edit_lock(&self, session_id: &str, enabled: bool) -> Result<(), ApiError> {
+        let held_by_other = self
+            .sessions
+            .iter()
+            .any(|(id, s)| s.made_writes && id != session_id);
+        if enabled && held_by_other {
+            return Err(ApiError::edit_lock_not_available());
+        }
+        Ok(())
     }
 
     /// Records that the session staged a write, so its end activates.
@@ -228,7 +372,7 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::seed::{Scenario, seed};
+    use crate::sim::seed::{Scenario, world};
     use axum::http::HeaderValue;
     use axum::http::header::COOKIE;
 
@@ -237,10 +381,11 @@ mod tests {
     #[test]
     fn lazy_expiry_on_next_request_activates_writes() {
         let state = SimState::new(
-            seed(Scenario::Demo),
+            world(Scenario::Demo, 0),
             SimCredentials::demo(),
             Duration::from_millis(50),
             ScimOptions::default(),
+            ZiaBehaviour::default(),
         );
         let long_ago = Instant::now()
             .checked_sub(Duration::from_secs(1))
@@ -270,10 +415,11 @@ mod tests {
     #[test]
     fn ending_a_read_only_session_does_not_activate() {
         let state = SimState::new(
-            seed(Scenario::Demo),
+            world(Scenario::Demo, 0),
             SimCredentials::demo(),
             Duration::from_secs(60),
             ScimOptions::default(),
+            ZiaBehaviour::default(),
         );
         let mut inner = state.lock();
         inner

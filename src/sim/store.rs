@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::errors::ApiError;
@@ -29,7 +29,7 @@ const USER_TYPES: [&str; 6] = [
 
 /// A user as stored. Department and groups are kept as ids and resolved to names on output,
 /// like the tenant does.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct User {
     pub id: u64,
     pub name: String,
@@ -43,7 +43,7 @@ pub(crate) struct User {
 }
 
 /// A user group (read-only in this simulator).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Group {
     pub id: u64,
     pub name: String,
@@ -52,7 +52,7 @@ pub(crate) struct Group {
 }
 
 /// A department (read-only in this simulator).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Department {
     pub id: u64,
     pub name: String,
@@ -60,7 +60,7 @@ pub(crate) struct Department {
 }
 
 /// One complete copy of the tenant's directory.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Tenant {
     /// Registered email domains, lower case.
     pub domains: BTreeSet<String>,
@@ -304,4 +304,19 @@ pub(crate) fn starts_with_ci(haystack: &str, prefix: &str) -> bool {
 /// Case-insensitive "contains" (Unicode lower-casing).
 pub(crate) fn contains_ci(haystack: &str, needle: &str) -> bool {
     haystack.to_lowercase().contains(&needle.to_lowercase())
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters (`A-Z a-z 0-9 - . _ ~`), the
+/// way ZIdentity-migrated tenants return `name` and `email` from `GET /users/{id}`
+/// (`jane.doe%40acme.example`, `Jane%20Doe`).
+pub(crate) fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }

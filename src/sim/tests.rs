@@ -10,16 +10,21 @@ use super::{Sim, SimCredentials, SimOptions};
 
 const TS: u64 = 1_718_236_987_654;
 
-struct Ctx {
-    sim: Sim,
-    http: reqwest::Client,
+pub(crate) struct Ctx {
+    pub(crate) sim: Sim,
+    pub(crate) http: reqwest::Client,
 }
 
 async fn start_with(timeout: Duration) -> Ctx {
-    let opts = SimOptions {
+    start_opts(SimOptions {
         session_idle_timeout: timeout,
         ..SimOptions::default()
-    };
+    })
+    .await
+}
+
+/// Starts a simulator with `opts` and a client for it.
+pub(crate) async fn start_opts(opts: SimOptions) -> Ctx {
     let sim = Sim::start(opts).await.expect("simulator starts");
     // reqwest is built with `rustls-no-provider`: a provider must exist even for plain http.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -47,12 +52,12 @@ fn login_body(creds: &SimCredentials, ts: Value) -> Value {
 }
 
 impl Ctx {
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{}", self.sim.base_url(), path)
     }
 
     /// Sends a request; `body` is sent as JSON when given. Returns status and JSON (or Null).
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -77,21 +82,21 @@ impl Ctx {
         (status, value)
     }
 
-    async fn get(&self, path: &str, cookie: Option<&str>) -> (StatusCode, Value) {
+    pub(crate) async fn get(&self, path: &str, cookie: Option<&str>) -> (StatusCode, Value) {
         self.call(reqwest::Method::GET, path, cookie, None).await
     }
 
-    async fn post(&self, path: &str, cookie: &str, body: Value) -> (StatusCode, Value) {
+    pub(crate) async fn post(&self, path: &str, cookie: &str, body: Value) -> (StatusCode, Value) {
         self.call(reqwest::Method::POST, path, Some(cookie), Some(body))
             .await
     }
 
-    async fn put(&self, path: &str, cookie: &str, body: Value) -> (StatusCode, Value) {
+    pub(crate) async fn put(&self, path: &str, cookie: &str, body: Value) -> (StatusCode, Value) {
         self.call(reqwest::Method::PUT, path, Some(cookie), Some(body))
             .await
     }
 
-    async fn delete(&self, path: &str, cookie: &str) -> (StatusCode, Value) {
+    pub(crate) async fn delete(&self, path: &str, cookie: &str) -> (StatusCode, Value) {
         self.call(reqwest::Method::DELETE, path, Some(cookie), None)
             .await
     }
@@ -115,7 +120,7 @@ impl Ctx {
     }
 
     /// Logs in with the demo credentials and returns the JSESSIONID value.
-    async fn login(&self) -> String {
+    pub(crate) async fn login(&self) -> String {
         let (status, _, cookie) = self
             .try_login(login_body(self.sim.credentials(), json!(TS)))
             .await;
@@ -128,11 +133,11 @@ impl Ctx {
         value.to_string()
     }
 
-    async fn sim_status(&self) -> Value {
+    pub(crate) async fn sim_status(&self) -> Value {
         self.get("/__sim/status", None).await.1
     }
 
-    async fn new_user(&self, cookie: &str, email: &str) -> Value {
+    pub(crate) async fn new_user(&self, cookie: &str, email: &str) -> Value {
         let (status, user) = self
             .post("/api/v1/users", cookie, user_body("New Person", email))
             .await;
@@ -141,7 +146,7 @@ impl Ctx {
     }
 }
 
-fn user_body(name: &str, email: &str) -> Value {
+pub(crate) fn user_body(name: &str, email: &str) -> Value {
     json!({
         "name": name,
         "email": email,
@@ -151,11 +156,11 @@ fn user_body(name: &str, email: &str) -> Value {
     })
 }
 
-fn code(v: &Value) -> &str {
+pub(crate) fn code(v: &Value) -> &str {
     v["code"].as_str().unwrap_or("<none>")
 }
 
-fn ids(v: &Value) -> Vec<u64> {
+pub(crate) fn ids(v: &Value) -> Vec<u64> {
     v.as_array()
         .map(|a| a.iter().filter_map(|u| u["id"].as_u64()).collect())
         .unwrap_or_default()

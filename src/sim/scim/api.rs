@@ -27,6 +27,7 @@ use super::patch;
 use super::resources::{Render, group_from_body, user_from_body};
 use super::{Flavour, ScimRuntime};
 use crate::sim::auth::constant_time_eq;
+use crate::sim::faults::{self, Outcome};
 use crate::sim::state::{Fault, Inner, SimState};
 
 type Shared = Arc<SimState>;
@@ -92,9 +93,17 @@ async fn entry(f: Flavour, state: Shared, req: Request) -> Response {
     let (ep, suffix) = endpoint(rest);
     let route = format!("{} {}{}", parts.method, f.base(), suffix);
     let fault = state.lock().take_fault(&route);
-    let resp = match fault {
-        Some(fault) => fault_response(&fault),
-        None => match handle(f, &state, &parts, ep, body).await {
+    let outcome = match &fault {
+        Some(fault) => faults::play(fault, fault_response).await,
+        None => Outcome::PassThrough,
+    };
+    let resp = match outcome {
+        Outcome::Answer(r) => r,
+        Outcome::Drop(r) => {
+            state.lock().log.record_dropped(route);
+            return r;
+        }
+        Outcome::PassThrough => match handle(f, &state, &parts, ep, body).await {
             Ok(answer) => answer.into_response(),
             Err(e) => e.into_response(),
         },
@@ -102,13 +111,15 @@ async fn entry(f: Flavour, state: Shared, req: Request) -> Response {
     let status = resp.status().as_u16();
     tracing::debug!(target: "sim", %route, status, "scim request");
     state.lock().log.record(route, status);
+    state.after_request(&parts.method, status);
     resp
 }
 
 /// The answer an injected fault stands for: its status with a SCIM error body (or the fault's
 /// raw `body_text` as `text/plain`), plus its headers.
 pub(crate) fn fault_response(f: &Fault) -> Response {
-    let status = StatusCode::from_u16(f.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let code = f.status.unwrap_or(500);
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut resp = match &f.body_text {
         Some(text) => {
             let mut r = (status, text.clone()).into_response();
@@ -120,7 +131,7 @@ pub(crate) fn fault_response(f: &Fault) -> Response {
         }
         None => scim_response(
             status,
-            &error_body(f.status, f.code.as_deref(), "injected by the simulator"),
+            &error_body(code, f.code.as_deref(), "injected by the simulator"),
         ),
     };
     if let Some(h) = f

@@ -32,6 +32,7 @@ use std::time::SystemTime;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 pub(crate) use api::{fault_response, router};
+pub(crate) use zpa::{ZpaDirectory, seed as seed_zpa};
 
 /// Base path of the ZIA SCIM API (`/<orgId>/<idpId>/scim`), fixed so clients can be configured
 /// with a constant URL; a real tenant's URL is copied from its admin portal.
@@ -155,7 +156,7 @@ impl ScimRuntime {
 }
 
 /// SCIM-only facts about ZIA users the native store has no field for.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct ZiaUserSide {
     pub external_id: Option<String>,
     pub given_name: Option<String>,
@@ -165,7 +166,7 @@ pub(crate) struct ZiaUserSide {
 }
 
 /// SCIM-only facts about ZIA groups.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct ZiaGroupSide {
     pub external_id: Option<String>,
     pub created: Option<SystemTime>,
@@ -173,7 +174,7 @@ pub(crate) struct ZiaGroupSide {
 }
 
 /// The mutable SCIM state, kept in the simulator's shared `Inner`.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct ScimData {
     /// ZIA: per-user SCIM extras, by native user id.
     pub zia_users: BTreeMap<u64, ZiaUserSide>,
@@ -188,13 +189,13 @@ pub(crate) struct ScimData {
 }
 
 impl ScimData {
-    /// The seeded SCIM state: empty ZIA extras and the deterministic ZPA directory.
-    pub fn seeded() -> Self {
+    /// The seeded SCIM state: empty ZIA extras and the scenario's ZPA directory.
+    pub fn seeded(zpa: ZpaDirectory) -> Self {
         Self {
             zia_users: BTreeMap::new(),
             zia_groups: BTreeMap::new(),
             zia_inactive: BTreeSet::new(),
-            zpa: zpa::seed(),
+            zpa,
             last_stamp: time::seed_time(),
         }
     }

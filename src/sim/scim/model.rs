@@ -18,7 +18,7 @@ pub(crate) const ENTERPRISE_SCHEMA: &str =
 pub(crate) const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 
 /// A user as SCIM sees it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct ScimUser {
     pub id: String,
     pub external_id: Option<String>,
@@ -51,7 +51,7 @@ impl ScimUser {
 }
 
 /// A group as SCIM sees it; `members` are user ids.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct ScimGroup {
     pub id: String,
     pub display_name: String,

@@ -17,7 +17,7 @@ const GENERATED: usize = 150;
 
 /// The ZPA users and groups. Users are stored with empty `groups`; membership lives in the
 /// groups' `members`, and reads fill users' `groups` from it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct ZpaDirectory {
     pub users: BTreeMap<String, ScimUser>,
     pub groups: BTreeMap<String, ScimGroup>,
@@ -65,6 +65,18 @@ fn user(id: u64, user_name: &str, display_name: &str, department: &str) -> ScimU
         groups: Vec::new(),
         created: seed_time(),
         last_modified: seed_time(),
+    }
+}
+
+impl ZpaDirectory {
+    /// Adds a scenario's extra user (id after the last one), for drift cases between products.
+    pub fn insert_seed_user(&mut self, user_name: &str, display_name: &str, department: &str) {
+        let id = self.next_user_id;
+        self.users.insert(
+            id.to_string(),
+            user(id, user_name, display_name, department),
+        );
+        self.next_user_id += 1;
     }
 }
 

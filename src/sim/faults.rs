@@ -1,0 +1,66 @@
+//! How an injected fault (queued through `POST /__sim/faults`) plays out: after an optional
+//! delay it answers with its status, lets the request through (a pure latency fault), closes
+//! the connection without answering (`reset`), or holds the request and then closes
+//! (`timeout`). Network-level failures are what client retry and timeout code must survive,
+//! and a real tenant produces them under load.
+
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use super::state::{Fault, FaultKind};
+
+/// How long a `timeout` fault holds the request when it gives no `latency_ms`: longer than
+/// any sensible client timeout.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What the fault decided.
+pub(crate) enum Outcome {
+    /// Send this answer instead of handling the request.
+    Answer(Response),
+    /// Handle the request normally (the fault only added latency).
+    PassThrough,
+    /// Drop the connection without an answer; the response carries no bytes the client can
+    /// read, because its body fails before the head is flushed.
+    Drop(Response),
+}
+
+/// Plays `f` out; `render` builds the flavour's error answer (ZIA or SCIM shape).
+pub(crate) async fn play(f: &Fault, render: fn(&Fault) -> Response) -> Outcome {
+    let delay = f.latency_ms.map(Duration::from_millis);
+    match f.kind {
+        FaultKind::Answer => {
+            if let Some(d) = delay {
+                tokio::time::sleep(d).await;
+            }
+            match f.status {
+                Some(_) => Outcome::Answer(render(f)),
+                None => Outcome::PassThrough,
+            }
+        }
+        FaultKind::Reset => {
+            if let Some(d) = delay {
+                tokio::time::sleep(d).await;
+            }
+            Outcome::Drop(broken_response())
+        }
+        FaultKind::Timeout => {
+            tokio::time::sleep(delay.unwrap_or(DEFAULT_TIMEOUT)).await;
+            Outcome::Drop(broken_response())
+        }
+    }
+}
+
+/// A response whose body errors on first poll: hyper then closes the connection instead of
+/// completing the message, which the client sees as a reset / incomplete message.
+fn broken_response() -> Response {
+    let stream = futures::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "connection reset injected by the simulator",
+        ))
+    });
+    (StatusCode::INTERNAL_SERVER_ERROR, Body::from_stream(stream)).into_response()
+}
