@@ -288,3 +288,155 @@ async fn the_tenants_own_rate_headers_are_honoured() {
         "no request sent into a used-up window: {c}"
     );
 }
+
+fn session_provider(sim: &Sim) -> ZiaProvider {
+    let c = sim.credentials().clone();
+    ZiaProvider::new(ZiaConfig {
+        base_url: sim.base_url(),
+        auth: ZiaAuth::Session {
+            username: c.username,
+            password: Secret::new(c.password),
+            api_key: Secret::new(c.api_key),
+        },
+        timeout: std::time::Duration::from_secs(10),
+        rate_limits: true,
+    })
+    .expect("provider")
+}
+
+fn oneapi_provider(sim: &Sim, secret: &str) -> ZiaProvider {
+    ZiaProvider::new(ZiaConfig {
+        base_url: sim.base_url(),
+        auth: ZiaAuth::OneApi(
+            zscaler_lifecycle_mcp::provider::zia::oneapi::OneApiCredentials {
+                token_url: format!("{}/oauth2/v1/token", sim.base_url()),
+                client_id: Secret::new(zscaler_lifecycle_mcp::sim::ONEAPI_DEMO_CLIENT_ID),
+                client_secret: Secret::new(secret),
+            },
+        ),
+        timeout: std::time::Duration::from_secs(10),
+        rate_limits: true,
+    })
+    .expect("provider")
+}
+
+#[tokio::test]
+async fn oneapi_tokens_reach_the_gateway_and_are_renewed_when_refused() {
+    let (sim, _legacy, http) = setup().await;
+    let p = oneapi_provider(&sim, zscaler_lifecycle_mcp::sim::ONEAPI_DEMO_CLIENT_SECRET);
+    let all = p
+        .list_users(
+            &UserFilter::default(),
+            &PageRequest {
+                cursor: None,
+                limit: 10_000,
+            },
+        )
+        .await
+        .expect("list through the gateway");
+    assert_eq!(all.items.len(), 308);
+    // The tenant ends the token's session: the next call fetches a new token by itself.
+    http.post(format!("{}/__sim/expire-sessions", sim.base_url()))
+        .send()
+        .await
+        .expect("expire");
+    let jane = p.get_user("70002").await.expect("renewed token");
+    assert_eq!(jane.email, "jane.doe@acme.example");
+    let c = counters(&sim, &http).await;
+    // Refused once (the old token), answered after one fresh token.
+    assert_eq!(c["by_status"]["401"], 1, "{c}");
+    assert_eq!(c["by_route"]["GET /api/v1/users/{id}"], 2, "{c}");
+    assert!(
+        c["by_route"]
+            .get("POST /api/v1/authenticatedSession")
+            .is_none(),
+        "no legacy login: {c}"
+    );
+
+    let wrong = oneapi_provider(&sim, "not-the-secret");
+    match wrong.list_groups().await {
+        Err(ProviderError::Auth { message }) => {
+            assert!(message.contains("ZIdentity"), "{message}");
+            assert!(!message.contains("not-the-secret"), "secret never echoed");
+        }
+        other => panic!("expected an auth error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn zidentity_encoded_reads_never_write_encoded_names_back() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = Sim::start(SimOptions {
+        zidentity_encoded_get: true,
+        ..SimOptions::default()
+    })
+    .await
+    .expect("sim");
+    let http = reqwest::Client::new();
+    let raw: Value = http
+        .get(format!("{}/__sim/users/70002", sim.base_url()))
+        .send()
+        .await
+        .expect("sim")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(raw["email"], "jane.doe@acme.example");
+    let p = session_provider(&sim);
+    let jane = p.get_user("70002").await.expect("get");
+    assert_eq!(jane.email, "jane.doe@acme.example", "plain, not encoded");
+    assert_eq!(jane.name, "Jane Doe");
+    let after = p
+        .change_groups(
+            "70002",
+            &[GroupRef {
+                id: "88003".into(),
+                name: "Sales".into(),
+            }],
+            &[],
+        )
+        .await
+        .expect("membership");
+    assert!(after.groups.iter().any(|g| g.id == "88003"));
+    let stored: Value = http
+        .get(format!("{}/__sim/users/70002", sim.base_url()))
+        .send()
+        .await
+        .expect("sim")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(stored["name"], "Jane Doe", "{stored}");
+    assert_eq!(stored["email"], "jane.doe@acme.example", "{stored}");
+}
+
+#[tokio::test]
+async fn a_paced_batch_under_documented_limits_meets_no_429() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = Sim::start(SimOptions {
+        zia_limits: Some(zscaler_lifecycle_mcp::sim::ZiaLimits::documented()),
+        ..SimOptions::default()
+    })
+    .await
+    .expect("sim");
+    let http = reqwest::Client::new();
+    let p = session_provider(&sim);
+    for (i, gid) in ["88003", "88004", "88005"].iter().enumerate() {
+        p.change_groups(
+            &format!("{}", 70010 + i),
+            &[GroupRef {
+                id: (*gid).into(),
+                name: String::new(),
+            }],
+            &[],
+        )
+        .await
+        .expect("paced write");
+    }
+    let c = counters(&sim, &http).await;
+    assert!(c["by_status"].get("429").is_none(), "paced: {c}");
+    assert!(
+        c["by_route"]["PUT /api/v1/users/{id}"].as_u64() == Some(3),
+        "{c}"
+    );
+}

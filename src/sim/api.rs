@@ -106,6 +106,7 @@ pub(crate) fn router(state: Shared) -> Router {
 
     zia.merge(introspection)
         .merge(super::scim::router())
+        .merge(super::oneapi::routes())
         .fallback(not_found)
         .with_state(state)
 }

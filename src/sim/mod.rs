@@ -19,6 +19,7 @@ mod auth;
 mod errors;
 mod faults;
 mod limits;
+mod oneapi;
 mod persist;
 mod rng;
 mod scim;
@@ -40,6 +41,7 @@ use tokio::task::JoinHandle;
 
 pub use errors::SimError;
 pub use limits::{RetryStyle, WeightLimits, WindowLimit, ZiaLimits};
+pub use oneapi::{ONEAPI_DEMO_CLIENT_ID, ONEAPI_DEMO_CLIENT_SECRET};
 pub use scim::{
     ScimOptions, ZIA_SCIM_BASE_PATH, ZIA_SCIM_DEMO_TOKEN, ZPA_SCIM_BASE_PATH, ZPA_SCIM_DEMO_TOKEN,
 };
@@ -185,7 +187,12 @@ impl Sim {
                 .map_err(|e| SimError::State(format!("cannot write {}: {e}", path.display())))?;
         }
         let state = Arc::new(state);
-        let app = api::router(state.clone());
+        // The OneAPI gateway path is rewritten to the native route before the inner routing.
+        let app = axum::Router::new()
+            .fallback_service(api::router(state.clone()))
+            .layer(axum::middleware::map_request(
+                |req: axum::extract::Request| async move { oneapi::rewrite(req) },
+            ));
         let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
