@@ -101,8 +101,10 @@ pub fn from_config(path: &Path) -> Result<Running, SetupError> {
 }
 
 /// A single connection `zia` from the official SDKs' environment variables, when there is no
-/// config file but `ZIA_CLOUD` or `ZIA_BASE_URL` is set (how an MCP bundle passes settings).
-/// Credentials come from `ZIA_USERNAME`, `ZIA_PASSWORD` and `ZIA_API_KEY` as usual.
+/// config file (how an MCP bundle passes settings): OneAPI when `ZSCALER_CLIENT_ID` and
+/// `ZSCALER_VANITY_DOMAIN` are set (secret from `ZSCALER_CLIENT_SECRET`, cloud from
+/// `ZSCALER_CLOUD`), else the legacy login when `ZIA_CLOUD` or `ZIA_BASE_URL` is set
+/// (credentials from `ZIA_USERNAME`, `ZIA_PASSWORD` and `ZIA_API_KEY`).
 pub fn from_env() -> Option<Result<Running, SetupError>> {
     let var = |n: &str| {
         std::env::var(n)
@@ -111,11 +113,31 @@ pub fn from_env() -> Option<Result<Running, SetupError>> {
             .filter(|v| !v.is_empty())
     };
     let (cloud, base_url) = (var("ZIA_CLOUD"), var("ZIA_BASE_URL"));
+    let quote = |v: &str| serde_json::Value::from(v).to_string();
+    // OneAPI, as the official SDKs read it: client credentials plus the vanity domain.
+    let vanity = var("ZSCALER_VANITY_DOMAIN");
+    if let (Some(v), Some(_)) = (&vanity, var("ZSCALER_CLIENT_ID")) {
+        let mut text = format!(
+            "[connections.zia]\nkind = \"zia\"\nauth = \"oneapi\"\nvanity_domain = {}\n",
+            quote(v)
+        );
+        if let Some(c) = var("ZSCALER_CLOUD") {
+            text.push_str(&format!("cloud = {}\n", quote(&c)));
+        }
+        if let Some(d) = var("ZIA_REGISTERED_DOMAINS") {
+            let list: Vec<String> = d.split(',').map(|x| quote(x.trim())).collect();
+            text.push_str(&format!("registered_domains = [{}]\n", list.join(", ")));
+        }
+        return Some(
+            Config::parse(&text, Path::new("(environment)"))
+                .map_err(SetupError::from)
+                .and_then(build),
+        );
+    }
     if cloud.is_none() && base_url.is_none() {
         return None;
     }
     let mut text = String::from("[connections.zia]\nkind = \"zia\"\n");
-    let quote = |v: &str| serde_json::Value::from(v).to_string();
     if let Some(u) = &base_url {
         text.push_str(&format!("base_url = {}\n", quote(u)));
     } else if let Some(c) = &cloud {

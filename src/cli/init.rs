@@ -21,6 +21,15 @@ api_key = { env = "ZIA_API_KEY" }              # Administration > API Key Manage
 registered_domains = ["example.com"]           # the tenant's domains; lets the audit flag external accounts
 rate_limits = true                             # pace to ZIA's published limits
 
+# A tenant migrated to ZIdentity takes OneAPI instead of the legacy login above:
+# [connections.zia-prod]
+# kind = "zia"
+# auth = "oneapi"
+# vanity_domain = "acme"                       # acme.zslogin.net
+# cloud = "production"                         # OneAPI cloud: production, beta, gov, govus
+# client_id = { env = "ZSCALER_CLIENT_ID" }
+# client_secret = { env = "ZSCALER_CLIENT_SECRET" }
+
 # ZIA SCIM (Enterprise tier) and ZPA SCIM: uncomment the ones you provision through.
 # The base URL is the SCIM endpoint exactly as the admin portal shows it.
 # [connections.zia-scim]

@@ -217,7 +217,10 @@ protected_groups = ["Admins"]
             cmd.arg("--config").arg(c);
         }
         // Never let a developer's real tenant settings leak into a test.
-        cmd.env_remove("ZIA_CLOUD").env_remove("ZIA_BASE_URL");
+        cmd.env_remove("ZIA_CLOUD")
+            .env_remove("ZIA_BASE_URL")
+            .env_remove("ZSCALER_CLIENT_ID")
+            .env_remove("ZSCALER_VANITY_DOMAIN");
         cmd.args(args)
             .env("ZSCALER_LIFECYCLE_MCP_STATE_DIR", self.state_dir())
             .env("RUST_LOG", "warn");
