@@ -18,8 +18,14 @@ struct Server {
 
 impl Server {
     fn spawn(state: &std::path::Path) -> Server {
+        Self::spawn_with(state, &[], &[])
+    }
+
+    fn spawn_with(state: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(BIN)
+            .args(args)
             .arg("serve")
+            .envs(env.iter().copied())
             .env("ZSCALER_LIFECYCLE_MCP_STATE_DIR", state)
             .env("RUST_LOG", "error")
             .stdin(Stdio::piped())
@@ -165,4 +171,123 @@ fn main() {
         rss_busy as f64 / 1024.0
     );
     println!("| binary size | {:.1} MB | – |", size as f64 / 1_048_576.0);
+    large_tenant(state.path());
+}
+
+/// A plain HTTP GET on loopback (the simulator's introspection), without a client library.
+fn http_get(url: &str) -> serde_json::Value {
+    use std::io::Read;
+    let rest = url.trim_start_matches("http://");
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let mut conn = std::net::TcpStream::connect(host).expect("connect to simulator");
+    write!(
+        conn,
+        "GET /{path} HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut text = String::new();
+    conn.read_to_string(&mut text).expect("read");
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    serde_json::from_str(body).unwrap_or(serde_json::Value::Null)
+}
+
+/// The `large` scenario (100,000 users, 2,000 groups) with the documented ZIA rate limits on:
+/// what a big tenant costs in API calls, 429s, wall time and memory.
+fn large_tenant(state: &std::path::Path) {
+    let mut sim = Command::new(BIN)
+        .args([
+            "sim",
+            "--scenario",
+            "large",
+            "--limits",
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn simulator");
+    let mut line = String::new();
+    BufReader::new(sim.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("simulator line");
+    let info: serde_json::Value = serde_json::from_str(&line).expect("simulator JSON line");
+    let url = info["url"].as_str().expect("url").to_string();
+    let config = state.join("large.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[connections.large]\nkind = \"zia\"\nbase_url = \"{url}\"\nregistered_domains = [\"acme.example\", \"acme-labs.example\"]\n"
+        ),
+    )
+    .expect("config");
+    let cfg = config.to_string_lossy().to_string();
+    let creds: Vec<(String, String)> = [
+        ("ZIA_USERNAME", "username"),
+        ("ZIA_PASSWORD", "password"),
+        ("ZIA_API_KEY", "api_key"),
+    ]
+    .iter()
+    .map(|(k, f)| {
+        (
+            k.to_string(),
+            info[*f].as_str().unwrap_or_default().to_string(),
+        )
+    })
+    .collect();
+    let env: Vec<(&str, &str)> = creds
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let mut s = Server::spawn_with(state, &["--config", &cfg], &env);
+    s.initialize();
+    let timed = |s: &mut Server, name: &str, args: serde_json::Value| {
+        let t = Instant::now();
+        let answer = s.request(
+            "tools/call",
+            serde_json::json!({"name": name, "arguments": args}),
+        );
+        (t.elapsed(), answer.len())
+    };
+    let (first_page, _) = timed(&mut s, "list_users", serde_json::json!({"limit": 500}));
+    let (by_email, _) = timed(
+        &mut s,
+        "get_user",
+        serde_json::json!({"user": "jane.doe@acme.example"}),
+    );
+    let (audit, _) = timed(&mut s, "audit_orphans", serde_json::json!({}));
+    let rss = s.peak_rss_kb();
+    let log = http_get(&format!("{url}/__sim/requests"));
+    let _ = sim.kill();
+    let _ = sim.wait();
+    println!();
+    println!(
+        "| `large` scenario (100,000 users, 2,000 groups), documented ZIA limits on | value |"
+    );
+    println!("|---|---|");
+    println!(
+        "| list_users limit 500 (first call: login + 1 page of 10,000) | {} |",
+        ms(first_page)
+    );
+    println!(
+        "| get_user by email (exact match over every page) | {} |",
+        ms(by_email)
+    );
+    println!(
+        "| audit_orphans over 100,000 users (all pages + groups) | {} |",
+        ms(audit)
+    );
+    println!(
+        "| peak RSS of the server after the audit | {:.1} MB |",
+        rss as f64 / 1024.0
+    );
+    println!(
+        "| API calls made / 429s received | {} / {} |",
+        log["total"],
+        log["by_status"]
+            .get("429")
+            .cloned()
+            .unwrap_or(serde_json::json!(0))
+    );
+    println!("| calls per route | {} |", log["by_route"]);
 }
