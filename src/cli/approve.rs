@@ -7,12 +7,36 @@ use std::process::ExitCode;
 use anyhow::Context;
 use zscaler_lifecycle_mcp::config::state_dir;
 use zscaler_lifecycle_mcp::guard::journal::Journal;
+use zscaler_lifecycle_mcp::guard::plan::Plan;
 use zscaler_lifecycle_mcp::guard::store::PlanStore;
 
-fn approver() -> String {
+/// The OS user running this process: the person who approves, as the journal records them.
+pub fn approver() -> String {
     std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "unknown".into())
+}
+
+/// Records a person's approval of a live plan and journals it, the same way for every
+/// out-of-band channel (`approve-cli`, `approve-web`), so the audit trail cannot drift between
+/// them. The journal line is written only after the signed approval is on disk.
+pub fn record_approval(
+    store: &PlanStore,
+    state_dir: &Path,
+    plan: &Plan,
+    who: &str,
+    channel: &str,
+) -> anyhow::Result<()> {
+    store.approve(&plan.id, who)?;
+    let mut event = serde_json::Map::new();
+    event.insert("tool".into(), plan.tool.clone().into());
+    event.insert("connection".into(), plan.connection.clone().into());
+    event.insert("outcome".into(), "approved".into());
+    event.insert("plan_id".into(), plan.id.clone().into());
+    event.insert("approver".into(), who.into());
+    event.insert("channel".into(), channel.into());
+    Journal::new(state_dir.join("journal.jsonl")).append(event)?;
+    Ok(())
 }
 
 pub fn run(config: Option<&Path>, plan_id: Option<&str>) -> anyhow::Result<ExitCode> {
@@ -51,15 +75,7 @@ pub fn run(config: Option<&Path>, plan_id: Option<&str>) -> anyhow::Result<ExitC
         return Ok(ExitCode::from(3));
     }
     let who = approver();
-    store.approve(&plan.id, &who)?;
-    let mut event = serde_json::Map::new();
-    event.insert("tool".into(), plan.tool.clone().into());
-    event.insert("connection".into(), plan.connection.clone().into());
-    event.insert("outcome".into(), "approved".into());
-    event.insert("plan_id".into(), plan.id.clone().into());
-    event.insert("approver".into(), who.clone().into());
-    event.insert("channel".into(), "approve-cli".into());
-    Journal::new(dir.join("journal.jsonl")).append(event)?;
+    record_approval(&store, &dir, &plan, &who, "approve-cli")?;
     println!(
         "Approved by {who}. The agent can now call {} again with plan_id \"{}\" (until {} UTC).",
         plan.tool,
