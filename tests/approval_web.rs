@@ -110,7 +110,8 @@ async fn web_page_refuses_without_secret_host_or_retyped_id_then_approval_execut
         "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"
     );
     assert_eq!(h["x-frame-options"], "DENY");
-    assert_eq!(h["referrer-policy"], "no-referrer");
+    // Not `no-referrer`: under it browsers post forms with `Origin: null`.
+    assert_eq!(h["referrer-policy"], "same-origin");
     assert_eq!(h["cache-control"], "no-store");
     assert!(
         h["content-type"]

@@ -45,7 +45,11 @@ fn browser_tools() -> Option<(PathBuf, PathBuf)> {
                     "{REQUIRE_ENV}=1 but the browser is not installed ({missing}): apt-get install -y chromium chromium-driver"
                 );
             }
-            eprintln!(
+            // Straight to the stderr handle: libtest captures `eprintln!` of passing tests, and
+            // a skip must be seen.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
                 "SKIPPED approval_web_browser: {missing}. Install them (apt-get install -y chromium chromium-driver) or set {REQUIRE_ENV}=1 to make this a failure."
             );
             None

@@ -146,8 +146,13 @@ fn allowed_hosts(addr: SocketAddr) -> Vec<String> {
     vec![addr.to_string(), format!("localhost:{}", addr.port())]
 }
 
-/// Every response, refusals included: no scripts, no framing, never cached, never a Referer
-/// (the URL carries the secret).
+/// Every response, refusals included: no scripts, no framing, never cached, and no Referer to
+/// any other origin (the URL carries the secret).
+///
+/// The referrer policy is `same-origin`, not `no-referrer`: under `no-referrer` browsers send
+/// `Origin: null` with the form's POST (Fetch standard; Chromium does), which would make the
+/// Origin check refuse every real approval, or, if `null` were accepted, useless. `same-origin`
+/// still never sends the URL anywhere but back to this server.
 async fn security_headers(mut resp: Response) -> Response {
     let h = resp.headers_mut();
     h.insert(
@@ -157,7 +162,7 @@ async fn security_headers(mut resp: Response) -> Response {
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(
