@@ -66,11 +66,23 @@ enum Command {
         args: String,
     },
     /// Approve a pending plan as a human, at a terminal. Without an id, lists pending plans.
+    /// With --web, serves a local approval page instead. Never let an agent run this.
     ///
     /// Example: zscaler-lifecycle-mcp approve p-1a2b3c4d
+    /// Example: zscaler-lifecycle-mcp approve --web
     Approve {
         /// The plan id a tool returned (p-xxxxxxxx).
+        #[arg(conflicts_with = "web")]
         plan_id: Option<String>,
+        /// Serve an approval page on loopback and print its secret URL (http://127.0.0.1:PORT/?k=…).
+        #[arg(long)]
+        web: bool,
+        /// With --web: loopback address to listen on (port 0 picks a free one).
+        #[arg(long, requires = "web", default_value = "127.0.0.1:0")]
+        bind: std::net::SocketAddr,
+        /// With --web: exit after the first approval.
+        #[arg(long, requires = "web")]
+        once: bool,
     },
     /// Run the ZIA tenant simulator on 127.0.0.1 and print its URL and demo credentials.
     ///
@@ -212,8 +224,18 @@ fn main() -> std::process::ExitCode {
             }
             Command::Call { tool, args } => cli::call::run(config.as_deref(), &tool, &args).await,
             Command::Check => cli::check::run(config.as_deref()).await,
-            Command::Approve { plan_id } => {
-                cli::approve::run(config.as_deref(), plan_id.as_deref())
+            Command::Approve {
+                plan_id,
+                web,
+                bind,
+                once,
+            } => {
+                if web {
+                    let args = cli::approve_web::WebArgs { bind, once };
+                    cli::approve_web::run(config.as_deref(), args).await
+                } else {
+                    cli::approve::run(config.as_deref(), plan_id.as_deref())
+                }
             }
             Command::Sim {
                 bind,

@@ -1,6 +1,7 @@
 //! Subcommands. The binary edge: errors are `anyhow` here and nowhere else.
 
 pub mod approve;
+pub mod approve_web;
 pub mod call;
 pub mod check;
 pub mod init;

@@ -75,7 +75,8 @@ pub async fn run_http(config: Option<&Path>, args: HttpArgs) -> anyhow::Result<E
     Ok(ExitCode::SUCCESS)
 }
 
-async fn wait_for_stop_signal() {
+/// Ctrl-C or SIGTERM: how a person or a service manager stops a long-running subcommand.
+pub(crate) async fn wait_for_stop_signal() {
     #[cfg(unix)]
     {
         let mut term =

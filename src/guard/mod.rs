@@ -26,7 +26,7 @@ pub enum GuardError {
     #[error("plan {id} was already used; call the tool again without plan_id to get a new plan")]
     AlreadyUsed { id: String },
     #[error(
-        "plan {id} has not been approved yet: a human must run `zscaler-lifecycle-mcp approve {id}` in a terminal first"
+        "plan {id} has not been approved yet: a human must run `zscaler-lifecycle-mcp approve {id}` in a terminal, or approve it on the page of `zscaler-lifecycle-mcp approve --web`, first"
     )]
     NotApproved { id: String },
     #[error(

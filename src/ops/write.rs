@@ -59,11 +59,22 @@ impl Verification {
 /// How a write was confirmed.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ConfirmationInfo {
-    /// `elicitation`, `approve-cli`, or `not-required`.
+    /// `elicitation`, `approve-cli`, `approve-web`, or `not-required`.
     pub channel: String,
     /// Who approved, where known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approver: Option<String>,
+}
+
+/// Which out-of-band channel approved a plan. The approval page signs its approvals with the
+/// approver "USER (web)" (the approver is covered by the approval's HMAC), so the channel can be
+/// told without changing the stored approval's format.
+fn out_of_band_channel(approver: &str) -> &'static str {
+    if approver.ends_with(" (web)") {
+        "approve-web"
+    } else {
+        "approve-cli"
+    }
 }
 
 /// The result of every write tool.
@@ -237,7 +248,7 @@ pub(super) async fn gate(
         return Ok(Gate::Proceed {
             plan: stored,
             confirmation: ConfirmationInfo {
-                channel: "approve-cli".into(),
+                channel: out_of_band_channel(&approval.approver).into(),
                 approver: Some(approval.approver),
             },
             recheck: false,
@@ -311,7 +322,7 @@ pub(super) async fn gate(
                 ),
             );
             r.next_step = Some(format!(
-                "Show the plan to the user. A human must run `zscaler-lifecycle-mcp approve {}` in a terminal (you must not run it yourself), then call {tool} again with the same arguments and plan_id \"{}\" before it expires.",
+                "Show the plan to the user. A human must run `zscaler-lifecycle-mcp approve {}` in a terminal, or approve it on the page that `zscaler-lifecycle-mcp approve --web` serves (you must not run either yourself), then call {tool} again with the same arguments and plan_id \"{}\" before it expires.",
                 plan.id, plan.id
             ));
             r.plan = Some(plan);

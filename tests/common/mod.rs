@@ -298,6 +298,42 @@ protected_groups = ["Admins"]
         child.wait_with_output().await.expect("approve finishes")
     }
 
+    /// Starts `approve --web --once` as the OS user `test-approver` and reads its URL line.
+    pub async fn approve_web(&self) -> WebApproval {
+        let mut child = self
+            .command(&["approve", "--web", "--once"])
+            .env("USER", "test-approver")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn approve --web");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            BufReader::new(stdout).read_line(&mut line),
+        )
+        .await
+        .expect("approve --web prints its URL in time")
+        .expect("read the URL line");
+        let url = url::Url::parse(line.trim()).expect("the line is a URL");
+        let secret = url
+            .query_pairs()
+            .find(|(k, _)| k == "k")
+            .map(|(_, v)| v.into_owned())
+            .expect("the URL carries the secret");
+        let origin = url.origin().ascii_serialization();
+        WebApproval {
+            url: url.to_string(),
+            origin,
+            port: url.port().expect("the URL has a port"),
+            secret,
+            child,
+        }
+    }
+
     /// Runs a CLI subcommand without a terminal.
     pub async fn run(&self, args: &[&str]) -> std::process::Output {
         self.command(args)
@@ -373,4 +409,15 @@ impl Client {
 
 pub fn path_str(p: &Path) -> String {
     p.display().to_string()
+}
+
+/// A running `approve --web` process.
+pub struct WebApproval {
+    /// The full URL it printed, secret included.
+    pub url: String,
+    /// `http://127.0.0.1:PORT`.
+    pub origin: String,
+    pub port: u16,
+    pub secret: String,
+    pub child: tokio::process::Child,
 }
