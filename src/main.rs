@@ -117,11 +117,14 @@ enum Command {
     Check,
     /// Write a commented config file (secrets as env references, never values).
     ///
-    /// Example: zscaler-lifecycle-mcp init --output ~/.config/zscaler-lifecycle-mcp.toml
+    /// Example: zscaler-lifecycle-mcp init --kind oneapi --kind zpa-scim --output ~/.config/zscaler-lifecycle-mcp.toml
     Init {
         /// Where to write it; stdout when omitted.
         #[arg(long)]
         output: Option<PathBuf>,
+        /// Connection kinds to include (repeatable); native ZIA when omitted.
+        #[arg(long = "kind", value_enum)]
+        kinds: Vec<cli::init::InitKind>,
         /// Overwrite an existing file.
         #[arg(long)]
         force: bool,
@@ -174,8 +177,12 @@ fn main() -> std::process::ExitCode {
             );
             return std::process::ExitCode::SUCCESS;
         }
-        Command::Init { output, force } => {
-            return match cli::init::run(output.as_deref(), *force) {
+        Command::Init {
+            output,
+            force,
+            kinds,
+        } => {
+            return match cli::init::run(output.as_deref(), *force, kinds) {
                 Ok(code) => code,
                 Err(e) => {
                     eprintln!("error: {e:#}");

@@ -6,12 +6,26 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-/// The template; `zscaler_lifecycle_mcp::config::Config::parse` accepts it as written.
-pub const TEMPLATE: &str = r#"# zscaler-lifecycle-mcp configuration. Check it with: zscaler-lifecycle-mcp check --config THIS_FILE
+/// Which connection blocks `init` writes (`--kind`, repeatable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InitKind {
+    /// Native ZIA with the legacy API-key login.
+    Zia,
+    /// Native ZIA through OneAPI (tenants migrated to ZIdentity).
+    Oneapi,
+    /// ZIA SCIM 2.0.
+    ZiaScim,
+    /// ZPA SCIM 2.0.
+    ZpaScim,
+}
+
+const HEADER: &str = r#"# zscaler-lifecycle-mcp configuration. Check it with: zscaler-lifecycle-mcp check --config THIS_FILE
 # Secrets are never written here: each is an environment variable ({ env = "NAME" }) or a file
 # ({ file = "/run/secrets/name" }) that the server reads at start-up.
 
-[connections.zia-prod]
+"#;
+
+const ZIA: &str = r#"[connections.zia-prod]
 kind = "zia"                                   # native ZIA API, legacy API-key session login
 cloud = "zscalertwo"                           # zscaler, zscalerone, zscalertwo, zscalerthree, zscloud, zscalerbeta, zscalergov, zscalerten, zspreview
 # base_url = "https://zsapi.zscalertwo.net"    # instead of cloud, for a non-standard tenant
@@ -21,30 +35,37 @@ api_key = { env = "ZIA_API_KEY" }              # Administration > API Key Manage
 registered_domains = ["example.com"]           # the tenant's domains; lets the audit flag external accounts
 rate_limits = true                             # pace to ZIA's published limits
 
-# A tenant migrated to ZIdentity takes OneAPI instead of the legacy login above:
-# [connections.zia-prod]
-# kind = "zia"
-# auth = "oneapi"
-# vanity_domain = "acme"                       # acme.zslogin.net
-# cloud = "production"                         # OneAPI cloud: production, beta, gov, govus
-# client_id = { env = "ZSCALER_CLIENT_ID" }
-# client_secret = { env = "ZSCALER_CLIENT_SECRET" }
+"#;
 
-# ZIA SCIM (Enterprise tier) and ZPA SCIM: uncomment the ones you provision through.
-# The base URL is the SCIM endpoint exactly as the admin portal shows it.
-# [connections.zia-scim]
-# kind = "zia-scim"
-# base_url = "https://scim.zscalertwo.net/<orgId>/<idpId>/scim"
-# token = { env = "ZIA_SCIM_API_TOKEN" }
-# requests_per_second = 5                      # Zscaler's SCIM limit
-# patch = "auto"                               # auto | patch | put
-#
-# [connections.zpa]
-# kind = "zpa-scim"
-# base_url = "https://scim1.private.zscaler.com/scim/1/<idpId>/v2"
-# token = { env = "ZPA_SCIM_TOKEN" }
+const ONEAPI: &str = r#"[connections.zia-oneapi]
+kind = "zia"
+auth = "oneapi"                                # ZIdentity OAuth2 client credentials (migrated tenants)
+vanity_domain = "acme"                         # acme.zslogin.net
+cloud = "production"                           # OneAPI cloud: production, beta, gov, govus
+client_id = { env = "ZSCALER_CLIENT_ID" }
+client_secret = { env = "ZSCALER_CLIENT_SECRET" }
+registered_domains = ["example.com"]
+rate_limits = true
 
-[policy]
+"#;
+
+const ZIA_SCIM: &str = r#"[connections.zia-scim]
+kind = "zia-scim"                              # the SCIM endpoint exactly as the admin portal shows it
+base_url = "https://scim.zscalertwo.net/00000000/00000/scim"
+token = { env = "ZIA_SCIM_API_TOKEN" }
+requests_per_second = 5                        # Zscaler's SCIM limit
+patch = "auto"                                 # auto | patch | put
+
+"#;
+
+const ZPA_SCIM: &str = r#"[connections.zpa]
+kind = "zpa-scim"                              # IdP Configuration > SCIM Service Provider Endpoint
+base_url = "https://scim1.private.zscaler.com/scim/1/000000000000000000/v2"
+token = { env = "ZPA_SCIM_TOKEN" }
+
+"#;
+
+const REST: &str = r#"[policy]
 read_only = false
 protected_accounts = ["breakglass@*", "svc-*"] # globs on email or name: never changed by any tool
 protected_groups = ["Admins"]                  # memberships never changed
@@ -69,9 +90,56 @@ disabled_tools = []                            # e.g. ["deactivate"] to not offe
 journal_max_mb = 64                            # rotate the journal at this size; verify spans segments
 "#;
 
-pub fn run(output: Option<&Path>, force: bool) -> anyhow::Result<ExitCode> {
+/// The config text for these kinds (none = native ZIA); `Config::parse` accepts it as written.
+pub fn template(kinds: &[InitKind]) -> String {
+    let mut text = String::from(HEADER);
+    let kinds = if kinds.is_empty() {
+        &[InitKind::Zia][..]
+    } else {
+        kinds
+    };
+    for kind in [
+        InitKind::Zia,
+        InitKind::Oneapi,
+        InitKind::ZiaScim,
+        InitKind::ZpaScim,
+    ] {
+        if kinds.contains(&kind) {
+            text.push_str(match kind {
+                InitKind::Zia => ZIA,
+                InitKind::Oneapi => ONEAPI,
+                InitKind::ZiaScim => ZIA_SCIM,
+                InitKind::ZpaScim => ZPA_SCIM,
+            });
+        }
+    }
+    text.push_str(REST);
+    text
+}
+
+/// The environment variables the chosen kinds read their secrets from.
+fn needed_env(kinds: &[InitKind]) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    for k in kinds {
+        out.extend_from_slice(match k {
+            InitKind::Zia => &["ZIA_USERNAME", "ZIA_PASSWORD", "ZIA_API_KEY"][..],
+            InitKind::Oneapi => &["ZSCALER_CLIENT_ID", "ZSCALER_CLIENT_SECRET"][..],
+            InitKind::ZiaScim => &["ZIA_SCIM_API_TOKEN"][..],
+            InitKind::ZpaScim => &["ZPA_SCIM_TOKEN"][..],
+        });
+    }
+    out
+}
+
+pub fn run(output: Option<&Path>, force: bool, kinds: &[InitKind]) -> anyhow::Result<ExitCode> {
+    let kinds = if kinds.is_empty() {
+        vec![InitKind::Zia]
+    } else {
+        kinds.to_vec()
+    };
+    let text = template(&kinds);
     match output {
-        None => print!("{TEMPLATE}"),
+        None => print!("{text}"),
         Some(path) => {
             let mut opts = std::fs::OpenOptions::new();
             opts.write(true);
@@ -83,10 +151,11 @@ pub fn run(output: Option<&Path>, force: bool) -> anyhow::Result<ExitCode> {
             let mut f = opts.open(path).with_context(|| {
                 format!("cannot write {} (use --force to overwrite)", path.display())
             })?;
-            f.write_all(TEMPLATE.as_bytes())?;
+            f.write_all(text.as_bytes())?;
             eprintln!(
-                "Wrote {}. Set ZIA_USERNAME, ZIA_PASSWORD and ZIA_API_KEY, then run: zscaler-lifecycle-mcp check --config {}",
+                "Wrote {}. Edit the placeholders, set {}, then run: zscaler-lifecycle-mcp check --config {}",
                 path.display(),
+                needed_env(&kinds).join(", "),
                 path.display()
             );
         }
@@ -96,16 +165,39 @@ pub fn run(output: Option<&Path>, force: bool) -> anyhow::Result<ExitCode> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
-    fn template_is_a_valid_config_without_secret_values() {
-        let cfg = zscaler_lifecycle_mcp::config::Config::parse(
-            super::TEMPLATE,
-            std::path::Path::new("init.toml"),
-        )
-        .expect("template parses");
-        let conn = &cfg.connections["zia-prod"];
-        assert!(conn.password.env.is_some() && conn.password.value.is_none());
-        assert!(conn.api_key.env.is_some() && conn.api_key.value.is_none());
-        zscaler_lifecycle_mcp::guard::policy::Policy::new(&cfg.policy).expect("policy compiles");
+    fn every_kind_combination_is_a_valid_config_without_secret_values() {
+        let all = [
+            InitKind::Zia,
+            InitKind::Oneapi,
+            InitKind::ZiaScim,
+            InitKind::ZpaScim,
+        ];
+        for mask in 0u8..16 {
+            let kinds: Vec<InitKind> = all
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| mask & (1 << i) != 0)
+                .map(|(_, k)| *k)
+                .collect();
+            let text = template(&kinds);
+            let cfg = zscaler_lifecycle_mcp::config::Config::parse(
+                &text,
+                std::path::Path::new("init.toml"),
+            )
+            .unwrap_or_else(|e| panic!("{kinds:?}: {e}"));
+            let expected = kinds.len().max(1);
+            assert_eq!(cfg.connections.len(), expected, "{kinds:?}");
+            for conn in cfg.connections.values() {
+                for r in [&conn.password, &conn.api_key, &conn.client_secret] {
+                    assert!(r.value.is_none(), "no secret values in {kinds:?}");
+                }
+                assert!(conn.token.as_ref().is_none_or(|t| t.value.is_none()));
+            }
+            zscaler_lifecycle_mcp::guard::policy::Policy::new(&cfg.policy)
+                .expect("policy compiles");
+        }
     }
 }
