@@ -184,6 +184,10 @@ pub struct ConnectionConfig {
     /// Email domains registered on the tenant, used by the audit to spot external accounts.
     #[serde(default)]
     pub registered_domains: Vec<String>,
+    /// The group deactivate's `quarantine` mode moves people into, removing every other
+    /// membership (keeps the account for investigation); unset = no quarantine mode.
+    #[serde(default)]
+    pub quarantine_group: Option<String>,
     /// Per-request timeout in seconds.
     #[serde(default = "default_timeout_secs")]
     pub timeout_secs: u64,

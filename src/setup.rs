@@ -250,6 +250,7 @@ fn build(config: Config) -> Result<Running, SetupError> {
                 name: name.clone(),
                 provider,
                 registered_domains: c.registered_domains.clone(),
+                quarantine_group: c.quarantine_group.clone(),
             },
         );
     }
@@ -300,6 +301,7 @@ pub async fn demo() -> Result<Running, SetupError> {
             name: "demo".into(),
             provider: Arc::new(provider),
             registered_domains: vec!["acme.example".into(), "acme-labs.example".into()],
+            quarantine_group: None,
         },
     );
     Ok(Running {

@@ -1264,6 +1264,31 @@ async fn scim_connections_create_and_change_memberships_without_staging() {
         .err("activate_changes", json!({"connection": "zpa-test"}))
         .await;
     assert!(err.contains("immediately"), "{err}");
+
+    // Quarantine keeps the account but leaves it only in the quarantine group.
+    let r = client
+        .ok(
+            "deactivate",
+            json!({"user": "jane.doe@acme.example", "connection": "zpa-test", "mode": "quarantine"}),
+        )
+        .await;
+    assert_eq!(r["status"], "executed", "{r}");
+    assert_eq!(r["verification"], "verified", "{r}");
+    let zpa = env.zpa_users().await;
+    let jane = zpa_user(&zpa, "jane.doe@acme.example").expect("kept");
+    assert_eq!(jane["active"], "true", "{jane}");
+    let groups: Vec<&str> = jane["groups"]
+        .as_array()
+        .map(|g| g.iter().filter_map(|x| x["display"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(groups, ["Quarantine"], "{jane}");
+    let err = client
+        .err(
+            "deactivate",
+            json!({"user": "john.smith@acme.example", "connection": "zia-test", "mode": "quarantine"}),
+        )
+        .await;
+    assert!(err.contains("quarantine_group"), "{err}");
     client.close().await;
 }
 

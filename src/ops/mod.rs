@@ -41,6 +41,8 @@ pub struct Connection {
     pub provider: Arc<dyn Provider>,
     /// Email domains the tenant has registered (empty = unknown).
     pub registered_domains: Vec<String>,
+    /// Group that deactivate's quarantine mode moves people into (None = no quarantine).
+    pub quarantine_group: Option<String>,
 }
 
 /// Who is calling, for the journal.

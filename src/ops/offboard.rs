@@ -11,11 +11,12 @@ use serde_json::{Map, Value, json};
 use crate::guard::confirm::Confirmer;
 use crate::guard::plan::{PlanTarget, user_fingerprint};
 use crate::guard::policy::quote;
-use crate::model::{User, normalize_email};
+use crate::model::{GroupRef, User, normalize_email};
 
 use super::write::{
     ConnectionOutcome, DeactivateArgs, DeactivateMode, Gate, Proposal, WriteResult, WriteStatus,
-    carry_out_deactivation, ensure_unchanged, gate, precheck_plan,
+    carry_out_deactivation, ensure_unchanged, gate, precheck_plan, quarantine_group,
+    quarantine_removals,
 };
 use super::{App, Caller, Connection, ToolError, provider_error};
 
@@ -27,6 +28,8 @@ struct Found<'a> {
     conn: &'a Connection,
     user: User,
     mode: DeactivateMode,
+    /// The connection's quarantine group, in quarantine mode.
+    quarantine: Option<GroupRef>,
 }
 
 fn target(conn: &Connection, user: &User) -> PlanTarget {
@@ -93,11 +96,23 @@ async fn find_everywhere<'a>(
                     .next()
                     .ok_or_else(|| ToolError::new("lookup lost its result"))?;
                 app.policy.check_user(&user).map_err(ToolError)?;
-                if mode == DeactivateMode::Delete || conn.provider.capabilities().disable_may_delete
-                {
+                if mode.destructive(&conn.provider.capabilities()) {
                     app.policy.check_deletion(&conn.name).map_err(ToolError)?;
                 }
-                found.push(Found { conn, user, mode });
+                let quarantine = match mode {
+                    DeactivateMode::Quarantine => {
+                        let q = quarantine_group(conn).await?;
+                        quarantine_removals(app, &user, &q)?;
+                        Some(q)
+                    }
+                    _ => None,
+                };
+                found.push(Found {
+                    conn,
+                    user,
+                    mode,
+                    quarantine,
+                });
             }
             n => {
                 return Err(ToolError(format!(
@@ -117,6 +132,7 @@ fn change_line(f: &Found<'_>) -> Vec<String> {
     let verb = match f.mode {
         DeactivateMode::Delete => "Delete",
         DeactivateMode::Disable => "Disable",
+        DeactivateMode::Quarantine => "Quarantine",
     };
     let mut lines = vec![format!(
         "{verb} user {} {} (id {}) on connection {}",
@@ -125,6 +141,13 @@ fn change_line(f: &Found<'_>) -> Vec<String> {
         f.user.id,
         f.conn.name
     )];
+    if let Some(q) = &f.quarantine {
+        lines.push(format!(
+            "On {} move them into {} and remove every other membership; the account stays",
+            f.conn.name,
+            quote(&q.name)
+        ));
+    }
     if f.mode == DeactivateMode::Disable && caps.disable_may_delete {
         lines.push(format!(
             "Warning: on {} (ZIA SCIM) setting the account inactive may DELETE it; treat this as a deletion",
@@ -212,8 +235,16 @@ pub async fn deactivate_everywhere(
     let mut outcomes = Vec::new();
     let mut staged_on = Vec::new();
     for f in &found {
-        match carry_out_deactivation(app, caller, f.conn, &f.user, f.mode, &plan, &confirmation)
-            .await
+        match carry_out_deactivation(
+            app,
+            caller,
+            f.conn,
+            &f.user,
+            (f.mode, f.quarantine.as_ref()),
+            &plan,
+            &confirmation,
+        )
+        .await
         {
             Ok(done) => {
                 if f.conn.provider.capabilities().staged_changes {

@@ -960,6 +960,66 @@ pub enum DeactivateMode {
     Delete,
     /// Mark the account inactive, keeping it (SCIM backends).
     Disable,
+    /// Keep the account but move it into the connection's quarantine group and remove every
+    /// other membership (needs `quarantine_group` on the connection).
+    Quarantine,
+}
+
+impl DeactivateMode {
+    /// Whether this mode can remove an account (and so counts against the deletion cap).
+    pub fn destructive(self, caps: &crate::provider::Capabilities) -> bool {
+        match self {
+            DeactivateMode::Delete => true,
+            DeactivateMode::Disable => caps.disable_may_delete,
+            DeactivateMode::Quarantine => false,
+        }
+    }
+
+    fn verb(self) -> &'static str {
+        match self {
+            DeactivateMode::Delete => "Delete",
+            DeactivateMode::Disable => "Disable",
+            DeactivateMode::Quarantine => "Quarantine",
+        }
+    }
+}
+
+/// The quarantine group of a connection, resolved, or why quarantine cannot be used there.
+pub(super) async fn quarantine_group(conn: &Connection) -> Result<GroupRef, ToolError> {
+    let name = conn.quarantine_group.as_deref().ok_or_else(|| {
+        ToolError(format!(
+            "connection {} has no quarantine_group configured; use mode \"disable\" or \"delete\", or ask an administrator to set quarantine_group",
+            conn.name
+        ))
+    })?;
+    let all = conn
+        .provider
+        .list_groups()
+        .await
+        .map_err(|e| provider_error(&conn.name, "list_groups", e))?;
+    let found = resolve::groups(conn, &all, &[name.to_string()])?;
+    found
+        .into_iter()
+        .next()
+        .ok_or_else(|| ToolError(format!("quarantine group {} not found", quote(name))))
+}
+
+/// The memberships quarantine removes, refused if a protected group is among them.
+pub(super) fn quarantine_removals(
+    app: &App,
+    user: &User,
+    quarantine: &GroupRef,
+) -> Result<Vec<GroupRef>, ToolError> {
+    let remove: Vec<GroupRef> = user
+        .groups
+        .iter()
+        .filter(|g| g.id != quarantine.id)
+        .cloned()
+        .collect();
+    for g in &remove {
+        app.policy.check_group(&g.name).map_err(ToolError)?;
+    }
+    Ok(remove)
 }
 
 /// Arguments of deactivate.
@@ -1019,36 +1079,49 @@ pub async fn deactivate(
     }
     precheck_plan(app, caller, "deactivate", &conn.name, &args.plan_id)?;
     // On ZIA SCIM a disable may delete the account, so it is capped like a deletion.
-    let destructive = mode == DeactivateMode::Delete || caps.disable_may_delete;
-    if destructive {
+    if mode.destructive(&caps) {
         app.policy.check_deletion(&conn.name).map_err(ToolError)?;
     }
+    let quarantine = match mode {
+        DeactivateMode::Quarantine => Some(quarantine_group(conn).await?),
+        _ => None,
+    };
     let user = resolve::user(conn, &args.user).await?;
     app.policy.check_user(&user).map_err(ToolError)?;
-    let verb = if mode == DeactivateMode::Delete {
-        "Delete"
-    } else {
-        "Disable"
-    };
     let mut changes = vec![format!(
-        "{verb} user {} {} (id {}) on connection {}",
+        "{} user {} {} (id {}) on connection {}",
+        mode.verb(),
         quote(&user.name),
         quote(&user.email),
         user.id,
         conn.name
     )];
-    changes.push(format!(
-        "Their department {} and groups {} go with the account (a snapshot is kept in the journal)",
-        user.department
-            .as_ref()
-            .map(|d| quote(&d.name))
-            .unwrap_or_else(|| "none".into()),
-        if user.groups.is_empty() {
-            "none".into()
-        } else {
-            group_names(&user.groups)
+    match &quarantine {
+        Some(q) => {
+            let remove = quarantine_removals(app, &user, q)?;
+            changes.push(format!(
+                "Move them into {} and remove them from {}; the account stays",
+                quote(&q.name),
+                if remove.is_empty() {
+                    "no other group".into()
+                } else {
+                    group_names(&remove)
+                }
+            ));
         }
-    ));
+        None => changes.push(format!(
+            "Their department {} and groups {} go with the account (a snapshot is kept in the journal)",
+            user.department
+                .as_ref()
+                .map(|d| quote(&d.name))
+                .unwrap_or_else(|| "none".into()),
+            if user.groups.is_empty() {
+                "none".into()
+            } else {
+                group_names(&user.groups)
+            }
+        )),
+    }
     if mode == DeactivateMode::Disable && caps.disable_may_delete {
         changes.push(
             "Warning: this ZIA SCIM server may DELETE the account when it is set inactive; treat this as a deletion".into(),
@@ -1070,7 +1143,16 @@ pub async fn deactivate(
             Ok(go) => go,
             Err(stop) => return Ok(*stop),
         };
-    let done = carry_out_deactivation(app, caller, conn, &user, mode, &plan, &confirmation).await?;
+    let done = carry_out_deactivation(
+        app,
+        caller,
+        conn,
+        &user,
+        (mode, quarantine.as_ref()),
+        &plan,
+        &confirmation,
+    )
+    .await?;
     let mut r = WriteResult::new(WriteStatus::Executed, conn, done.summary);
     r.verification = Some(done.verification);
     r.user = done.after;
@@ -1099,18 +1181,35 @@ pub(super) async fn carry_out_deactivation(
     caller: &Caller,
     conn: &Connection,
     user: &User,
-    mode: DeactivateMode,
+    (mode, quarantine): (DeactivateMode, Option<&GroupRef>),
     plan: &Plan,
     confirmation: &ConfirmationInfo,
 ) -> Result<Deactivated, ToolError> {
     let caps = conn.provider.capabilities();
-    let destructive = mode == DeactivateMode::Delete || caps.disable_may_delete;
+    let destructive = mode.destructive(&caps);
     if destructive {
         app.policy.check_deletion(&conn.name).map_err(ToolError)?;
     }
-    let result = match mode {
-        DeactivateMode::Delete => conn.provider.delete_user(&user.id).await.map(|()| None),
-        DeactivateMode::Disable => conn.provider.set_active(&user.id, false).await,
+    let result = match (mode, quarantine) {
+        (DeactivateMode::Delete, _) => conn.provider.delete_user(&user.id).await.map(|()| None),
+        (DeactivateMode::Disable, _) => conn.provider.set_active(&user.id, false).await,
+        (DeactivateMode::Quarantine, Some(q)) => {
+            let remove = quarantine_removals(app, user, q)?;
+            let add: Vec<GroupRef> = if user.groups.iter().any(|g| g.id == q.id) {
+                Vec::new()
+            } else {
+                vec![q.clone()]
+            };
+            conn.provider
+                .change_groups(&user.id, &add, &remove)
+                .await
+                .map(Some)
+        }
+        (DeactivateMode::Quarantine, None) => {
+            return Err(ToolError::new(
+                "quarantine needs the connection's quarantine group",
+            ));
+        }
     };
     let after = match result {
         Ok(after) => after,
@@ -1133,7 +1232,12 @@ pub(super) async fn carry_out_deactivation(
         app.ledger.record(
             &conn.name,
             "deactivate",
-            format!("deleted user {} ({})", user.email, user.id),
+            format!(
+                "{} user {} ({})",
+                mode.verb().to_lowercase(),
+                user.email,
+                user.id
+            ),
         );
     }
     let (verification, summary) = match (mode, &after) {
@@ -1153,6 +1257,18 @@ pub(super) async fn carry_out_deactivation(
                 ),
             )
         }
+        (DeactivateMode::Quarantine, after) => (
+            Verification::matched(after.as_ref().is_some_and(|u| {
+                u.groups.len() == 1 && quarantine.is_some_and(|q| u.groups[0].id == q.id)
+            })),
+            format!(
+                "Quarantined user {} (id {}) on {}: only in {} now.",
+                quote(&user.email),
+                user.id,
+                conn.name,
+                quarantine.map(|q| quote(&q.name)).unwrap_or_default()
+            ),
+        ),
         (DeactivateMode::Disable, Some(u)) => (
             Verification::matched(u.active == Some(false)),
             format!(

@@ -177,7 +177,7 @@ protected_groups = ["Admins"]
         let config = env.config.clone().expect("config");
         let mut text = std::fs::read_to_string(&config).expect("config");
         text.push_str(&format!(
-            "\n[connections.zpa-test]\nkind = \"zpa-scim\"\nbase_url = \"{}\"\n",
+            "\n[connections.zpa-test]\nkind = \"zpa-scim\"\nbase_url = \"{}\"\nquarantine_group = \"Quarantine\"\n",
             env.sim().zpa_scim_url
         ));
         std::fs::write(&config, text).expect("write config");
