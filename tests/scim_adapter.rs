@@ -211,6 +211,12 @@ async fn zpa_create_membership_and_disable() {
     let raw = sim_json(&sim, "/__sim/scim/zpa/users").await;
     let text = raw.to_string();
     assert!(text.contains("jane.doe@acme.example"), "still there");
+
+    p.delete_user(&created.id).await.expect("delete");
+    let gone = p.get_user(&created.id).await.expect_err("deleted");
+    assert!(matches!(gone, ProviderError::NotFound { .. }), "{gone:?}");
+    let again = p.delete_user(&created.id).await.expect_err("already gone");
+    assert!(matches!(again, ProviderError::NotFound { .. }), "{again:?}");
 }
 
 #[tokio::test]
