@@ -226,6 +226,18 @@ async fn auth_origin_host_and_size_are_enforced() {
         .await
         .expect("answered");
     assert_eq!(health.status(), 200, "health needs no token");
+    assert_eq!(
+        health.headers()["x-request-id"].len(),
+        16,
+        "every answer carries a request id"
+    );
+    let traced = http
+        .get(format!("{}/healthz", server.url))
+        .header("x-request-id", "proxy-abc-123")
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(traced.headers()["x-request-id"], "proxy-abc-123");
 }
 
 #[tokio::test]

@@ -323,6 +323,42 @@ pub fn router(server: LifecycleServer, opts: &HttpOptions, shutdown: Cancellatio
         .layer(middleware::from_fn_with_state(gate, require_token))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(|| async { "ready" }))
+        .layer(middleware::from_fn(with_request_id))
+}
+
+/// The request-id header: taken from a proxy when it sends one, else generated, echoed back.
+const REQUEST_ID: &str = "x-request-id";
+
+/// Gives every HTTP request an id, puts it on a tracing span around everything the request
+/// does (tool calls, tenant requests, journal writes log inside it) and on the response, so one
+/// log line can be followed back to the caller's request.
+async fn with_request_id(mut req: Request, next: Next) -> Response {
+    use tracing::Instrument;
+    let id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            use rand::Rng;
+            hex::encode(rand::rng().random::<[u8; 8]>())
+        });
+    if let Ok(v) = axum::http::HeaderValue::from_str(&id) {
+        req.headers_mut().insert(REQUEST_ID, v);
+    }
+    let span = tracing::info_span!(
+        "http",
+        request_id = %id,
+        method = %req.method(),
+        path = %req.uri().path()
+    );
+    let mut resp = next.run(req).instrument(span.clone()).await;
+    span.in_scope(|| tracing::debug!(status = resp.status().as_u16(), "answered"));
+    if let Ok(v) = axum::http::HeaderValue::from_str(&id) {
+        resp.headers_mut().insert(REQUEST_ID, v);
+    }
+    resp
 }
 
 /// Serves until `shutdown` is cancelled, finishing in-flight requests.
