@@ -500,3 +500,70 @@ async fn redis_gone_refuses_writes_clearly_and_reads_keep_working() {
     );
     client.close().await;
 }
+
+/// Two replicas writing to one tenant at the same time, the simulator enforcing the documented
+/// ZIA limits: the shared budget keeps their combined pace under the limit, so the tenant sends
+/// no 429 at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_through_two_replicas_meet_no_429() {
+    let Some(url) = redis_url("concurrent_writes_through_two_replicas_meet_no_429") else {
+        return;
+    };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = zscaler_lifecycle_mcp::sim::Sim::start(zscaler_lifecycle_mcp::sim::SimOptions {
+        zia_limits: Some(zscaler_lifecycle_mcp::sim::ZiaLimits::documented()),
+        ..Default::default()
+    })
+    .await
+    .expect("sim");
+    let prefix = fresh_prefix();
+    let replica = |state: RedisState| {
+        let c = sim.credentials().clone();
+        zscaler_lifecycle_mcp::provider::zia::ZiaProvider::new(
+            zscaler_lifecycle_mcp::provider::zia::ZiaConfig {
+                base_url: sim.base_url(),
+                auth: zscaler_lifecycle_mcp::provider::zia::ZiaAuth::Session {
+                    username: c.username,
+                    password: Secret::new(c.password),
+                    api_key: Secret::new(c.api_key),
+                },
+                timeout: Duration::from_secs(10),
+                rate_limits: true,
+            },
+        )
+        .expect("provider")
+        .with_shared_state(state, &sim.base_url())
+    };
+    let a = replica(redis(&url, &prefix));
+    let b = replica(redis(&url, &prefix));
+    use zscaler_lifecycle_mcp::model::GroupRef;
+    use zscaler_lifecycle_mcp::provider::Provider;
+    let sales = || GroupRef {
+        id: "88003".into(),
+        name: "Sales".into(),
+    };
+    let (ra, rb) = tokio::join!(
+        async {
+            for id in ["70010", "70011"] {
+                a.change_groups(id, &[sales()], &[]).await?;
+            }
+            Ok::<(), zscaler_lifecycle_mcp::provider::ProviderError>(())
+        },
+        async {
+            for id in ["70012", "70013"] {
+                b.change_groups(id, &[sales()], &[]).await?;
+            }
+            Ok::<(), zscaler_lifecycle_mcp::provider::ProviderError>(())
+        }
+    );
+    ra.expect("replica A writes");
+    rb.expect("replica B writes");
+    let log: Value = reqwest::get(format!("{}/__sim/requests", sim.base_url()))
+        .await
+        .expect("sim")
+        .json()
+        .await
+        .expect("json");
+    assert!(log["by_status"].get("429").is_none(), "no 429: {log}");
+    assert_eq!(log["by_route"]["PUT /api/v1/users/{id}"], 4, "{log}");
+}
