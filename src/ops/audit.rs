@@ -332,14 +332,26 @@ pub async fn audit_orphans(app: &App, args: AuditArgs) -> Result<AuditResult, To
             if group.len() < 2 {
                 continue;
             }
-            let ids: Vec<&str> = group.iter().map(|u| u.id.as_str()).collect();
+            // Evidence names a few look-alikes, not all: on a large tenant one common name can
+            // match hundreds of accounts, and listing them in every finding costs O(n²) memory.
+            const SHOWN: usize = 5;
+            let ids: Vec<&str> = group
+                .iter()
+                .take(SHOWN + 1)
+                .map(|u| u.id.as_str())
+                .collect();
             for u in group {
                 if seen.insert(u.id.clone()) {
-                    let others: Vec<String> = group
+                    let mut others: Vec<String> = group
                         .iter()
                         .filter(|o| o.id != u.id)
+                        .take(SHOWN)
                         .map(|o| format!("{} ({})", o.email, o.id))
                         .collect();
+                    let more = (group.len() - 1).saturating_sub(SHOWN);
+                    if more > 0 {
+                        others.push(format!("{more} more"));
+                    }
                     let what = if key.starts_with("name:") {
                         "display name"
                     } else {
