@@ -10,18 +10,7 @@ use zscaler_lifecycle_mcp::sim::{Sim, SimOptions};
 async fn setup() -> (Sim, ZiaProvider, reqwest::Client) {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let sim = Sim::start(SimOptions::default()).await.expect("sim");
-    let c = sim.credentials().clone();
-    let p = ZiaProvider::new(ZiaConfig {
-        base_url: sim.base_url(),
-        auth: ZiaAuth::Session {
-            username: c.username,
-            password: Secret::new(c.password),
-            api_key: Secret::new(c.api_key),
-        },
-        timeout: std::time::Duration::from_secs(10),
-        rate_limits: true,
-    })
-    .expect("provider");
+    let p = session_provider(&sim);
     (sim, p, reqwest::Client::new())
 }
 
