@@ -238,6 +238,12 @@ async fn auth_origin_host_and_size_are_enforced() {
         .await
         .expect("answered");
     assert_eq!(traced.headers()["x-request-id"], "proxy-abc-123");
+    let ready = http
+        .get(format!("{}/readyz", server.url))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(ready.status(), 200, "the plan store answers");
 }
 
 #[tokio::test]

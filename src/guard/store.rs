@@ -151,6 +151,18 @@ impl PlanStore {
     }
 
     /// The store a config asks for: Redis when given, else the state directory.
+    /// Whether plans can be stored and approved right now (for `/readyz`): the plan directory
+    /// exists, or Redis answers. A replica that cannot store plans must not take traffic that
+    /// would end in "cannot save the plan".
+    pub fn ready(&self) -> Result<(), String> {
+        match &self.backend {
+            Backend::File { dir } => std::fs::metadata(dir)
+                .map(|_| ())
+                .map_err(|e| format!("plan directory {}: {e}", dir.display())),
+            Backend::Redis(r) => r.ping().map_err(|e| e.to_string()),
+        }
+    }
+
     pub fn open_with(state_dir: &Path, shared: Option<&RedisState>) -> Result<Self, GuardError> {
         match shared {
             Some(r) => Self::open_redis(r.clone()),

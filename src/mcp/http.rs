@@ -293,6 +293,7 @@ pub fn router(server: LifecycleServer, opts: &HttpOptions, shutdown: Cancellatio
     let origins_for_legacy = origins.clone();
     config = config.with_allowed_origins(origins);
     let server_for_legacy = server.clone();
+    let app_for_ready = server.app().clone();
     let mcp = StreamableHttpService::new(
         move || Ok(server.clone()),
         Arc::new(LocalSessionManager::default()),
@@ -322,8 +323,20 @@ pub fn router(server: LifecycleServer, opts: &HttpOptions, shutdown: Cancellatio
         .merge(legacy_routes)
         .layer(middleware::from_fn_with_state(gate, require_token))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(|| async { "ready" }))
+        .route("/readyz", get(move || readyz(app_for_ready.clone())))
         .layer(middleware::from_fn(with_request_id))
+}
+
+/// Ready when plans can be stored (the state directory, or Redis, answers); 503 otherwise, so
+/// a load balancer stops sending work that would fail at the first destructive call.
+async fn readyz(app: std::sync::Arc<crate::ops::App>) -> Response {
+    match tokio::task::spawn_blocking(move || app.plans.ready()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready").into_response(),
+        Ok(Err(why)) => {
+            (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}")).into_response()
+        }
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response(),
+    }
 }
 
 /// The request-id header: taken from a proxy when it sends one, else generated, echoed back.

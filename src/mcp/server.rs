@@ -74,6 +74,11 @@ pub struct LifecycleServer {
 }
 
 impl LifecycleServer {
+    /// The application state this server serves (for health checks).
+    pub fn app(&self) -> &Arc<App> {
+        &self.app
+    }
+
     pub fn new(app: Arc<App>) -> Self {
         let codec = RequestStateCodec::new_unchecked(app.plans.derived_key("mcp-request-state"));
         let mut tool_router = Self::tool_router();
