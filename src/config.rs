@@ -261,7 +261,8 @@ pub struct SecretRef {
     pub value: Option<String>,
 }
 
-fn env_ref(name: &str) -> SecretRef {
+/// A reference to an environment variable, the form every credential defaults to.
+pub fn env_ref(name: &str) -> SecretRef {
     SecretRef {
         env: Some(name.to_string()),
         file: None,

@@ -154,6 +154,63 @@ pub fn from_env() -> Option<Result<Running, SetupError>> {
     )
 }
 
+/// A native ZIA connection's settings (legacy session or OneAPI) and the key that names its
+/// tenant in a shared rate budget: the API base for a session, the token endpoint for OneAPI
+/// (whose gateway every tenant shares).
+fn zia_config(
+    c: &crate::config::ConnectionConfig,
+    err: impl Fn(String) -> SetupError,
+) -> Result<(ZiaConfig, String), SetupError> {
+    let timeout = Duration::from_secs(c.timeout_secs.max(1));
+    if c.auth == ZiaAuthKind::Oneapi {
+        let cloud = c.cloud.clone().unwrap_or_default();
+        let token_url = match (&c.token_url, &c.vanity_domain) {
+            (Some(url), _) => url.clone(),
+            (None, Some(vanity)) => oneapi::token_url(vanity, &cloud),
+            (None, None) => return Err(err("set vanity_domain or token_url".into())),
+        };
+        let cfg = ZiaConfig {
+            base_url: c
+                .base_url
+                .clone()
+                .unwrap_or_else(|| oneapi::gateway_url(&cloud)),
+            auth: ZiaAuth::OneApi(oneapi::OneApiCredentials {
+                token_url: token_url.clone(),
+                client_id: c.client_id.resolve("client_id").map_err(&err)?,
+                client_secret: c.client_secret.resolve("client_secret").map_err(&err)?,
+            }),
+            timeout,
+            rate_limits: c.rate_limits,
+        };
+        return Ok((cfg, token_url));
+    }
+    let base_url = match (&c.base_url, &c.cloud) {
+        (Some(url), _) => url.trim_end_matches('/').to_string(),
+        (None, Some(cloud)) => cloud_base_url(cloud).ok_or_else(|| {
+            err(format!(
+                "unknown cloud '{cloud}'; use one of zscaler, zscalerone, zscalertwo, zscalerthree, zscloud, zscalerbeta, zscalergov, zscalerten, zspreview, or set base_url"
+            ))
+        })?,
+        (None, None) => return Err(err("set cloud or base_url".into())),
+    };
+    let cfg = ZiaConfig {
+        base_url: base_url.clone(),
+        auth: ZiaAuth::Session {
+            username: c
+                .username
+                .resolve("username")
+                .map_err(&err)?
+                .expose()
+                .to_string(),
+            password: c.password.resolve("password").map_err(&err)?,
+            api_key: c.api_key.resolve("api_key").map_err(&err)?,
+        },
+        timeout,
+        rate_limits: c.rate_limits,
+    };
+    Ok((cfg, base_url))
+}
+
 fn build(config: Config) -> Result<Running, SetupError> {
     let shared = crate::state::from_config(&config.state)?;
     let mut connections = BTreeMap::new();
@@ -163,70 +220,20 @@ fn build(config: Config) -> Result<Running, SetupError> {
             message,
         };
         let provider: Arc<dyn crate::provider::Provider> = match c.kind {
-            ConnectionKind::Zia if c.auth == ZiaAuthKind::Oneapi => {
-                let cloud = c.cloud.clone().unwrap_or_default();
-                let token_url = match (&c.token_url, &c.vanity_domain) {
-                    (Some(url), _) => url.clone(),
-                    (None, Some(vanity)) => oneapi::token_url(vanity, &cloud),
-                    (None, None) => return Err(err("set vanity_domain or token_url".into())),
-                };
-                let provider = ZiaProvider::new(ZiaConfig {
-                    base_url: c
-                        .base_url
-                        .clone()
-                        .unwrap_or_else(|| oneapi::gateway_url(&cloud)),
-                    auth: ZiaAuth::OneApi(oneapi::OneApiCredentials {
-                        token_url: token_url.clone(),
-                        client_id: c.client_id.resolve("client_id").map_err(err)?,
-                        client_secret: c.client_secret.resolve("client_secret").map_err(err)?,
-                    }),
-                    timeout: Duration::from_secs(c.timeout_secs.max(1)),
-                    rate_limits: c.rate_limits,
-                })
-                .map_err(|e| err(e.to_string()))?;
-                // The gateway is shared by every tenant: the tenant is its token endpoint.
-                let provider = match &shared {
-                    Some(s) => provider.with_shared_state(s.clone(), &token_url),
-                    None => provider,
-                };
-                Arc::new(provider)
-            }
             ConnectionKind::Zia => {
-                let base_url = match (&c.base_url, &c.cloud) {
-                    (Some(url), _) => url.trim_end_matches('/').to_string(),
-                    (None, Some(cloud)) => cloud_base_url(cloud).ok_or_else(|| {
-                        err(format!(
-                            "unknown cloud '{cloud}'; use one of zscaler, zscalerone, zscalertwo, zscalerthree, zscloud, zscalerbeta, zscalergov, zscalerten, zspreview, or set base_url"
-                        ))
-                    })?,
-                    (None, None) => return Err(err("set cloud or base_url".into())),
-                };
-                let username = c.username.resolve("username").map_err(err)?;
-                let password = c.password.resolve("password").map_err(err)?;
-                let api_key = c.api_key.resolve("api_key").map_err(err)?;
-                let provider = ZiaProvider::new(ZiaConfig {
-                    base_url: base_url.clone(),
-                    auth: ZiaAuth::Session {
-                        username: username.expose().to_string(),
-                        password,
-                        api_key,
-                    },
-                    timeout: Duration::from_secs(c.timeout_secs.max(1)),
-                    rate_limits: c.rate_limits,
-                })
-                .map_err(|e| err(e.to_string()))?;
+                let (cfg, tenant) = zia_config(c, err)?;
+                let provider = ZiaProvider::new(cfg).map_err(|e| err(e.to_string()))?;
                 let provider = match &shared {
-                    Some(s) => provider.with_shared_state(s.clone(), &base_url),
+                    Some(s) => provider.with_shared_state(s.clone(), &tenant),
                     None => provider,
                 };
                 Arc::new(provider)
             }
             kind @ (ConnectionKind::ZiaScim | ConnectionKind::ZpaScim) => {
-                let token_ref = c.token.clone().unwrap_or_else(|| crate::config::SecretRef {
-                    env: Some(kind.default_token_env().into()),
-                    file: None,
-                    value: None,
-                });
+                let token_ref = c
+                    .token
+                    .clone()
+                    .unwrap_or_else(|| crate::config::env_ref(kind.default_token_env()));
                 let token = token_ref.resolve("token").map_err(err)?;
                 let provider = ScimProvider::new(ScimConfig {
                     flavor: if kind == ConnectionKind::ZpaScim {
