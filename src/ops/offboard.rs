@@ -11,11 +11,11 @@ use serde_json::{Map, Value, json};
 use crate::guard::confirm::Confirmer;
 use crate::guard::plan::{PlanTarget, user_fingerprint};
 use crate::guard::policy::quote;
-use crate::model::{GroupRef, User, normalize_email};
+use crate::model::{User, normalize_email};
 
 use super::write::{
-    ConnectionOutcome, DeactivateArgs, DeactivateMode, Gate, Proposal, WriteResult, WriteStatus,
-    carry_out_deactivation, ensure_unchanged, gate, precheck_plan, quarantine_group,
+    ConnectionOutcome, DeactivateArgs, DeactivateMode, Deactivation, Gate, Proposal, WriteResult,
+    WriteStatus, carry_out_deactivation, ensure_unchanged, gate, precheck_plan,
     quarantine_removals,
 };
 use super::{App, Caller, Connection, ToolError, provider_error};
@@ -27,9 +27,7 @@ pub const ALL: &str = "all";
 struct Found<'a> {
     conn: &'a Connection,
     user: User,
-    mode: DeactivateMode,
-    /// The connection's quarantine group, in quarantine mode.
-    quarantine: Option<GroupRef>,
+    action: Deactivation,
 }
 
 fn target(conn: &Connection, user: &User) -> PlanTarget {
@@ -54,8 +52,7 @@ fn mode_for(conn: &Connection, asked: Option<DeactivateMode>) -> Result<Deactiva
             conn.name
         ))),
         Some(m) => Ok(m),
-        None if caps.disable => Ok(DeactivateMode::Disable),
-        None => Ok(DeactivateMode::Delete),
+        None => Ok(DeactivateMode::gentlest(&caps)),
     }
 }
 
@@ -99,20 +96,11 @@ async fn find_everywhere<'a>(
                 if mode.destructive(&conn.provider.capabilities()) {
                     app.policy.check_deletion(&conn.name).map_err(ToolError)?;
                 }
-                let quarantine = match mode {
-                    DeactivateMode::Quarantine => {
-                        let q = quarantine_group(conn).await?;
-                        quarantine_removals(app, &user, &q)?;
-                        Some(q)
-                    }
-                    _ => None,
-                };
-                found.push(Found {
-                    conn,
-                    user,
-                    mode,
-                    quarantine,
-                });
+                let action = Deactivation::for_mode(mode, conn).await?;
+                if let Deactivation::Quarantine(q) = &action {
+                    quarantine_removals(app, &user, q)?;
+                }
+                found.push(Found { conn, user, action });
             }
             n => {
                 return Err(ToolError(format!(
@@ -129,26 +117,22 @@ async fn find_everywhere<'a>(
 
 fn change_line(f: &Found<'_>) -> Vec<String> {
     let caps = f.conn.provider.capabilities();
-    let verb = match f.mode {
-        DeactivateMode::Delete => "Delete",
-        DeactivateMode::Disable => "Disable",
-        DeactivateMode::Quarantine => "Quarantine",
-    };
     let mut lines = vec![format!(
-        "{verb} user {} {} (id {}) on connection {}",
+        "{} user {} {} (id {}) on connection {}",
+        f.action.mode().verb(),
         quote(&f.user.name),
         quote(&f.user.email),
         f.user.id,
         f.conn.name
     )];
-    if let Some(q) = &f.quarantine {
+    if let Deactivation::Quarantine(q) = &f.action {
         lines.push(format!(
             "On {} move them into {} and remove every other membership; the account stays",
             f.conn.name,
             quote(&q.name)
         ));
     }
-    if f.mode == DeactivateMode::Disable && caps.disable_may_delete {
+    if matches!(f.action, Deactivation::Disable) && caps.disable_may_delete {
         lines.push(format!(
             "Warning: on {} (ZIA SCIM) setting the account inactive may DELETE it; treat this as a deletion",
             f.conn.name
@@ -198,7 +182,7 @@ pub async fn deactivate_everywhere(
         .map(|f| {
             (
                 f.conn.name.clone(),
-                json!({"user": f.user.id, "mode": f.mode}),
+                json!({"user": f.user.id, "mode": f.action.mode()}),
             )
         })
         .collect();
@@ -240,7 +224,7 @@ pub async fn deactivate_everywhere(
             caller,
             f.conn,
             &f.user,
-            (f.mode, f.quarantine.as_ref()),
+            &f.action,
             &plan,
             &confirmation,
         )

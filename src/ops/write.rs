@@ -975,7 +975,17 @@ impl DeactivateMode {
         }
     }
 
-    fn verb(self) -> &'static str {
+    /// The gentlest mode a connection offers when the caller names none: disable where there
+    /// is a disabled state, else delete.
+    pub fn gentlest(caps: &crate::provider::Capabilities) -> Self {
+        if caps.disable {
+            DeactivateMode::Disable
+        } else {
+            DeactivateMode::Delete
+        }
+    }
+
+    pub(super) fn verb(self) -> &'static str {
         match self {
             DeactivateMode::Delete => "Delete",
             DeactivateMode::Disable => "Disable",
@@ -984,8 +994,39 @@ impl DeactivateMode {
     }
 }
 
+/// A deactivation ready to run on one connection: the mode with what it needs, so that a
+/// quarantine without its group cannot be expressed.
+#[derive(Debug, Clone)]
+pub(super) enum Deactivation {
+    Delete,
+    Disable,
+    Quarantine(GroupRef),
+}
+
+impl Deactivation {
+    /// Resolves a mode on a connection (quarantine looks the connection's group up).
+    pub(super) async fn for_mode(
+        mode: DeactivateMode,
+        conn: &Connection,
+    ) -> Result<Self, ToolError> {
+        Ok(match mode {
+            DeactivateMode::Delete => Self::Delete,
+            DeactivateMode::Disable => Self::Disable,
+            DeactivateMode::Quarantine => Self::Quarantine(quarantine_group(conn).await?),
+        })
+    }
+
+    pub(super) fn mode(&self) -> DeactivateMode {
+        match self {
+            Self::Delete => DeactivateMode::Delete,
+            Self::Disable => DeactivateMode::Disable,
+            Self::Quarantine(_) => DeactivateMode::Quarantine,
+        }
+    }
+}
+
 /// The quarantine group of a connection, resolved, or why quarantine cannot be used there.
-pub(super) async fn quarantine_group(conn: &Connection) -> Result<GroupRef, ToolError> {
+async fn quarantine_group(conn: &Connection) -> Result<GroupRef, ToolError> {
     let name = conn.quarantine_group.as_deref().ok_or_else(|| {
         ToolError(format!(
             "connection {} has no quarantine_group configured; use mode \"disable\" or \"delete\", or ask an administrator to set quarantine_group",
@@ -1057,11 +1098,7 @@ pub async fn deactivate(
     }
     let conn = app.connection_for("deactivate", opt(&args.connection).as_deref())?;
     let caps = conn.provider.capabilities();
-    let mode = args.mode.unwrap_or(if caps.disable {
-        DeactivateMode::Disable
-    } else {
-        DeactivateMode::Delete
-    });
+    let mode = args.mode.unwrap_or(DeactivateMode::gentlest(&caps));
     match mode {
         DeactivateMode::Disable if !caps.disable => {
             return Err(ToolError(format!(
@@ -1082,10 +1119,7 @@ pub async fn deactivate(
     if mode.destructive(&caps) {
         app.policy.check_deletion(&conn.name).map_err(ToolError)?;
     }
-    let quarantine = match mode {
-        DeactivateMode::Quarantine => Some(quarantine_group(conn).await?),
-        _ => None,
-    };
+    let action = Deactivation::for_mode(mode, conn).await?;
     let user = resolve::user(conn, &args.user).await?;
     app.policy.check_user(&user).map_err(ToolError)?;
     let mut changes = vec![format!(
@@ -1096,8 +1130,8 @@ pub async fn deactivate(
         user.id,
         conn.name
     )];
-    match &quarantine {
-        Some(q) => {
+    match &action {
+        Deactivation::Quarantine(q) => {
             let remove = quarantine_removals(app, &user, q)?;
             changes.push(format!(
                 "Move them into {} and remove them from {}; the account stays",
@@ -1109,7 +1143,7 @@ pub async fn deactivate(
                 }
             ));
         }
-        None => changes.push(format!(
+        Deactivation::Delete | Deactivation::Disable => changes.push(format!(
             "Their department {} and groups {} go with the account (a snapshot is kept in the journal)",
             user.department
                 .as_ref()
@@ -1143,16 +1177,8 @@ pub async fn deactivate(
             Ok(go) => go,
             Err(stop) => return Ok(*stop),
         };
-    let done = carry_out_deactivation(
-        app,
-        caller,
-        conn,
-        &user,
-        (mode, quarantine.as_ref()),
-        &plan,
-        &confirmation,
-    )
-    .await?;
+    let done =
+        carry_out_deactivation(app, caller, conn, &user, &action, &plan, &confirmation).await?;
     let mut r = WriteResult::new(WriteStatus::Executed, conn, done.summary);
     r.verification = Some(done.verification);
     r.user = done.after;
@@ -1181,19 +1207,20 @@ pub(super) async fn carry_out_deactivation(
     caller: &Caller,
     conn: &Connection,
     user: &User,
-    (mode, quarantine): (DeactivateMode, Option<&GroupRef>),
+    action: &Deactivation,
     plan: &Plan,
     confirmation: &ConfirmationInfo,
 ) -> Result<Deactivated, ToolError> {
+    let mode = action.mode();
     let caps = conn.provider.capabilities();
     let destructive = mode.destructive(&caps);
     if destructive {
         app.policy.check_deletion(&conn.name).map_err(ToolError)?;
     }
-    let result = match (mode, quarantine) {
-        (DeactivateMode::Delete, _) => conn.provider.delete_user(&user.id).await.map(|()| None),
-        (DeactivateMode::Disable, _) => conn.provider.set_active(&user.id, false).await,
-        (DeactivateMode::Quarantine, Some(q)) => {
+    let result = match action {
+        Deactivation::Delete => conn.provider.delete_user(&user.id).await.map(|()| None),
+        Deactivation::Disable => conn.provider.set_active(&user.id, false).await,
+        Deactivation::Quarantine(q) => {
             let remove = quarantine_removals(app, user, q)?;
             let add: Vec<GroupRef> = if user.groups.iter().any(|g| g.id == q.id) {
                 Vec::new()
@@ -1204,11 +1231,6 @@ pub(super) async fn carry_out_deactivation(
                 .change_groups(&user.id, &add, &remove)
                 .await
                 .map(Some)
-        }
-        (DeactivateMode::Quarantine, None) => {
-            return Err(ToolError::new(
-                "quarantine needs the connection's quarantine group",
-            ));
         }
     };
     let after = match result {
@@ -1240,8 +1262,8 @@ pub(super) async fn carry_out_deactivation(
             ),
         );
     }
-    let (verification, summary) = match (mode, &after) {
-        (DeactivateMode::Delete, _) => {
+    let (verification, summary) = match (action, &after) {
+        (Deactivation::Delete, _) => {
             let verification = match conn.provider.get_user(&user.id).await {
                 Err(ProviderError::NotFound { .. }) => Verification::Verified,
                 Ok(_) => Verification::Mismatch,
@@ -1257,19 +1279,21 @@ pub(super) async fn carry_out_deactivation(
                 ),
             )
         }
-        (DeactivateMode::Quarantine, after) => (
-            Verification::matched(after.as_ref().is_some_and(|u| {
-                u.groups.len() == 1 && quarantine.is_some_and(|q| u.groups[0].id == q.id)
-            })),
+        (Deactivation::Quarantine(q), after) => (
+            Verification::matched(
+                after
+                    .as_ref()
+                    .is_some_and(|u| u.groups.len() == 1 && u.groups[0].id == q.id),
+            ),
             format!(
                 "Quarantined user {} (id {}) on {}: only in {} now.",
                 quote(&user.email),
                 user.id,
                 conn.name,
-                quarantine.map(|q| quote(&q.name)).unwrap_or_default()
+                quote(&q.name)
             ),
         ),
-        (DeactivateMode::Disable, Some(u)) => (
+        (Deactivation::Disable, Some(u)) => (
             Verification::matched(u.active == Some(false)),
             format!(
                 "Disabled user {} (id {}) on {}.",
@@ -1278,7 +1302,7 @@ pub(super) async fn carry_out_deactivation(
                 conn.name
             ),
         ),
-        (DeactivateMode::Disable, None) => (
+        (Deactivation::Disable, None) => (
             Verification::Verified,
             format!(
                 "User {} (id {}) on {} was set inactive and the server deleted the account.",
