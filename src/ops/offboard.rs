@@ -140,8 +140,13 @@ fn change_line(f: &Found<'_>) -> Vec<String> {
     }
     if caps.staged_changes {
         lines.push(format!(
-            "On {} the deletion is staged until activate_changes",
-            f.conn.name
+            "On {} the {} is staged until activate_changes",
+            f.conn.name,
+            if matches!(f.action, Deactivation::Quarantine(_)) {
+                "change"
+            } else {
+                "deletion"
+            }
         ));
     }
     lines
@@ -302,7 +307,7 @@ pub async fn deactivate_everywhere(
     r.staged = !staged_on.is_empty();
     if r.staged {
         r.next_step = Some(format!(
-            "The deletion is staged on {}; call activate_changes there to make it live.",
+            "The changes are staged on {}; call activate_changes there to make them live.",
             staged_on.join(", ")
         ));
     } else if !failed.is_empty() {

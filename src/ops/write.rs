@@ -1186,7 +1186,15 @@ pub async fn deactivate(
     r.plan = Some(plan);
     r.confirmation = Some(confirmation);
     if caps.staged_changes {
-        r.next_step = Some("The deletion is staged; call activate_changes to make it live.".into());
+        // Quarantine on native ZIA stages a membership change, not a deletion.
+        let what = if mode == DeactivateMode::Quarantine {
+            "change"
+        } else {
+            "deletion"
+        };
+        r.next_step = Some(format!(
+            "The {what} is staged; call activate_changes to make it live."
+        ));
     }
     Ok(r)
 }
