@@ -167,7 +167,7 @@ impl ScimClient {
                     return Err(ProviderError::OutcomeUnknown {
                         message: format!(
                             "{method} {path} answered {status}: {}",
-                            error_message(status, &bytes)
+                            describe_error(status, &bytes).0
                         ),
                     });
                 }
@@ -185,26 +185,30 @@ fn snippet(bytes: &[u8]) -> String {
         .collect()
 }
 
-fn error_message(status: StatusCode, body: &[u8]) -> String {
+/// The server's words for a failed answer and its `scimType`, from one parse of the body.
+fn describe_error(status: StatusCode, body: &[u8]) -> (String, Option<String>) {
     match wire::error(body) {
         Some(e) => {
             let detail = e
                 .detail
                 .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").into());
-            match e.scim_type {
+            let message = match &e.scim_type {
                 Some(t) => format!("{detail} (scimType {t})"),
                 None => detail,
-            }
+            };
+            (message, e.scim_type)
         }
-        None if body.is_empty() => status.canonical_reason().unwrap_or("error").to_string(),
-        None => snippet(body),
+        None if body.is_empty() => (
+            status.canonical_reason().unwrap_or("error").to_string(),
+            None,
+        ),
+        None => (snippet(body), None),
     }
 }
 
 /// Maps a failed answer to a classified error carrying the server's `detail` and `scimType`.
 pub fn map_error(status: StatusCode, retry_after: Option<&str>, body: &[u8]) -> ProviderError {
-    let scim_type = wire::error(body).and_then(|e| e.scim_type);
-    let message = error_message(status, body);
+    let (message, scim_type) = describe_error(status, body);
     match status.as_u16() {
         400 if scim_type.as_deref() == Some("uniqueness") => ProviderError::Duplicate { message },
         400 => ProviderError::Invalid { message },
