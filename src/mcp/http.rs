@@ -357,8 +357,9 @@ async fn with_request_id(mut req: Request, next: Next) -> Response {
             use rand::Rng;
             hex::encode(rand::rng().random::<[u8; 8]>())
         });
-    if let Ok(v) = axum::http::HeaderValue::from_str(&id) {
-        req.headers_mut().insert(REQUEST_ID, v);
+    let header = axum::http::HeaderValue::from_str(&id).ok();
+    if let Some(v) = &header {
+        req.headers_mut().insert(REQUEST_ID, v.clone());
     }
     let span = tracing::info_span!(
         "http",
@@ -368,7 +369,7 @@ async fn with_request_id(mut req: Request, next: Next) -> Response {
     );
     let mut resp = next.run(req).instrument(span.clone()).await;
     span.in_scope(|| tracing::debug!(status = resp.status().as_u16(), "answered"));
-    if let Ok(v) = axum::http::HeaderValue::from_str(&id) {
+    if let Some(v) = header {
         resp.headers_mut().insert(REQUEST_ID, v);
     }
     resp
