@@ -120,21 +120,35 @@ impl Policy {
     /// Refuses a deletion that would exceed the rolling-hour cap on this connection. Checked when
     /// planning (so nobody is asked to approve what cannot run) and again before executing.
     pub fn check_deletion(&self, connection: &str) -> Result<(), String> {
+        self.check_deletions(connection, 1)
+    }
+
+    /// Refuses `count` deletions that would together exceed the rolling-hour cap, so a batch is
+    /// refused whole rather than stopped half-way by the cap.
+    pub fn check_deletions(&self, connection: &str, count: usize) -> Result<(), String> {
         let mut map = self.deletions.lock().unwrap_or_else(|p| p.into_inner());
         let recent = map.entry(connection.to_string()).or_default();
         let hour = Duration::from_secs(3600);
         while recent.front().is_some_and(|t| t.elapsed() > hour) {
             recent.pop_front();
         }
-        if recent.len() >= self.max_deletions_per_hour as usize {
+        if recent.len() + count > self.max_deletions_per_hour as usize {
             let wait = recent
                 .front()
                 .map(|t| hour.saturating_sub(t.elapsed()).as_secs() / 60 + 1)
                 .unwrap_or(60);
-            return Err(format!(
-                "deletion refused: connection {connection} reached its cap of {} deletions per hour (policy.max_deletions_per_hour); try again in about {wait} minute(s) or ask an administrator to raise the cap",
-                self.max_deletions_per_hour
-            ));
+            let left = (self.max_deletions_per_hour as usize).saturating_sub(recent.len());
+            return Err(if count <= 1 || left == 0 {
+                format!(
+                    "deletion refused: connection {connection} reached its cap of {} deletions per hour (policy.max_deletions_per_hour); try again in about {wait} minute(s) or ask an administrator to raise the cap",
+                    self.max_deletions_per_hour
+                )
+            } else {
+                format!(
+                    "deletion refused: {count} deletions would exceed connection {connection}'s cap of {} per hour (policy.max_deletions_per_hour; {left} left now); pass at most {left} users or ask an administrator to raise the cap",
+                    self.max_deletions_per_hour
+                )
+            });
         }
         Ok(())
     }

@@ -3,6 +3,7 @@
 //! a remote client run exactly the same code.
 
 pub mod audit;
+pub mod batch;
 pub mod offboard;
 pub mod read;
 pub mod resolve;

@@ -51,7 +51,7 @@ pub enum Verification {
 
 impl Verification {
     /// Verified when the read-back matched the plan, mismatch otherwise.
-    fn matched(ok: bool) -> Self {
+    pub(super) fn matched(ok: bool) -> Self {
         if ok { Self::Verified } else { Self::Mismatch }
     }
 }
@@ -106,7 +106,7 @@ pub struct WriteResult {
     /// Events to tell the person.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notices: Vec<String>,
-    /// Per-connection results of a `connection: "all"` call.
+    /// Per-connection results of a `connection: "all"` call, or per-user of a `users` call.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outcomes: Vec<ConnectionOutcome>,
 }
@@ -115,7 +115,8 @@ pub struct WriteResult {
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ConnectionOutcome {
     pub connection: String,
-    /// `executed`, `failed`, or `not_found`.
+    /// `executed`, `failed`, `not_found`; in a `users` batch also `unknown` (could not be read
+    /// back) and `not_attempted` (an earlier bulk request failed).
     pub outcome: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
@@ -992,6 +993,35 @@ impl DeactivateMode {
             DeactivateMode::Quarantine => "Quarantine",
         }
     }
+
+    pub(super) fn past(self) -> &'static str {
+        match self {
+            DeactivateMode::Delete => "Deleted",
+            DeactivateMode::Disable => "Disabled",
+            DeactivateMode::Quarantine => "Quarantined",
+        }
+    }
+}
+
+/// The mode asked for if the connection can do it, else the gentlest it offers; an impossible
+/// mode is refused with the call that would work.
+pub(super) fn checked_mode(
+    conn: &Connection,
+    asked: Option<DeactivateMode>,
+) -> Result<DeactivateMode, ToolError> {
+    let caps = conn.provider.capabilities();
+    let mode = asked.unwrap_or(DeactivateMode::gentlest(&caps));
+    match mode {
+        DeactivateMode::Disable if !caps.disable => Err(ToolError(format!(
+            "connection {} (native ZIA) has no disabled state; call deactivate with mode \"delete\" to remove the account (the plan shows the full account first)",
+            conn.name
+        ))),
+        DeactivateMode::Delete if !caps.delete => Err(ToolError(format!(
+            "connection {} cannot delete users; use mode \"disable\"",
+            conn.name
+        ))),
+        m => Ok(m),
+    }
 }
 
 /// A deactivation ready to run on one connection: the mode with what it needs, so that a
@@ -1068,7 +1098,12 @@ pub(super) fn quarantine_removals(
 #[serde(deny_unknown_fields)]
 pub struct DeactivateArgs {
     /// The user's email (case-insensitive) or id (an email when connection is "all").
+    #[serde(default)]
     pub user: String,
+    /// Instead of user: several emails or ids on one connection, one plan (native ZIA deletes
+    /// them with bulkDelete).
+    #[serde(default)]
+    pub users: Vec<String>,
     /// Connection name, or "all" to offboard the person from every connection where their
     /// email exists, in one plan (default: the only one configured).
     #[serde(default)]
@@ -1089,6 +1124,9 @@ pub async fn deactivate(
     args: DeactivateArgs,
 ) -> Result<WriteResult, ToolError> {
     app.policy.check_write("deactivate").map_err(ToolError)?;
+    if !args.users.is_empty() {
+        return super::batch::deactivate_many(app, caller, confirmer, args).await;
+    }
     if args
         .connection
         .trim()
@@ -1098,22 +1136,7 @@ pub async fn deactivate(
     }
     let conn = app.connection_for("deactivate", opt(&args.connection).as_deref())?;
     let caps = conn.provider.capabilities();
-    let mode = args.mode.unwrap_or(DeactivateMode::gentlest(&caps));
-    match mode {
-        DeactivateMode::Disable if !caps.disable => {
-            return Err(ToolError(format!(
-                "connection {} (native ZIA) has no disabled state; call deactivate with mode \"delete\" to remove the account (the plan shows the full account first)",
-                conn.name
-            )));
-        }
-        DeactivateMode::Delete if !caps.delete => {
-            return Err(ToolError(format!(
-                "connection {} cannot delete users; use mode \"disable\"",
-                conn.name
-            )));
-        }
-        _ => {}
-    }
+    let mode = checked_mode(conn, args.mode)?;
     precheck_plan(app, caller, "deactivate", &conn.name, &args.plan_id)?;
     // On ZIA SCIM a disable may delete the account, so it is capped like a deletion.
     if mode.destructive(&caps) {

@@ -33,6 +33,8 @@ use wire::{WireDepartment, WireGroup, WireStatus, WireUser};
 const USER_PAGE: usize = 10_000;
 /// Items per page of the other collections (their API maximum).
 const OTHER_PAGE: usize = 1_000;
+/// `POST /users/bulkDelete` silently ignores ids past this many (go-sdk `maxBulkDeleteIDs`).
+const MAX_BULK_DELETE: usize = 500;
 
 /// Settings of one ZIA connection.
 pub struct ZiaConfig {
@@ -380,6 +382,26 @@ impl Provider for ZiaProvider {
             .call(Method::DELETE, &format!("/users/{n}"), &[], None)
             .await?;
         self.client.mark_staged(true);
+        Ok(())
+    }
+
+    async fn delete_users(&self, user_ids: &[String]) -> Result<(), ProviderError> {
+        let ids = user_ids
+            .iter()
+            .map(|id| Self::check_id(id))
+            .collect::<Result<Vec<i64>, _>>()?;
+        for chunk in ids.chunks(MAX_BULK_DELETE) {
+            // 204 with no body or 200 with the deleted ids: either way the caller reads back.
+            self.client
+                .call(
+                    Method::POST,
+                    "/users/bulkDelete",
+                    &[],
+                    Some(&json!({ "ids": chunk })),
+                )
+                .await?;
+            self.client.mark_staged(true);
+        }
         Ok(())
     }
 
