@@ -2,110 +2,13 @@
 //! markdown table. Talks newline-delimited JSON-RPC to the release binary over stdio, against
 //! the embedded demo tenant (127.0.0.1 only). Not a test: it asserts nothing and only measures.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+mod common;
+
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_zscaler-lifecycle-mcp");
+use common::{BIN, Server, Sim, median, ms, p95};
+
 const RUNS: usize = 20;
-
-struct Server {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-    next_id: u64,
-}
-
-impl Server {
-    fn spawn(state: &std::path::Path) -> Server {
-        Self::spawn_with(state, &[], &[])
-    }
-
-    fn spawn_with(state: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Server {
-        let mut child = Command::new(BIN)
-            .args(args)
-            .arg("serve")
-            .envs(env.iter().copied())
-            .env("ZSCALER_LIFECYCLE_MCP_STATE_DIR", state)
-            .env("RUST_LOG", "error")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn server");
-        let stdin = child.stdin.take().expect("stdin");
-        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        Server {
-            child,
-            stdin,
-            stdout,
-            next_id: 1,
-        }
-    }
-
-    fn request(&mut self, method: &str, params: serde_json::Value) -> String {
-        let id = self.next_id;
-        self.next_id += 1;
-        let msg =
-            serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
-        writeln!(self.stdin, "{msg}").expect("write");
-        self.stdin.flush().expect("flush");
-        let mut line = String::new();
-        loop {
-            line.clear();
-            self.stdout.read_line(&mut line).expect("read");
-            // Skip notifications; return this request's answer.
-            if line.contains(&format!("\"id\":{id}")) {
-                return line.clone();
-            }
-            assert!(!line.is_empty(), "server closed stdout");
-        }
-    }
-
-    fn initialize(&mut self) {
-        self.request(
-            "initialize",
-            serde_json::json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}),
-        );
-        writeln!(
-            self.stdin,
-            r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#
-        )
-        .expect("write");
-    }
-
-    fn peak_rss_kb(&self) -> u64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("VmHWM"))
-                    .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-            })
-            .unwrap_or(0)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn p95(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[(v.len() * 95 / 100).min(v.len() - 1)]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
-}
 
 fn main() {
     // `cargo bench` passes harness flags such as --bench; nothing to parse.
@@ -174,45 +77,11 @@ fn main() {
     large_tenant(state.path());
 }
 
-/// A plain HTTP GET on loopback (the simulator's introspection), without a client library.
-fn http_get(url: &str) -> serde_json::Value {
-    use std::io::Read;
-    let rest = url.trim_start_matches("http://");
-    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-    let mut conn = std::net::TcpStream::connect(host).expect("connect to simulator");
-    write!(
-        conn,
-        "GET /{path} HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .expect("write");
-    let mut text = String::new();
-    conn.read_to_string(&mut text).expect("read");
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-    serde_json::from_str(body).unwrap_or(serde_json::Value::Null)
-}
-
 /// The `large` scenario (100,000 users, 2,000 groups) with the documented ZIA rate limits on:
 /// what a big tenant costs in API calls, 429s, wall time and memory.
 fn large_tenant(state: &std::path::Path) {
-    let mut sim = Command::new(BIN)
-        .args([
-            "sim",
-            "--scenario",
-            "large",
-            "--limits",
-            "--bind",
-            "127.0.0.1:0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn simulator");
-    let mut line = String::new();
-    BufReader::new(sim.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("simulator line");
-    let info: serde_json::Value = serde_json::from_str(&line).expect("simulator JSON line");
-    let url = info["url"].as_str().expect("url").to_string();
+    let sim = Sim::spawn(&["--scenario", "large", "--limits"]);
+    let url = sim.url.clone();
     let config = state.join("large.toml");
     std::fs::write(
         &config,
@@ -222,19 +91,7 @@ fn large_tenant(state: &std::path::Path) {
     )
     .expect("config");
     let cfg = config.to_string_lossy().to_string();
-    let creds: Vec<(String, String)> = [
-        ("ZIA_USERNAME", "username"),
-        ("ZIA_PASSWORD", "password"),
-        ("ZIA_API_KEY", "api_key"),
-    ]
-    .iter()
-    .map(|(k, f)| {
-        (
-            k.to_string(),
-            info[*f].as_str().unwrap_or_default().to_string(),
-        )
-    })
-    .collect();
+    let creds = sim.credentials();
     let env: Vec<(&str, &str)> = creds
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
@@ -257,9 +114,8 @@ fn large_tenant(state: &std::path::Path) {
     );
     let (audit, _) = timed(&mut s, "audit_orphans", serde_json::json!({}));
     let rss = s.peak_rss_kb();
-    let log = http_get(&format!("{url}/__sim/requests"));
-    let _ = sim.kill();
-    let _ = sim.wait();
+    let log = sim.requests();
+    drop(sim);
     println!();
     println!(
         "| `large` scenario (100,000 users, 2,000 groups), documented ZIA limits on | value |"

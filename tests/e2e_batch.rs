@@ -204,3 +204,49 @@ async fn a_batch_approved_out_of_band_runs_once_and_only_as_planned() {
     assert!(replay.contains("already used"), "{replay}");
     client.close().await;
 }
+
+#[tokio::test]
+async fn a_batch_on_scim_disables_each_account_and_reports_each_outcome() {
+    let env = Env::with_sim_and_zpa().await;
+    let client = env.connect(Human::Accepts).await;
+    let zpa = env.zpa_users().await;
+    let emails: Vec<String> = zpa
+        .iter()
+        .filter(|u| u["active"] == "true" || u["active"] == true)
+        .filter_map(|u| u["userName"].as_str().map(str::to_string))
+        .filter(|e| e.ends_with("@acme.example") && !e.starts_with("breakglass") && !e.starts_with("svc-"))
+        .take(2)
+        .collect();
+    assert_eq!(emails.len(), 2, "two active ZPA users: {zpa:?}");
+    let r = client
+        .ok(
+            "deactivate",
+            json!({"users": emails, "connection": "zpa-test"}),
+        )
+        .await;
+    assert_eq!(r["status"], "executed", "{r}");
+    assert_eq!(r["staged"], false, "SCIM applies at once");
+    let outcomes = r["outcomes"].as_array().expect("outcomes");
+    assert_eq!(outcomes.len(), 2);
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| o["outcome"] == "executed" && o["verification"] == "verified"),
+        "{r}"
+    );
+    let after = env.zpa_users().await;
+    for e in &emails {
+        let u = after
+            .iter()
+            .find(|u| u["userName"].as_str() == Some(e.as_str()))
+            .expect("account kept");
+        assert!(u["active"] == "false" || u["active"] == false, "{u}");
+    }
+    // Native ZIA was not touched.
+    let log = requests(&env).await;
+    assert!(
+        log["by_route"].get("POST /api/v1/users/bulkDelete").is_none(),
+        "{log}"
+    );
+    client.close().await;
+}
