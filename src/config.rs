@@ -29,10 +29,11 @@ pub enum ConfigError {
 /// derived from these structs so that editors and the parser cannot disagree.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("required" = ["connections"]))]
 pub struct Config {
     /// Named tenants. The name is what tools take as `connection`; at least one is needed.
     #[serde(default)]
-    #[schemars(required, transform = check::connection_names)]
+    #[schemars(transform = check::connection_names)]
     pub connections: BTreeMap<String, ConnectionConfig>,
     #[serde(default)]
     pub policy: PolicyConfig,
