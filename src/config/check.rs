@@ -10,8 +10,8 @@ use schemars::{Schema, SchemaGenerator, json_schema};
 use serde_json::json;
 
 use super::{
-    Config, ConnectionConfig, ConnectionKind, PolicyConfig, SecretRef, StateBackendKind,
-    UrlRef, ZiaAuthKind, valid_replica_id,
+    Config, ConnectionConfig, ConnectionKind, PolicyConfig, SecretRef, StateBackendKind, UrlRef,
+    ZiaAuthKind, valid_replica_id,
 };
 use crate::guard::policy::{CONFIRMABLE_TOOLS, GUARDED_TOOLS, check_glob};
 use crate::mcp::server::TOOL_NAMES;
@@ -449,10 +449,7 @@ mod tests {
             "{msg}"
         );
         let msg = err(&format!("{BASE}[policy]\nmax_targets_per_call = 0\n"));
-        assert!(
-            msg.contains("line 5, policy.max_targets_per_call"),
-            "{msg}"
-        );
+        assert!(msg.contains("line 5, policy.max_targets_per_call"), "{msg}");
         let msg = err("[connections.b]\nkind = \"zpa-scim\"\nbase_url = \"scim.example\"\n");
         assert!(msg.contains("line 3, connections.b.base_url"), "{msg}");
         let msg = err("[connections.b]\nkind = \"zia\"\n");
