@@ -6,9 +6,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::secret::Secret;
+
+mod check;
 
 /// Why a configuration could not be loaded; each message says what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -20,16 +23,17 @@ pub enum ConfigError {
     },
     #[error("invalid config file {path}: {message}")]
     Parse { path: PathBuf, message: String },
-    #[error("connection '{connection}': {message}")]
-    Connection { connection: String, message: String },
 }
 
-/// The whole configuration file.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// The whole configuration file. `zscaler-lifecycle-mcp config schema` prints its JSON Schema,
+/// derived from these structs so that editors and the parser cannot disagree.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("required" = ["connections"]))]
 pub struct Config {
-    /// Named tenants. The name is what tools take as `connection`.
+    /// Named tenants. The name is what tools take as `connection`; at least one is needed.
     #[serde(default)]
+    #[schemars(transform = check::connection_names)]
     pub connections: BTreeMap<String, ConnectionConfig>,
     #[serde(default)]
     pub policy: PolicyConfig,
@@ -44,7 +48,7 @@ pub struct Config {
 }
 
 /// Which store holds state that replicas must share.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum StateBackendKind {
     /// Files in the state directory: one process (plus `approve` on the same machine).
@@ -56,8 +60,9 @@ pub enum StateBackendKind {
 }
 
 /// The `[state]` table.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = check::state_rules)]
 pub struct StateConfig {
     #[serde(default)]
     pub backend: StateBackendKind,
@@ -74,12 +79,13 @@ pub struct StateConfig {
     pub replica_id: Option<String>,
     /// Connect and response timeout for Redis, in milliseconds.
     #[serde(default = "default_state_timeout_ms")]
+    #[schemars(range(min = 1))]
     pub timeout_ms: u64,
 }
 
 /// A Redis URL given inline (`url = "redis://..."`) or as a secret reference
 /// (`url = { env = "REDIS_URL" }`).
-#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(untagged)]
 pub enum UrlRef {
     Inline(String),
@@ -136,7 +142,7 @@ pub fn valid_replica_id(id: &str) -> bool {
 }
 
 /// Which API a connection talks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ConnectionKind {
     /// Native ZIA API with the legacy API-key session login.
@@ -165,8 +171,9 @@ impl ConnectionKind {
 /// One tenant connection. A flat table (not a tagged enum) so that TOML errors keep their line
 /// numbers. Credentials default to the env names the official Zscaler SDKs use, so an existing
 /// setup works unchanged.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = check::connection_rules)]
 pub struct ConnectionConfig {
     pub kind: ConnectionKind,
     /// Cloud name (`zscaler`, `zscalertwo`, …); ignored when `base_url` is set.
@@ -190,6 +197,7 @@ pub struct ConnectionConfig {
     pub quarantine_group: Option<String>,
     /// Per-request timeout in seconds.
     #[serde(default = "default_timeout_secs")]
+    #[schemars(range(min = 1))]
     pub timeout_secs: u64,
     /// Pace requests to ZIA's published limits (GET 2/s, POST/PUT 1/s, DELETE 1/min and 4/h,
     /// activation 10/min). Turn off only for a tenant or simulator without limits.
@@ -217,6 +225,7 @@ pub struct ConnectionConfig {
     pub token: Option<SecretRef>,
     /// SCIM pacing; Zscaler's SCIM servers allow 5 requests per second.
     #[serde(default = "default_scim_rps")]
+    #[schemars(range(min = 1))]
     pub requests_per_second: u32,
     /// SCIM: `auto` (ask the server), `patch` or `put` for membership and active changes.
     #[serde(default = "default_patch_mode")]
@@ -224,7 +233,7 @@ pub struct ConnectionConfig {
 }
 
 /// How a native ZIA connection authenticates.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ZiaAuthKind {
     /// Legacy API-key session login.
@@ -250,8 +259,9 @@ fn default_patch_mode() -> crate::provider::scim::PatchMode {
 
 /// Where a secret comes from: `{ env = "NAME" }`, `{ file = "/path" }`, or (for non-secret
 /// values such as a username only) `{ value = "..." }`.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("minProperties" = 1, "maxProperties" = 1))]
 pub struct SecretRef {
     #[serde(default)]
     pub env: Option<String>,
@@ -299,8 +309,8 @@ impl SecretRef {
     }
 }
 
-/// The safety policy. The full policy engine grows from here; these rules hold already.
-#[derive(Debug, Clone, Deserialize)]
+/// The safety policy (`[policy]`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyConfig {
     /// Refuse every write.
@@ -317,9 +327,11 @@ pub struct PolicyConfig {
     pub protect_admins: bool,
     /// Minutes a plan stays valid for approval.
     #[serde(default = "default_plan_ttl")]
+    #[schemars(range(min = 1))]
     pub plan_ttl_minutes: u64,
     /// Tools this deployment does not offer at all (they vanish from tools/list).
     #[serde(default)]
+    #[schemars(schema_with = "check::tool_list_schema")]
     pub disabled_tools: Vec<String>,
     /// Blast-radius cap: deletions per connection in any rolling hour (0 = no deletions).
     #[serde(default = "default_max_deletions")]
@@ -327,6 +339,7 @@ pub struct PolicyConfig {
     /// Blast-radius cap per call: groups in one membership change or create, accounts in one
     /// `connection: "all"` plan.
     #[serde(default = "default_max_targets")]
+    #[schemars(range(min = 1))]
     pub max_targets_per_call: u32,
     /// Email domains create_user may use (case-insensitive); empty = any registered domain.
     #[serde(default)]
@@ -334,11 +347,55 @@ pub struct PolicyConfig {
     /// Non-destructive tools that must be confirmed by a human too (`create_user`,
     /// `add_to_group`); destructive tools always are.
     #[serde(default)]
+    #[schemars(schema_with = "check::confirmable_list_schema")]
     pub confirm_tools: Vec<String>,
     /// Per tool, the only connections it may act on (`deactivate = ["zia-prod"]`); tools not
     /// listed may act on every connection.
     #[serde(default)]
+    #[schemars(schema_with = "check::tool_connections_schema")]
     pub tool_connections: BTreeMap<String, Vec<String>>,
+    /// Unattended confirmation by token (`[policy.token_mode]`), off unless enabled.
+    #[serde(default)]
+    pub token_mode: TokenModeConfig,
+}
+
+/// Token mode, for unattended automation where no person can confirm: when no inline channel
+/// exists, a plan comes back with an HMAC token bound to it, and calling again with
+/// `plan_id = "PLAN_ID.TOKEN"` executes it. Every other check still holds (single use, expiry,
+/// fingerprint, same arguments, policy, caps, protected accounts), but nobody looks at the
+/// plan: it is the weakest confirmation mode, and off unless `enabled = true`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenModeConfig {
+    /// Turn token mode on.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Only these tools (empty = every tool that needs confirmation).
+    #[serde(default)]
+    #[schemars(schema_with = "check::token_tool_list_schema")]
+    pub tools: Vec<String>,
+    /// Only these connections (`"all"` = deactivate everywhere); empty = every connection.
+    #[serde(default)]
+    pub connections: Vec<String>,
+    /// Seconds a token plan stays valid: an unattended caller echoes the token at once.
+    #[serde(default = "default_token_ttl")]
+    #[schemars(range(min = 1))]
+    pub plan_ttl_secs: u64,
+}
+
+fn default_token_ttl() -> u64 {
+    60
+}
+
+impl Default for TokenModeConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            tools: Vec::new(),
+            connections: Vec::new(),
+            plan_ttl_secs: default_token_ttl(),
+        }
+    }
 }
 
 fn default_max_targets() -> u32 {
@@ -370,12 +427,13 @@ impl Default for PolicyConfig {
             allowed_create_domains: Vec::new(),
             confirm_tools: Vec::new(),
             tool_connections: BTreeMap::new(),
+            token_mode: TokenModeConfig::default(),
         }
     }
 }
 
 /// Process-level settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     /// Where plans, approvals and the journal live; shared by `serve` and `approve`.
@@ -410,79 +468,28 @@ impl Config {
         Self::parse(&text, path)
     }
 
-    /// Parses config text; `path` only labels errors. TOML errors carry line and column.
+    /// Parses config text; `path` only labels errors. Every error names its line: TOML and
+    /// type errors through the TOML parser, and the rules serde cannot express (connection
+    /// requirements, globs, tool and connection names, caps) through [`check`], which looks the
+    /// offending key up in the text.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        if config.connections.is_empty() {
+        if let Some(problem) = check::problems(&config).into_iter().next() {
             return Err(ConfigError::Parse {
                 path: path.to_path_buf(),
-                message: "no [connections.NAME] table: add at least one connection".into(),
+                message: problem.located(text),
             });
         }
-        let state_err = |message: &str| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message: format!("[state]: {message}"),
-        };
-        if config.state.backend == StateBackendKind::Redis && config.state.url.is_none() {
-            return Err(state_err(
-                "backend = \"redis\" needs url (e.g. url = { env = \"ZSCALER_LIFECYCLE_MCP_REDIS_URL\" })",
-            ));
-        }
-        if let Some(id) = &config.state.replica_id
-            && !valid_replica_id(id)
-        {
-            return Err(state_err(
-                "replica_id may hold only letters, digits, '-', '_' and '.' (at most 64)",
-            ));
-        }
-        if config.state.timeout_ms == 0 {
-            return Err(state_err("timeout_ms must be at least 1"));
-        }
-        for (name, conn) in &config.connections {
-            if name.eq_ignore_ascii_case("all") {
-                return Err(ConfigError::Connection {
-                    connection: name.clone(),
-                    message: "'all' is reserved for 'every connection'; pick another name".into(),
-                });
-            }
-            match conn.kind {
-                ConnectionKind::Zia if conn.auth == ZiaAuthKind::Oneapi => {
-                    if conn.vanity_domain.is_none() && conn.token_url.is_none() {
-                        return Err(ConfigError::Connection {
-                            connection: name.clone(),
-                            message: "auth = \"oneapi\" needs vanity_domain (the ZIdentity vanity domain, e.g. \"acme\") or token_url".into(),
-                        });
-                    }
-                }
-                ConnectionKind::Zia => {
-                    if conn.cloud.is_none() && conn.base_url.is_none() {
-                        return Err(ConfigError::Connection {
-                            connection: name.clone(),
-                            message: "set cloud (e.g. \"zscalertwo\") or base_url".into(),
-                        });
-                    }
-                }
-                ConnectionKind::ZiaScim | ConnectionKind::ZpaScim => {
-                    let url = conn.base_url.as_deref().map(str::trim).unwrap_or("");
-                    if !(url.starts_with("https://") || url.starts_with("http://")) {
-                        return Err(ConfigError::Connection {
-                            connection: name.clone(),
-                            message: "SCIM connections need base_url: copy the SCIM endpoint from the admin portal (e.g. https://scim1.private.zscaler.com/scim/1/<idpId>/v2)".into(),
-                        });
-                    }
-                    if conn.cloud.is_some() {
-                        return Err(ConfigError::Connection {
-                            connection: name.clone(),
-                            message: "SCIM connections take base_url only, not cloud: endpoints differ per IdP".into(),
-                        });
-                    }
-                }
-            }
-        }
         Ok(config)
+    }
+
+    /// The JSON Schema of the config file (draft 2020-12), for editors (taplo, VS Code) and
+    /// CI checks. Tested against the parser so that both accept and refuse the same files.
+    pub fn json_schema() -> serde_json::Value {
+        schemars::schema_for!(Config).to_value()
     }
 }
 

@@ -133,11 +133,25 @@ enum Command {
     ///
     /// Example: zscaler-lifecycle-mcp completions bash > /etc/bash_completion.d/zscaler-lifecycle-mcp
     Completions { shell: clap_complete::Shell },
+    /// Work with the configuration file.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
     /// Work with the audit journal.
     Journal {
         #[command(subcommand)]
         action: JournalAction,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigAction {
+    /// Print the JSON Schema of the config file, for editors and CI (taplo, VS Code "Even
+    /// Better TOML": `#:schema ./config.schema.json` at the top of the file).
+    ///
+    /// Example: zscaler-lifecycle-mcp config schema > config.schema.json
+    Schema,
 }
 
 #[derive(Debug, Subcommand)]
@@ -176,6 +190,21 @@ fn main() -> std::process::ExitCode {
                 &mut std::io::stdout(),
             );
             return std::process::ExitCode::SUCCESS;
+        }
+        Command::Config {
+            action: ConfigAction::Schema,
+        } => {
+            let schema = zscaler_lifecycle_mcp::config::Config::json_schema();
+            return match serde_json::to_string_pretty(&schema) {
+                Ok(text) => {
+                    println!("{text}");
+                    std::process::ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    std::process::ExitCode::FAILURE
+                }
+            };
         }
         Command::Init {
             output,
@@ -267,7 +296,7 @@ fn main() -> std::process::ExitCode {
             Command::Journal {
                 action: JournalAction::Verify { file },
             } => cli::journal::verify(config.as_deref(), file.as_deref()),
-            Command::Init { .. } | Command::Completions { .. } => {
+            Command::Init { .. } | Command::Completions { .. } | Command::Config { .. } => {
                 Ok(std::process::ExitCode::SUCCESS)
             }
         }

@@ -46,42 +46,9 @@ fn app(
     demo: bool,
     shared: Option<crate::state::RedisState>,
 ) -> Result<App, SetupError> {
+    // The policy's names, globs and caps were checked (with line numbers) by `Config::parse`.
     let dir = state_dir(config);
     let state_cfg = config.map(|c| c.state.clone()).unwrap_or_default();
-    if let Some(unknown) = policy
-        .disabled_tools
-        .iter()
-        .find(|t| !crate::mcp::server::TOOL_NAMES.contains(&t.as_str()))
-    {
-        return Err(SetupError::Policy(format!(
-            "disabled_tools names an unknown tool '{unknown}'; tools are: {}",
-            crate::mcp::server::TOOL_NAMES.join(", ")
-        )));
-    }
-    if let Some(bad) = policy
-        .confirm_tools
-        .iter()
-        .find(|t| !crate::guard::policy::CONFIRMABLE_TOOLS.contains(&t.as_str()))
-    {
-        return Err(SetupError::Policy(format!(
-            "confirm_tools names '{bad}'; only {} can be put behind confirmation (destructive tools always are)",
-            crate::guard::policy::CONFIRMABLE_TOOLS.join(", ")
-        )));
-    }
-    for (tool, conns) in &policy.tool_connections {
-        if !crate::mcp::server::TOOL_NAMES.contains(&tool.as_str()) {
-            return Err(SetupError::Policy(format!(
-                "tool_connections names an unknown tool '{tool}'; tools are: {}",
-                crate::mcp::server::TOOL_NAMES.join(", ")
-            )));
-        }
-        if let Some(c) = conns.iter().find(|c| !connections.contains_key(c.as_str())) {
-            return Err(SetupError::Policy(format!(
-                "tool_connections.{tool} names connection '{c}', which is not configured; connections: {}",
-                connections.keys().cloned().collect::<Vec<_>>().join(", ")
-            )));
-        }
-    }
     Ok(App {
         connections,
         policy: Policy::new(policy).map_err(SetupError::Policy)?,

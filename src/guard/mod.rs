@@ -21,6 +21,18 @@ pub enum GuardError {
     PlanNotFound { id: String },
     #[error("plan {id} was tampered with or signed by another key; refusing it")]
     BadSignature { id: String },
+    #[error(
+        "the token given with plan {id} is not valid: it was not issued by this server for this exact plan; nothing was changed — call the tool again without plan_id to get a new plan"
+    )]
+    BadToken { id: String },
+    #[error(
+        "plan {id} came with a token, but token mode is off for {tool} on {scope}: a human must approve the plan (`zscaler-lifecycle-mcp approve {id}`), then call again with plan_id \"{id}\""
+    )]
+    TokenModeOff {
+        id: String,
+        tool: String,
+        scope: String,
+    },
     #[error("plan {id} expired; call the tool again without plan_id to get a new plan")]
     Expired { id: String },
     #[error("plan {id} was already used; call the tool again without plan_id to get a new plan")]

@@ -53,6 +53,15 @@ impl Plan {
     }
 }
 
+/// Splits what a caller passes as `plan_id` into the plan id and, in token mode, the token
+/// appended to it as `PLAN_ID.TOKEN` (one argument, so no tool's input schema grows).
+pub fn split_plan_ref(plan_ref: &str) -> (&str, Option<&str>) {
+    match plan_ref.trim().split_once('.') {
+        Some((id, token)) => (id, Some(token)),
+        None => (plan_ref.trim(), None),
+    }
+}
+
 /// Fingerprint of a user's state: everything a change could be based on. Group order does not
 /// matter; any other difference does.
 pub fn user_fingerprint(user: &User) -> String {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
-use crate::config::PolicyConfig;
+use crate::config::{PolicyConfig, TokenModeConfig};
 use crate::model::User;
 
 /// The compiled policy.
@@ -27,20 +27,38 @@ pub struct Policy {
     allowed_create_domains: Vec<String>,
     confirm_tools: Vec<String>,
     tool_connections: BTreeMap<String, Vec<String>>,
+    token_mode: TokenModeConfig,
 }
 
 /// Non-destructive tools a deployment may put behind confirmation as well.
 pub const CONFIRMABLE_TOOLS: [&str; 2] = ["create_user", "add_to_group"];
 
+/// Every tool that can go through a plan and its confirmation: the destructive ones (always)
+/// and the confirmable ones (where `confirm_tools` says so).
+pub const GUARDED_TOOLS: [&str; 5] = [
+    "deactivate",
+    "remove_from_group",
+    "activate_changes",
+    "create_user",
+    "add_to_group",
+];
+
+fn glob(pattern: &str) -> Result<globset::Glob, globset::Error> {
+    GlobBuilder::new(pattern)
+        .case_insensitive(true)
+        .literal_separator(false)
+        .build()
+}
+
+/// Whether a protected-account or -group pattern compiles, for config checks.
+pub fn check_glob(pattern: &str) -> Result<(), String> {
+    glob(pattern).map(|_| ()).map_err(|e| e.kind().to_string())
+}
+
 fn build(patterns: &[String], what: &str) -> Result<GlobSet, String> {
     let mut b = GlobSetBuilder::new();
     for p in patterns {
-        let glob = GlobBuilder::new(p)
-            .case_insensitive(true)
-            .literal_separator(false)
-            .build()
-            .map_err(|e| format!("policy {what} pattern '{p}': {e}"))?;
-        b.add(glob);
+        b.add(glob(p).map_err(|e| format!("policy {what} pattern '{p}': {e}"))?);
     }
     b.build().map_err(|e| format!("policy {what}: {e}"))
 }
@@ -60,7 +78,42 @@ impl Policy {
             allowed_create_domains: cfg.allowed_create_domains.clone(),
             confirm_tools: cfg.confirm_tools.clone(),
             tool_connections: cfg.tool_connections.clone(),
+            token_mode: cfg.token_mode.clone(),
         })
+    }
+
+    /// Whether a plan of `tool` on `scope` (a connection, or `all`) may be confirmed by token
+    /// when nobody can be asked inline. Off unless `[policy.token_mode] enabled = true`.
+    pub fn token_mode(&self, tool: &str, scope: &str) -> bool {
+        let t = &self.token_mode;
+        t.enabled
+            && (t.tools.is_empty() || t.tools.iter().any(|x| x == tool))
+            && (t.connections.is_empty() || t.connections.iter().any(|c| c == scope))
+    }
+
+    /// Seconds a plan issued with a token stays valid.
+    pub fn token_plan_ttl_secs(&self) -> u64 {
+        self.token_mode.plan_ttl_secs.max(1)
+    }
+
+    /// Token mode in words, for the server instructions; `None` when it is off.
+    pub fn token_mode_summary(&self) -> Option<String> {
+        let t = &self.token_mode;
+        if !t.enabled {
+            return None;
+        }
+        let list = |v: &[String], all: &str| {
+            if v.is_empty() {
+                all.to_string()
+            } else {
+                v.join(", ")
+            }
+        };
+        Some(format!(
+            "TOKEN MODE is on (unattended automation; the weakest confirmation) for {} on {}: when no human can be asked inline, the plan comes back with a token, and calling again with the same arguments and plan_id \"PLAN_ID.TOKEN\" executes it without a human.",
+            list(&t.tools, "every guarded tool"),
+            list(&t.connections, "every connection")
+        ))
     }
 
     /// Refuses a tool on a connection the policy does not allow it on.

@@ -277,6 +277,18 @@ impl PlanStore {
             .map_err(|e| state_err(&path, e))
     }
 
+    /// Token mode's token for a plan: an HMAC with the store key over the plan id and the hash
+    /// of the plan as stored, so it is worth nothing for another plan, for an edited plan, or on
+    /// a server with another key. Any replica sharing the key verifies it.
+    pub fn plan_token(&self, plan: &Plan) -> String {
+        self.sign("plan-token", &token_payload(plan))
+    }
+
+    /// Whether `token` is this store's token for exactly this plan (constant-time comparison).
+    pub fn verify_plan_token(&self, plan: &Plan, token: &str) -> bool {
+        self.verify("plan-token", &token_payload(plan), token)
+    }
+
     /// Loads a plan, refusing one whose signature does not match.
     pub fn load(&self, id: &str) -> Result<Plan, GuardError> {
         let text = match &self.backend {
@@ -494,6 +506,16 @@ fn check_id(id: &str) -> Result<(), GuardError> {
     }
 }
 
+/// What a token is bound to: the plan id and the SHA-256 of the plan's canonical form.
+fn token_payload(plan: &Plan) -> Vec<u8> {
+    use sha2::Digest;
+    let hash = sha2::Sha256::digest(PlanStore::canonical(plan));
+    let mut payload = plan.id.as_bytes().to_vec();
+    payload.push(0);
+    payload.extend_from_slice(hex::encode(hash).as_bytes());
+    payload
+}
+
 /// An approval covers this exact plan content, so re-signing a changed plan voids it.
 fn approval_payload(plan: &Plan, approver: &str, at: u64) -> Vec<u8> {
     let mut payload = PlanStore::canonical(plan);
@@ -590,6 +612,25 @@ mod tests {
             store.load(&id2),
             Err(GuardError::BadSignature { .. })
         ));
+    }
+
+    #[test]
+    fn plan_tokens_bind_the_plan_and_the_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = PlanStore::open(dir.path()).expect("open");
+        let a = plan(&PlanStore::new_id(), 300);
+        let b = plan(&PlanStore::new_id(), 300);
+        let token = store.plan_token(&a);
+        assert!(store.verify_plan_token(&a, &token));
+        assert!(!store.verify_plan_token(&b, &token), "another plan");
+        let mut edited = a.clone();
+        edited.changes.push("and more".into());
+        assert!(!store.verify_plan_token(&edited, &token), "an edited plan");
+        assert!(!store.verify_plan_token(&a, "00"), "a made-up token");
+        assert!(!store.verify_plan_token(&a, "not hex"));
+        let other = tempfile::tempdir().expect("tempdir");
+        let other = PlanStore::open(other.path()).expect("open");
+        assert!(!other.verify_plan_token(&a, &token), "another server key");
     }
 
     #[test]

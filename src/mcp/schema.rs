@@ -39,10 +39,11 @@ pub fn compact_input<T: JsonSchema + std::any::Any>() -> Arc<JsonObject> {
     into_object(v)
 }
 
-/// A brief output schema: only the fields every result carries (`required`), typed, with
-/// `additionalProperties` open for the rest. For tools whose full result shape is long and the
-/// same across tools (every write returns a `WriteResult`), this keeps tools/list small while
-/// still promising what a client can rely on.
+/// A brief output schema: only the fields every result carries (`required`), typed, without
+/// prose (the tool description says what they mean), and open for the rest (JSON Schema's
+/// default `additionalProperties`). For tools whose full result shape is long and the same
+/// across tools (every write returns a `WriteResult`), this keeps tools/list small while still
+/// promising what a client can rely on.
 pub fn brief_output<T: JsonSchema + std::any::Any>() -> Arc<JsonObject> {
     let mut v = Value::Object((*compact_output::<T>()).clone());
     if let Value::Object(map) = &mut v {
@@ -57,8 +58,13 @@ pub fn brief_output<T: JsonSchema + std::any::Any>() -> Arc<JsonObject> {
             .unwrap_or_default();
         if let Some(Value::Object(props)) = map.get_mut("properties") {
             props.retain(|k, _| required.contains(k));
+            for p in props.values_mut() {
+                if let Value::Object(p) = p {
+                    p.remove("description");
+                }
+            }
         }
-        map.insert("additionalProperties".into(), Value::Bool(true));
+        map.remove("additionalProperties");
     }
     inline_defs(&mut v);
     into_object(v)

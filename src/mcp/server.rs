@@ -147,6 +147,10 @@ impl LifecycleServer {
                 confirm.join(", ")
             ));
         }
+        if let Some(token) = self.app.policy.token_mode_summary() {
+            text.push(' ');
+            text.push_str(&token);
+        }
         let names: Vec<&str> = self.app.connections.keys().map(String::as_str).collect();
         text.push_str(&format!(" Connections: {}.", names.join(", ")));
         text

@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use crate::guard::confirm::{ConfirmAnswer, Confirmer};
 use crate::guard::now_secs;
-use crate::guard::plan::{Plan, PlanTarget, user_target, value_fingerprint};
+use crate::guard::plan::{Plan, PlanTarget, split_plan_ref, user_target, value_fingerprint};
 use crate::guard::policy::quote;
 use crate::guard::store::PlanStore;
 use crate::model::{ActivationState, GroupRef, NewUser, User, normalize_email};
@@ -28,7 +28,8 @@ pub enum WriteStatus {
     Executed,
     /// Nothing needed changing.
     NoChange,
-    /// Nothing changed yet: a human must approve the plan, then call again with plan_id.
+    /// Nothing changed yet: a human must approve the plan (or, in token mode, the caller echoes
+    /// its token), then call again with plan_id.
     AwaitingApproval,
     /// Some connections of a `connection: "all"` call changed and some failed (see outcomes).
     PartlyExecuted,
@@ -59,7 +60,7 @@ impl Verification {
 /// How a write was confirmed.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ConfirmationInfo {
-    /// `elicitation`, `approve-cli`, `approve-web`, or `not-required`.
+    /// `elicitation`, `mrtr`, `approve-cli`, `approve-web`, `token`, or `not-required`.
     pub channel: String,
     /// Who approved, where known.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -103,6 +104,9 @@ pub struct WriteResult {
     /// What the agent should do next.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_step: Option<String>,
+    /// Token mode only: the plan_id to call again with (the plan id and its token).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan_id_with_token: Option<String>,
     /// Events to tell the person.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notices: Vec<String>,
@@ -146,6 +150,7 @@ impl WriteResult {
             tenant_status: None,
             staged: false,
             next_step: None,
+            plan_id_with_token: None,
             notices: Vec::new(),
             outcomes: Vec::new(),
         }
@@ -173,6 +178,28 @@ pub(super) fn journal(app: &App, caller: &Caller, tool: &str, conn: &str, fields
         // A write that cannot be journaled already happened; say so loudly rather than fail it.
         tracing::error!(error = %e, "journal append failed");
     }
+}
+
+/// Who approved a plan executed in token mode, as the journal and the result record it.
+const TOKEN_APPROVER: &str = "unattended token mode";
+
+/// The plan id a call passes, and the token appended to it; a token is refused outright where
+/// token mode is off, so a made-up one never reaches the plan store.
+fn plan_ref<'a>(
+    app: &App,
+    tool: &str,
+    scope: &str,
+    plan_id: &'a str,
+) -> Result<(&'a str, Option<&'a str>), crate::guard::GuardError> {
+    let (id, token) = split_plan_ref(plan_id);
+    if token.is_some() && !app.policy.token_mode(tool, scope) {
+        return Err(crate::guard::GuardError::TokenModeOff {
+            id: id.chars().take(40).collect(),
+            tool: tool.into(),
+            scope: scope.into(),
+        });
+    }
+    Ok((id, token))
 }
 
 /// The outcome of the gate. Short-lived, so the size difference between variants is harmless.
@@ -215,7 +242,9 @@ pub(super) async fn gate(
         targets,
     } = proposal;
     let now = now_secs();
-    if let Some(id) = opt(plan_id) {
+    if let Some(raw) = opt(plan_id) {
+        let (id, token) = split_plan_ref(&raw);
+        let id = id.to_string();
         let refuse = |e: ToolError| {
             journal(
                 app,
@@ -226,6 +255,7 @@ pub(super) async fn gate(
             );
             e
         };
+        plan_ref(app, tool, scope, &raw).map_err(|e| refuse(e.into()))?;
         let stored = app.plans.load_live(&id).map_err(|e| refuse(e.into()))?;
         if stored.tool != tool || stored.connection != scope || stored.arguments != arguments {
             return Err(refuse(ToolError::from(
@@ -244,14 +274,38 @@ pub(super) async fn gate(
                 "plan {id} no longer matches the tenant: the target changed since the plan was made (someone else edited it); call {tool} again without plan_id to get a new plan"
             ))));
         }
-        let approval = app.plans.approval(&stored).map_err(|e| refuse(e.into()))?;
+        let confirmation = match token {
+            Some(token) => {
+                if !app.plans.verify_plan_token(&stored, token) {
+                    let bad = crate::guard::GuardError::BadToken { id: id.clone() };
+                    return Err(refuse(bad.into()));
+                }
+                ConfirmationInfo {
+                    channel: "token".into(),
+                    approver: Some(TOKEN_APPROVER.into()),
+                }
+            }
+            None => {
+                let approval = app.plans.approval(&stored).map_err(|e| refuse(e.into()))?;
+                ConfirmationInfo {
+                    channel: out_of_band_channel(&approval.approver).into(),
+                    approver: Some(approval.approver),
+                }
+            }
+        };
         app.plans.consume(&id).map_err(|e| refuse(e.into()))?;
+        if token.is_some() {
+            journal(
+                app,
+                caller,
+                tool,
+                scope,
+                json!({"outcome": "approved", "plan_id": id, "channel": "token", "approver": TOKEN_APPROVER}),
+            );
+        }
         return Ok(Gate::Proceed {
             plan: stored,
-            confirmation: ConfirmationInfo {
-                channel: out_of_band_channel(&approval.approver).into(),
-                approver: Some(approval.approver),
-            },
+            confirmation,
             recheck: false,
         });
     }
@@ -302,6 +356,39 @@ pub(super) async fn gate(
                 scope,
                 format!("Plan {} needs the human's confirmation.", plan.id),
             );
+            r.plan = Some(plan);
+            Ok(Gate::Stop(Box::new(r)))
+        }
+        ConfirmAnswer::Unavailable if app.policy.token_mode(tool, scope) => {
+            let mut plan = plan;
+            plan.expires_at = now + app.policy.token_plan_ttl_secs();
+            plan.changes.push(
+                "Token mode: no human confirms this plan; it runs when the caller echoes its token"
+                    .into(),
+            );
+            app.plans.save(&plan)?;
+            let token = app.plans.plan_token(&plan);
+            journal(
+                app,
+                caller,
+                tool,
+                scope,
+                json!({"outcome": "awaiting_approval", "channel": "token", "plan": plan}),
+            );
+            let with_token = format!("{}.{token}", plan.id);
+            let mut r = WriteResult::scoped(
+                WriteStatus::AwaitingApproval,
+                scope,
+                format!(
+                    "Nothing was changed. Plan {} was issued in token mode (unattended automation): no human approves it.",
+                    plan.id
+                ),
+            );
+            r.next_step = Some(format!(
+                "Token mode is on for {tool} on {scope}. If a person is present, show them the plan first. To carry out exactly this plan, call {tool} again with the same arguments and plan_id \"{with_token}\" before {} UTC; it works once.",
+                crate::guard::rfc3339(plan.expires_at)
+            ));
+            r.plan_id_with_token = Some(with_token);
             r.plan = Some(plan);
             Ok(Gate::Stop(Box::new(r)))
         }
@@ -370,9 +457,10 @@ pub(super) fn precheck_plan(
     scope: &str,
     plan_id: &str,
 ) -> Result<(), ToolError> {
-    if let Some(id) = opt(plan_id)
-        && let Err(e) = app.plans.load_live(&id)
+    if let Some(raw) = opt(plan_id)
+        && let Err(e) = plan_ref(app, tool, scope, &raw).and_then(|(id, _)| app.plans.load_live(id))
     {
+        let id = split_plan_ref(&raw).0;
         let e = ToolError::from(e);
         journal(
             app,

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use crate::model::normalize_email;
 
 /// How to read one export; the column names are the export's own.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
     /// `.csv` or `.json` file.

@@ -41,7 +41,7 @@ pub enum ScimFlavor {
 }
 
 /// How group memberships and `active` are changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum PatchMode {
     /// Ask `/ServiceProviderConfig`; if it does not say, try PATCH and fall back to PUT on 501.

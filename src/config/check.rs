@@ -1,0 +1,477 @@
+//! The config rules serde cannot express, each reported with the line of the key it is about;
+//! and the parts of the JSON Schema that say the same thing to editors.
+//!
+//! serde and the TOML parser already name the line of unknown keys, wrong types and bad syntax.
+//! What remains (a connection without its URL, a glob that does not compile, a tool or
+//! connection name that does not exist, a cap of 0) is checked here on the parsed config, and
+//! the key's line is then looked up in the text through the TOML parser's spans.
+
+use schemars::{Schema, SchemaGenerator, json_schema};
+use serde_json::json;
+
+use super::{
+    Config, ConnectionConfig, ConnectionKind, PolicyConfig, SecretRef, StateBackendKind, UrlRef,
+    ZiaAuthKind, valid_replica_id,
+};
+use crate::guard::policy::{CONFIRMABLE_TOOLS, GUARDED_TOOLS, check_glob};
+use crate::mcp::server::TOOL_NAMES;
+
+/// One step of a key path: a table key or an array index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+/// A rule a config breaks, at a key path (e.g. `policy.confirm_tools[0]`).
+#[derive(Debug, Clone)]
+pub(super) struct Problem {
+    pub path: Vec<Seg>,
+    pub message: String,
+}
+
+fn key(k: &str) -> Seg {
+    Seg::Key(k.to_string())
+}
+
+impl Problem {
+    fn at(path: Vec<Seg>, message: impl Into<String>) -> Self {
+        Self {
+            path,
+            message: message.into(),
+        }
+    }
+
+    /// `policy.confirm_tools[0]`, as a person finds it in the file.
+    pub fn key_name(&self) -> String {
+        let mut out = String::new();
+        for seg in &self.path {
+            match seg {
+                Seg::Key(k) => {
+                    if !out.is_empty() {
+                        out.push('.');
+                    }
+                    out.push_str(k);
+                }
+                Seg::Index(i) => out.push_str(&format!("[{i}]")),
+            }
+        }
+        out
+    }
+
+    /// The message with the line of the key (or of its nearest written parent, when the key
+    /// itself is absent) and the key's name.
+    pub fn located(&self, text: &str) -> String {
+        let name = self.key_name();
+        match (line_of(text, &self.path), name.is_empty()) {
+            (Some(line), false) => format!("line {line}, {name}: {}", self.message),
+            (Some(line), true) => format!("line {line}: {}", self.message),
+            (None, false) => format!("{name}: {}", self.message),
+            (None, true) => self.message.clone(),
+        }
+    }
+}
+
+/// The 1-based line of the deepest part of `path` written in `text`.
+fn line_of(text: &str, path: &[Seg]) -> Option<usize> {
+    use toml::de::{DeTable, DeValue};
+    let root = DeTable::parse(text).ok()?;
+    let mut table = Some(root.get_ref());
+    let mut array: Option<&toml::de::DeArray> = None;
+    let mut found: Option<usize> = None;
+    for seg in path {
+        let next = match (seg, table, array) {
+            (Seg::Key(k), Some(t), _) => t
+                .iter()
+                .find(|(name, _)| name.get_ref().as_ref() == k.as_str())
+                .map(|(name, value)| (name.span().start, value)),
+            (Seg::Index(i), _, Some(a)) => a.get(*i).map(|v| (v.span().start, v)),
+            _ => None,
+        };
+        let Some((offset, value)) = next else { break };
+        found = Some(offset);
+        (table, array) = match value.get_ref() {
+            DeValue::Table(t) => (Some(t), None),
+            DeValue::Array(a) => (None, Some(a)),
+            _ => (None, None),
+        };
+    }
+    found.map(|offset| text[..offset.min(text.len())].matches('\n').count() + 1)
+}
+
+/// Every rule the config breaks, in file order of importance (connections, state, policy).
+pub(super) fn problems(config: &Config) -> Vec<Problem> {
+    let mut out = Vec::new();
+    if config.connections.is_empty() {
+        out.push(Problem::at(
+            vec![],
+            "no [connections.NAME] table: add at least one connection",
+        ));
+    }
+    for (name, conn) in &config.connections {
+        connection(name, conn, &mut out);
+    }
+    state(config, &mut out);
+    let names: Vec<&str> = config.connections.keys().map(String::as_str).collect();
+    policy(&config.policy, &names, &mut out);
+    out
+}
+
+fn connection(name: &str, c: &ConnectionConfig, out: &mut Vec<Problem>) {
+    let at = |field: &str| vec![key("connections"), key(name), key(field)];
+    let table = || vec![key("connections"), key(name)];
+    if name.eq_ignore_ascii_case("all") {
+        out.push(Problem::at(
+            table(),
+            "'all' is reserved for 'every connection'; pick another connection name",
+        ));
+    }
+    match c.kind {
+        ConnectionKind::Zia if c.auth == ZiaAuthKind::Oneapi => {
+            if c.vanity_domain.is_none() && c.token_url.is_none() {
+                out.push(Problem::at(
+                    at("auth"),
+                    "auth = \"oneapi\" needs vanity_domain (the ZIdentity vanity domain, e.g. \"acme\") or token_url",
+                ));
+            }
+        }
+        ConnectionKind::Zia => {
+            if c.cloud.is_none() && c.base_url.is_none() {
+                out.push(Problem::at(
+                    at("kind"),
+                    "kind = \"zia\" needs cloud (e.g. \"zscalertwo\") or base_url",
+                ));
+            }
+        }
+        ConnectionKind::ZiaScim | ConnectionKind::ZpaScim => {
+            let url = c.base_url.as_deref().map(str::trim).unwrap_or("");
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                out.push(Problem::at(
+                    at(if c.base_url.is_some() { "base_url" } else { "kind" }),
+                    "SCIM connections need base_url: copy the SCIM endpoint from the admin portal (e.g. https://scim1.private.zscaler.com/scim/1/<idpId>/v2)",
+                ));
+            }
+            if c.cloud.is_some() {
+                out.push(Problem::at(
+                    at("cloud"),
+                    "SCIM connections take base_url only, not cloud: endpoints differ per IdP",
+                ));
+            }
+        }
+    }
+    if c.timeout_secs == 0 {
+        out.push(Problem::at(at("timeout_secs"), "must be at least 1"));
+    }
+    if c.requests_per_second == 0 {
+        out.push(Problem::at(
+            at("requests_per_second"),
+            "must be at least 1 (set rate_limits = false to turn pacing off)",
+        ));
+    }
+    let refs = [
+        ("username", Some(&c.username)),
+        ("password", Some(&c.password)),
+        ("api_key", Some(&c.api_key)),
+        ("client_id", Some(&c.client_id)),
+        ("client_secret", Some(&c.client_secret)),
+        ("token", c.token.as_ref()),
+    ];
+    for (field, r) in refs {
+        if let Some(r) = r {
+            secret_ref(r, at(field), out);
+        }
+    }
+}
+
+fn secret_ref(r: &SecretRef, path: Vec<Seg>, out: &mut Vec<Problem>) {
+    let given = [r.env.is_some(), r.file.is_some(), r.value.is_some()]
+        .iter()
+        .filter(|x| **x)
+        .count();
+    if given != 1 {
+        out.push(Problem::at(
+            path,
+            "give exactly one of env, file or value, e.g. { env = \"NAME\" }",
+        ));
+    }
+}
+
+fn state(config: &Config, out: &mut Vec<Problem>) {
+    let s = &config.state;
+    let at = |field: &str| vec![key("state"), key(field)];
+    if s.backend == StateBackendKind::Redis && s.url.is_none() {
+        out.push(Problem::at(
+            at("backend"),
+            "backend = \"redis\" needs url (e.g. url = { env = \"ZSCALER_LIFECYCLE_MCP_REDIS_URL\" })",
+        ));
+    }
+    if let Some(UrlRef::Ref(r)) = &s.url {
+        secret_ref(r, at("url"), out);
+    }
+    if let Some(id) = &s.replica_id
+        && !valid_replica_id(id)
+    {
+        out.push(Problem::at(
+            at("replica_id"),
+            "replica_id may hold only letters, digits, '-', '_' and '.' (at most 64, not starting with '.')",
+        ));
+    }
+    if s.timeout_ms == 0 {
+        out.push(Problem::at(at("timeout_ms"), "must be at least 1"));
+    }
+}
+
+fn policy(p: &PolicyConfig, connections: &[&str], out: &mut Vec<Problem>) {
+    let at = |field: &str| vec![key("policy"), key(field)];
+    let item = |field: &str, i: usize| vec![key("policy"), key(field), Seg::Index(i)];
+    for (field, globs) in [
+        ("protected_accounts", &p.protected_accounts),
+        ("protected_groups", &p.protected_groups),
+    ] {
+        for (i, g) in globs.iter().enumerate() {
+            if let Err(e) = check_glob(g) {
+                out.push(Problem::at(
+                    item(field, i),
+                    format!("pattern '{g}' is not a valid glob: {e}"),
+                ));
+            }
+        }
+    }
+    for (i, t) in p.disabled_tools.iter().enumerate() {
+        if !TOOL_NAMES.contains(&t.as_str()) {
+            out.push(Problem::at(
+                item("disabled_tools", i),
+                format!(
+                    "disabled_tools names an unknown tool '{t}'; tools are: {}",
+                    TOOL_NAMES.join(", ")
+                ),
+            ));
+        }
+    }
+    for (i, t) in p.confirm_tools.iter().enumerate() {
+        if !CONFIRMABLE_TOOLS.contains(&t.as_str()) {
+            out.push(Problem::at(
+                item("confirm_tools", i),
+                format!(
+                    "confirm_tools names '{t}'; only {} can be put behind confirmation (destructive tools always are)",
+                    CONFIRMABLE_TOOLS.join(", ")
+                ),
+            ));
+        }
+    }
+    for (tool, conns) in &p.tool_connections {
+        let path = vec![key("policy"), key("tool_connections"), key(tool)];
+        if !TOOL_NAMES.contains(&tool.as_str()) {
+            out.push(Problem::at(
+                path.clone(),
+                format!(
+                    "tool_connections names an unknown tool '{tool}'; tools are: {}",
+                    TOOL_NAMES.join(", ")
+                ),
+            ));
+        }
+        for (i, c) in conns.iter().enumerate() {
+            if !connections.contains(&c.as_str()) {
+                let mut path = path.clone();
+                path.push(Seg::Index(i));
+                out.push(Problem::at(
+                    path,
+                    format!(
+                        "tool_connections.{tool} names connection '{c}', which is not configured; connections: {}",
+                        connections.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    if p.max_targets_per_call == 0 {
+        out.push(Problem::at(
+            at("max_targets_per_call"),
+            "must be at least 1 (to refuse every write use read_only = true; to remove a tool use disabled_tools)",
+        ));
+    }
+    if p.plan_ttl_minutes == 0 {
+        out.push(Problem::at(at("plan_ttl_minutes"), "must be at least 1"));
+    }
+    let token = &p.token_mode;
+    let tm = |field: &str| vec![key("policy"), key("token_mode"), key(field)];
+    for (i, t) in token.tools.iter().enumerate() {
+        let mut path = tm("tools");
+        path.push(Seg::Index(i));
+        if !GUARDED_TOOLS.contains(&t.as_str()) {
+            out.push(Problem::at(
+                path,
+                format!(
+                    "token_mode.tools names '{t}'; only tools that need confirmation take a token: {}",
+                    GUARDED_TOOLS.join(", ")
+                ),
+            ));
+        } else if CONFIRMABLE_TOOLS.contains(&t.as_str()) && !p.confirm_tools.contains(t) {
+            out.push(Problem::at(
+                path,
+                format!(
+                    "token_mode.tools names '{t}', which needs no confirmation here; add it to confirm_tools or remove it"
+                ),
+            ));
+        }
+    }
+    for (i, c) in token.connections.iter().enumerate() {
+        if *c != "all" && !connections.contains(&c.as_str()) {
+            let mut path = tm("connections");
+            path.push(Seg::Index(i));
+            out.push(Problem::at(
+                path,
+                format!(
+                    "token_mode.connections names connection '{c}', which is not configured; connections: {}, or \"all\"",
+                    connections.join(", ")
+                ),
+            ));
+        }
+    }
+    if token.plan_ttl_secs == 0 {
+        out.push(Problem::at(tm("plan_ttl_secs"), "must be at least 1"));
+    }
+}
+
+/// Schema of a list of tool names.
+pub(super) fn tool_list_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({"type": "array", "items": {"enum": TOOL_NAMES}})
+}
+
+/// Schema of `confirm_tools`.
+pub(super) fn confirmable_list_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({"type": "array", "items": {"enum": CONFIRMABLE_TOOLS}})
+}
+
+/// Schema of `token_mode.tools`.
+pub(super) fn token_tool_list_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({"type": "array", "items": {"enum": GUARDED_TOOLS}})
+}
+
+/// Schema of `tool_connections`: tool names to lists of connection names.
+pub(super) fn tool_connections_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "propertyNames": {"enum": TOOL_NAMES},
+        "additionalProperties": {"type": "array", "items": {"type": "string"}}
+    })
+}
+
+/// `connections`: at least one, and none called `all`.
+pub(super) fn connection_names(schema: &mut Schema) {
+    schema.insert("minProperties".into(), json!(1));
+    schema.insert(
+        "propertyNames".into(),
+        json!({"not": {"pattern": "^[Aa][Ll][Ll]$"}}),
+    );
+}
+
+/// `[state]`: Redis needs its URL; replica ids keep to a safe alphabet.
+pub(super) fn state_rules(schema: &mut Schema) {
+    schema.insert(
+        "if".into(),
+        json!({"properties": {"backend": {"const": "redis"}}, "required": ["backend"]}),
+    );
+    schema.insert("then".into(), json!({"required": ["url"]}));
+    if let Some(id) = schema
+        .get_mut("properties")
+        .and_then(|p| p.get_mut("replica_id"))
+        .and_then(|v| v.as_object_mut())
+    {
+        id.insert(
+            "pattern".into(),
+            json!("^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$"),
+        );
+    }
+}
+
+/// A connection's requirements per kind, as the parser applies them.
+pub(super) fn connection_rules(schema: &mut Schema) {
+    schema.insert(
+        "allOf".into(),
+        json!([
+            {
+                "if": {"properties": {"kind": {"const": "zia"}, "auth": {"not": {"const": "oneapi"}}}},
+                "then": {"anyOf": [{"required": ["cloud"]}, {"required": ["base_url"]}]}
+            },
+            {
+                "if": {"properties": {"kind": {"const": "zia"}, "auth": {"const": "oneapi"}}, "required": ["auth"]},
+                "then": {"anyOf": [{"required": ["vanity_domain"]}, {"required": ["token_url"]}]}
+            },
+            {
+                "if": {"properties": {"kind": {"enum": ["zia-scim", "zpa-scim"]}}},
+                "then": {
+                    "required": ["base_url"],
+                    "properties": {"base_url": {"pattern": "^\\s*https?://"}},
+                    "not": {"required": ["cloud"]}
+                }
+            }
+        ]),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn err(text: &str) -> String {
+        Config::parse(text, Path::new("t.toml"))
+            .expect_err("must be refused")
+            .to_string()
+    }
+
+    const BASE: &str = "[connections.a]\nkind = \"zia\"\ncloud = \"x\"\n";
+
+    #[test]
+    fn semantic_errors_name_the_line_and_the_key() {
+        let msg = err(&format!(
+            "{BASE}\n[policy]\nread_only = false\nconfirm_tools = [\"add_to_group\", \"list_users\"]\n"
+        ));
+        assert!(
+            msg.contains("line 7, policy.confirm_tools[1]") && msg.contains("list_users"),
+            "{msg}"
+        );
+        let msg = err(&format!(
+            "{BASE}[policy]\nprotected_accounts = [\n  \"ok@*\",\n  \"bad[\",\n]\n"
+        ));
+        assert!(
+            msg.contains("line 7, policy.protected_accounts[1]") && msg.contains("bad["),
+            "{msg}"
+        );
+        let msg = err(&format!(
+            "{BASE}[policy]\ntool_connections = {{ deactivate = [\"a\", \"zia-prod\"] }}\n"
+        ));
+        assert!(
+            msg.contains("line 5, policy.tool_connections.deactivate[1]")
+                && msg.contains("zia-prod"),
+            "{msg}"
+        );
+        let msg = err(&format!("{BASE}[policy]\nmax_targets_per_call = 0\n"));
+        assert!(msg.contains("line 5, policy.max_targets_per_call"), "{msg}");
+        let msg = err("[connections.b]\nkind = \"zpa-scim\"\nbase_url = \"scim.example\"\n");
+        assert!(msg.contains("line 3, connections.b.base_url"), "{msg}");
+        let msg = err("[connections.b]\nkind = \"zia\"\n");
+        assert!(msg.contains("line 2, connections.b.kind"), "{msg}");
+        let msg = err(&format!("{BASE}password = {{}}\n"));
+        assert!(msg.contains("line 4, connections.a.password"), "{msg}");
+        let msg = err(&format!(
+            "{BASE}[policy.token_mode]\nenabled = true\ntools = [\"create_user\"]\nconnections = [\"nowhere\"]\n"
+        ));
+        assert!(
+            msg.contains("line 6, policy.token_mode.tools[0]") && msg.contains("confirm_tools"),
+            "{msg}"
+        );
+        let msg = err(&format!("{BASE}[state]\nbackend = \"redis\"\n"));
+        assert!(msg.contains("line 5, state.backend"), "{msg}");
+    }
+
+    #[test]
+    fn type_errors_keep_the_toml_parsers_line() {
+        let msg = err(&format!("{BASE}[policy]\nmax_targets_per_call = \"ten\"\n"));
+        assert!(msg.contains("line 5"), "{msg}");
+        let msg = err(&format!("{BASE}[policy.token_mode]\nenable = true\n"));
+        assert!(msg.contains("line 5") && msg.contains("enable"), "{msg}");
+    }
+}

@@ -1,0 +1,241 @@
+//! The JSON Schema that `config schema` prints and the config parser must agree: every shipped
+//! example is accepted by both, every broken file is refused by both, and what only the parser
+//! can know (names of configured connections, glob syntax) is refused with its line.
+
+mod common;
+
+use std::path::Path;
+
+use serde_json::Value;
+use zscaler_lifecycle_mcp::config::Config;
+
+async fn exported_schema() -> Value {
+    let out = tokio::process::Command::new(common::BIN)
+        .args(["config", "schema"])
+        .output()
+        .await
+        .expect("run config schema");
+    assert!(out.status.success());
+    serde_json::from_slice(&out.stdout).expect("the schema is JSON")
+}
+
+fn as_json(text: &str) -> Value {
+    toml::from_str::<Value>(text).unwrap_or_else(|e| panic!("not TOML ({e}):\n{text}"))
+}
+
+/// The config block of the README, as users copy it.
+fn readme_example() -> String {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README");
+    let start = readme
+        .find("```toml\n[connections.zia-prod]")
+        .expect("README has the config example")
+        + "```toml\n".len();
+    let len = readme[start..].find("```").expect("block ends");
+    readme[start..start + len].to_string()
+}
+
+const BASE: &str = "[connections.a]\nkind = \"zia\"\ncloud = \"zscalertwo\"\n";
+
+#[tokio::test]
+async fn schema_and_parser_accept_and_refuse_the_same_files() {
+    let schema = exported_schema().await;
+    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
+
+    let mut good: Vec<(String, String)> = vec![
+        ("README example".into(), readme_example()),
+        ("minimal".into(), BASE.into()),
+        (
+            "test harness".into(),
+            format!(
+                "{BASE}registered_domains = [\"acme.example\"]\n\n[connections.zpa-test]\nkind = \"zpa-scim\"\nbase_url = \"http://127.0.0.1:1/scim\"\nquarantine_group = \"Quarantine\"\n\n[policy]\nprotected_accounts = [\"breakglass@*\", \"svc-*\"]\nprotected_groups = [\"Admins\"]\nmax_targets_per_call = 2\nconfirm_tools = [\"add_to_group\"]\ntool_connections = {{ remove_from_group = [] }}\n"
+            ),
+        ),
+        (
+            "token mode".into(),
+            format!(
+                "{BASE}[policy]\nconfirm_tools = [\"add_to_group\"]\n[policy.token_mode]\nenabled = true\ntools = [\"deactivate\", \"add_to_group\"]\nconnections = [\"a\", \"all\"]\nplan_ttl_secs = 30\n"
+            ),
+        ),
+        (
+            "oneapi and redis".into(),
+            "[connections.z]\nkind = \"zia\"\nauth = \"oneapi\"\nvanity_domain = \"acme\"\nclient_secret = { file = \"/run/secrets/s\" }\n[state]\nbackend = \"redis\"\nurl = { env = \"REDIS_URL\" }\nreplica_id = \"mcp-a\"\n".into(),
+        ),
+    ];
+    // Every combination `init` writes.
+    for kinds in [
+        vec!["zia"],
+        vec!["oneapi"],
+        vec!["zia-scim"],
+        vec!["zpa-scim"],
+        vec!["zia", "oneapi", "zia-scim", "zpa-scim"],
+    ] {
+        let mut args = vec!["init"];
+        for k in &kinds {
+            args.extend(["--kind", k]);
+        }
+        let out = tokio::process::Command::new(common::BIN)
+            .args(&args)
+            .output()
+            .await
+            .expect("run init");
+        assert!(out.status.success());
+        good.push((
+            format!("init {kinds:?}"),
+            String::from_utf8(out.stdout).expect("utf-8"),
+        ));
+    }
+    for (name, text) in &good {
+        if let Err(e) = Config::parse(text, Path::new("good.toml")) {
+            panic!("parser refuses {name}: {e}");
+        }
+        let errors: Vec<String> = validator
+            .iter_errors(&as_json(text))
+            .map(|e| format!("{} at {}", e, e.instance_path))
+            .collect();
+        assert!(errors.is_empty(), "schema refuses {name}: {errors:?}");
+    }
+
+    let bad: Vec<(&str, String)> = vec![
+        ("no connection", "[policy]\nread_only = true\n".into()),
+        ("unknown key", format!("{BASE}pasword = \"x\"\n")),
+        (
+            "unknown policy key",
+            format!("{BASE}[policy]\nprotected_acounts = []\n"),
+        ),
+        (
+            "wrong type",
+            format!("{BASE}[policy]\nmax_targets_per_call = \"ten\"\n"),
+        ),
+        ("unknown kind", "[connections.a]\nkind = \"zpa\"\n".into()),
+        (
+            "reserved name",
+            "[connections.ALL]\nkind = \"zia\"\ncloud = \"x\"\n".into(),
+        ),
+        ("zia without cloud", "[connections.a]\nkind = \"zia\"\n".into()),
+        (
+            "oneapi without vanity domain",
+            "[connections.a]\nkind = \"zia\"\nauth = \"oneapi\"\n".into(),
+        ),
+        (
+            "scim without base_url",
+            "[connections.a]\nkind = \"zpa-scim\"\n".into(),
+        ),
+        (
+            "scim base_url without scheme",
+            "[connections.a]\nkind = \"zia-scim\"\nbase_url = \"scim.example/x\"\n".into(),
+        ),
+        (
+            "scim with cloud",
+            "[connections.a]\nkind = \"zia-scim\"\nbase_url = \"https://s.example\"\ncloud = \"x\"\n"
+                .into(),
+        ),
+        ("empty secret reference", format!("{BASE}password = {{}}\n")),
+        (
+            "two secret sources",
+            format!("{BASE}api_key = {{ env = \"K\", file = \"/k\" }}\n"),
+        ),
+        ("timeout 0", format!("{BASE}timeout_secs = 0\n")),
+        (
+            "redis without url",
+            format!("{BASE}[state]\nbackend = \"redis\"\n"),
+        ),
+        (
+            "bad replica id",
+            format!("{BASE}[state]\nreplica_id = \"../x\"\n"),
+        ),
+        (
+            "confirm a read tool",
+            format!("{BASE}[policy]\nconfirm_tools = [\"list_users\"]\n"),
+        ),
+        (
+            "disable an unknown tool",
+            format!("{BASE}[policy]\ndisabled_tools = [\"delete_everyone\"]\n"),
+        ),
+        (
+            "connections of an unknown tool",
+            format!("{BASE}[policy]\ntool_connections = {{ nuke = [\"a\"] }}\n"),
+        ),
+        (
+            "cap of 0",
+            format!("{BASE}[policy]\nmax_targets_per_call = 0\n"),
+        ),
+        ("plan ttl 0", format!("{BASE}[policy]\nplan_ttl_minutes = 0\n")),
+        (
+            "token for a read tool",
+            format!("{BASE}[policy.token_mode]\nenabled = true\ntools = [\"list_users\"]\n"),
+        ),
+        (
+            "token ttl 0",
+            format!("{BASE}[policy.token_mode]\nenabled = true\nplan_ttl_secs = 0\n"),
+        ),
+        (
+            "token mode typo",
+            format!("{BASE}[policy.token_mode]\nenable = true\n"),
+        ),
+    ];
+    for (name, text) in &bad {
+        let parsed = Config::parse(text, Path::new("bad.toml"));
+        let msg = match parsed {
+            Ok(_) => panic!("parser accepts {name}"),
+            Err(e) => e.to_string(),
+        };
+        if *name != "no connection" {
+            assert!(msg.contains("line "), "{name}: no line in {msg}");
+        }
+        assert!(
+            !validator.is_valid(&as_json(text)),
+            "schema accepts {name}, which the parser refuses: {msg}"
+        );
+    }
+
+    // What only the parser can know is still refused, with the line and the key.
+    for (text, needle) in [
+        (
+            format!("{BASE}[policy]\ntool_connections = {{ deactivate = [\"zia-prod\"] }}\n"),
+            "line 5, policy.tool_connections.deactivate[0]",
+        ),
+        (
+            format!("{BASE}[policy]\nprotected_groups = [\"Adm[ins\"]\n"),
+            "line 5, policy.protected_groups[0]",
+        ),
+        (
+            format!("{BASE}[policy.token_mode]\nenabled = true\nconnections = [\"zia-prod\"]\n"),
+            "line 6, policy.token_mode.connections[0]",
+        ),
+        (
+            format!("{BASE}[policy.token_mode]\nenabled = true\ntools = [\"create_user\"]\n"),
+            "line 6, policy.token_mode.tools[0]",
+        ),
+    ] {
+        let msg = Config::parse(&text, Path::new("bad.toml"))
+            .expect_err("refused")
+            .to_string();
+        assert!(msg.contains(needle), "{msg}");
+    }
+}
+
+#[tokio::test]
+async fn check_reports_policy_errors_with_line_and_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("c.toml");
+    std::fs::write(
+        &config,
+        format!("{BASE}\n[policy]\nconfirm_tools = [\"deactivate\"]\n"),
+    )
+    .expect("write");
+    let out = tokio::process::Command::new(common::BIN)
+        .arg("--config")
+        .arg(&config)
+        .arg("check")
+        .env("ZSCALER_LIFECYCLE_MCP_STATE_DIR", dir.path().join("state"))
+        .output()
+        .await
+        .expect("run check");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("line 6, policy.confirm_tools[0]") && err.contains("'deactivate'"),
+        "{err}"
+    );
+}
