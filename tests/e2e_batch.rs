@@ -214,7 +214,9 @@ async fn a_batch_on_scim_disables_each_account_and_reports_each_outcome() {
         .iter()
         .filter(|u| u["active"] == "true" || u["active"] == true)
         .filter_map(|u| u["userName"].as_str().map(str::to_string))
-        .filter(|e| e.ends_with("@acme.example") && !e.starts_with("breakglass") && !e.starts_with("svc-"))
+        .filter(|e| {
+            e.ends_with("@acme.example") && !e.starts_with("breakglass") && !e.starts_with("svc-")
+        })
         .take(2)
         .collect();
     assert_eq!(emails.len(), 2, "two active ZPA users: {zpa:?}");
@@ -245,8 +247,34 @@ async fn a_batch_on_scim_disables_each_account_and_reports_each_outcome() {
     // Native ZIA was not touched.
     let log = requests(&env).await;
     assert!(
-        log["by_route"].get("POST /api/v1/users/bulkDelete").is_none(),
+        log["by_route"]
+            .get("POST /api/v1/users/bulkDelete")
+            .is_none(),
         "{log}"
     );
+    client.close().await;
+}
+
+#[tokio::test]
+async fn a_batch_in_token_mode_runs_once_with_its_token() {
+    let env =
+        Env::with_sim_policy("max_targets_per_call = 5\n\n[policy.token_mode]\nenabled = true\n")
+            .await;
+    let client = env.connect(Human::Absent).await;
+    let args = json!({"users": ["jane.doe@acme.example", "john.smith@acme.example"]});
+    let first = client.ok("deactivate", args.clone()).await;
+    let echo = first["plan_id_with_token"]
+        .as_str()
+        .expect("token issued")
+        .to_string();
+    assert_eq!(present(&env, &THREE[..2]).await.len(), 2, "nothing yet");
+    let mut with_token = args.clone();
+    with_token["plan_id"] = json!(echo);
+    let done = client.ok("deactivate", with_token.clone()).await;
+    assert_eq!(done["status"], "executed", "{done}");
+    assert_eq!(done["confirmation"]["channel"], "token");
+    assert!(present(&env, &THREE[..2]).await.is_empty());
+    let replay = client.err("deactivate", with_token).await;
+    assert!(replay.contains("already used"), "{replay}");
     client.close().await;
 }
