@@ -192,9 +192,18 @@ pub struct ConnectionConfig {
     #[serde(default = "default_timeout_secs")]
     pub timeout_secs: u64,
     /// Pace requests to ZIA's published limits (GET 2/s, POST/PUT 1/s, DELETE 1/min and 4/h,
-    /// activation 10/min). Turn off only for a tenant or simulator without limits.
-    #[serde(default = "yes")]
-    pub rate_limits: bool,
+    /// activation 10/min): `true` (the default), `false` only for a tenant or simulator without
+    /// limits, or a table `[connections.NAME.rate_limits]` with the tenant's own figures
+    /// (`get_per_second`, `get_per_hour`, `write_per_second`, `write_per_hour`,
+    /// `delete_per_minute`, `delete_per_hour`, `activate_per_minute`, `activate_per_hour`;
+    /// each one left out keeps its documented value).
+    #[serde(default)]
+    pub rate_limits: RateLimits,
+    /// Native ZIA: the tenant's "API Session Timeout Duration" in seconds (Administration >
+    /// Advanced Settings; 5 to 20 minutes, default 5). A session idle this long has ended and
+    /// its staged changes were activated; the adapter refreshes a little before.
+    #[serde(default = "default_session_timeout_secs")]
+    pub session_timeout_secs: u64,
     /// Native ZIA: `session` (legacy API key, the default) or `oneapi` (ZIdentity OAuth2, for
     /// tenants migrated to ZIdentity). With `oneapi`, `cloud` is the OneAPI cloud (`production`,
     /// `beta`, `gov`, `govus`) and `base_url` overrides the API gateway.
@@ -221,6 +230,68 @@ pub struct ConnectionConfig {
     /// SCIM: `auto` (ask the server), `patch` or `put` for membership and active changes.
     #[serde(default = "default_patch_mode")]
     pub patch: crate::provider::scim::PatchMode,
+}
+
+/// Whether and to what budget a connection paces its requests: `rate_limits = true|false`, or
+/// a table of the tenant's own figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimits {
+    /// `true`: the documented limits; `false`: no pacing.
+    Switch(bool),
+    /// The tenant's own limits.
+    Budget(crate::provider::zia::RateBudget),
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self::Switch(true)
+    }
+}
+
+impl RateLimits {
+    /// Whether requests are paced at all.
+    pub fn enabled(&self) -> bool {
+        !matches!(self, Self::Switch(false))
+    }
+
+    /// The budget to pace to, `None` when pacing is off.
+    pub fn budget(&self) -> Option<crate::provider::zia::RateBudget> {
+        match self {
+            Self::Switch(true) => Some(crate::provider::zia::RateBudget::documented()),
+            Self::Switch(false) => None,
+            Self::Budget(b) => Some(*b),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RateLimits {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RateLimits;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("true, false, or a table such as { write_per_second = 1, write_per_hour = 400 }")
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<RateLimits, E> {
+                Ok(RateLimits::Switch(v))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<RateLimits, A::Error> {
+                let b = crate::provider::zia::RateBudget::deserialize(
+                    serde::de::value::MapAccessDeserializer::new(map),
+                )?;
+                b.validate().map_err(serde::de::Error::custom)?;
+                Ok(RateLimits::Budget(b))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+fn default_session_timeout_secs() -> u64 {
+    300
 }
 
 /// How a native ZIA connection authenticates.
@@ -456,6 +527,12 @@ impl Config {
                             message: "auth = \"oneapi\" needs vanity_domain (the ZIdentity vanity domain, e.g. \"acme\") or token_url".into(),
                         });
                     }
+                }
+                ConnectionKind::Zia if conn.session_timeout_secs == 0 => {
+                    return Err(ConfigError::Connection {
+                        connection: name.clone(),
+                        message: "session_timeout_secs must be at least 1 (the tenant's API Session Timeout Duration, 300 to 1200)".into(),
+                    });
                 }
                 ConnectionKind::Zia => {
                     if conn.cloud.is_none() && conn.base_url.is_none() {

@@ -82,13 +82,17 @@ fn app(
             )));
         }
     }
+    let ledger = shared.clone().map(Ledger::shared).unwrap_or_default();
+    for (name, c) in &connections {
+        ledger.watch(name, c.provider.clone());
+    }
     Ok(App {
         connections,
         policy: Policy::new(policy).map_err(SetupError::Policy)?,
         plans: PlanStore::open_with(&dir, shared.as_ref())?,
         journal: Journal::for_config(&state_cfg, &dir)?
             .with_max_bytes(config.map_or(64, |c| c.server.journal_max_mb) << 20),
-        ledger: shared.map(Ledger::shared).unwrap_or_default(),
+        ledger,
         state_dir: dir,
         demo,
         sources: config.map(|c| c.sources.clone()).unwrap_or_default(),
@@ -162,6 +166,7 @@ fn zia_config(
     err: impl Fn(String) -> SetupError,
 ) -> Result<(ZiaConfig, String), SetupError> {
     let timeout = Duration::from_secs(c.timeout_secs.max(1));
+    let session_timeout = Duration::from_secs(c.session_timeout_secs.max(1));
     if c.auth == ZiaAuthKind::Oneapi {
         let cloud = c.cloud.clone().unwrap_or_default();
         let token_url = match (&c.token_url, &c.vanity_domain) {
@@ -180,7 +185,8 @@ fn zia_config(
                 client_secret: c.client_secret.resolve("client_secret").map_err(&err)?,
             }),
             timeout,
-            rate_limits: c.rate_limits,
+            rate_limits: c.rate_limits.budget(),
+            session_timeout,
         };
         return Ok((cfg, token_url));
     }
@@ -206,7 +212,8 @@ fn zia_config(
             api_key: c.api_key.resolve("api_key").map_err(&err)?,
         },
         timeout,
-        rate_limits: c.rate_limits,
+        rate_limits: c.rate_limits.budget(),
+        session_timeout,
     };
     Ok((cfg, base_url))
 }
@@ -244,7 +251,8 @@ fn build(config: Config) -> Result<Running, SetupError> {
                     base_url: c.base_url.clone().unwrap_or_default(),
                     token,
                     timeout: Duration::from_secs(c.timeout_secs.max(1)),
-                    requests_per_second: Some(c.requests_per_second).filter(|_| c.rate_limits),
+                    requests_per_second: Some(c.requests_per_second)
+                        .filter(|_| c.rate_limits.enabled()),
                     patch: c.patch,
                 })
                 .map_err(|e| err(e.to_string()))?;
@@ -298,7 +306,8 @@ pub async fn demo() -> Result<Running, SetupError> {
         },
         timeout: Duration::from_secs(30),
         // The embedded demo tenant enforces no limits; pacing would only slow the demo.
-        rate_limits: false,
+        rate_limits: None,
+        session_timeout: crate::provider::zia::DEFAULT_SESSION_TIMEOUT,
     })
     .map_err(|e| SetupError::Demo(e.to_string()))?;
     let mut connections = BTreeMap::new();

@@ -70,6 +70,16 @@ pub enum ProviderError {
         message: String,
         retry_after: Option<Duration>,
     },
+    /// The tenant's long-window (hourly) quota is used up (ZIA `403 LIMIT_EXCEEDED`): no retry
+    /// helps before the window resets.
+    #[error("hourly quota exhausted: {message}")]
+    QuotaExhausted {
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    /// The tenant is in maintenance mode (scheduled upgrade) and refuses writes for now.
+    #[error("tenant in maintenance; writes refused, retry later: {message}")]
+    Maintenance { message: String },
     /// Another admin session holds the tenant-wide edit lock.
     #[error("tenant is locked for editing: {message}")]
     EditLocked { message: String },
@@ -171,5 +181,12 @@ pub trait Provider: Send + Sync {
     /// session that held staged changes, which ZIA activates).
     fn take_notices(&self) -> Vec<String> {
         Vec::new()
+    }
+
+    /// How many changes this server had staged that the tenant activated because their admin
+    /// session ended (idle timeout, replaced session), drained on read, so the activation
+    /// ledger can record that they are live. Zero where nothing is ever staged.
+    fn take_activated_by_session_end(&self) -> usize {
+        0
     }
 }

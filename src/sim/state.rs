@@ -83,6 +83,9 @@ pub(crate) struct Fault {
     pub latency_ms: Option<u64>,
     #[serde(default)]
     pub code: Option<String>,
+    /// The error body's `message` (default: "injected by the simulator").
+    #[serde(default)]
+    pub message: Option<String>,
     #[serde(default = "one")]
     pub count: u32,
     /// Sent as the `Retry-After` header, verbatim (`"0 seconds"`, `"1"`, …).

@@ -20,7 +20,8 @@ use serde_json::{Value, json};
 
 pub use crate::provider::retry::parse_retry_after;
 pub use auth::obfuscate_api_key;
-pub use client::ZiaAuth;
+pub use client::{DEFAULT_SESSION_TIMEOUT, ReportedRate, ZiaAuth};
+pub use pacing::RateBudget;
 
 use crate::model::{
     ActivationState, Department, Group, GroupRef, NewUser, Page, PageRequest, User, UserFilter,
@@ -42,8 +43,12 @@ pub struct ZiaConfig {
     pub auth: ZiaAuth,
     /// Per-request timeout.
     pub timeout: Duration,
-    /// Pace requests to the tenant's published rate limits (on for real tenants).
-    pub rate_limits: bool,
+    /// The rate budget to pace requests to: the tenant's published limits
+    /// ([`RateBudget::documented`]) for real tenants, `None` for no client-side pacing.
+    pub rate_limits: Option<RateBudget>,
+    /// The tenant's "API Session Timeout Duration" (5 to 20 minutes, default 5): a session
+    /// idle this long has ended, and its staged changes were activated.
+    pub session_timeout: Duration,
 }
 
 /// The API base URL of a ZIA cloud, as every official SDK builds it.
@@ -91,6 +96,7 @@ impl ZiaProvider {
                 cfg.auth,
                 cfg.timeout,
                 cfg.rate_limits,
+                cfg.session_timeout,
             )?,
         })
     }
@@ -321,7 +327,7 @@ impl Provider for ZiaProvider {
             .client
             .json(Method::POST, "/users", &[], Some(&body))
             .await?;
-        self.client.mark_staged(true);
+        self.client.staged_write();
         to_user(created)
     }
 
@@ -370,7 +376,7 @@ impl Provider for ZiaProvider {
             .client
             .json(Method::PUT, &format!("/users/{n}"), &[], Some(&raw))
             .await?;
-        self.client.mark_staged(true);
+        self.client.staged_write();
         to_user(updated)
     }
 
@@ -379,7 +385,7 @@ impl Provider for ZiaProvider {
         self.client
             .call(Method::DELETE, &format!("/users/{n}"), &[], None)
             .await?;
-        self.client.mark_staged(true);
+        self.client.staged_write();
         Ok(())
     }
 
@@ -392,12 +398,37 @@ impl Provider for ZiaProvider {
         self.client.take_notices()
     }
 
+    /// Logs in, reads the activation status, and reports the rate headroom: the tenant's own
+    /// `x-ratelimit-*` counters when it sends them, else the budget this connection paces to.
+    async fn probe(&self) -> Result<String, ProviderError> {
+        let status = self.activation_status().await?;
+        let headroom = match (self.client.reported_rate(), self.client.budget()) {
+            (Some(r), _) => format!(
+                "tenant reports {} request(s) left{}{}",
+                r.remaining,
+                r.limit.map(|l| format!(" of {l}")).unwrap_or_default(),
+                r.reset_secs
+                    .map(|s| format!(", window resets in {s} s"))
+                    .unwrap_or_default()
+            ),
+            (None, Some(b)) => format!("tenant sends no rate headers; pacing to {}", b.describe()),
+            (None, None) => "tenant sends no rate headers; pacing off (rate_limits = false)".into(),
+        };
+        Ok(format!(
+            "reachable, credentials accepted, tenant status {status:?}; rate headroom: {headroom}"
+        ))
+    }
+
+    fn take_activated_by_session_end(&self) -> usize {
+        self.client.take_activated_by_session_end()
+    }
+
     async fn activate(&self) -> Result<ActivationState, ProviderError> {
         let s: WireStatus = self
             .client
             .json(Method::POST, "/status/activate", &[], Some(&json!({})))
             .await?;
-        self.client.mark_staged(false);
+        self.client.activated();
         parse_status(s.status)
     }
 }
