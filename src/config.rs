@@ -215,6 +215,10 @@ pub struct ConnectionConfig {
     /// OneAPI client secret; defaults to the SDKs' `ZSCALER_CLIENT_SECRET`.
     #[serde(default = "default_client_secret_ref")]
     pub client_secret: SecretRef,
+    /// OneAPI private key (RSA, PEM text or a path to it) instead of the client secret: token
+    /// requests then carry a signed RFC 7523 assertion. The SDKs read `ZSCALER_PRIVATE_KEY`.
+    #[serde(default)]
+    pub private_key: Option<SecretRef>,
     /// OneAPI vanity domain (`acme` for `acme.zslogin.net`).
     #[serde(default)]
     pub vanity_domain: Option<String>,
@@ -595,6 +599,46 @@ mod tests {
         assert_eq!(z.kind, ConnectionKind::Zia);
         assert_eq!(z.username, env_ref("ZIA_USERNAME"));
         assert!(c.policy.protect_admins);
+    }
+
+    #[test]
+    fn rate_limits_take_a_switch_or_the_tenants_own_figures() {
+        use crate::provider::zia::RateBudget;
+        let base = "[connections.a]\nkind = \"zia\"\ncloud = \"zscaler\"\n";
+        let c = Config::parse(base, Path::new("t")).expect("valid");
+        assert_eq!(
+            c.connections["a"].rate_limits.budget(),
+            Some(RateBudget::documented())
+        );
+        assert_eq!(c.connections["a"].session_timeout_secs, 300);
+        let off = format!("{base}rate_limits = false\nsession_timeout_secs = 1200\n");
+        let c = Config::parse(&off, Path::new("t")).expect("valid");
+        assert_eq!(c.connections["a"].rate_limits.budget(), None);
+        assert_eq!(c.connections["a"].session_timeout_secs, 1200);
+        let table = format!(
+            "{base}[connections.a.rate_limits]\nwrite_per_second = 2\nwrite_per_hour = 800\n"
+        );
+        let c = Config::parse(&table, Path::new("t")).expect("valid");
+        let b = c.connections["a"].rate_limits.budget().expect("on");
+        assert_eq!((b.write_per_second, b.write_per_hour), (2, 800));
+        assert_eq!(
+            b.get_per_second, 2,
+            "unset figures keep the documented value"
+        );
+        assert_eq!(b.delete_per_hour, 4);
+        for (bad, says) in [
+            ("write_per_secnd = 2", "write_per_secnd"),
+            ("delete_per_hour = 0", "delete_per_hour must be at least 1"),
+            ("get_per_second = -1", "get_per_second"),
+        ] {
+            let text = format!("{base}[connections.a.rate_limits]\n{bad}\n");
+            let err = Config::parse(&text, Path::new("t"))
+                .expect_err(bad)
+                .to_string();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+        let zero = format!("{base}session_timeout_secs = 0\n");
+        assert!(Config::parse(&zero, Path::new("t")).is_err());
     }
 
     #[test]

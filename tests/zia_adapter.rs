@@ -315,7 +315,10 @@ fn oneapi_provider(sim: &Sim, secret: &str) -> ZiaProvider {
             zscaler_lifecycle_mcp::provider::zia::oneapi::OneApiCredentials {
                 token_url: format!("{}/oauth2/v1/token", sim.base_url()),
                 client_id: Secret::new(zscaler_lifecycle_mcp::sim::ONEAPI_DEMO_CLIENT_ID),
-                client_secret: Secret::new(secret),
+                credential:
+                    zscaler_lifecycle_mcp::provider::zia::oneapi::OneApiCredential::ClientSecret(
+                        Secret::new(secret),
+                    ),
             },
         ),
         timeout: std::time::Duration::from_secs(10),
@@ -620,7 +623,9 @@ async fn assert_done_once(sim: &Sim, http: &reqwest::Client, b: &Batch) {
             .as_array()
             .expect("groups")
             .iter()
-            .filter(|g| g["id"].to_string() == b.finance)
+            .filter(|g| {
+                g["id"].as_i64().map(|n| n.to_string()).as_deref() == Some(b.finance.as_str())
+            })
             .count();
         assert_eq!(n, 1, "user {id} in Finance once: {u}");
     }
@@ -880,4 +885,77 @@ async fn quota_exhaustion_and_maintenance_are_reported_as_such_and_not_retried()
             .any(|g| g["id"] == 88003),
         "nothing changed"
     );
+}
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("test-only key fixture")
+}
+
+fn private_key_provider(sim: &Sim, pem: &str) -> ZiaProvider {
+    use zscaler_lifecycle_mcp::provider::zia::oneapi::{OneApiCredential, OneApiCredentials};
+    ZiaProvider::new(ZiaConfig {
+        base_url: sim.base_url(),
+        auth: ZiaAuth::OneApi(OneApiCredentials {
+            token_url: format!("{}/oauth2/v1/token", sim.base_url()),
+            client_id: Secret::new(zscaler_lifecycle_mcp::sim::ONEAPI_DEMO_CLIENT_ID),
+            credential: OneApiCredential::PrivateKey(Secret::new(pem)),
+        }),
+        timeout: Duration::from_secs(10),
+        rate_limits: None,
+        session_timeout: Duration::from_secs(300),
+    })
+    .expect("provider")
+}
+
+#[tokio::test]
+async fn oneapi_private_key_assertion_logs_in_and_a_wrong_key_is_refused_clearly() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = Sim::start(SimOptions {
+        oneapi_public_key_pem: Some(fixture("test-only-oneapi-public-key.pem")),
+        ..SimOptions::default()
+    })
+    .await
+    .expect("sim");
+    let http = reqwest::Client::new();
+    let key = fixture("test-only-oneapi-private-key.pem");
+    let p = private_key_provider(&sim, &key);
+    assert_eq!(
+        p.list_groups()
+            .await
+            .expect("signed assertion accepted")
+            .len(),
+        15
+    );
+    let c = counters(&sim, &http).await;
+    assert_eq!(c["by_route"]["GET /api/v1/groups"], 1, "{c}");
+
+    let other = fixture("test-only-unregistered-private-key.pem");
+    let wrong = private_key_provider(&sim, &other);
+    let err = wrong.list_groups().await.expect_err("unregistered key");
+    let text = format!("{err} {err:?}");
+    assert!(matches!(err, ProviderError::Auth { .. }), "{text}");
+    assert!(text.contains("private-key assertion"), "{text}");
+    assert!(text.contains("invalid_client"), "{text}");
+    // No line of either key in errors or Debug output.
+    for pem in [&key, &other] {
+        for line in pem.lines().filter(|l| !l.starts_with("-----")) {
+            assert!(!text.contains(line), "key material leaked: {text}");
+        }
+    }
+    assert!(!text.contains("PRIVATE KEY"), "{text}");
+
+    let garbage = private_key_provider(
+        &sim,
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----",
+    );
+    match garbage.list_groups().await {
+        Err(ProviderError::Auth { message }) => {
+            assert!(message.contains("not a usable RSA key"), "{message}")
+        }
+        other => panic!("expected a clear key error, got {other:?}"),
+    }
 }

@@ -41,6 +41,8 @@ pub(crate) struct SimState {
     pub zia: ZiaBehaviour,
     /// Where the tenant is saved after writes, when persistence is on.
     persister: Option<Persister>,
+    /// The public key the OneAPI client's private-key assertions must verify against.
+    pub oneapi_key: Option<jsonwebtoken::DecodingKey>,
 }
 
 /// The mutable part of the state.
@@ -196,6 +198,7 @@ impl SimState {
             scim: ScimRuntime::new(scim),
             zia,
             persister: None,
+            oneapi_key: None,
         }
     }
 

@@ -438,7 +438,8 @@ impl ZiaClient {
             let refresh_due = idle >= self.session_timeout.saturating_sub(self.refresh_margin());
             let token_due = open.renew_at.is_some_and(|at| Instant::now() >= at);
             let staged = self.staged_count() > 0;
-            if !force_new && !expired && !token_due && !(refresh_due && !staged) {
+            let keep = !refresh_due || staged;
+            if !force_new && !expired && !token_due && keep {
                 return Ok(open.secret.clone());
             }
             if force_new || expired {
@@ -724,6 +725,22 @@ mod tests {
         }
         assert!(matches!(
             e(403, r#"{"code":"LIMIT_EXCEEDED"}"#),
+            ProviderError::QuotaExhausted {
+                retry_after: None,
+                ..
+            }
+        ));
+        assert!(matches!(
+            e(403, r#"{"code":"MAINTENANCE_MODE","message":"x"}"#),
+            ProviderError::Maintenance { .. }
+        ));
+        assert!(matches!(
+            e(503, r#"{"message":"Scheduled maintenance in progress"}"#),
+            ProviderError::Maintenance { .. }
+        ));
+        // A 403 for a missing role stays a plain API error with the tenant's code.
+        assert!(matches!(
+            e(403, r#"{"code":"ACCESS_DENIED","message":"no role"}"#),
             ProviderError::Api { status: 403, .. }
         ));
         assert!(matches!(
