@@ -190,3 +190,63 @@ pub trait Provider: Send + Sync {
         0
     }
 }
+
+/// Strategies shared by the parsers' property tests.
+#[cfg(test)]
+pub(crate) mod arbitrary {
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    /// Keys the parsers look for, so that arbitrary objects reach the typed paths.
+    const KEYS: [&str; 20] = [
+        "id",
+        "name",
+        "email",
+        "groups",
+        "department",
+        "adminUser",
+        "comments",
+        "code",
+        "message",
+        "Retry-After",
+        "status",
+        "access_token",
+        "expires_in",
+        "userName",
+        "emails",
+        "active",
+        "members",
+        "Resources",
+        "totalResults",
+        "schemas",
+    ];
+
+    /// Any JSON value, biased towards the shapes and field names the API uses.
+    pub fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            any::<String>().prop_map(Value::String),
+            "[0-9]{1,20}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 64, 8, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::vec(
+                    (
+                        prop_oneof![
+                            prop::sample::select(KEYS.to_vec()).prop_map(str::to_string),
+                            any::<String>()
+                        ],
+                        inner
+                    ),
+                    0..8
+                )
+                .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+}

@@ -693,6 +693,20 @@ impl ZiaClient {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        #[test]
+        fn any_error_answer_is_classified_without_panic(
+            status in 400u16..600,
+            hint in proptest::option::of(proptest::prelude::any::<String>()),
+            v in crate::provider::arbitrary::json(),
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..128),
+        ) {
+            let status = StatusCode::from_u16(status).expect("in range");
+            let _ = map_error(status, hint.as_deref(), &serde_json::to_vec(&v).expect("json"));
+            let _ = map_error(status, hint.as_deref(), &bytes);
+        }
+    }
+
     #[test]
     fn error_mapping() {
         let e = |s: u16, b: &str| {

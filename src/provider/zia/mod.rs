@@ -166,16 +166,19 @@ impl ZiaProvider {
             return Ok(raw);
         }
         tracing::debug!("per-id user read came back encoded (ZIdentity tenant); using the list");
-        let listed: Vec<Value> = self.all_pages("/users", USER_PAGE).await?;
-        let row = listed
-            .into_iter()
-            .find(|u| u.get("id").and_then(Value::as_i64) == Some(n))
-            .ok_or_else(|| ProviderError::NotFound {
-                what: format!("user {n} (absent from the user list)"),
-            })?;
-        for field in ["name", "email"] {
-            if let (Some(v), Some(obj)) = (row.get(field).cloned(), raw.as_object_mut()) {
-                obj.insert(field.into(), v);
+        let listed: Vec<WireUser> = self.all_pages("/users", USER_PAGE).await?;
+        let row =
+            listed
+                .into_iter()
+                .find(|u| u.id == n)
+                .ok_or_else(|| ProviderError::NotFound {
+                    what: format!("user {n} (absent from the user list)"),
+                })?;
+        if let Some(obj) = raw.as_object_mut() {
+            for (field, v) in [("name", row.name), ("email", row.email)] {
+                if let Some(v) = v {
+                    obj.insert(field.into(), Value::String(v));
+                }
             }
         }
         Ok(raw)
@@ -240,13 +243,14 @@ impl Provider for ZiaProvider {
         loop {
             let mut query = query_base.clone();
             query.push(("page", api_page.to_string()));
-            let batch: Vec<Value> = self
+            // Straight into typed rows: a 10,000-user page never exists as a JSON tree.
+            let batch: Vec<WireUser> = self
                 .client
                 .json(Method::GET, "/users", &query, None)
                 .await?;
             let n = batch.len();
-            for (i, raw) in batch.into_iter().enumerate().skip(offset) {
-                let user = to_user(raw)?;
+            for (i, row) in batch.into_iter().enumerate().skip(offset) {
+                let user = User::from(row);
                 if !filter.matches(&user) {
                     continue;
                 }

@@ -177,7 +177,12 @@ pub async fn fetch_token(
             ),
         });
     }
-    let answer: TokenAnswer = serde_json::from_slice(&bytes).map_err(|e| ProviderError::Auth {
+    parse_token_answer(&bytes)
+}
+
+/// A successful token answer: the token and how long to use it before renewing.
+pub fn parse_token_answer(bytes: &[u8]) -> Result<(Secret, Duration), ProviderError> {
+    let answer: TokenAnswer = serde_json::from_slice(bytes).map_err(|e| ProviderError::Auth {
         message: format!("OneAPI token answer is not the expected JSON: {e}"),
     })?;
     let token = answer
@@ -240,6 +245,23 @@ mod tests {
         };
         let d = format!("{k:?}");
         assert!(!d.contains("PRIVATE KEY") && !d.contains("abc"), "{d}");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn token_answers_never_panic(v in crate::provider::arbitrary::json(), bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..128)) {
+            let _ = parse_token_answer(&serde_json::to_vec(&v).expect("serialize"));
+            let _ = parse_token_answer(&bytes);
+        }
+
+        #[test]
+        fn lifetimes_in_numbers_or_strings_renew_early(secs in 0u64..1_000_000, quoted in proptest::prelude::any::<bool>()) {
+            let e = if quoted { serde_json::json!(secs.to_string()) } else { serde_json::json!(secs) };
+            let body = serde_json::json!({"access_token": "t", "expires_in": e});
+            let (t, life) = parse_token_answer(&serde_json::to_vec(&body).expect("json")).expect("valid");
+            proptest::prop_assert_eq!(t.expose(), "t");
+            proptest::prop_assert_eq!(life, Duration::from_secs(secs).saturating_sub(RENEW_BEFORE));
+        }
     }
 
     #[test]
