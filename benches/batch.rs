@@ -203,4 +203,11 @@ fn main() {
         wall.as_secs_f64() / fl.as_secs_f64().max(f64::MIN_POSITIVE)
     );
     println!("\npeak RSS of the server: {:.1} MB", rss as f64 / 1024.0);
+    let log = sim.requests();
+    if too_many(&log) > 0 {
+        println!(
+            "429s by weight (the simulator's sliding windows): {}",
+            log["rate_limited"]
+        );
+    }
 }

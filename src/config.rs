@@ -200,9 +200,18 @@ pub struct ConnectionConfig {
     #[schemars(range(min = 1))]
     pub timeout_secs: u64,
     /// Pace requests to ZIA's published limits (GET 2/s, POST/PUT 1/s, DELETE 1/min and 4/h,
-    /// activation 10/min). Turn off only for a tenant or simulator without limits.
-    #[serde(default = "yes")]
-    pub rate_limits: bool,
+    /// activation 10/min): `true` (the default), `false` only for a tenant or simulator without
+    /// limits, or a table `[connections.NAME.rate_limits]` with the tenant's own figures
+    /// (`get_per_second`, `get_per_hour`, `write_per_second`, `write_per_hour`,
+    /// `delete_per_minute`, `delete_per_hour`, `activate_per_minute`, `activate_per_hour`;
+    /// each one left out keeps its documented value).
+    #[serde(default)]
+    pub rate_limits: RateLimits,
+    /// Native ZIA: the tenant's "API Session Timeout Duration" in seconds (Administration >
+    /// Advanced Settings; 5 to 20 minutes, default 5). A session idle this long has ended and
+    /// its staged changes were activated; the adapter refreshes a little before.
+    #[serde(default = "default_session_timeout_secs")]
+    pub session_timeout_secs: u64,
     /// Native ZIA: `session` (legacy API key, the default) or `oneapi` (ZIdentity OAuth2, for
     /// tenants migrated to ZIdentity). With `oneapi`, `cloud` is the OneAPI cloud (`production`,
     /// `beta`, `gov`, `govus`) and `base_url` overrides the API gateway.
@@ -214,6 +223,10 @@ pub struct ConnectionConfig {
     /// OneAPI client secret; defaults to the SDKs' `ZSCALER_CLIENT_SECRET`.
     #[serde(default = "default_client_secret_ref")]
     pub client_secret: SecretRef,
+    /// OneAPI private key (RSA, PEM text or a path to it) instead of the client secret: token
+    /// requests then carry a signed RFC 7523 assertion. The SDKs read `ZSCALER_PRIVATE_KEY`.
+    #[serde(default)]
+    pub private_key: Option<SecretRef>,
     /// OneAPI vanity domain (`acme` for `acme.zslogin.net`).
     #[serde(default)]
     pub vanity_domain: Option<String>,
@@ -230,6 +243,69 @@ pub struct ConnectionConfig {
     /// SCIM: `auto` (ask the server), `patch` or `put` for membership and active changes.
     #[serde(default = "default_patch_mode")]
     pub patch: crate::provider::scim::PatchMode,
+}
+
+/// Whether and to what budget a connection paces its requests: `rate_limits = true|false`, or
+/// a table of the tenant's own figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, JsonSchema)]
+#[schemars(untagged)]
+pub enum RateLimits {
+    /// `true`: the documented limits; `false`: no pacing.
+    Switch(bool),
+    /// The tenant's own limits.
+    Budget(crate::provider::zia::RateBudget),
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self::Switch(true)
+    }
+}
+
+impl RateLimits {
+    /// Whether requests are paced at all.
+    pub fn enabled(&self) -> bool {
+        !matches!(self, Self::Switch(false))
+    }
+
+    /// The budget to pace to, `None` when pacing is off.
+    pub fn budget(&self) -> Option<crate::provider::zia::RateBudget> {
+        match self {
+            Self::Switch(true) => Some(crate::provider::zia::RateBudget::documented()),
+            Self::Switch(false) => None,
+            Self::Budget(b) => Some(*b),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RateLimits {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RateLimits;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("true, false, or a table such as { write_per_second = 1, write_per_hour = 400 }")
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<RateLimits, E> {
+                Ok(RateLimits::Switch(v))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<RateLimits, A::Error> {
+                let b = crate::provider::zia::RateBudget::deserialize(
+                    serde::de::value::MapAccessDeserializer::new(map),
+                )?;
+                b.validate().map_err(serde::de::Error::custom)?;
+                Ok(RateLimits::Budget(b))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+fn default_session_timeout_secs() -> u64 {
+    300
 }
 
 /// How a native ZIA connection authenticates.
@@ -525,6 +601,46 @@ mod tests {
         assert_eq!(z.kind, ConnectionKind::Zia);
         assert_eq!(z.username, env_ref("ZIA_USERNAME"));
         assert!(c.policy.protect_admins);
+    }
+
+    #[test]
+    fn rate_limits_take_a_switch_or_the_tenants_own_figures() {
+        use crate::provider::zia::RateBudget;
+        let base = "[connections.a]\nkind = \"zia\"\ncloud = \"zscaler\"\n";
+        let c = Config::parse(base, Path::new("t")).expect("valid");
+        assert_eq!(
+            c.connections["a"].rate_limits.budget(),
+            Some(RateBudget::documented())
+        );
+        assert_eq!(c.connections["a"].session_timeout_secs, 300);
+        let off = format!("{base}rate_limits = false\nsession_timeout_secs = 1200\n");
+        let c = Config::parse(&off, Path::new("t")).expect("valid");
+        assert_eq!(c.connections["a"].rate_limits.budget(), None);
+        assert_eq!(c.connections["a"].session_timeout_secs, 1200);
+        let table = format!(
+            "{base}[connections.a.rate_limits]\nwrite_per_second = 2\nwrite_per_hour = 800\n"
+        );
+        let c = Config::parse(&table, Path::new("t")).expect("valid");
+        let b = c.connections["a"].rate_limits.budget().expect("on");
+        assert_eq!((b.write_per_second, b.write_per_hour), (2, 800));
+        assert_eq!(
+            b.get_per_second, 2,
+            "unset figures keep the documented value"
+        );
+        assert_eq!(b.delete_per_hour, 4);
+        for (bad, says) in [
+            ("write_per_secnd = 2", "write_per_secnd"),
+            ("delete_per_hour = 0", "delete_per_hour must be at least 1"),
+            ("get_per_second = -1", "get_per_second"),
+        ] {
+            let text = format!("{base}[connections.a.rate_limits]\n{bad}\n");
+            let err = Config::parse(&text, Path::new("t"))
+                .expect_err(bad)
+                .to_string();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+        let zero = format!("{base}session_timeout_secs = 0\n");
+        assert!(Config::parse(&zero, Path::new("t")).is_err());
     }
 
     #[test]

@@ -103,6 +103,10 @@ enum Command {
         /// Enforce the documented ZIA rate limits (GET 2/s, POST/PUT 1/s, DELETE 1/min, …).
         #[arg(long)]
         limits: bool,
+        /// Enforce the documented limits multiplied by N (e.g. 20: POST/PUT 20/s and 8000/h),
+        /// to exercise pacing quickly; implies --limits.
+        #[arg(long, value_name = "N")]
+        limits_scale: Option<u32>,
         /// Write the scenario's HR export (CSV work_email,status,end_date) here; orphans only.
         #[arg(long)]
         hr_export: Option<PathBuf>,
@@ -279,6 +283,7 @@ fn main() -> std::process::ExitCode {
                 scenario,
                 seed,
                 limits,
+                limits_scale,
                 hr_export,
                 state,
             } => {
@@ -288,6 +293,7 @@ fn main() -> std::process::ExitCode {
                     scenario,
                     seed,
                     limits,
+                    limits_scale,
                     hr_export,
                     state,
                 })

@@ -49,13 +49,17 @@ fn app(
     // The policy's names, globs and caps were checked (with line numbers) by `Config::parse`.
     let dir = state_dir(config);
     let state_cfg = config.map(|c| c.state.clone()).unwrap_or_default();
+    let ledger = shared.clone().map(Ledger::shared).unwrap_or_default();
+    for (name, c) in &connections {
+        ledger.watch(name, c.provider.clone());
+    }
     Ok(App {
         connections,
         policy: Policy::new(policy).map_err(SetupError::Policy)?,
         plans: PlanStore::open_with(&dir, shared.as_ref())?,
         journal: Journal::for_config(&state_cfg, &dir)?
             .with_max_bytes(config.map_or(64, |c| c.server.journal_max_mb) << 20),
-        ledger: shared.map(Ledger::shared).unwrap_or_default(),
+        ledger,
         state_dir: dir,
         demo,
         sources: config.map(|c| c.sources.clone()).unwrap_or_default(),
@@ -69,56 +73,78 @@ pub fn from_config(path: &Path) -> Result<Running, SetupError> {
 
 /// A single connection `zia` from the official SDKs' environment variables, when there is no
 /// config file (how an MCP bundle passes settings): OneAPI when `ZSCALER_CLIENT_ID` and
-/// `ZSCALER_VANITY_DOMAIN` are set (secret from `ZSCALER_CLIENT_SECRET`, cloud from
-/// `ZSCALER_CLOUD`), else the legacy login when `ZIA_CLOUD` or `ZIA_BASE_URL` is set
+/// `ZSCALER_VANITY_DOMAIN` are set (secret from `ZSCALER_CLIENT_SECRET`, or else a private key
+/// from `ZSCALER_PRIVATE_KEY`; cloud from `ZSCALER_CLOUD`) and `ZSCALER_USE_LEGACY_CLIENT` is
+/// not true, else the legacy login when `ZIA_CLOUD` or `ZIA_BASE_URL` is set
 /// (credentials from `ZIA_USERNAME`, `ZIA_PASSWORD` and `ZIA_API_KEY`).
 pub fn from_env() -> Option<Result<Running, SetupError>> {
-    let var = |n: &str| {
-        std::env::var(n)
-            .ok()
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-    };
-    let (cloud, base_url) = (var("ZIA_CLOUD"), var("ZIA_BASE_URL"));
-    let quote = |v: &str| serde_json::Value::from(v).to_string();
-    // OneAPI, as the official SDKs read it: client credentials plus the vanity domain.
-    let vanity = var("ZSCALER_VANITY_DOMAIN");
-    if let (Some(v), Some(_)) = (&vanity, var("ZSCALER_CLIENT_ID")) {
-        let mut text = format!(
-            "[connections.zia]\nkind = \"zia\"\nauth = \"oneapi\"\nvanity_domain = {}\n",
-            quote(v)
-        );
-        if let Some(c) = var("ZSCALER_CLOUD") {
-            text.push_str(&format!("cloud = {}\n", quote(&c)));
-        }
-        if let Some(d) = var("ZIA_REGISTERED_DOMAINS") {
-            let list: Vec<String> = d.split(',').map(|x| quote(x.trim())).collect();
-            text.push_str(&format!("registered_domains = [{}]\n", list.join(", ")));
-        }
-        return Some(
-            Config::parse(&text, Path::new("(environment)"))
-                .map_err(SetupError::from)
-                .and_then(build),
-        );
-    }
-    if cloud.is_none() && base_url.is_none() {
-        return None;
-    }
-    let mut text = String::from("[connections.zia]\nkind = \"zia\"\n");
-    if let Some(u) = &base_url {
-        text.push_str(&format!("base_url = {}\n", quote(u)));
-    } else if let Some(c) = &cloud {
-        text.push_str(&format!("cloud = {}\n", quote(c)));
-    }
-    if let Some(d) = var("ZIA_REGISTERED_DOMAINS") {
-        let list: Vec<String> = d.split(',').map(|x| quote(x.trim())).collect();
-        text.push_str(&format!("registered_domains = [{}]\n", list.join(", ")));
-    }
+    let text = env_config_text(|n| std::env::var(n).ok())?;
     Some(
         Config::parse(&text, Path::new("(environment)"))
             .map_err(SetupError::from)
             .and_then(build),
     )
+}
+
+/// The configuration [`from_env`] builds, from a variable lookup (testable without touching
+/// the process environment). `None` when no connection is described.
+fn env_config_text(lookup: impl Fn(&str) -> Option<String>) -> Option<String> {
+    let var = |n: &str| {
+        lookup(n)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let quote = |v: &str| serde_json::Value::from(v).to_string();
+    let domains = || {
+        var("ZIA_REGISTERED_DOMAINS").map(|d| {
+            let list: Vec<String> = d.split(',').map(|x| quote(x.trim())).collect();
+            format!("registered_domains = [{}]\n", list.join(", "))
+        })
+    };
+    // OneAPI, as the official SDKs read it: client credentials plus the vanity domain.
+    let vanity = var("ZSCALER_VANITY_DOMAIN");
+    // The SDKs' switch back to the legacy session login, whatever OneAPI variables are set.
+    let legacy = var("ZSCALER_USE_LEGACY_CLIENT")
+        .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes"));
+    if let (false, Some(v), Some(_)) = (legacy, &vanity, var("ZSCALER_CLIENT_ID")) {
+        let mut text = format!(
+            "[connections.zia]\nkind = \"zia\"\nauth = \"oneapi\"\nvanity_domain = {}\n",
+            quote(v)
+        );
+        // A private key instead of a secret, as the SDKs read it.
+        if var("ZSCALER_CLIENT_SECRET").is_none() && var("ZSCALER_PRIVATE_KEY").is_some() {
+            text.push_str("private_key = { env = \"ZSCALER_PRIVATE_KEY\" }\n");
+        }
+        if let Some(c) = var("ZSCALER_CLOUD") {
+            text.push_str(&format!("cloud = {}\n", quote(&c)));
+        }
+        text.push_str(&domains().unwrap_or_default());
+        return Some(text);
+    }
+    let (cloud, base_url) = (var("ZIA_CLOUD"), var("ZIA_BASE_URL"));
+    let mut text = String::from("[connections.zia]\nkind = \"zia\"\n");
+    if let Some(u) = &base_url {
+        text.push_str(&format!("base_url = {}\n", quote(u)));
+    } else if let Some(c) = &cloud {
+        text.push_str(&format!("cloud = {}\n", quote(c)));
+    } else {
+        return None;
+    }
+    text.push_str(&domains().unwrap_or_default());
+    Some(text)
+}
+
+/// The PEM text of a OneAPI private key given as the text itself (as `ZSCALER_PRIVATE_KEY`
+/// may hold it) or as a path to it.
+fn private_key_pem(value: crate::secret::Secret) -> Result<crate::secret::Secret, String> {
+    let v = value.expose().trim();
+    if v.starts_with("-----BEGIN") {
+        // Environment variables often carry the newlines escaped.
+        return Ok(crate::secret::Secret::new(v.replace("\\n", "\n")));
+    }
+    std::fs::read_to_string(v)
+        .map(crate::secret::Secret::new)
+        .map_err(|e| format!("private_key: neither PEM text nor a readable key file ({e})"))
 }
 
 /// A native ZIA connection's settings (legacy session or OneAPI) and the key that names its
@@ -129,6 +155,7 @@ fn zia_config(
     err: impl Fn(String) -> SetupError,
 ) -> Result<(ZiaConfig, String), SetupError> {
     let timeout = Duration::from_secs(c.timeout_secs.max(1));
+    let session_timeout = Duration::from_secs(c.session_timeout_secs.max(1));
     if c.auth == ZiaAuthKind::Oneapi {
         let cloud = c.cloud.clone().unwrap_or_default();
         let token_url = match (&c.token_url, &c.vanity_domain) {
@@ -144,10 +171,18 @@ fn zia_config(
             auth: ZiaAuth::OneApi(oneapi::OneApiCredentials {
                 token_url: token_url.clone(),
                 client_id: c.client_id.resolve("client_id").map_err(&err)?,
-                client_secret: c.client_secret.resolve("client_secret").map_err(&err)?,
+                credential: match &c.private_key {
+                    Some(r) => oneapi::OneApiCredential::PrivateKey(
+                        private_key_pem(r.resolve("private_key").map_err(&err)?).map_err(&err)?,
+                    ),
+                    None => oneapi::OneApiCredential::ClientSecret(
+                        c.client_secret.resolve("client_secret").map_err(&err)?,
+                    ),
+                },
             }),
             timeout,
-            rate_limits: c.rate_limits,
+            rate_limits: c.rate_limits.budget(),
+            session_timeout,
         };
         return Ok((cfg, token_url));
     }
@@ -173,7 +208,8 @@ fn zia_config(
             api_key: c.api_key.resolve("api_key").map_err(&err)?,
         },
         timeout,
-        rate_limits: c.rate_limits,
+        rate_limits: c.rate_limits.budget(),
+        session_timeout,
     };
     Ok((cfg, base_url))
 }
@@ -211,7 +247,8 @@ fn build(config: Config) -> Result<Running, SetupError> {
                     base_url: c.base_url.clone().unwrap_or_default(),
                     token,
                     timeout: Duration::from_secs(c.timeout_secs.max(1)),
-                    requests_per_second: Some(c.requests_per_second).filter(|_| c.rate_limits),
+                    requests_per_second: Some(c.requests_per_second)
+                        .filter(|_| c.rate_limits.enabled()),
                     patch: c.patch,
                 })
                 .map_err(|e| err(e.to_string()))?;
@@ -265,7 +302,8 @@ pub async fn demo() -> Result<Running, SetupError> {
         },
         timeout: Duration::from_secs(30),
         // The embedded demo tenant enforces no limits; pacing would only slow the demo.
-        rate_limits: false,
+        rate_limits: None,
+        session_timeout: crate::provider::zia::DEFAULT_SESSION_TIMEOUT,
     })
     .map_err(|e| SetupError::Demo(e.to_string()))?;
     let mut connections = BTreeMap::new();
@@ -282,4 +320,87 @@ pub async fn demo() -> Result<Running, SetupError> {
         app: Arc::new(app(connections, &demo_policy(), None, true, None)?),
         demo_sim: Some(sim),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(vars: &[(&str, &str)]) -> Option<String> {
+        let map: std::collections::HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        env_config_text(|n| map.get(n).cloned())
+    }
+
+    #[test]
+    fn sdk_environment_picks_oneapi_a_private_key_or_the_legacy_switch() {
+        let oneapi = [
+            ("ZSCALER_CLIENT_ID", "id"),
+            ("ZSCALER_CLIENT_SECRET", "s"),
+            ("ZSCALER_VANITY_DOMAIN", "acme"),
+            ("ZIA_CLOUD", "zscalertwo"),
+        ];
+        let t = text(&oneapi).expect("oneapi");
+        assert!(
+            t.contains("auth = \"oneapi\"") && !t.contains("private_key"),
+            "{t}"
+        );
+        let t = text(&[
+            ("ZSCALER_CLIENT_ID", "id"),
+            ("ZSCALER_PRIVATE_KEY", "/keys/k.pem"),
+            ("ZSCALER_VANITY_DOMAIN", "acme"),
+        ])
+        .expect("oneapi with a key");
+        assert!(
+            t.contains("private_key = { env = \"ZSCALER_PRIVATE_KEY\" }"),
+            "{t}"
+        );
+        assert!(Config::parse(&t, Path::new("t")).is_ok(), "{t}");
+        for on in ["true", "TRUE", "1"] {
+            let mut legacy = oneapi.to_vec();
+            legacy.push(("ZSCALER_USE_LEGACY_CLIENT", on));
+            let t = text(&legacy).expect("legacy");
+            assert!(
+                !t.contains("oneapi") && t.contains("cloud = \"zscalertwo\""),
+                "{t}"
+            );
+        }
+        let mut off = oneapi.to_vec();
+        off.push(("ZSCALER_USE_LEGACY_CLIENT", "false"));
+        assert!(text(&off).expect("oneapi").contains("oneapi"));
+        // Legacy asked for, but no legacy tenant named: nothing to build.
+        assert!(
+            text(&[
+                ("ZSCALER_CLIENT_ID", "id"),
+                ("ZSCALER_VANITY_DOMAIN", "acme"),
+                ("ZSCALER_USE_LEGACY_CLIENT", "true")
+            ])
+            .is_none()
+        );
+        assert!(text(&[]).is_none());
+    }
+
+    #[test]
+    fn a_private_key_is_pem_text_or_a_file() {
+        let pem = "-----BEGIN PRIVATE KEY-----\\nAAAA\\n-----END PRIVATE KEY-----";
+        let got = private_key_pem(crate::secret::Secret::new(pem)).expect("pem");
+        assert!(
+            got.expose().contains("\nAAAA\n"),
+            "escaped newlines restored"
+        );
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("k.pem");
+        std::fs::write(&path, "-----BEGIN PRIVATE KEY-----\nBBBB\n").expect("write");
+        let got =
+            private_key_pem(crate::secret::Secret::new(path.display().to_string())).expect("file");
+        assert!(got.expose().contains("BBBB"));
+        let err = private_key_pem(crate::secret::Secret::new("/nonexistent/k.pem"))
+            .expect_err("missing file");
+        assert!(
+            err.contains("neither PEM text nor a readable key file"),
+            "{err}"
+        );
+    }
 }

@@ -528,7 +528,8 @@ async fn concurrent_writes_through_two_replicas_meet_no_429() {
                     api_key: Secret::new(c.api_key),
                 },
                 timeout: Duration::from_secs(10),
-                rate_limits: true,
+                rate_limits: Some(zscaler_lifecycle_mcp::provider::zia::RateBudget::documented()),
+                session_timeout: zscaler_lifecycle_mcp::provider::zia::DEFAULT_SESSION_TIMEOUT,
             },
         )
         .expect("provider")

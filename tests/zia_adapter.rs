@@ -124,7 +124,8 @@ async fn errors_are_classified() {
             api_key: Secret::new("DemoKey12345"),
         },
         timeout: std::time::Duration::from_secs(10),
-        rate_limits: true,
+        rate_limits: Some(zscaler_lifecycle_mcp::provider::zia::RateBudget::documented()),
+        session_timeout: zscaler_lifecycle_mcp::provider::zia::DEFAULT_SESSION_TIMEOUT,
     })
     .expect("provider");
     match bad.list_groups().await {
@@ -141,7 +142,8 @@ async fn errors_are_classified() {
             api_key: Secret::new("DemoKey12345"),
         },
         timeout: std::time::Duration::from_secs(2),
-        rate_limits: true,
+        rate_limits: Some(zscaler_lifecycle_mcp::provider::zia::RateBudget::documented()),
+        session_timeout: zscaler_lifecycle_mcp::provider::zia::DEFAULT_SESSION_TIMEOUT,
     })
     .expect("provider");
     assert!(matches!(
@@ -266,6 +268,18 @@ async fn the_tenants_own_rate_headers_are_honoured() {
             message,
             retry_after: Some(w),
         }) => {
+            // The 429's own x-ratelimit-reset is its retry hint: past the ceiling, fail fast.
+            assert!(message.contains("3600"), "{message}");
+            assert!(w > std::time::Duration::from_secs(3500));
+        }
+        other => panic!("expected a fail-fast on the reported reset, got {other:?}"),
+    }
+    // The next call is not even sent into the used-up window.
+    match p.list_groups().await {
+        Err(ProviderError::RateLimited {
+            message,
+            retry_after: Some(w),
+        }) => {
             assert!(message.contains("rate window"), "{message}");
             assert!(w > std::time::Duration::from_secs(3500));
         }
@@ -288,7 +302,8 @@ fn session_provider(sim: &Sim) -> ZiaProvider {
             api_key: Secret::new(c.api_key),
         },
         timeout: std::time::Duration::from_secs(10),
-        rate_limits: true,
+        rate_limits: Some(zscaler_lifecycle_mcp::provider::zia::RateBudget::documented()),
+        session_timeout: zscaler_lifecycle_mcp::provider::zia::DEFAULT_SESSION_TIMEOUT,
     })
     .expect("provider")
 }
@@ -300,11 +315,15 @@ fn oneapi_provider(sim: &Sim, secret: &str) -> ZiaProvider {
             zscaler_lifecycle_mcp::provider::zia::oneapi::OneApiCredentials {
                 token_url: format!("{}/oauth2/v1/token", sim.base_url()),
                 client_id: Secret::new(zscaler_lifecycle_mcp::sim::ONEAPI_DEMO_CLIENT_ID),
-                client_secret: Secret::new(secret),
+                credential:
+                    zscaler_lifecycle_mcp::provider::zia::oneapi::OneApiCredential::ClientSecret(
+                        Secret::new(secret),
+                    ),
             },
         ),
         timeout: std::time::Duration::from_secs(10),
-        rate_limits: true,
+        rate_limits: Some(zscaler_lifecycle_mcp::provider::zia::RateBudget::documented()),
+        session_timeout: zscaler_lifecycle_mcp::provider::zia::DEFAULT_SESSION_TIMEOUT,
     })
     .expect("provider")
 }
@@ -428,4 +447,515 @@ async fn a_paced_batch_under_documented_limits_meets_no_429() {
         c["by_route"]["PUT /api/v1/users/{id}"].as_u64() == Some(3),
         "{c}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pacing to a configured budget, session idle timeout, quota and maintenance refusals.
+
+use std::time::Duration;
+use zscaler_lifecycle_mcp::model::{DepartmentRef, NewUser};
+use zscaler_lifecycle_mcp::provider::zia::RateBudget;
+use zscaler_lifecycle_mcp::sim::ZiaLimits;
+
+/// The documented limits, 20 times faster on both sides: the shape is the real tenant's.
+const SCALE: u32 = 20;
+
+fn provider_with(sim: &Sim, budget: Option<RateBudget>, session_timeout: Duration) -> ZiaProvider {
+    let c = sim.credentials().clone();
+    ZiaProvider::new(ZiaConfig {
+        base_url: sim.base_url(),
+        auth: ZiaAuth::Session {
+            username: c.username,
+            password: Secret::new(c.password),
+            api_key: Secret::new(c.api_key),
+        },
+        timeout: Duration::from_secs(10),
+        rate_limits: budget,
+        session_timeout,
+    })
+    .expect("provider")
+}
+
+async fn scaled_sim() -> Sim {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Sim::start(SimOptions {
+        zia_limits: Some(ZiaLimits::documented().scaled(SCALE)),
+        ..SimOptions::default()
+    })
+    .await
+    .expect("sim")
+}
+
+async fn sim_users_with_email(sim: &Sim, http: &reqwest::Client, email: &str) -> Vec<Value> {
+    http.get(format!("{}/__sim/users", sim.base_url()))
+        .query(&[("email", email)])
+        .send()
+        .await
+        .expect("sim")
+        .json()
+        .await
+        .expect("json")
+}
+
+/// What a batch of 50 writes did, for the assertions.
+struct Batch {
+    created: Vec<String>,
+    updated: Vec<String>,
+    finance: String,
+    unknown_outcomes: usize,
+}
+
+/// 25 creates and 25 membership changes, interleaved. `during(i)` runs before write `i` (to
+/// inject faults part-way). A create whose outcome is unknown is settled the way a careful
+/// caller does: read back by email, and create again only if it is absent.
+async fn fifty_writes<F, Fut>(
+    p: &ZiaProvider,
+    sim: &Sim,
+    http: &reqwest::Client,
+    mut during: F,
+) -> Batch
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let groups = p.list_groups().await.expect("groups");
+    let finance = groups
+        .iter()
+        .find(|g| g.name == "Finance")
+        .expect("finance")
+        .clone();
+    let all = p
+        .list_users(
+            &UserFilter::default(),
+            &PageRequest {
+                cursor: None,
+                limit: 10_000,
+            },
+        )
+        .await
+        .expect("users");
+    let mut targets = all
+        .items
+        .iter()
+        .filter(|u| {
+            !u.admin
+                && u.email.ends_with("@acme.example")
+                && !u.groups.iter().any(|g| g.id == finance.id)
+        })
+        .map(|u| u.id.clone());
+    let finance_ref = GroupRef {
+        id: finance.id.clone(),
+        name: finance.name.clone(),
+    };
+    let mut batch = Batch {
+        created: vec![],
+        updated: vec![],
+        finance: finance.id.clone(),
+        unknown_outcomes: 0,
+    };
+    for i in 0..50 {
+        during(i).await;
+        if i % 2 == 0 {
+            let email = format!("paced.{i}@acme.example");
+            let new = NewUser {
+                name: format!("Paced User {i}"),
+                email: email.clone(),
+                department: Some(DepartmentRef {
+                    id: "77001".into(),
+                    name: "Sales".into(),
+                }),
+                groups: vec![finance_ref.clone()],
+                comments: None,
+                password: None,
+            };
+            match p.create_user(&new).await {
+                Ok(u) => assert_eq!(u.email, email),
+                Err(ProviderError::OutcomeUnknown { message }) => {
+                    batch.unknown_outcomes += 1;
+                    // Not retried by the adapter: the tenant holds no such user yet.
+                    assert!(
+                        sim_users_with_email(sim, http, &email).await.is_empty(),
+                        "an unknown outcome must not be resent: {message}"
+                    );
+                    if p.find_users_by_email(&email)
+                        .await
+                        .expect("read back")
+                        .is_empty()
+                    {
+                        p.create_user(&new).await.expect("create after read-back");
+                    }
+                }
+                Err(e) => panic!("create {i}: {e:?}"),
+            }
+            batch.created.push(email);
+        } else {
+            let id = targets.next().expect("enough users");
+            let after = p
+                .change_groups(&id, std::slice::from_ref(&finance_ref), &[])
+                .await
+                .unwrap_or_else(|e| panic!("update {i}: {e:?}"));
+            assert!(after.groups.iter().any(|g| g.id == finance.id));
+            batch.updated.push(id);
+        }
+    }
+    batch
+}
+
+/// Every write landed exactly once on the tenant.
+async fn assert_done_once(sim: &Sim, http: &reqwest::Client, b: &Batch) {
+    for email in &b.created {
+        assert_eq!(
+            sim_users_with_email(sim, http, email).await.len(),
+            1,
+            "{email} exactly once"
+        );
+    }
+    for id in &b.updated {
+        let u: Value = http
+            .get(format!("{}/__sim/users/{id}", sim.base_url()))
+            .send()
+            .await
+            .expect("sim")
+            .json()
+            .await
+            .expect("json");
+        let n = u["groups"]
+            .as_array()
+            .expect("groups")
+            .iter()
+            .filter(|g| {
+                g["id"].as_i64().map(|n| n.to_string()).as_deref() == Some(b.finance.as_str())
+            })
+            .count();
+        assert_eq!(n, 1, "user {id} in Finance once: {u}");
+    }
+}
+
+#[tokio::test]
+async fn fifty_paced_writes_under_scaled_limits_meet_zero_429s() {
+    let sim = scaled_sim().await;
+    let http = reqwest::Client::new();
+    let p = provider_with(
+        &sim,
+        Some(RateBudget::documented().scaled(SCALE)),
+        Duration::from_secs(300),
+    );
+    let b = fifty_writes(&p, &sim, &http, |_| async {}).await;
+    assert_eq!(b.unknown_outcomes, 0);
+    assert_done_once(&sim, &http, &b).await;
+    let c = counters(&sim, &http).await;
+    assert!(c["by_status"].get("429").is_none(), "paced: {c}");
+    for w in ["get", "write", "delete", "activate"] {
+        assert_eq!(c["rate_limited"][w], 0, "{w}: {c}");
+    }
+    assert_eq!(c["by_route"]["POST /api/v1/users"], 25, "{c}");
+    assert_eq!(c["by_route"]["PUT /api/v1/users/{id}"], 25, "{c}");
+}
+
+#[tokio::test]
+async fn fifty_writes_survive_429_edit_lock_and_5xx_each_done_exactly_once() {
+    let sim = scaled_sim().await;
+    let http = reqwest::Client::new();
+    let p = provider_with(
+        &sim,
+        Some(RateBudget::documented().scaled(SCALE)),
+        Duration::from_secs(300),
+    );
+    let (s, h) = (&sim, &http);
+    let b = fifty_writes(&p, s, h, |i| async move {
+        let spec = match i {
+            0 => serde_json::json!([
+                {"route": "POST /api/v1/users", "status": 429, "code": "TOO_MANY_REQUESTS", "retry_after_header": "1"},
+                {"route": "PUT /api/v1/users/{id}", "status": 409, "code": "EDIT_LOCK_NOT_AVAILABLE"}
+            ]),
+            20 => serde_json::json!([
+                {"route": "POST /api/v1/users", "status": 429, "code": "TOO_MANY_REQUESTS", "retry_after_body": "0 seconds"},
+                {"route": "PUT /api/v1/users/{id}", "status": 409, "code": "EDIT_LOCK_NOT_AVAILABLE"}
+            ]),
+            30 => serde_json::json!({"route": "POST /api/v1/users", "status": 500}),
+            _ => return,
+        };
+        inject(s, h, spec).await;
+    })
+    .await;
+    assert_eq!(
+        b.unknown_outcomes, 1,
+        "the 500 on a create is an unknown outcome"
+    );
+    assert_done_once(&sim, &http, &b).await;
+    let c = counters(&sim, &http).await;
+    assert_eq!(c["by_status"]["429"], 2, "only the injected 429s: {c}");
+    assert_eq!(c["by_status"]["409"], 2, "{c}");
+    assert_eq!(c["by_status"]["500"], 1, "{c}");
+    for w in ["get", "write", "delete", "activate"] {
+        assert_eq!(c["rate_limited"][w], 0, "{w}: {c}");
+    }
+    // 25 creates, 2 refused with 429 and resent, 1 answered 500 and created again after the
+    // read-back found nothing.
+    assert_eq!(c["by_route"]["POST /api/v1/users"], 28, "{c}");
+    assert_eq!(c["by_route"]["PUT /api/v1/users/{id}"], 27, "{c}");
+}
+
+#[tokio::test]
+async fn an_idle_session_with_staged_changes_is_reported_as_activated() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = Sim::start(SimOptions {
+        session_idle_timeout: Duration::from_secs(1),
+        ..SimOptions::default()
+    })
+    .await
+    .expect("sim");
+    let http = reqwest::Client::new();
+    let p = provider_with(&sim, None, Duration::from_secs(1));
+    let after = p
+        .change_groups(
+            "70002",
+            &[GroupRef {
+                id: "88003".into(),
+                name: "Sales".into(),
+            }],
+            &[],
+        )
+        .await
+        .expect("staged");
+    assert!(after.groups.iter().any(|g| g.id == "88003"));
+    let live = |http: reqwest::Client, url: String| async move {
+        let u: Value = http
+            .get(url)
+            .send()
+            .await
+            .expect("sim")
+            .json()
+            .await
+            .expect("json");
+        u["groups"]
+            .as_array()
+            .expect("groups")
+            .iter()
+            .any(|g| g["id"] == 88003)
+    };
+    let url = format!("{}/__sim/users/70002?view=live", sim.base_url());
+    assert!(
+        !live(http.clone(), url.clone()).await,
+        "staged, not live yet"
+    );
+    assert!(p.take_notices().is_empty());
+
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let status = p
+        .activation_status()
+        .await
+        .expect("a new session, transparently");
+    assert_eq!(
+        status,
+        zscaler_lifecycle_mcp::model::ActivationState::Active
+    );
+    let notices = p.take_notices();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert!(
+        notices[0].contains("session ended while 1 staged change(s) were pending")
+            && notices[0].contains("so they are now active"),
+        "{}",
+        notices[0]
+    );
+    assert_eq!(
+        p.take_activated_by_session_end(),
+        1,
+        "the ledger learns it too"
+    );
+    assert!(
+        live(http.clone(), url).await,
+        "the tenant activated it when the session ended"
+    );
+    let c = counters(&sim, &http).await;
+    assert_eq!(c["by_route"]["POST /api/v1/authenticatedSession"], 2, "{c}");
+    assert!(
+        c["by_status"].get("401").is_none(),
+        "expired session not even tried: {c}"
+    );
+}
+
+#[tokio::test]
+async fn a_nearly_idle_session_without_staged_changes_is_refreshed_silently() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = Sim::start(SimOptions {
+        session_idle_timeout: Duration::from_secs(2),
+        ..SimOptions::default()
+    })
+    .await
+    .expect("sim");
+    let http = reqwest::Client::new();
+    let p = provider_with(&sim, None, Duration::from_secs(2));
+    p.list_groups().await.expect("groups");
+    // Within the refresh margin (a tenth of the timeout) but before the tenant's timeout.
+    tokio::time::sleep(Duration::from_millis(1850)).await;
+    p.list_groups().await.expect("groups again");
+    let c = counters(&sim, &http).await;
+    assert_eq!(
+        c["by_route"]["POST /api/v1/authenticatedSession"], 2,
+        "refreshed: {c}"
+    );
+    assert!(c["by_status"].get("401").is_none(), "{c}");
+    assert!(
+        p.take_notices().is_empty(),
+        "nothing was staged: nothing to report"
+    );
+    assert_eq!(p.take_activated_by_session_end(), 0);
+}
+
+#[tokio::test]
+async fn quota_exhaustion_and_maintenance_are_reported_as_such_and_not_retried() {
+    let (sim, p, http) = setup().await;
+    inject(
+        &sim,
+        &http,
+        serde_json::json!([
+            {"route": "GET /api/v1/groups", "status": 403, "code": "LIMIT_EXCEEDED",
+             "message": "Hourly API limit exceeded", "headers": {"x-ratelimit-reset": "1800"}},
+            {"route": "GET /api/v1/departments", "status": 403, "code": "LIMIT_EXCEEDED"},
+            {"route": "PUT /api/v1/users/{id}", "status": 403, "code": "MAINTENANCE_MODE",
+             "message": "The service is in maintenance mode for a scheduled upgrade"}
+        ]),
+    )
+    .await;
+    match p.list_groups().await {
+        Err(e @ ProviderError::QuotaExhausted { .. }) => {
+            let text = e.to_string();
+            assert!(text.starts_with("hourly quota exhausted"), "{text}");
+            assert!(text.contains("retry after 1800 s"), "{text}");
+            assert!(
+                matches!(e, ProviderError::QuotaExhausted { retry_after: Some(d), .. } if d == Duration::from_secs(1800))
+            );
+        }
+        other => panic!("expected QuotaExhausted, got {other:?}"),
+    }
+    match p.list_departments().await {
+        Err(
+            e @ ProviderError::QuotaExhausted {
+                retry_after: None, ..
+            },
+        ) => {
+            assert!(e.to_string().contains("hourly window resets"), "{e}")
+        }
+        other => panic!("expected QuotaExhausted, got {other:?}"),
+    }
+    match p
+        .change_groups(
+            "70002",
+            &[GroupRef {
+                id: "88003".into(),
+                name: "Sales".into(),
+            }],
+            &[],
+        )
+        .await
+    {
+        Err(e @ ProviderError::Maintenance { .. }) => {
+            assert!(
+                e.to_string()
+                    .starts_with("tenant in maintenance; writes refused, retry later"),
+                "{e}"
+            )
+        }
+        other => panic!("expected Maintenance, got {other:?}"),
+    }
+    let c = counters(&sim, &http).await;
+    assert_eq!(c["by_route"]["GET /api/v1/groups"], 1, "not retried: {c}");
+    assert_eq!(
+        c["by_route"]["GET /api/v1/departments"], 1,
+        "not retried: {c}"
+    );
+    assert_eq!(
+        c["by_route"]["PUT /api/v1/users/{id}"], 1,
+        "not retried: {c}"
+    );
+    let u: Value = http
+        .get(format!("{}/__sim/users/70002", sim.base_url()))
+        .send()
+        .await
+        .expect("sim")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        !u["groups"]
+            .as_array()
+            .expect("groups")
+            .iter()
+            .any(|g| g["id"] == 88003),
+        "nothing changed"
+    );
+}
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("test-only key fixture")
+}
+
+fn private_key_provider(sim: &Sim, pem: &str) -> ZiaProvider {
+    use zscaler_lifecycle_mcp::provider::zia::oneapi::{OneApiCredential, OneApiCredentials};
+    ZiaProvider::new(ZiaConfig {
+        base_url: sim.base_url(),
+        auth: ZiaAuth::OneApi(OneApiCredentials {
+            token_url: format!("{}/oauth2/v1/token", sim.base_url()),
+            client_id: Secret::new(zscaler_lifecycle_mcp::sim::ONEAPI_DEMO_CLIENT_ID),
+            credential: OneApiCredential::PrivateKey(Secret::new(pem)),
+        }),
+        timeout: Duration::from_secs(10),
+        rate_limits: None,
+        session_timeout: Duration::from_secs(300),
+    })
+    .expect("provider")
+}
+
+#[tokio::test]
+async fn oneapi_private_key_assertion_logs_in_and_a_wrong_key_is_refused_clearly() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = Sim::start(SimOptions {
+        oneapi_public_key_pem: Some(fixture("test-only-oneapi-public-key.pem")),
+        ..SimOptions::default()
+    })
+    .await
+    .expect("sim");
+    let http = reqwest::Client::new();
+    let key = fixture("test-only-oneapi-private-key.pem");
+    let p = private_key_provider(&sim, &key);
+    assert_eq!(
+        p.list_groups()
+            .await
+            .expect("signed assertion accepted")
+            .len(),
+        15
+    );
+    let c = counters(&sim, &http).await;
+    assert_eq!(c["by_route"]["GET /api/v1/groups"], 1, "{c}");
+
+    let other = fixture("test-only-unregistered-private-key.pem");
+    let wrong = private_key_provider(&sim, &other);
+    let err = wrong.list_groups().await.expect_err("unregistered key");
+    let text = format!("{err} {err:?}");
+    assert!(matches!(err, ProviderError::Auth { .. }), "{text}");
+    assert!(text.contains("private-key assertion"), "{text}");
+    assert!(text.contains("invalid_client"), "{text}");
+    // No line of either key in errors or Debug output.
+    for pem in [&key, &other] {
+        for line in pem.lines().filter(|l| !l.starts_with("-----")) {
+            assert!(!text.contains(line), "key material leaked: {text}");
+        }
+    }
+    assert!(!text.contains("PRIVATE KEY"), "{text}");
+
+    let garbage = private_key_provider(
+        &sim,
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----",
+    );
+    match garbage.list_groups().await {
+        Err(ProviderError::Auth { message }) => {
+            assert!(message.contains("not a usable RSA key"), "{message}")
+        }
+        other => panic!("expected a clear key error, got {other:?}"),
+    }
 }

@@ -17,6 +17,7 @@ pub async fn run(config: Option<&Path>) -> anyhow::Result<ExitCode> {
     tracing::info!("serving MCP on stdio");
     let reason = service.waiting().await.context("serving")?;
     tracing::info!(?reason, "client disconnected");
+    warn_staged_on_exit(&running.app);
     if let Some(sim) = running.demo_sim {
         sim.shutdown().await;
     }
@@ -69,10 +70,27 @@ pub async fn run_http(config: Option<&Path>, args: HttpArgs) -> anyhow::Result<E
         per_caller_rps: args.per_caller_rps,
     };
     http::serve(server, opts, shutdown).await?;
+    warn_staged_on_exit(&running.app);
     if let Some(sim) = running.demo_sim {
         sim.shutdown().await;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Stopping with staged, un-activated changes is never silent: the admin session is left to
+/// time out, and ZIA activates pending changes when a session ends.
+fn warn_staged_on_exit(app: &zscaler_lifecycle_mcp::ops::App) {
+    for name in app.connections.keys() {
+        let staged = app.ledger.pending(name);
+        if !staged.is_empty() {
+            tracing::warn!(
+                connection = %name,
+                staged = staged.len(),
+                "stopping with {} staged change(s) not activated on connection {name}; Zscaler activates pending changes when the admin session ends (its idle timeout), so they will go live without activate_changes",
+                staged.len()
+            );
+        }
+    }
 }
 
 /// Ctrl-C or SIGTERM: how a person or a service manager stops a long-running subcommand.

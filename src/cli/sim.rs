@@ -16,6 +16,8 @@ pub struct SimArgs {
     pub seed: u64,
     /// Enforce the documented native ZIA rate limits.
     pub limits: bool,
+    /// Enforce them multiplied by this factor (implies `limits`).
+    pub limits_scale: Option<u32>,
     /// Where to write the scenario's HR export.
     pub hr_export: Option<PathBuf>,
     /// Where to keep the tenant across restarts.
@@ -24,6 +26,14 @@ pub struct SimArgs {
 
 pub async fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
     let bind = args.bind;
+    if args.limits_scale == Some(0) {
+        anyhow::bail!("--limits-scale must be at least 1");
+    }
+    let limits = match args.limits_scale {
+        Some(f) => Some(ZiaLimits::documented().scaled(f)),
+        None => args.limits.then(ZiaLimits::documented),
+    };
+    let scale = args.limits_scale.unwrap_or(1);
     if !bind.ip().is_loopback() {
         anyhow::bail!("the simulator only listens on loopback addresses (got {bind})");
     }
@@ -32,7 +42,7 @@ pub async fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
         session_idle_timeout: Duration::from_secs(args.idle_secs.max(1)),
         scenario: args.scenario,
         seed: args.seed,
-        zia_limits: args.limits.then(ZiaLimits::documented),
+        zia_limits: limits.clone(),
         state_file: args.state.clone(),
         ..SimOptions::default()
     })
@@ -65,7 +75,8 @@ pub async fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
         "zpa_scim_token": scim.zpa_token,
         "scenario": args.scenario.as_str(),
         "seed": args.seed,
-        "limits": args.limits,
+        "limits": limits.is_some(),
+        "limits_scale": limits.as_ref().map(|_| scale),
     });
     if let Some(p) = &hr_path {
         line["hr_export"] = serde_json::json!(p);
@@ -90,9 +101,22 @@ pub async fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
             None => "no rate limit".to_string(),
         }
     );
-    if args.limits {
+    if limits.is_some() {
         eprintln!(
-            "Native ZIA rate limits on: GET 2/s 1000/h, POST/PUT 1/s 400/h, DELETE 1/min 4/h, activation 10/min 40/h."
+            "Native ZIA rate limits on{}: GET {}/s {}/h, POST/PUT {}/s {}/h, DELETE {}/min {}/h, activation {}/min {}/h.",
+            if scale > 1 {
+                format!(" (documented x{scale})")
+            } else {
+                String::new()
+            },
+            2 * scale,
+            1000 * scale,
+            scale,
+            400 * scale,
+            scale,
+            4 * scale,
+            10 * scale,
+            40 * scale
         );
     }
     if let Some(p) = &hr_path {

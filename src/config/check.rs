@@ -162,6 +162,12 @@ fn connection(name: &str, c: &ConnectionConfig, out: &mut Vec<Problem>) {
     if c.timeout_secs == 0 {
         out.push(Problem::at(at("timeout_secs"), "must be at least 1"));
     }
+    if c.kind == ConnectionKind::Zia && c.session_timeout_secs == 0 {
+        out.push(Problem::at(
+            at("session_timeout_secs"),
+            "must be at least 1 (the tenant's API Session Timeout Duration, 300 to 1200)",
+        ));
+    }
     if c.requests_per_second == 0 {
         out.push(Problem::at(
             at("requests_per_second"),

@@ -10,7 +10,7 @@
 //! (and logs that the shared view is missing) rather than nothing.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -31,19 +31,92 @@ pub struct LedgerEntry {
 }
 
 /// Staged changes per connection.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Ledger {
     entries: Mutex<BTreeMap<String, Vec<LedgerEntry>>>,
     shared: Option<RedisState>,
+    /// Providers whose admin sessions can end with changes staged (native ZIA), asked before
+    /// each read or write of the ledger whether that happened.
+    watched: Mutex<BTreeMap<String, Arc<dyn crate::provider::Provider>>>,
+    /// What the ledger learnt about session ends, per connection, until `pending_changes`
+    /// shows it.
+    session_ends: Mutex<BTreeMap<String, Vec<String>>>,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger")
+            .field("shared", &self.shared.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Ledger {
     /// A ledger shared with other replicas through Redis.
     pub fn shared(state: RedisState) -> Self {
         Self {
-            entries: Mutex::default(),
             shared: Some(state),
+            ..Self::default()
         }
+    }
+
+    /// Keeps track of `provider`'s session ends: ZIA activates every pending change when the
+    /// admin session that staged it ends (idle timeout, replaced session), so entries staged
+    /// before such an end are live, not pending.
+    pub fn watch(&self, connection: &str, provider: Arc<dyn crate::provider::Provider>) {
+        if provider.capabilities().staged_changes {
+            self.watched
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(connection.to_string(), provider);
+        }
+    }
+
+    /// Asks the provider whether a session holding staged changes ended; if so, every entry
+    /// recorded so far is live: they leave the ledger with a note saying so.
+    fn settle(&self, connection: &str) {
+        let provider = self
+            .watched
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(connection)
+            .cloned();
+        let Some(provider) = provider else {
+            return;
+        };
+        let n = provider.take_activated_by_session_end();
+        if n == 0 {
+            return;
+        }
+        let entries = self.read(connection);
+        self.clear(connection);
+        let what: Vec<String> = entries.iter().map(|e| e.summary.clone()).collect();
+        let note = format!(
+            "{}: the admin session ended while {n} staged change(s) were pending; Zscaler activates pending changes when a session ends, so they are now active{}",
+            super::rfc3339(super::now_secs()),
+            if what.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", what.join("; "))
+            }
+        );
+        tracing::warn!(connection, staged = n, "{note}");
+        self.session_ends
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(connection.to_string())
+            .or_default()
+            .push(note);
+    }
+
+    /// Session ends with staged changes since last asked (each says which changes went live).
+    pub fn take_session_ends(&self, connection: &str) -> Vec<String> {
+        self.settle(connection);
+        self.session_ends
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(connection)
+            .unwrap_or_default()
     }
 
     fn key(state: &RedisState, connection: &str) -> String {
@@ -51,6 +124,8 @@ impl Ledger {
     }
 
     pub fn record(&self, connection: &str, tool: &str, summary: String) {
+        // Entries staged before a session end are live now; this one belongs to the new session.
+        self.settle(connection);
         let entry = LedgerEntry {
             at: super::rfc3339(super::now_secs()),
             tool: tool.into(),
@@ -81,6 +156,11 @@ impl Ledger {
     }
 
     pub fn pending(&self, connection: &str) -> Vec<LedgerEntry> {
+        self.settle(connection);
+        self.read(connection)
+    }
+
+    fn read(&self, connection: &str) -> Vec<LedgerEntry> {
         if let Some(r) = &self.shared {
             let key = Self::key(r, connection);
             match r.run(|c| {

@@ -131,6 +131,12 @@ pub fn provider_error(conn: &str, what: &str, e: ProviderError) -> ToolError {
             "; the server's credentials for this connection were refused — an administrator must fix the configuration (run `zscaler-lifecycle-mcp check`)"
         }
         ProviderError::RateLimited { .. } => "; wait and call again later",
+        ProviderError::QuotaExhausted { .. } => {
+            "; the tenant's hourly quota is used up: nothing more can be sent until its window resets — tell the person and call again after the time given"
+        }
+        ProviderError::Maintenance { .. } => {
+            "; the tenant is in maintenance (scheduled upgrade) and refuses changes: nothing was changed — call again later"
+        }
         ProviderError::EditLocked { .. } => {
             "; another administrator session is editing the tenant — call again in a minute"
         }

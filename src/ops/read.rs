@@ -292,6 +292,7 @@ pub async fn pending_changes(
     }
     let status = super::activation_status(conn).await?;
     let mine = app.ledger.pending(&conn.name);
+    let session_ends = app.ledger.take_session_ends(&conn.name);
     let note = match (status, mine.is_empty()) {
         (ActivationState::Active, true) => "Nothing is pending on the tenant.".to_string(),
         (ActivationState::Active, false) => {
@@ -309,6 +310,12 @@ pub async fn pending_changes(
             mine.len(),
             quote(&conn.name)
         ),
+    };
+    // A session that ended with changes staged activated them: say so before anything else.
+    let note = if session_ends.is_empty() {
+        note
+    } else {
+        format!("{} {note}", session_ends.join(" "))
     };
     Ok(PendingChangesResult {
         connection: conn.name.clone(),

@@ -70,6 +70,16 @@ pub enum ProviderError {
         message: String,
         retry_after: Option<Duration>,
     },
+    /// The tenant's long-window (hourly) quota is used up (ZIA `403 LIMIT_EXCEEDED`): no retry
+    /// helps before the window resets.
+    #[error("hourly quota exhausted: {message}")]
+    QuotaExhausted {
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    /// The tenant is in maintenance mode (scheduled upgrade) and refuses writes for now.
+    #[error("tenant in maintenance; writes refused, retry later: {message}")]
+    Maintenance { message: String },
     /// Another admin session holds the tenant-wide edit lock.
     #[error("tenant is locked for editing: {message}")]
     EditLocked { message: String },
@@ -182,5 +192,72 @@ pub trait Provider: Send + Sync {
     /// session that held staged changes, which ZIA activates).
     fn take_notices(&self) -> Vec<String> {
         Vec::new()
+    }
+
+    /// How many changes this server had staged that the tenant activated because their admin
+    /// session ended (idle timeout, replaced session), drained on read, so the activation
+    /// ledger can record that they are live. Zero where nothing is ever staged.
+    fn take_activated_by_session_end(&self) -> usize {
+        0
+    }
+}
+
+/// Strategies shared by the parsers' property tests.
+#[cfg(test)]
+pub(crate) mod arbitrary {
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    /// Keys the parsers look for, so that arbitrary objects reach the typed paths.
+    const KEYS: [&str; 20] = [
+        "id",
+        "name",
+        "email",
+        "groups",
+        "department",
+        "adminUser",
+        "comments",
+        "code",
+        "message",
+        "Retry-After",
+        "status",
+        "access_token",
+        "expires_in",
+        "userName",
+        "emails",
+        "active",
+        "members",
+        "Resources",
+        "totalResults",
+        "schemas",
+    ];
+
+    /// Any JSON value, biased towards the shapes and field names the API uses.
+    pub fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            any::<String>().prop_map(Value::String),
+            "[0-9]{1,20}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 64, 8, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::vec(
+                    (
+                        prop_oneof![
+                            prop::sample::select(KEYS.to_vec()).prop_map(str::to_string),
+                            any::<String>()
+                        ],
+                        inner
+                    ),
+                    0..8
+                )
+                .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
     }
 }

@@ -55,6 +55,18 @@ pub fn without_url(e: &reqwest::Error) -> String {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        #[test]
+        fn retry_after_never_panics(s in proptest::prelude::any::<String>()) {
+            let _ = parse_retry_after(&s);
+        }
+
+        #[test]
+        fn retry_after_reads_every_seconds_spelling(n in 0u64..10_000_000, unit in proptest::sample::select(vec!["", "s", " s", " seconds", "second", " sec"])) {
+            proptest::prop_assert_eq!(parse_retry_after(&format!(" {n}{unit} ")), Some(Duration::from_secs(n)));
+        }
+    }
+
     #[test]
     fn retry_after_forms() {
         assert_eq!(parse_retry_after("5"), Some(Duration::from_secs(5)));

@@ -642,7 +642,7 @@ fn fault_response(f: &super::state::Fault) -> Response {
         StatusCode::from_u16(f.status.unwrap_or(500)).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut body = json!({
         "code": f.code.clone().unwrap_or_else(|| "UNEXPECTED_ERROR".into()),
-        "message": "injected by the simulator",
+        "message": f.message.clone().unwrap_or_else(|| "injected by the simulator".into()),
     });
     if let Some(r) = &f.retry_after_body {
         body["Retry-After"] = json!(r);

@@ -83,6 +83,10 @@ pub struct SimOptions {
     /// `GET /users/{id}` returns `name` and `email` percent-encoded, like tenants migrated to
     /// ZIdentity do (the list endpoint stays plain). Off by default.
     pub zidentity_encoded_get: bool,
+    /// The public key (RSA, PEM) registered with the demo OneAPI client: token requests may
+    /// then authenticate with a private-key JWT assertion (RFC 7523) signed by its private
+    /// half instead of the client secret. `None` (the default) accepts only the secret.
+    pub oneapi_public_key_pem: Option<String>,
     /// Save the tenant to this JSON file after every write and load it on start (instead of
     /// seeding the scenario) when it exists. `None` (the default) keeps everything in memory.
     pub state_file: Option<std::path::PathBuf>,
@@ -100,6 +104,7 @@ impl Default for SimOptions {
             zia_limits: None,
             edit_lock: false,
             zidentity_encoded_get: false,
+            oneapi_public_key_pem: None,
             state_file: None,
         }
     }
@@ -180,6 +185,14 @@ impl Sim {
                 zidentity_encoded_get: opts.zidentity_encoded_get,
             },
         );
+        if let Some(pem) = &opts.oneapi_public_key_pem {
+            let key = jsonwebtoken::DecodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| {
+                SimError::InvalidOptions(format!(
+                    "oneapi_public_key_pem is not an RSA public key in PEM: {e}"
+                ))
+            })?;
+            state.oneapi_key = Some(key);
+        }
         if let Some(path) = &opts.state_file {
             let snapshot = persist::load(path).map_err(SimError::State)?;
             state

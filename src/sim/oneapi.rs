@@ -27,6 +27,8 @@ pub const ONEAPI_DEMO_CLIENT_ID: &str = "demo-client-id";
 pub const ONEAPI_DEMO_CLIENT_SECRET: &str = "demo-client-secret";
 /// The audience a token must be requested for.
 const AUDIENCE: &str = "https://api.zscaler.com";
+/// The RFC 7523 client assertion type.
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// Lifetime announced in `expires_in`.
 const TOKEN_SECONDS: u64 = 3600;
 /// The gateway prefix of the ZIA API.
@@ -52,12 +54,16 @@ async fn token(State(state): State<Shared>, body: Bytes) -> Response {
     let mut id = None;
     let mut secret = None;
     let mut audience = None;
+    let mut assertion_type = None;
+    let mut assertion = None;
     for (k, v) in url::form_urlencoded::parse(&body) {
         match k.as_ref() {
             "grant_type" => grant = Some(v.into_owned()),
             "client_id" => id = Some(v.into_owned()),
             "client_secret" => secret = Some(v.into_owned()),
             "audience" => audience = Some(v.into_owned()),
+            "client_assertion_type" => assertion_type = Some(v.into_owned()),
+            "client_assertion" => assertion = Some(v.into_owned()),
             _ => {}
         }
     }
@@ -71,9 +77,29 @@ async fn token(State(state): State<Shared>, body: Bytes) -> Response {
     let id_ok = id
         .as_deref()
         .is_some_and(|i| auth::constant_time_eq(i, ONEAPI_DEMO_CLIENT_ID));
-    let secret_ok = secret
-        .as_deref()
-        .is_some_and(|s| auth::constant_time_eq(s, ONEAPI_DEMO_CLIENT_SECRET));
+    let secret_ok = match (&secret, &assertion) {
+        (Some(s), None) => auth::constant_time_eq(s, ONEAPI_DEMO_CLIENT_SECRET),
+        (None, Some(jwt)) => {
+            if assertion_type.as_deref() != Some(JWT_BEARER) {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                );
+            }
+            match &state.oneapi_key {
+                Some(key) => assertion_ok(jwt, key),
+                None => {
+                    return oauth_error(
+                        StatusCode::UNAUTHORIZED,
+                        "invalid_client",
+                        "no public key is registered for this client",
+                    );
+                }
+            }
+        }
+        _ => false,
+    };
     if !(id_ok & secret_ok) {
         return oauth_error(
             StatusCode::UNAUTHORIZED,
@@ -95,6 +121,23 @@ async fn token(State(state): State<Shared>, body: Bytes) -> Response {
         .insert(session.clone(), Session::new(Instant::now()));
     Json(json!({"access_token": session, "token_type": "Bearer", "expires_in": TOKEN_SECONDS}))
         .into_response()
+}
+
+/// RFC 7523: an RS256 JWT signed by the registered key, `iss` and `sub` the client id,
+/// `aud` the OneAPI audience, not expired.
+fn assertion_ok(jwt: &str, key: &jsonwebtoken::DecodingKey) -> bool {
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    v.set_audience(&[AUDIENCE]);
+    v.set_issuer(&[ONEAPI_DEMO_CLIENT_ID]);
+    v.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+    v.sub = Some(ONEAPI_DEMO_CLIENT_ID.to_string());
+    match jsonwebtoken::decode::<serde_json::Value>(jwt, key, &v) {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::info!(target: "sim", error = %e, "client assertion refused");
+            false
+        }
+    }
 }
 
 /// Rewrites a gateway request (`/zia/api/v1/...` with a bearer token) into the native request

@@ -41,6 +41,8 @@ pub(crate) struct SimState {
     pub zia: ZiaBehaviour,
     /// Where the tenant is saved after writes, when persistence is on.
     persister: Option<Persister>,
+    /// The public key the OneAPI client's private-key assertions must verify against.
+    pub oneapi_key: Option<jsonwebtoken::DecodingKey>,
 }
 
 /// The mutable part of the state.
@@ -83,6 +85,9 @@ pub(crate) struct Fault {
     pub latency_ms: Option<u64>,
     #[serde(default)]
     pub code: Option<String>,
+    /// The error body's `message` (default: "injected by the simulator").
+    #[serde(default)]
+    pub message: Option<String>,
     #[serde(default = "one")]
     pub count: u32,
     /// Sent as the `Retry-After` header, verbatim (`"0 seconds"`, `"1"`, …).
@@ -193,6 +198,7 @@ impl SimState {
             scim: ScimRuntime::new(scim),
             zia,
             persister: None,
+            oneapi_key: None,
         }
     }
 

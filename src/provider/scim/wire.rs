@@ -326,6 +326,24 @@ pub fn patch_supported(v: Value) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn scim_answers_never_panic(
+            v in crate::provider::arbitrary::json(),
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..128),
+        ) {
+            let _ = user(lower_keys(v.clone()));
+            let _ = user_with_membership_flag(v.clone());
+            let _ = group(v.clone());
+            let _ = list(v.clone());
+            let _ = patch_supported(v.clone());
+            let _ = lower_keys(v.clone());
+            let _ = error(&serde_json::to_vec(&v).expect("json"));
+            let _ = error(&bytes);
+            let _ = list(serde_json::json!({"Resources": [v], "totalResults": 1}));
+        }
+    }
     use serde_json::json;
 
     #[test]

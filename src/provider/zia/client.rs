@@ -11,8 +11,8 @@
 //! tenant-wide edit lock; if Redis is unreachable the write is not sent.
 
 use std::sync::Mutex as StdMutex;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use reqwest::{Method, StatusCode, header};
 use serde::de::DeserializeOwned;
@@ -21,7 +21,7 @@ use tokio::sync::Mutex;
 
 use super::auth::{jsessionid, obfuscate_api_key};
 use super::oneapi::{OneApiCredentials, fetch_token};
-use super::pacing::Pacer;
+use super::pacing::{Pacer, RateBudget};
 use super::wire::WireError;
 use crate::provider::ProviderError;
 use crate::provider::retry::{backoff, is_write, jitter, parse_retry_after, without_url};
@@ -49,16 +49,44 @@ pub enum ZiaAuth {
     OneApi(OneApiCredentials),
 }
 
+/// The tenant's default "API Session Timeout Duration" (settable from 5 to 20 minutes).
+pub const DEFAULT_SESSION_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+/// The open session: the cookie or bearer token, and when a token must be renewed.
+struct OpenSession {
+    secret: Secret,
+    renew_at: Option<Instant>,
+}
+
+/// The tenant's own rate counters from the last answer that carried them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportedRate {
+    pub limit: Option<u64>,
+    pub remaining: u64,
+    pub reset_secs: Option<u64>,
+}
+
 pub struct ZiaClient {
     http: reqwest::Client,
     api: String,
     auth: ZiaAuth,
-    /// The session cookie or the bearer token, with when a token must be renewed.
-    session: Mutex<Option<(Secret, Option<std::time::Instant>)>>,
-    /// Set by a successful write, cleared by activation: a session ending now would activate.
-    staged: AtomicBool,
+    session: Mutex<Option<OpenSession>>,
+    /// When the last request was sent with the open session: the tenant ends a session idle
+    /// for its timeout, which ACTIVATES what it staged.
+    last_used: StdMutex<Option<Instant>>,
+    /// The tenant's session idle timeout.
+    session_timeout: Duration,
+    /// Writes this connection staged since the last activation: a session ending now would
+    /// activate them.
+    staged: AtomicUsize,
+    /// Staged writes that a session end activated, not yet taken by the ledger.
+    activated_by_end: AtomicUsize,
     notices: StdMutex<Vec<String>>,
     pacer: Option<Pacer>,
+    /// The budget the pacer keeps to, when pacing is on (for `check`).
+    budget: Option<RateBudget>,
+    /// The tenant's last reported `x-ratelimit-*` counters (for `check`).
+    reported: StdMutex<Option<ReportedRate>>,
     retry: RetryPolicy,
     /// Set when the tenant says its window is used up (`x-ratelimit-remaining: 0`): no request
     /// is sent before this instant.
@@ -67,6 +95,15 @@ pub struct ZiaClient {
     write_lock: Option<TenantLock>,
     /// Request timeout, which bounds how long one write holds the lock.
     timeout: Duration,
+}
+
+/// Why a session holding staged writes stops being used.
+#[derive(Clone, Copy)]
+enum SessionEnd {
+    /// The tenant ended it (idle timeout or refused as no longer valid).
+    Ended,
+    /// This client replaced it (token renewal) while it may still be alive.
+    Replaced,
 }
 
 /// How hard to try before giving up.
@@ -91,11 +128,8 @@ impl Default for RetryPolicy {
 }
 
 /// Maps a non-success answer to a classified error, keeping the tenant's own code and message.
-pub fn map_error(
-    status: StatusCode,
-    retry_after_header: Option<&str>,
-    body: &[u8],
-) -> ProviderError {
+/// `retry_hint` is the `Retry-After` header, or else the `x-ratelimit-reset` seconds.
+pub fn map_error(status: StatusCode, retry_hint: Option<&str>, body: &[u8]) -> ProviderError {
     let parsed: Option<WireError> = serde_json::from_slice(body).ok();
     let text = || {
         let t = String::from_utf8_lossy(body);
@@ -111,6 +145,22 @@ pub fn map_error(
         None => (None, text()),
     };
     let code_is = |c: &str| code.as_deref() == Some(c);
+    let from_body = || {
+        parsed
+            .as_ref()
+            .and_then(|e| e.retry_after.as_ref())
+            .and_then(|v| match v {
+                Value::String(s) => parse_retry_after(s),
+                Value::Number(n) => n.as_u64().map(Duration::from_secs),
+                _ => None,
+            })
+    };
+    let retry_after = || retry_hint.and_then(parse_retry_after).or_else(from_body);
+    // Scheduled upgrades put the tenant in maintenance mode, refusing writes [docs: 403].
+    let maintenance = code
+        .as_deref()
+        .is_some_and(|c| c.to_ascii_uppercase().contains("MAINTENANCE"))
+        || message.to_ascii_lowercase().contains("maintenance");
     match status.as_u16() {
         _ if code_is("DUPLICATE_ITEM") => ProviderError::Duplicate { message },
         404 => ProviderError::NotFound { what: message },
@@ -124,20 +174,22 @@ pub fn map_error(
         {
             ProviderError::EditLocked { message }
         }
-        429 => {
-            let from_body = parsed
-                .as_ref()
-                .and_then(|e| e.retry_after.as_ref())
-                .and_then(|v| match v {
-                    Value::String(s) => parse_retry_after(s),
-                    Value::Number(n) => n.as_u64().map(Duration::from_secs),
-                    _ => None,
-                });
-            ProviderError::RateLimited {
-                message,
-                retry_after: retry_after_header.and_then(parse_retry_after).or(from_body),
+        403 if code_is("LIMIT_EXCEEDED") => {
+            let retry_after = retry_after();
+            let when = match retry_after {
+                Some(d) => format!("retry after {} s", d.as_secs().max(1)),
+                None => "retry after the tenant's hourly window resets (up to 60 minutes)".into(),
+            };
+            ProviderError::QuotaExhausted {
+                message: format!("{when} (tenant said: {message})"),
+                retry_after,
             }
         }
+        403 | 503 if maintenance => ProviderError::Maintenance { message },
+        429 => ProviderError::RateLimited {
+            message,
+            retry_after: retry_after(),
+        },
         s => ProviderError::Api {
             status: s,
             code,
@@ -155,11 +207,14 @@ fn now_ms() -> u64 {
 
 impl ZiaClient {
     /// `api` is the ZIA API root: `{base}/api/v1` (session) or `{gateway}/zia/api/v1` (OneAPI).
+    /// `pacing` is the budget to pace to (`None`: no client-side pacing); `session_timeout` is
+    /// the tenant's "API Session Timeout Duration".
     pub fn new(
         api: &str,
         auth: ZiaAuth,
         timeout: Duration,
-        pacing: bool,
+        pacing: Option<RateBudget>,
+        session_timeout: Duration,
     ) -> Result<Self, ProviderError> {
         let retry = RetryPolicy::default();
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -175,9 +230,14 @@ impl ZiaClient {
             api: api.trim_end_matches('/').to_string(),
             auth,
             session: Mutex::new(None),
-            staged: AtomicBool::new(false),
+            last_used: StdMutex::new(None),
+            session_timeout: session_timeout.max(Duration::from_millis(100)),
+            staged: AtomicUsize::new(0),
+            activated_by_end: AtomicUsize::new(0),
             notices: StdMutex::new(Vec::new()),
-            pacer: pacing.then(|| Pacer::zia(retry.ceiling)),
+            pacer: pacing.map(|b| Pacer::new(&b, retry.ceiling)),
+            budget: pacing,
+            reported: StdMutex::new(None),
             retry,
             not_before: StdMutex::new(None),
             write_lock: None,
@@ -205,10 +265,27 @@ impl ZiaClient {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
         };
+        if let Some(remaining) = num("x-ratelimit-remaining") {
+            *self.reported.lock().unwrap_or_else(|p| p.into_inner()) = Some(ReportedRate {
+                limit: num("x-ratelimit-limit"),
+                remaining,
+                reset_secs: num("x-ratelimit-reset"),
+            });
+        }
         if let (Some(0), Some(reset)) = (num("x-ratelimit-remaining"), num("x-ratelimit-reset")) {
-            let until = std::time::Instant::now() + Duration::from_secs(reset);
+            let until = Instant::now() + Duration::from_secs(reset);
             *self.not_before.lock().unwrap_or_else(|p| p.into_inner()) = Some(until);
         }
+    }
+
+    /// The budget this client paces to, if any.
+    pub fn budget(&self) -> Option<RateBudget> {
+        self.budget
+    }
+
+    /// The tenant's last reported rate counters, if it sends them.
+    pub fn reported_rate(&self) -> Option<ReportedRate> {
+        *self.reported.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Waits out a window the tenant reported as used up, or fails fast past the ceiling.
@@ -230,16 +307,72 @@ impl ZiaClient {
         Ok(())
     }
 
-    pub fn mark_staged(&self, staged: bool) {
-        self.staged.store(staged, Ordering::SeqCst);
+    /// Counts one write the tenant staged (it waits for activation or the session's end).
+    pub fn staged_write(&self) {
+        self.staged.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Everything staged is live now (activation or logout).
+    pub fn activated(&self) {
+        self.staged.store(0, Ordering::SeqCst);
+    }
+
+    /// Writes staged since the last activation.
+    pub fn staged_count(&self) -> usize {
+        self.staged.load(Ordering::SeqCst)
     }
 
     pub fn take_notices(&self) -> Vec<String> {
         std::mem::take(&mut *self.notices.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
+    pub fn take_activated_by_session_end(&self) -> usize {
+        self.activated_by_end.swap(0, Ordering::SeqCst)
+    }
+
+    /// Records that the session holding `n` staged writes ended or is being replaced, which
+    /// activates them on the tenant; surfaced in the next tool result and the ledger.
+    fn session_ended_with_staged(&self, why: SessionEnd) {
+        let n = self.staged.swap(0, Ordering::SeqCst);
+        if n == 0 {
+            return;
+        }
+        self.activated_by_end.fetch_add(n, Ordering::SeqCst);
+        let text = match why {
+            SessionEnd::Ended => format!(
+                "session ended while {n} staged change(s) were pending; Zscaler activates pending changes when a session ends, so they are now active (check pending_changes)"
+            ),
+            SessionEnd::Replaced => format!(
+                "session replaced while {n} staged change(s) were pending; Zscaler activates pending changes when a session ends, so they become active when the old session times out (within {} s) — treat them as live",
+                self.session_timeout.as_secs().max(1)
+            ),
+        };
+        tracing::warn!(staged = n, "{text}");
+        self.notices
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(text);
+    }
+
+    /// How long before the tenant's idle timeout a session is refreshed (30 s for the default
+    /// 5 minutes, as the Python SDK does; a tenth of shorter timeouts).
+    fn refresh_margin(&self) -> Duration {
+        (self.session_timeout / 10).min(Duration::from_secs(30))
+    }
+
+    fn idle(&self) -> Option<Duration> {
+        self.last_used
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .map(|t| t.elapsed())
+    }
+
+    fn touch(&self) {
+        *self.last_used.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+    }
+
     /// Opens a session or fetches a token; returns it and, for a token, when to renew it.
-    async fn login(&self) -> Result<(Secret, Option<std::time::Instant>), ProviderError> {
+    async fn login(&self) -> Result<(Secret, Option<Instant>), ProviderError> {
         let (username, password, api_key) = match &self.auth {
             ZiaAuth::Session {
                 username,
@@ -248,7 +381,7 @@ impl ZiaClient {
             } => (username, password, api_key),
             ZiaAuth::OneApi(creds) => {
                 let (token, lifetime) = fetch_token(&self.http, creds).await?;
-                return Ok((token, Some(std::time::Instant::now() + lifetime)));
+                return Ok((token, Some(Instant::now() + lifetime)));
             }
         };
         let ts = now_ms();
@@ -290,23 +423,46 @@ impl ZiaClient {
         Ok((cookie, None))
     }
 
+    /// The session to send with, logging in when there is none, when the tenant refused it
+    /// (`force_new`), when a token is due for renewal, or when it idled out or nearly did.
+    ///
+    /// A session nearly idle with nothing staged is replaced before it expires (nothing to
+    /// lose). One that holds staged writes is kept while it may still be alive, because using
+    /// it resets the tenant's idle timer, and replacing it would leave it to time out and
+    /// activate them anyway; if the tenant has already ended it, the 401 brings the re-login.
     async fn session(&self, force_new: bool) -> Result<Secret, ProviderError> {
         let mut guard = self.session.lock().await;
-        if let Some((s, renew_at)) = guard.as_ref()
-            && !force_new
-            && renew_at.is_none_or(|at| std::time::Instant::now() < at)
-        {
-            return Ok(s.clone());
-        }
-        if force_new && guard.is_some() && self.staged.load(Ordering::SeqCst) {
-            self.notices.lock().unwrap_or_else(|p| p.into_inner()).push(
-                "the tenant ended this server's admin session while changes were staged; ZIA activates pending changes when a session ends, so those changes may already be live — check pending_changes".into(),
+        if let Some(open) = guard.as_ref() {
+            let idle = self.idle().unwrap_or_default();
+            let expired = idle >= self.session_timeout;
+            let refresh_due = idle >= self.session_timeout.saturating_sub(self.refresh_margin());
+            let token_due = open.renew_at.is_some_and(|at| Instant::now() >= at);
+            let staged = self.staged_count() > 0;
+            let keep = !refresh_due || staged;
+            if !force_new && !expired && !token_due && keep {
+                return Ok(open.secret.clone());
+            }
+            if force_new || expired {
+                self.session_ended_with_staged(SessionEnd::Ended);
+            } else {
+                self.session_ended_with_staged(SessionEnd::Replaced);
+            }
+            tracing::debug!(
+                idle_ms = idle.as_millis() as u64,
+                force_new,
+                expired,
+                token_due,
+                "opening a new ZIA session"
             );
-            self.staged.store(false, Ordering::SeqCst);
         }
-        let (s, renew_at) = self.login().await?;
-        *guard = Some((s.clone(), renew_at));
-        Ok(s)
+        *guard = None;
+        let (secret, renew_at) = self.login().await?;
+        *guard = Some(OpenSession {
+            secret: secret.clone(),
+            renew_at,
+        });
+        self.touch();
+        Ok(secret)
     }
 
     /// Sends one request with the current session (no retry).
@@ -318,6 +474,7 @@ impl ZiaClient {
         body: Option<&Value>,
         session: &Secret,
     ) -> Result<(StatusCode, Option<String>, bytes::Bytes), ProviderError> {
+        self.touch();
         let mut req = self
             .http
             .request(method.clone(), format!("{}{}", self.api, path))
@@ -350,11 +507,15 @@ impl ZiaClient {
         };
         let status = resp.status();
         tracing::debug!(%method, path, status = status.as_u16(), "ZIA API");
-        let retry_after = resp
-            .headers()
-            .get(header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+        let header_str = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        // When to come back: `Retry-After`, else the seconds left in the tenant's window.
+        let retry_after =
+            header_str(header::RETRY_AFTER.as_str()).or_else(|| header_str("x-ratelimit-reset"));
         self.note_rate_headers(resp.headers());
         let bytes = match resp.bytes().await {
             Ok(b) => b,
@@ -507,7 +668,7 @@ impl ZiaClient {
     /// Ends the session. ZIA activates pending changes when a session ends.
     pub async fn logout(&self) -> Result<(), ProviderError> {
         let mut guard = self.session.lock().await;
-        let Some((session, _)) = guard.take() else {
+        let Some(open) = guard.take() else {
             return Ok(());
         };
         let (status, retry_after, bytes) = self
@@ -516,10 +677,10 @@ impl ZiaClient {
                 "/authenticatedSession",
                 &[],
                 None,
-                &session,
+                &open.secret,
             )
             .await?;
-        self.staged.store(false, Ordering::SeqCst);
+        self.activated();
         if status.is_success() {
             Ok(())
         } else {
@@ -531,6 +692,20 @@ impl ZiaClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn any_error_answer_is_classified_without_panic(
+            status in 400u16..600,
+            hint in proptest::option::of(proptest::prelude::any::<String>()),
+            v in crate::provider::arbitrary::json(),
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..128),
+        ) {
+            let status = StatusCode::from_u16(status).expect("in range");
+            let _ = map_error(status, hint.as_deref(), &serde_json::to_vec(&v).expect("json"));
+            let _ = map_error(status, hint.as_deref(), &bytes);
+        }
+    }
 
     #[test]
     fn error_mapping() {
@@ -564,6 +739,22 @@ mod tests {
         }
         assert!(matches!(
             e(403, r#"{"code":"LIMIT_EXCEEDED"}"#),
+            ProviderError::QuotaExhausted {
+                retry_after: None,
+                ..
+            }
+        ));
+        assert!(matches!(
+            e(403, r#"{"code":"MAINTENANCE_MODE","message":"x"}"#),
+            ProviderError::Maintenance { .. }
+        ));
+        assert!(matches!(
+            e(503, r#"{"message":"Scheduled maintenance in progress"}"#),
+            ProviderError::Maintenance { .. }
+        ));
+        // A 403 for a missing role stays a plain API error with the tenant's code.
+        assert!(matches!(
+            e(403, r#"{"code":"ACCESS_DENIED","message":"no role"}"#),
             ProviderError::Api { status: 403, .. }
         ));
         assert!(matches!(

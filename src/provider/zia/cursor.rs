@@ -36,6 +36,18 @@ pub fn decode(cursor: Option<&str>) -> Result<(u32, usize), ProviderError> {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        #[test]
+        fn decoding_never_panics(s in proptest::prelude::any::<String>()) {
+            let _ = decode(Some(&s));
+        }
+
+        #[test]
+        fn every_issued_cursor_decodes_back(page in 1u32.., offset in proptest::prelude::any::<usize>()) {
+            proptest::prop_assert_eq!(decode(Some(&encode(page, offset))).ok(), Some((page, offset)));
+        }
+    }
+
     #[test]
     fn round_trip_and_garbage() {
         assert_eq!(decode(Some(&encode(3, 17))).expect("ok"), (3, 17));

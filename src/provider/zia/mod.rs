@@ -20,7 +20,8 @@ use serde_json::{Value, json};
 
 pub use crate::provider::retry::parse_retry_after;
 pub use auth::obfuscate_api_key;
-pub use client::ZiaAuth;
+pub use client::{DEFAULT_SESSION_TIMEOUT, ReportedRate, ZiaAuth};
+pub use pacing::RateBudget;
 
 use crate::model::{
     ActivationState, Department, Group, GroupRef, NewUser, Page, PageRequest, User, UserFilter,
@@ -44,8 +45,12 @@ pub struct ZiaConfig {
     pub auth: ZiaAuth,
     /// Per-request timeout.
     pub timeout: Duration,
-    /// Pace requests to the tenant's published rate limits (on for real tenants).
-    pub rate_limits: bool,
+    /// The rate budget to pace requests to: the tenant's published limits
+    /// ([`RateBudget::documented`]) for real tenants, `None` for no client-side pacing.
+    pub rate_limits: Option<RateBudget>,
+    /// The tenant's "API Session Timeout Duration" (5 to 20 minutes, default 5): a session
+    /// idle this long has ended, and its staged changes were activated.
+    pub session_timeout: Duration,
 }
 
 /// The API base URL of a ZIA cloud, as every official SDK builds it.
@@ -93,6 +98,7 @@ impl ZiaProvider {
                 cfg.auth,
                 cfg.timeout,
                 cfg.rate_limits,
+                cfg.session_timeout,
             )?,
         })
     }
@@ -162,16 +168,19 @@ impl ZiaProvider {
             return Ok(raw);
         }
         tracing::debug!("per-id user read came back encoded (ZIdentity tenant); using the list");
-        let listed: Vec<Value> = self.all_pages("/users", USER_PAGE).await?;
-        let row = listed
-            .into_iter()
-            .find(|u| u.get("id").and_then(Value::as_i64) == Some(n))
-            .ok_or_else(|| ProviderError::NotFound {
-                what: format!("user {n} (absent from the user list)"),
-            })?;
-        for field in ["name", "email"] {
-            if let (Some(v), Some(obj)) = (row.get(field).cloned(), raw.as_object_mut()) {
-                obj.insert(field.into(), v);
+        let listed: Vec<WireUser> = self.all_pages("/users", USER_PAGE).await?;
+        let row =
+            listed
+                .into_iter()
+                .find(|u| u.id == n)
+                .ok_or_else(|| ProviderError::NotFound {
+                    what: format!("user {n} (absent from the user list)"),
+                })?;
+        if let Some(obj) = raw.as_object_mut() {
+            for (field, v) in [("name", row.name), ("email", row.email)] {
+                if let Some(v) = v {
+                    obj.insert(field.into(), Value::String(v));
+                }
             }
         }
         Ok(raw)
@@ -236,13 +245,14 @@ impl Provider for ZiaProvider {
         loop {
             let mut query = query_base.clone();
             query.push(("page", api_page.to_string()));
-            let batch: Vec<Value> = self
+            // Straight into typed rows: a 10,000-user page never exists as a JSON tree.
+            let batch: Vec<WireUser> = self
                 .client
                 .json(Method::GET, "/users", &query, None)
                 .await?;
             let n = batch.len();
-            for (i, raw) in batch.into_iter().enumerate().skip(offset) {
-                let user = to_user(raw)?;
+            for (i, row) in batch.into_iter().enumerate().skip(offset) {
+                let user = User::from(row);
                 if !filter.matches(&user) {
                     continue;
                 }
@@ -323,7 +333,7 @@ impl Provider for ZiaProvider {
             .client
             .json(Method::POST, "/users", &[], Some(&body))
             .await?;
-        self.client.mark_staged(true);
+        self.client.staged_write();
         to_user(created)
     }
 
@@ -372,7 +382,7 @@ impl Provider for ZiaProvider {
             .client
             .json(Method::PUT, &format!("/users/{n}"), &[], Some(&raw))
             .await?;
-        self.client.mark_staged(true);
+        self.client.staged_write();
         to_user(updated)
     }
 
@@ -381,7 +391,7 @@ impl Provider for ZiaProvider {
         self.client
             .call(Method::DELETE, &format!("/users/{n}"), &[], None)
             .await?;
-        self.client.mark_staged(true);
+        self.client.staged_write();
         Ok(())
     }
 
@@ -400,7 +410,9 @@ impl Provider for ZiaProvider {
                     Some(&json!({ "ids": chunk })),
                 )
                 .await?;
-            self.client.mark_staged(true);
+            for _ in chunk {
+                self.client.staged_write();
+            }
         }
         Ok(())
     }
@@ -414,12 +426,37 @@ impl Provider for ZiaProvider {
         self.client.take_notices()
     }
 
+    /// Logs in, reads the activation status, and reports the rate headroom: the tenant's own
+    /// `x-ratelimit-*` counters when it sends them, else the budget this connection paces to.
+    async fn probe(&self) -> Result<String, ProviderError> {
+        let status = self.activation_status().await?;
+        let headroom = match (self.client.reported_rate(), self.client.budget()) {
+            (Some(r), _) => format!(
+                "tenant reports {} request(s) left{}{}",
+                r.remaining,
+                r.limit.map(|l| format!(" of {l}")).unwrap_or_default(),
+                r.reset_secs
+                    .map(|s| format!(", window resets in {s} s"))
+                    .unwrap_or_default()
+            ),
+            (None, Some(b)) => format!("tenant sends no rate headers; pacing to {}", b.describe()),
+            (None, None) => "tenant sends no rate headers; pacing off (rate_limits = false)".into(),
+        };
+        Ok(format!(
+            "reachable, credentials accepted, tenant status {status:?}; rate headroom: {headroom}"
+        ))
+    }
+
+    fn take_activated_by_session_end(&self) -> usize {
+        self.client.take_activated_by_session_end()
+    }
+
     async fn activate(&self) -> Result<ActivationState, ProviderError> {
         let s: WireStatus = self
             .client
             .json(Method::POST, "/status/activate", &[], Some(&json!({})))
             .await?;
-        self.client.mark_staged(false);
+        self.client.activated();
         parse_status(s.status)
     }
 }

@@ -18,12 +18,72 @@ const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
 /// Renew this long before the token expires (as the Go SDK does).
 pub const RENEW_BEFORE: Duration = Duration::from_secs(60);
 
+/// RFC 7523 client assertion type, as the SDKs send with a private key.
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// Lifetime of a client assertion (the SDKs use 10 minutes).
+const ASSERTION_SECONDS: u64 = 600;
+
+/// How a OneAPI client proves itself to ZIdentity.
+#[derive(Clone)]
+pub enum OneApiCredential {
+    /// The client secret (`ZSCALER_CLIENT_SECRET`).
+    ClientSecret(Secret),
+    /// An RSA private key in PEM (`ZSCALER_PRIVATE_KEY`), whose public half is registered
+    /// with the client in ZIdentity: each token request carries a fresh RS256 assertion
+    /// signed with it, so no shared secret travels.
+    PrivateKey(Secret),
+}
+
 /// Client credentials of one OneAPI client.
 #[derive(Clone)]
 pub struct OneApiCredentials {
     pub token_url: String,
     pub client_id: Secret,
-    pub client_secret: Secret,
+    pub credential: OneApiCredential,
+}
+
+#[derive(serde::Serialize)]
+struct AssertionClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    iat: u64,
+    exp: u64,
+    jti: String,
+}
+
+/// A signed RFC 7523 client assertion: `iss = sub = client_id`, `aud` the OneAPI audience,
+/// valid for 10 minutes, with a random `jti` so that no two are alike.
+pub fn client_assertion(
+    client_id: &str,
+    private_key_pem: &Secret,
+) -> Result<String, ProviderError> {
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(private_key_pem.expose().as_bytes())
+        .map_err(|e| ProviderError::Auth {
+            message: format!(
+                "the OneAPI private key is not a usable RSA key in PEM form ({e}); give the PEM text or a path to it"
+            ),
+        })?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let claims = AssertionClaims {
+        iss: client_id,
+        sub: client_id,
+        aud: AUDIENCE,
+        iat: now,
+        exp: now + ASSERTION_SECONDS,
+        jti: hex::encode(rand::random::<[u8; 16]>()),
+    };
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+        &claims,
+        &key,
+    )
+    .map_err(|e| ProviderError::Auth {
+        message: format!("cannot sign the OneAPI client assertion: {e}"),
+    })
 }
 
 impl std::fmt::Debug for OneApiCredentials {
@@ -69,12 +129,23 @@ pub async fn fetch_token(
     http: &reqwest::Client,
     creds: &OneApiCredentials,
 ) -> Result<(Secret, Duration), ProviderError> {
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("grant_type", "client_credentials")
-        .append_pair("client_id", creds.client_id.expose())
-        .append_pair("client_secret", creds.client_secret.expose())
-        .append_pair("audience", AUDIENCE)
-        .finish();
+    // The serializer is not Send: build the body before any await.
+    let body = {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.append_pair("grant_type", "client_credentials")
+            .append_pair("client_id", creds.client_id.expose());
+        match &creds.credential {
+            OneApiCredential::ClientSecret(secret) => {
+                form.append_pair("client_secret", secret.expose());
+            }
+            OneApiCredential::PrivateKey(pem) => {
+                let assertion = client_assertion(creds.client_id.expose(), pem)?;
+                form.append_pair("client_assertion_type", JWT_BEARER)
+                    .append_pair("client_assertion", &assertion);
+            }
+        }
+        form.append_pair("audience", AUDIENCE).finish()
+    };
     let resp = http
         .post(&creds.token_url)
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -96,12 +167,22 @@ pub async fn fetch_token(
             .collect();
         return Err(ProviderError::Auth {
             message: format!(
-                "ZIdentity refused the OneAPI client credentials (HTTP {}): {text}",
-                status.as_u16()
+                "ZIdentity refused the OneAPI client credentials (HTTP {}{}): {text}",
+                status.as_u16(),
+                match creds.credential {
+                    OneApiCredential::ClientSecret(_) => ", client secret",
+                    OneApiCredential::PrivateKey(_) =>
+                        ", private-key assertion: is this key's public half registered with the client?",
+                }
             ),
         });
     }
-    let answer: TokenAnswer = serde_json::from_slice(&bytes).map_err(|e| ProviderError::Auth {
+    parse_token_answer(&bytes)
+}
+
+/// A successful token answer: the token and how long to use it before renewing.
+pub fn parse_token_answer(bytes: &[u8]) -> Result<(Secret, Duration), ProviderError> {
+    let answer: TokenAnswer = serde_json::from_slice(bytes).map_err(|e| ProviderError::Auth {
         message: format!("OneAPI token answer is not the expected JSON: {e}"),
     })?;
     let token = answer
@@ -154,9 +235,45 @@ mod tests {
         let c = OneApiCredentials {
             token_url: "https://x".into(),
             client_id: Secret::new("id-123"),
-            client_secret: Secret::new("very-secret"),
+            credential: OneApiCredential::ClientSecret(Secret::new("very-secret")),
         };
         let d = format!("{c:?}");
         assert!(!d.contains("very-secret") && !d.contains("id-123"), "{d}");
+        let k = OneApiCredentials {
+            credential: OneApiCredential::PrivateKey(Secret::new("-----BEGIN PRIVATE KEY-----abc")),
+            ..c
+        };
+        let d = format!("{k:?}");
+        assert!(!d.contains("PRIVATE KEY") && !d.contains("abc"), "{d}");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn token_answers_never_panic(v in crate::provider::arbitrary::json(), bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..128)) {
+            let _ = parse_token_answer(&serde_json::to_vec(&v).expect("serialize"));
+            let _ = parse_token_answer(&bytes);
+        }
+
+        #[test]
+        fn lifetimes_in_numbers_or_strings_renew_early(secs in 0u64..1_000_000, quoted in proptest::prelude::any::<bool>()) {
+            let e = if quoted { serde_json::json!(secs.to_string()) } else { serde_json::json!(secs) };
+            let body = serde_json::json!({"access_token": "t", "expires_in": e});
+            let (t, life) = parse_token_answer(&serde_json::to_vec(&body).expect("json")).expect("valid");
+            proptest::prop_assert_eq!(t.expose(), "t");
+            proptest::prop_assert_eq!(life, Duration::from_secs(secs).saturating_sub(RENEW_BEFORE));
+        }
+    }
+
+    #[test]
+    fn a_bad_private_key_is_a_clear_error_without_the_key() {
+        let pem =
+            Secret::new("-----BEGIN PRIVATE KEY-----\nnot-base64!!\n-----END PRIVATE KEY-----");
+        match client_assertion("client", &pem) {
+            Err(ProviderError::Auth { message }) => {
+                assert!(message.contains("not a usable RSA key"), "{message}");
+                assert!(!message.contains("not-base64"), "{message}");
+            }
+            other => panic!("expected an auth error, got {other:?}"),
+        }
     }
 }

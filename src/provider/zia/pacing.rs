@@ -1,5 +1,8 @@
 //! Client-side pacing per method weight, so a batch never meets the tenant's 429s.
 //!
+//! The budget is the connection's [`RateBudget`]: ZIA's published limits unless the
+//! configuration names the tenant's own (`[connections.NAME.rate_limits]`).
+//!
 //! ZIA publishes burst and hourly limits per weight: GET 2/s and 1000/h, POST/PUT 1/s and
 //! 400/h, DELETE 1/min and 4/h, activation 10/min and 40/h. Each weight gets two GCRA limiters
 //! (burst and hourly). A wait longer than the ceiling fails fast with the time to retry,
@@ -25,7 +28,7 @@ fn nz(n: u32) -> NonZeroU32 {
 }
 
 struct Weight {
-    name: &'static str,
+    name: String,
     /// Names the weight's keys in the shared budget.
     key: &'static str,
     burst: DefaultDirectRateLimiter,
@@ -35,11 +38,13 @@ struct Weight {
 }
 
 impl Weight {
-    fn new(name: &'static str, key: &'static str, burst: Rate, per_hour: u32) -> Self {
+    fn new(name: String, key: &'static str, burst: Rate, per_hour: u32) -> Self {
         // Evenly spaced, with a 2 % margin, and no burst: a tenant that counts "N per second"
         // over a sliding window refuses the (N+1)th request that a bursting limiter would let
         // through right after a full burst (seen against the simulator with two replicas).
-        let period = (burst.per / burst.count.max(1)).mul_f64(1.02);
+        // Plus 2 ms a slot for the jitter between leaving here and reaching the tenant, which
+        // matters only at high rates (a scaled simulator, a tenant granted more).
+        let period = (burst.per / burst.count.max(1)).mul_f64(1.02) + Duration::from_millis(2);
         let quota = Quota::with_period(period)
             .unwrap_or_else(|| Quota::per_second(nz(1)))
             .allow_burst(nz(1));
@@ -67,6 +72,113 @@ const fn rate(count: u32, per_secs: u64) -> Rate {
     }
 }
 
+/// The rate budget a connection paces to, per method weight. The defaults are ZIA's published
+/// limits; a tenant with different limits (Zscaler grants exceptions per endpoint and per
+/// tenant) or a scaled simulator sets its own in `[connections.NAME.rate_limits]`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize, schemars::JsonSchema,
+)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateBudget {
+    /// GET (light) requests per second.
+    #[schemars(range(min = 1))]
+    pub get_per_second: u32,
+    /// GET requests per hour.
+    #[schemars(range(min = 1))]
+    pub get_per_hour: u32,
+    /// POST/PUT (medium) requests per second.
+    #[schemars(range(min = 1))]
+    pub write_per_second: u32,
+    /// POST/PUT requests per hour.
+    #[schemars(range(min = 1))]
+    pub write_per_hour: u32,
+    /// DELETE (heavy) requests per minute.
+    #[schemars(range(min = 1))]
+    pub delete_per_minute: u32,
+    /// DELETE requests per hour.
+    #[schemars(range(min = 1))]
+    pub delete_per_hour: u32,
+    /// `POST /status/activate` per minute.
+    #[schemars(range(min = 1))]
+    pub activate_per_minute: u32,
+    /// `POST /status/activate` per hour.
+    #[schemars(range(min = 1))]
+    pub activate_per_hour: u32,
+}
+
+impl Default for RateBudget {
+    fn default() -> Self {
+        Self::documented()
+    }
+}
+
+impl RateBudget {
+    /// ZIA's published limits: GET 2/s and 1000/h, POST/PUT 1/s and 400/h, DELETE 1/min and
+    /// 4/h, activation 10/min and 40/h.
+    pub const fn documented() -> Self {
+        Self {
+            get_per_second: 2,
+            get_per_hour: 1000,
+            write_per_second: 1,
+            write_per_hour: 400,
+            delete_per_minute: 1,
+            delete_per_hour: 4,
+            activate_per_minute: 10,
+            activate_per_hour: 40,
+        }
+    }
+
+    /// Every figure multiplied by `factor` (for a simulator run with scaled limits).
+    pub fn scaled(self, factor: u32) -> Self {
+        let f = factor.max(1);
+        Self {
+            get_per_second: self.get_per_second.saturating_mul(f),
+            get_per_hour: self.get_per_hour.saturating_mul(f),
+            write_per_second: self.write_per_second.saturating_mul(f),
+            write_per_hour: self.write_per_hour.saturating_mul(f),
+            delete_per_minute: self.delete_per_minute.saturating_mul(f),
+            delete_per_hour: self.delete_per_hour.saturating_mul(f),
+            activate_per_minute: self.activate_per_minute.saturating_mul(f),
+            activate_per_hour: self.activate_per_hour.saturating_mul(f),
+        }
+    }
+
+    /// A zero figure would refuse every request of its weight forever; say so at start-up.
+    pub fn validate(&self) -> Result<(), String> {
+        let fields = [
+            ("get_per_second", self.get_per_second),
+            ("get_per_hour", self.get_per_hour),
+            ("write_per_second", self.write_per_second),
+            ("write_per_hour", self.write_per_hour),
+            ("delete_per_minute", self.delete_per_minute),
+            ("delete_per_hour", self.delete_per_hour),
+            ("activate_per_minute", self.activate_per_minute),
+            ("activate_per_hour", self.activate_per_hour),
+        ];
+        match fields.iter().find(|(_, v)| *v == 0) {
+            Some((name, _)) => Err(format!(
+                "rate_limits.{name} must be at least 1 (set rate_limits = false to turn pacing off)"
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// One line for `check`: the budget this connection paces to.
+    pub fn describe(&self) -> String {
+        format!(
+            "GET {}/s {}/h, POST/PUT {}/s {}/h, DELETE {}/min {}/h, activation {}/min {}/h",
+            self.get_per_second,
+            self.get_per_hour,
+            self.write_per_second,
+            self.write_per_hour,
+            self.delete_per_minute,
+            self.delete_per_hour,
+            self.activate_per_minute,
+            self.activate_per_hour
+        )
+    }
+}
+
 /// The tenant's budget as seen from this process.
 pub struct Pacer {
     get: Weight,
@@ -80,12 +192,42 @@ pub struct Pacer {
 }
 
 impl Pacer {
-    pub fn zia(ceiling: Duration) -> Self {
+    /// Paces to `b`, failing fast when a wait would exceed `ceiling`.
+    pub fn new(b: &RateBudget, ceiling: Duration) -> Self {
         Self {
-            get: Weight::new("GET (2/s, 1000/h)", "get", rate(2, 1), 1000),
-            write: Weight::new("POST/PUT (1/s, 400/h)", "write", rate(1, 1), 400),
-            delete: Weight::new("DELETE (1/min, 4/h)", "delete", rate(1, 60), 4),
-            activate: Weight::new("activation (10/min, 40/h)", "activate", rate(10, 60), 40),
+            get: Weight::new(
+                format!("GET ({}/s, {}/h)", b.get_per_second, b.get_per_hour),
+                "get",
+                rate(b.get_per_second, 1),
+                b.get_per_hour,
+            ),
+            write: Weight::new(
+                format!(
+                    "POST/PUT ({}/s, {}/h)",
+                    b.write_per_second, b.write_per_hour
+                ),
+                "write",
+                rate(b.write_per_second, 1),
+                b.write_per_hour,
+            ),
+            delete: Weight::new(
+                format!(
+                    "DELETE ({}/min, {}/h)",
+                    b.delete_per_minute, b.delete_per_hour
+                ),
+                "delete",
+                rate(b.delete_per_minute, 60),
+                b.delete_per_hour,
+            ),
+            activate: Weight::new(
+                format!(
+                    "activation ({}/min, {}/h)",
+                    b.activate_per_minute, b.activate_per_hour
+                ),
+                "activate",
+                rate(b.activate_per_minute, 60),
+                b.activate_per_hour,
+            ),
             ceiling,
             shared: None,
         }
@@ -183,7 +325,7 @@ mod tests {
 
     #[tokio::test]
     async fn hourly_delete_budget_fails_fast_with_retry_time() {
-        let p = Pacer::zia(Duration::from_secs(5));
+        let p = Pacer::new(&RateBudget::documented(), Duration::from_secs(5));
         p.acquire(&Method::DELETE, "/users/1")
             .await
             .expect("first delete is free");

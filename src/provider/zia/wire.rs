@@ -135,6 +135,48 @@ pub struct WireStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::provider::arbitrary;
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    fn all_shapes(bytes: &[u8]) {
+        let _ = serde_json::from_slice::<Vec<WireUser>>(bytes)
+            .map(|v| v.into_iter().map(User::from).count());
+        let _ = serde_json::from_slice::<WireUser>(bytes).map(User::from);
+        let _ = serde_json::from_slice::<Vec<WireGroup>>(bytes)
+            .map(|v| v.into_iter().map(Group::from).count());
+        let _ = serde_json::from_slice::<Vec<WireDepartment>>(bytes)
+            .map(|v| v.into_iter().map(Department::from).count());
+        let _ = serde_json::from_slice::<WireError>(bytes);
+        let _ = serde_json::from_slice::<WireStatus>(bytes);
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_parse_or_fail_cleanly(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+            all_shapes(&bytes);
+        }
+
+        #[test]
+        fn any_json_parses_or_fails_cleanly(v in arbitrary::json()) {
+            let bytes = serde_json::to_vec(&v).expect("serialize");
+            all_shapes(&bytes);
+            let page = serde_json::to_vec(&Value::Array(vec![v])).expect("serialize");
+            all_shapes(&page);
+        }
+
+        #[test]
+        fn a_well_formed_user_row_keeps_its_fields(id in any::<i64>(), name in any::<String>(), email in any::<String>(), quoted in any::<bool>()) {
+            let idv = if quoted { Value::String(id.to_string()) } else { Value::from(id) };
+            let row = serde_json::json!([{"id": idv, "name": name, "email": email, "groups": [{"id": 1}], "department": null}]);
+            let users: Vec<WireUser> = serde_json::from_value(row).expect("typed row");
+            let u = User::from(users.into_iter().next().expect("one"));
+            prop_assert_eq!(u.id, id.to_string());
+            prop_assert_eq!(u.name, name);
+            prop_assert_eq!(u.email, email);
+            prop_assert_eq!(u.groups.len(), 1);
+        }
+    }
 
     #[test]
     fn lenient_user_parsing() {
