@@ -110,7 +110,7 @@ enum Command {
         /// Enforce the documented ZIA rate limits (GET 2/s, POST/PUT 1/s, DELETE 1/min, …).
         #[arg(long)]
         limits: bool,
-        /// Write the scenario's HR export (CSV work_email,status,end_date) here; orphans only.
+        /// Write the scenario's HR export (CSV work_email,status,end_date,aliases,external_id,manager) here; orphans only.
         #[arg(long)]
         hr_export: Option<PathBuf>,
         /// Keep the tenant in this JSON file: loaded on start if present, saved after writes.

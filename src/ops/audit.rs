@@ -140,21 +140,25 @@ pub struct AuditArgs {
     /// Rules to apply; all when empty.
     #[serde(default)]
     pub rules: Vec<Rule>,
-    /// Name of a configured source of record (HR export).
+    /// Configured source of record (HR export).
     #[serde(default)]
     pub source_of_record: String,
-    /// Another connection to compare with (cross_product_drift).
+    /// Connection to compare with (cross_product_drift).
     #[serde(default)]
     pub reference_connection: String,
-    /// Findings returned in detail, 1–500 (default 50); counts cover all.
+    /// Findings returned in detail, 1–500 (default 50).
     #[serde(default)]
     pub max_findings: Option<u32>,
 }
 
-/// One finding.
+/// One finding. `rule` and `severity` are plain strings in the published schema: the input
+/// schema already lists the rules, and repeating enums in every result schema costs every
+/// client's context on every turn.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Finding {
+    #[schemars(with = "String")]
     pub rule: Rule,
+    #[schemars(with = "String")]
     pub severity: Severity,
     /// `user` or `group`.
     pub kind: String,
@@ -169,8 +173,10 @@ pub struct Finding {
 /// Per-rule counts.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct RuleSummary {
+    #[schemars(with = "String")]
     pub rule: Rule,
     pub definition: String,
+    #[schemars(with = "String")]
     pub severity: Severity,
     pub count: usize,
     /// Set when the rule could not run, saying why.
@@ -193,14 +199,14 @@ pub struct AuditResult {
     pub users_scanned: usize,
     pub groups_scanned: usize,
     pub summary: Vec<RuleSummary>,
-    /// The most urgent findings, up to max_findings.
+    /// Most urgent first.
     pub findings: Vec<Finding>,
-    /// True when more findings exist than were returned.
+    /// More findings exist than returned.
     pub truncated: bool,
-    /// Resource URI of every finding as CSV.
+    /// Resource URI: every finding, CSV.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report: Option<String>,
-    /// Protected, admin and service accounts: never flagged.
+    /// Protected and admin accounts, never flagged.
     pub excluded: Vec<Excluded>,
     /// Signals this backend cannot give.
     pub insufficient_signal: Vec<String>,
@@ -275,8 +281,12 @@ async fn next_page(
     cursor: Option<String>,
     cancel: &CancellationToken,
 ) -> Result<Page<User>, ToolError> {
+    let stop = || {
+        tracing::info!(connection = %conn.name, "audit_orphans cancelled by the caller; stopped reading pages");
+        cancelled()
+    };
     if cancel.is_cancelled() {
-        return Err(cancelled());
+        return Err(stop());
     }
     let request = PageRequest {
         cursor,
@@ -285,7 +295,7 @@ async fn next_page(
     let filter = UserFilter::default();
     tokio::select! {
         biased;
-        _ = cancel.cancelled() => Err(cancelled()),
+        _ = cancel.cancelled() => Err(stop()),
         page = conn.provider.list_users(&filter, &request) => {
             page.map_err(|e| provider_error(&conn.name, "list_users", e))
         }

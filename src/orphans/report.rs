@@ -268,7 +268,7 @@ pub fn html(result: &serde_json::Value, report_csv: &str) -> Result<String, Repo
     let height = row_h * summary.len() as u64 + 10;
     let _ = write!(
         out,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{height}\" role=\"img\" aria-label=\"Findings per rule\">\n",
+        "<svg width=\"{}\" height=\"{height}\" role=\"img\" aria-label=\"Findings per rule\">\n",
         label_w + bar_w + 90
     );
     for (i, r) in summary.iter().enumerate() {
