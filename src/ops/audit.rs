@@ -247,7 +247,7 @@ pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -345,14 +345,18 @@ struct TenantKeys {
 
 impl TenantKeys {
     fn add(&mut self, u: &User) {
-        let Ok(idx) = u32::try_from(self.accounts.len()) else {
+        // Spans are u32 to keep 12 bytes per account; past 4 GiB of ids and emails (far beyond
+        // any tenant) further accounts are left out of duplicate_identity rather than aliased.
+        let (Ok(idx), Ok(start), Ok(end)) = (
+            u32::try_from(self.accounts.len()),
+            u32::try_from(self.arena.len()),
+            u32::try_from(self.arena.len() + u.id.len() + u.email.len()),
+        ) else {
             return;
         };
-        let start = self.arena.len() as u32;
+        let id_end = start + u.id.len() as u32;
         self.arena.push_str(&u.id);
-        let id_end = self.arena.len() as u32;
         self.arena.push_str(&u.email);
-        let end = self.arena.len() as u32;
         self.accounts.push(Compact { start, id_end, end });
         let name = norm_name(&u.name);
         if !name.is_empty() {
@@ -387,6 +391,9 @@ struct Reference {
     active_by_email: HashMap<String, bool>,
 }
 
+/// Runs the audit: streams the connection (and the reference connection) page by page,
+/// applies the chosen rules, and returns counts for every finding, the top `max_findings`, and
+/// the URI of the report holding all of them.
 pub async fn audit_orphans(
     app: &App,
     args: AuditArgs,
@@ -405,7 +412,7 @@ pub async fn audit_orphans(
             "max_findings {max} is out of range; use 1 to 500"
         )));
     }
-    let source = load_source(app, args.source_of_record.trim())?;
+    let source = load_source(app, args.source_of_record.trim()).await?;
     let reference_name = args.reference_connection.trim();
     let other = if reference_name.is_empty() {
         None
@@ -632,7 +639,7 @@ pub async fn audit_orphans(
     })
 }
 
-fn load_source(app: &App, name: &str) -> Result<Option<Source>, ToolError> {
+async fn load_source(app: &App, name: &str) -> Result<Option<Source>, ToolError> {
     if name.is_empty() {
         return Ok(None);
     }
@@ -646,8 +653,11 @@ fn load_source(app: &App, name: &str) -> Result<Option<Source>, ToolError> {
             "source_of_record '{name}' is not configured; configured sources: {configured}"
         ))
     })?;
-    let index = cfg
-        .load()
+    // Reading a large export is blocking file I/O: keep it off the async workers.
+    let cfg = cfg.clone();
+    let index = tokio::task::spawn_blocking(move || cfg.load())
+        .await
+        .map_err(|e| ToolError(format!("reading source_of_record '{name}' failed: {e}")))?
         .map_err(|e| ToolError(format!("source_of_record '{name}' cannot be used: {e}")))?;
     Ok(Some(Source {
         name: name.to_string(),

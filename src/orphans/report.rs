@@ -266,9 +266,9 @@ pub fn html(result: &serde_json::Value, report_csv: &str) -> Result<String, Repo
         .max(1);
     let (row_h, label_w, bar_w) = (28u64, 260u64, 420u64);
     let height = row_h * summary.len() as u64 + 10;
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<svg width=\"{}\" height=\"{height}\" role=\"img\" aria-label=\"Findings per rule\">\n",
+        "<svg width=\"{}\" height=\"{height}\" role=\"img\" aria-label=\"Findings per rule\">",
         label_w + bar_w + 90
     );
     for (i, r) in summary.iter().enumerate() {
