@@ -58,12 +58,19 @@ enum Command {
     /// Call one tool from the terminal and print its result as JSON.
     ///
     /// Example: zscaler-lifecycle-mcp call list_users --args '{"name_prefix":"jane"}'
+    /// Example: zscaler-lifecycle-mcp call audit_orphans --args '{"source_of_record":"hr"}' --html audit.html
     Call {
         /// Tool name (list_users, get_user, deactivate, …).
         tool: String,
         /// Tool arguments as a JSON object.
         #[arg(long, default_value = "{}")]
         args: String,
+        /// audit_orphans only: write every finding to this CSV file.
+        #[arg(long)]
+        csv: Option<PathBuf>,
+        /// audit_orphans only: write a self-contained HTML report (summary, chart, every finding).
+        #[arg(long)]
+        html: Option<PathBuf>,
     },
     /// Approve a pending plan as a human, at a terminal. Without an id, lists pending plans.
     /// With --web, serves a local approval page instead. Never let an agent run this.
@@ -107,7 +114,7 @@ enum Command {
         /// to exercise pacing quickly; implies --limits.
         #[arg(long, value_name = "N")]
         limits_scale: Option<u32>,
-        /// Write the scenario's HR export (CSV work_email,status,end_date) here; orphans only.
+        /// Write the scenario's HR export (CSV work_email,status,end_date,aliases,external_id,manager) here; orphans only.
         #[arg(long)]
         hr_export: Option<PathBuf>,
         /// Keep the tenant in this JSON file: loaded on start if present, saved after writes.
@@ -262,7 +269,18 @@ fn main() -> std::process::ExitCode {
                     cli::serve::run(config.as_deref()).await
                 }
             }
-            Command::Call { tool, args } => cli::call::run(config.as_deref(), &tool, &args).await,
+            Command::Call {
+                tool,
+                args,
+                csv,
+                html,
+            } => {
+                let reports = cli::call::Reports {
+                    csv: csv.clone(),
+                    html: html.clone(),
+                };
+                cli::call::run(config.as_deref(), &tool, &args, &reports).await
+            }
             Command::Check => cli::check::run(config.as_deref()).await,
             Command::Approve {
                 plan_id,

@@ -51,6 +51,13 @@ impl Server {
     /// Sends a request and returns its answer line. A confirmation the server asks for on the
     /// way (`elicitation/create`) is accepted, as a human ticking the box would.
     pub fn request(&mut self, method: &str, params: serde_json::Value) -> String {
+        self.request_counting(method, params).0
+    }
+
+    /// [`Self::request`], also counting the notifications (e.g. progress) that came before the
+    /// answer.
+    pub fn request_counting(&mut self, method: &str, params: serde_json::Value) -> (String, usize) {
+        let mut notes = 0;
         let id = self.next_id;
         self.next_id += 1;
         self.send(
@@ -70,10 +77,11 @@ impl Server {
                 self.send(&answer);
                 continue;
             }
-            // Skip notifications; return this request's answer.
+            // Count notifications; return this request's answer.
             if msg["id"] == id && msg.get("method").is_none() {
-                return line.clone();
+                return (line.clone(), notes);
             }
+            notes += 1;
         }
     }
 
@@ -107,7 +115,23 @@ impl Server {
         self.status_kb("VmHWM")
     }
 
-    fn status_kb(&self, key: &str) -> u64 {
+    /// utime + stime of the server process, in clock ticks (see [`clock_ticks_per_sec`]).
+    pub fn cpu_ticks(&self) -> u64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // Fields after the command name (which is in parentheses and may hold spaces).
+        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        // rest[0] is field 3 (state); utime is field 14, stime field 15.
+        let get = |i: usize| {
+            f.get(i - 3)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        get(14) + get(15)
+    }
+
+    pub fn status_kb(&self, key: &str) -> u64 {
         std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .ok()
             .and_then(|s| {
@@ -197,6 +221,16 @@ pub fn http_get(url: &str) -> serde_json::Value {
     conn.read_to_string(&mut text).expect("read");
     let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
     serde_json::from_str(body).unwrap_or(serde_json::Value::Null)
+}
+
+pub fn clock_ticks_per_sec() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
 }
 
 pub fn median(mut v: Vec<Duration>) -> Duration {

@@ -1,22 +1,34 @@
 //! `call`: one tool call from the terminal, through the real MCP server in-process, so people and
-//! cron jobs get exactly what an agent gets, including the confirmation step.
+//! cron jobs get exactly what an agent gets, including the confirmation step. For audit_orphans
+//! it also shows progress on a terminal and can save the full findings (CSV, HTML), read back
+//! from the report resource the result names.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use rmcp::model::{
     CallToolRequestParams, ClientCapabilities, ClientConfig, ElicitRequestParams, ElicitResult,
-    ElicitationAction, ErrorData, Implementation,
+    ElicitationAction, ErrorData, Implementation, ProgressNotificationParam,
+    ReadResourceRequestParams, ResourceContents,
 };
-use rmcp::service::{RequestContext, RoleClient};
+use rmcp::service::{NotificationContext, RequestContext, RoleClient};
 use rmcp::{ClientHandler, ServiceExt};
 use zscaler_lifecycle_mcp::mcp::LifecycleServer;
+
+/// Where `call audit_orphans` saves the full findings.
+#[derive(Debug, Default)]
+pub struct Reports {
+    pub csv: Option<PathBuf>,
+    pub html: Option<PathBuf>,
+}
 
 /// Asks the person at the terminal; declares elicitation only when there is a terminal.
 struct TerminalClient {
     interactive: bool,
+    /// Progress of a long call on stderr; hidden when stderr is not a terminal.
+    bar: indicatif::ProgressBar,
 }
 
 impl ClientHandler for TerminalClient {
@@ -57,9 +69,42 @@ impl ClientHandler for TerminalClient {
             Ok(ElicitResult::new(ElicitationAction::Decline))
         }
     }
+
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _ctx: NotificationContext<RoleClient>,
+    ) {
+        self.bar.set_position(params.progress.max(0.0) as u64);
+        if let Some(m) = params.message {
+            self.bar.set_message(m);
+        }
+    }
 }
 
-pub async fn run(config: Option<&Path>, tool: &str, args: &str) -> anyhow::Result<ExitCode> {
+fn progress_bar() -> indicatif::ProgressBar {
+    let target = if std::io::stderr().is_terminal() {
+        indicatif::ProgressDrawTarget::stderr()
+    } else {
+        indicatif::ProgressDrawTarget::hidden()
+    };
+    let bar = indicatif::ProgressBar::with_draw_target(None, target);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}") {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}
+
+pub async fn run(
+    config: Option<&Path>,
+    tool: &str,
+    args: &str,
+    reports: &Reports,
+) -> anyhow::Result<ExitCode> {
+    if (reports.csv.is_some() || reports.html.is_some()) && tool != "audit_orphans" {
+        anyhow::bail!("--csv and --html only apply to audit_orphans");
+    }
     let arguments: serde_json::Value =
         serde_json::from_str(args).context("--args is not valid JSON")?;
     let serde_json::Value::Object(arguments) = arguments else {
@@ -80,6 +125,7 @@ pub async fn run(config: Option<&Path>, tool: &str, args: &str) -> anyhow::Resul
     });
     let client = TerminalClient {
         interactive: std::io::stdin().is_terminal(),
+        bar: progress_bar(),
     }
     .serve(client_io)
     .await
@@ -88,6 +134,7 @@ pub async fn run(config: Option<&Path>, tool: &str, args: &str) -> anyhow::Resul
         .call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(arguments))
         .await
         .with_context(|| format!("calling {tool}"))?;
+    client.service().bar.finish_and_clear();
     let failed = result.is_error.unwrap_or(false);
     let output = match &result.structured_content {
         Some(v) => serde_json::to_string_pretty(v)?,
@@ -103,14 +150,55 @@ pub async fn run(config: Option<&Path>, tool: &str, args: &str) -> anyhow::Resul
     } else {
         println!("{output}");
     }
+    let saved = match (&result.structured_content, failed) {
+        (Some(v), false) => save_reports(&client, v, reports).await,
+        _ => Ok(()),
+    };
     let _ = client.cancel().await;
     let _ = server_task.await;
     if let Some(sim) = running.demo_sim {
         sim.shutdown().await;
     }
+    saved?;
     Ok(if failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Reads the report resource an audit_orphans result names and writes it as CSV and/or HTML.
+async fn save_reports(
+    client: &rmcp::service::RunningService<RoleClient, TerminalClient>,
+    result: &serde_json::Value,
+    reports: &Reports,
+) -> anyhow::Result<()> {
+    if reports.csv.is_none() && reports.html.is_none() {
+        return Ok(());
+    }
+    let uri = result["report"].as_str().context(
+        "the audit result names no report (the state directory may not be writable); see the server log",
+    )?;
+    let read = client
+        .read_resource(ReadResourceRequestParams::new(uri))
+        .await
+        .with_context(|| format!("reading {uri}"))?;
+    let csv: String = read
+        .contents
+        .into_iter()
+        .filter_map(|c| match c {
+            ResourceContents::TextResourceContents { text, .. } => Some(text),
+            _ => None,
+        })
+        .collect();
+    if let Some(path) = &reports.csv {
+        std::fs::write(path, &csv).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("Every finding written to {}.", path.display());
+    }
+    if let Some(path) = &reports.html {
+        let page = zscaler_lifecycle_mcp::orphans::report::html(result, &csv)?;
+        std::fs::write(path, page).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("HTML report written to {}.", path.display());
+    }
+    Ok(())
 }

@@ -84,6 +84,8 @@ disabled_tools = []                            # e.g. ["deactivate"] to not offe
 # email = "work_email"
 # status = "status"
 # termination_date = "end_date"
+# aliases = "aliases"            # other emails of the person, ";" or "," separated
+# external_id = "external_id"    # matched against the account's SCIM externalId
 
 [server]
 # state_dir = "/var/lib/zscaler-lifecycle-mcp" # plans, approvals, audit journal

@@ -8,8 +8,10 @@ use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::{InputResponses, RequestState};
 use rmcp::handler::server::wrapper::{Json, Parameters};
 use rmcp::model::{
-    CallToolResponse, CallToolResult, Implementation, PromptMessage, RequestStateCodec, Role,
-    ServerCapabilities, ServerConfig,
+    CallToolResponse, CallToolResult, ContentBlock, Implementation, ListResourcesResult,
+    PaginatedRequestParams, ProgressNotificationParam, ProgressToken, PromptMessage,
+    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, RequestStateCodec,
+    Resource, ResourceContents, Role, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{ServerHandler, prompt, prompt_handler, prompt_router, tool, tool_handler, tool_router};
@@ -26,6 +28,7 @@ use crate::ops::write::{
     WriteResult, WriteStatus,
 };
 use crate::ops::{App, Caller, audit, read, write};
+use crate::orphans::report::{ReportError, ReportStore};
 
 use super::confirm::{McpConfirmer, input_required, prior_answer};
 use super::prompts::{connection_clause, render};
@@ -341,11 +344,41 @@ impl LifecycleServer {
     async fn audit_orphans(
         &self,
         Parameters(args): Parameters<AuditArgs>,
-    ) -> Result<Json<AuditResult>, String> {
-        audit::audit_orphans(&self.app, args)
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, String> {
+        let progress = ctx.meta.get_progress_token().map(|token| McpProgress {
+            peer: ctx.peer.clone(),
+            token,
+        });
+        let control = audit::AuditControl {
+            progress: progress.as_ref().map(|p| p as &dyn audit::AuditProgress),
+            cancel: ctx.ct.clone(),
+        };
+        let result: AuditResult = audit::audit_orphans(&self.app, args, control)
             .await
-            .map(Json)
-            .map_err(|e| e.0)
+            .map_err(|e| e.0)?;
+        let text = audit::markdown(&result);
+        let value = serde_json::to_value(&result).map_err(|e| format!("internal error: {e}"))?;
+        let mut out = CallToolResult::structured(value);
+        out.content = vec![ContentBlock::text(text)];
+        Ok(out)
+    }
+}
+
+/// Sends an audit's per-page progress as `notifications/progress` with the caller's token.
+struct McpProgress {
+    peer: rmcp::Peer<RoleServer>,
+    token: ProgressToken,
+}
+
+#[async_trait::async_trait]
+impl audit::AuditProgress for McpProgress {
+    async fn page(&self, scanned: u64, message: String) {
+        let note = ProgressNotificationParam::new(self.token.clone(), scanned as f64)
+            .with_message(message);
+        if let Err(e) = self.peer.notify_progress(note).await {
+            tracing::debug!(error = %e, "progress notification not delivered");
+        }
     }
 }
 
@@ -439,6 +472,7 @@ impl ServerHandler for LifecycleServer {
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_prompts()
+                .enable_resources()
                 .build(),
         )
         .with_server_info(
@@ -446,6 +480,41 @@ impl ServerHandler for LifecycleServer {
                 .with_title("Zscaler user lifecycle"),
         )
         .with_instructions(self.instructions())
+    }
+
+    /// The newest audit_orphans reports (every finding, CSV); see [`ReportStore`].
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, rmcp::ErrorData> {
+        let resources = ReportStore::new(&self.app.state_dir)
+            .list()
+            .into_iter()
+            .map(|r| {
+                Resource::new(r.uri, format!("audit_orphans report {}", r.id))
+                    .with_description("Every finding of an audit_orphans run, as CSV")
+                    .with_mime_type("text/csv")
+                    .with_size(r.size)
+            })
+            .collect();
+        Ok(ListResourcesResult::with_all_items(resources))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, rmcp::ErrorData> {
+        let store = ReportStore::new(&self.app.state_dir);
+        match store.read(&request.uri) {
+            Ok(text) => Ok(ReadResourceResult::new(vec![
+                ResourceContents::text(text, request.uri.clone()).with_mime_type("text/csv"),
+            ])
+            .into()),
+            Err(ReportError::NotFound(msg)) => Err(rmcp::ErrorData::resource_not_found(msg, None)),
+            Err(e) => Err(rmcp::ErrorData::internal_error(e.to_string(), None)),
+        }
     }
 }
 

@@ -1,13 +1,26 @@
-//! audit_orphans, first version: rules that need no source of record. Each finding names its
-//! rule, evidence, severity and the exact tool call that would fix it.
+//! audit_orphans: named rules over one connection, optionally against a source of record (HR
+//! export) and a reference connection. Each finding names its rule, evidence, severity and the
+//! exact tool call that would start remediation.
+//!
+//! The tenant is streamed page by page: per-user rules run as each page arrives, and only
+//! compact keys (an id and email per audited account, hashes of its identity keys, group
+//! usage) are kept for the rules that need the whole tenant. The reference connection is kept
+//! as an email → active map. Findings are counted per rule; only the top `max_findings` are
+//! held in memory, and the full list is streamed to a report file ([`ReportStore`]).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::model::{PageRequest, User, UserFilter};
+use tokio_util::sync::CancellationToken;
+
+use crate::model::{Page, PageRequest, User, UserFilter};
+use crate::orphans::report::{ReportStore, ReportWriter};
+use crate::orphans::source::{MatchedBy, SourceIndex};
+use crate::provider::ProviderKind;
 
 use super::{App, ToolError, provider_error};
 
@@ -35,7 +48,8 @@ pub enum Rule {
 }
 
 impl Rule {
-    const ALL: [Rule; 7] = [
+    /// Every rule, most urgent first (the order of the summary).
+    pub const ALL: [Rule; 7] = [
         Rule::TerminatedButPresent,
         Rule::CrossProductDrift,
         Rule::NotInSourceOfRecord,
@@ -44,6 +58,19 @@ impl Rule {
         Rule::UnregisteredOrExternalDomain,
         Rule::EmptyGroup,
     ];
+
+    /// The rule's name as the tool's arguments and results spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::NoGroupOrDepartment => "no_group_or_department",
+            Rule::DuplicateIdentity => "duplicate_identity",
+            Rule::UnregisteredOrExternalDomain => "unregistered_or_external_domain",
+            Rule::EmptyGroup => "empty_group",
+            Rule::NotInSourceOfRecord => "not_in_source_of_record",
+            Rule::TerminatedButPresent => "terminated_but_present",
+            Rule::CrossProductDrift => "cross_product_drift",
+        }
+    }
 
     fn definition(self) -> &'static str {
         match self {
@@ -83,12 +110,24 @@ impl Rule {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+/// How urgent a finding is; findings are returned most urgent first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     High,
     Medium,
     Low,
+}
+
+impl Severity {
+    /// The severity as results spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::High => "high",
+            Severity::Medium => "medium",
+            Severity::Low => "low",
+        }
+    }
 }
 
 /// Arguments of audit_orphans.
@@ -101,22 +140,25 @@ pub struct AuditArgs {
     /// Rules to apply; all when empty.
     #[serde(default)]
     pub rules: Vec<Rule>,
-    /// Name of a configured source of record (HR export) to compare against.
+    /// Configured source of record (HR export).
     #[serde(default)]
     pub source_of_record: String,
-    /// Another connection to compare with (cross_product_drift), e.g. the ZIA connection when
-    /// auditing ZPA: people absent or disabled there but active here are flagged.
+    /// Connection to compare with (cross_product_drift).
     #[serde(default)]
     pub reference_connection: String,
-    /// Findings to return in detail, 1–500 (default 50); counts always cover everything.
+    /// Findings returned in detail, 1–500 (default 50).
     #[serde(default)]
     pub max_findings: Option<u32>,
 }
 
-/// One finding.
+/// One finding. `rule` and `severity` are plain strings in the published schema: the input
+/// schema already lists the rules, and repeating enums in every result schema costs every
+/// client's context on every turn.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Finding {
+    #[schemars(with = "String")]
     pub rule: Rule,
+    #[schemars(with = "String")]
     pub severity: Severity,
     /// `user` or `group`.
     pub kind: String,
@@ -131,8 +173,10 @@ pub struct Finding {
 /// Per-rule counts.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct RuleSummary {
+    #[schemars(with = "String")]
     pub rule: Rule,
     pub definition: String,
+    #[schemars(with = "String")]
     pub severity: Severity,
     pub count: usize,
     /// Set when the rule could not run, saying why.
@@ -155,13 +199,35 @@ pub struct AuditResult {
     pub users_scanned: usize,
     pub groups_scanned: usize,
     pub summary: Vec<RuleSummary>,
+    /// Most urgent first.
     pub findings: Vec<Finding>,
-    /// True when more findings exist than were returned.
+    /// More findings exist than returned.
     pub truncated: bool,
-    /// Protected, admin and service accounts: reported, never flagged as orphans.
+    /// Resource URI: every finding, CSV.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<String>,
+    /// Protected and admin accounts, never flagged.
     pub excluded: Vec<Excluded>,
     /// Signals this backend cannot give.
     pub insufficient_signal: Vec<String>,
+}
+
+/// Follows a running audit, one call per page read. Implemented by the MCP layer (progress
+/// notifications) and the CLI (a progress bar); the audit knows neither.
+#[async_trait::async_trait]
+pub trait AuditProgress: Send + Sync {
+    /// `scanned` grows with every page (users read so far, reference connection included);
+    /// `message` says where the audit is, e.g. "page 3: 30,000 users".
+    async fn page(&self, scanned: u64, message: String);
+}
+
+/// How a caller follows and stops an audit.
+#[derive(Default)]
+pub struct AuditControl<'a> {
+    pub progress: Option<&'a dyn AuditProgress>,
+    /// Cancelled by the caller (an MCP `notifications/cancelled`): the audit stops before the
+    /// next page, or abandons the page it is waiting for, and returns an error.
+    pub cancel: CancellationToken,
 }
 
 fn norm_name(name: &str) -> String {
@@ -176,31 +242,163 @@ fn local_part(email: &str) -> String {
     local.split('+').next().unwrap_or_default().to_string()
 }
 
-/// Every user of a connection, page by page.
-async fn all_users(conn: &super::Connection) -> Result<Vec<User>, ToolError> {
-    let mut users: Vec<User> = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = conn
-            .provider
-            .list_users(
-                &UserFilter::default(),
-                &PageRequest {
-                    cursor,
-                    limit: 10_000,
-                },
-            )
-            .await
-            .map_err(|e| provider_error(&conn.name, "list_users", e))?;
-        users.extend(page.items);
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => return Ok(users),
+/// 1234567 → "1,234,567", for progress messages people read.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn key_hash(kind: u8, key: &str) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    kind.hash(&mut h);
+    key.hash(&mut h);
+    h.finish()
+}
+
+/// How many users to ask for per page: the backend's own page size, so that every page is one
+/// request and progress follows the transfer (native ZIA pages by 10,000, SCIM by 100).
+fn page_limit(kind: ProviderKind) -> usize {
+    match kind {
+        ProviderKind::Zia => 10_000,
+        ProviderKind::ZiaScim | ProviderKind::ZpaScim => 100,
+    }
+}
+
+fn cancelled() -> ToolError {
+    ToolError::new("audit_orphans was cancelled; nothing was reported")
+}
+
+/// One page of a connection's users, abandoned as soon as the caller cancels.
+async fn next_page(
+    conn: &super::Connection,
+    cursor: Option<String>,
+    cancel: &CancellationToken,
+) -> Result<Page<User>, ToolError> {
+    let stop = || {
+        tracing::info!(connection = %conn.name, "audit_orphans cancelled by the caller; stopped reading pages");
+        cancelled()
+    };
+    if cancel.is_cancelled() {
+        return Err(stop());
+    }
+    let request = PageRequest {
+        cursor,
+        limit: page_limit(conn.provider.kind()),
+    };
+    let filter = UserFilter::default();
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => Err(stop()),
+        page = conn.provider.list_users(&filter, &request) => {
+            page.map_err(|e| provider_error(&conn.name, "list_users", e))
         }
     }
 }
 
-pub async fn audit_orphans(app: &App, args: AuditArgs) -> Result<AuditResult, ToolError> {
+/// Every finding passes through here: counted, kept if among the top `max` of its rule, and
+/// written to the report.
+struct Findings {
+    max: usize,
+    counts: BTreeMap<Rule, usize>,
+    top: BTreeMap<Rule, Vec<Finding>>,
+    report: Option<ReportWriter>,
+}
+
+impl Findings {
+    fn push(&mut self, f: Finding) {
+        *self.counts.entry(f.rule).or_default() += 1;
+        if let Some(w) = &mut self.report
+            && let Err(e) = w.push(&f)
+        {
+            tracing::warn!(error = %e, "the audit report could not be written; continuing without it");
+            self.report = None;
+        }
+        let top = self.top.entry(f.rule).or_default();
+        if top.len() < self.max {
+            top.push(f);
+        }
+    }
+}
+
+/// An audited account, as the global rules need it: spans into one string arena.
+struct Compact {
+    start: u32,
+    id_end: u32,
+    end: u32,
+}
+
+/// What the whole-tenant rules keep per account, instead of the account.
+#[derive(Default)]
+struct TenantKeys {
+    arena: String,
+    accounts: Vec<Compact>,
+    /// (hash of a normalised display name or email local part, which of the two, account).
+    identity: Vec<(u64, u8, u32)>,
+}
+
+impl TenantKeys {
+    fn add(&mut self, u: &User) {
+        // Spans are u32 to keep 12 bytes per account; past 4 GiB of ids and emails (far beyond
+        // any tenant) further accounts are left out of duplicate_identity rather than aliased.
+        let (Ok(idx), Ok(start), Ok(end)) = (
+            u32::try_from(self.accounts.len()),
+            u32::try_from(self.arena.len()),
+            u32::try_from(self.arena.len() + u.id.len() + u.email.len()),
+        ) else {
+            return;
+        };
+        let id_end = start + u.id.len() as u32;
+        self.arena.push_str(&u.id);
+        self.arena.push_str(&u.email);
+        self.accounts.push(Compact { start, id_end, end });
+        let name = norm_name(&u.name);
+        if !name.is_empty() {
+            self.identity.push((key_hash(b'n', &name), b'n', idx));
+        }
+        let local = local_part(&u.email);
+        if !local.is_empty() {
+            self.identity.push((key_hash(b'l', &local), b'l', idx));
+        }
+    }
+
+    fn id(&self, i: u32) -> &str {
+        let c = &self.accounts[i as usize];
+        &self.arena[c.start as usize..c.id_end as usize]
+    }
+
+    fn email(&self, i: u32) -> &str {
+        let c = &self.accounts[i as usize];
+        &self.arena[c.id_end as usize..c.end as usize]
+    }
+}
+
+/// The source of record, with the name the caller gave it.
+struct Source {
+    name: String,
+    index: SourceIndex,
+}
+
+/// The reference connection as the drift rule needs it.
+struct Reference {
+    name: String,
+    active_by_email: HashMap<String, bool>,
+}
+
+/// Runs the audit: streams the connection (and the reference connection) page by page,
+/// applies the chosen rules, and returns counts for every finding, the top `max_findings`, and
+/// the URI of the report holding all of them.
+pub async fn audit_orphans(
+    app: &App,
+    args: AuditArgs,
+    control: AuditControl<'_>,
+) -> Result<AuditResult, ToolError> {
     let name = args.connection.trim();
     let conn = app.connection_for("audit_orphans", (!name.is_empty()).then_some(name))?;
     let rules: BTreeSet<Rule> = if args.rules.is_empty() {
@@ -214,35 +412,9 @@ pub async fn audit_orphans(app: &App, args: AuditArgs) -> Result<AuditResult, To
             "max_findings {max} is out of range; use 1 to 500"
         )));
     }
-
-    let source_name = args.source_of_record.trim();
-    let source = if source_name.is_empty() {
-        None
-    } else {
-        let cfg = app.sources.get(source_name).ok_or_else(|| {
-            let configured = if app.sources.is_empty() {
-                "none (add a [sources.NAME] table to the config)".to_string()
-            } else {
-                app.sources.keys().cloned().collect::<Vec<_>>().join(", ")
-            };
-            ToolError(format!(
-                "source_of_record '{source_name}' is not configured; configured sources: {configured}"
-            ))
-        })?;
-        Some(cfg.load().map_err(|e| {
-            ToolError(format!(
-                "source_of_record '{source_name}' cannot be used: {e}"
-            ))
-        })?)
-    };
-    let groups = conn
-        .provider
-        .list_groups()
-        .await
-        .map_err(|e| provider_error(&conn.name, "list_groups", e))?;
-    let users = all_users(conn).await?;
+    let source = load_source(app, args.source_of_record.trim()).await?;
     let reference_name = args.reference_connection.trim();
-    let reference = if reference_name.is_empty() {
+    let other = if reference_name.is_empty() {
         None
     } else {
         if reference_name == conn.name {
@@ -256,218 +428,160 @@ pub async fn audit_orphans(app: &App, args: AuditArgs) -> Result<AuditResult, To
                     .join(", ")
             )));
         }
-        let other = app.connection_for("audit_orphans", Some(reference_name))?;
-        let mut by_email: BTreeMap<String, bool> = BTreeMap::new();
-        for u in all_users(other).await? {
-            let active = u.active != Some(false);
-            let e = by_email.entry(u.email_key()).or_insert(false);
-            *e |= active;
-        }
-        Some((other.name.clone(), by_email))
+        Some(app.connection_for("audit_orphans", Some(reference_name))?)
     };
-    let mut excluded = Vec::new();
-    let mut audited: Vec<&User> = Vec::new();
-    for u in &users {
-        match app.policy.check_user(u) {
-            Err(_) => excluded.push(Excluded {
-                id: u.id.clone(),
-                email: u.email.clone(),
-                reason: if u.admin {
-                    "administrator account".into()
-                } else {
-                    "protected by policy".into()
-                },
-            }),
-            Ok(()) => audited.push(u),
-        }
-    }
-
-    let mut findings: Vec<Finding> = Vec::new();
-    let mut skipped: BTreeMap<Rule, String> = BTreeMap::new();
-    let user_finding = |rule: Rule, u: &User, evidence: String, call: serde_json::Value| Finding {
-        rule,
-        severity: rule.severity(),
-        kind: "user".into(),
-        id: u.id.clone(),
-        label: u.email.clone(),
-        evidence,
-        suggested_call: call,
+    let cancel = &control.cancel;
+    let groups = tokio::select! {
+        biased;
+        _ = cancel.cancelled() => return Err(cancelled()),
+        g = conn.provider.list_groups() => g.map_err(|e| provider_error(&conn.name, "list_groups", e))?,
     };
-    let deactivate_call = |u: &User| json!({"tool": "deactivate", "arguments": {"user": u.id, "connection": conn.name}});
-    let get_call = |u: &User| json!({"tool": "get_user", "arguments": {"user": u.id, "connection": conn.name}});
 
-    if rules.contains(&Rule::NoGroupOrDepartment) {
-        for u in &audited {
-            let mut missing = Vec::new();
-            if u.groups.is_empty() {
-                missing.push("no group");
-            }
-            if u.department.is_none() {
-                missing.push("no department");
-            }
-            if !missing.is_empty() {
-                findings.push(user_finding(
-                    Rule::NoGroupOrDepartment,
-                    u,
-                    missing.join(" and "),
-                    get_call(u),
-                ));
-            }
-        }
-    }
-    if rules.contains(&Rule::DuplicateIdentity) {
-        let mut by_key: BTreeMap<String, Vec<&User>> = BTreeMap::new();
-        for u in &audited {
-            by_key
-                .entry(format!("name:{}", norm_name(&u.name)))
-                .or_default()
-                .push(u);
-            by_key
-                .entry(format!("local:{}", local_part(&u.email)))
-                .or_default()
-                .push(u);
-        }
-        let mut seen = BTreeSet::new();
-        for (key, group) in &by_key {
-            if group.len() < 2 {
-                continue;
-            }
-            // Evidence names a few look-alikes, not all: on a large tenant one common name can
-            // match hundreds of accounts, and listing them in every finding costs O(n²) memory.
-            const SHOWN: usize = 5;
-            let ids: Vec<&str> = group
-                .iter()
-                .take(SHOWN + 1)
-                .map(|u| u.id.as_str())
-                .collect();
-            for u in group {
-                if seen.insert(u.id.clone()) {
-                    let mut others: Vec<String> = group
-                        .iter()
-                        .filter(|o| o.id != u.id)
-                        .take(SHOWN)
-                        .map(|o| format!("{} ({})", o.email, o.id))
-                        .collect();
-                    let more = (group.len() - 1).saturating_sub(SHOWN);
-                    if more > 0 {
-                        others.push(format!("{more} more"));
-                    }
-                    let what = if key.starts_with("name:") {
-                        "display name"
-                    } else {
-                        "email local part"
-                    };
-                    findings.push(user_finding(Rule::DuplicateIdentity, u, format!("same {what} as {}", others.join(", ")), json!({"tool": "get_user", "arguments": {"user": u.id, "connection": conn.name}, "compare_with": ids})));
+    let mut scanned: u64 = 0;
+    let reference = match other {
+        None => None,
+        Some(other) => {
+            let mut active_by_email: HashMap<String, bool> = HashMap::new();
+            let mut cursor = None;
+            let mut n = 0u64;
+            loop {
+                let page = next_page(other, cursor, cancel).await?;
+                n += 1;
+                scanned += page.items.len() as u64;
+                for u in page.items {
+                    let e = active_by_email.entry(u.email_key()).or_insert(false);
+                    *e |= u.active != Some(false);
                 }
-            }
-        }
-    }
-    if rules.contains(&Rule::UnregisteredOrExternalDomain) {
-        if conn.registered_domains.is_empty() {
-            skipped.insert(
-                Rule::UnregisteredOrExternalDomain,
-                format!(
-                    "no registered_domains configured for connection {}",
-                    conn.name
-                ),
-            );
-        } else {
-            for u in &audited {
-                let domain = u
-                    .email
-                    .rsplit_once('@')
-                    .map(|(_, d)| d.to_lowercase())
-                    .unwrap_or_default();
-                if !conn
-                    .registered_domains
-                    .iter()
-                    .any(|d| d.eq_ignore_ascii_case(&domain))
-                {
-                    findings.push(user_finding(
-                        Rule::UnregisteredOrExternalDomain,
-                        u,
+                if let Some(p) = control.progress {
+                    p.page(
+                        scanned,
                         format!(
-                            "domain {domain:?} is not registered (registered: {})",
-                            conn.registered_domains.join(", ")
+                            "reference {} page {n}: {} users",
+                            other.name,
+                            thousands(active_by_email.len() as u64)
                         ),
-                        deactivate_call(u),
-                    ));
+                    )
+                    .await;
+                }
+                match page.next_cursor {
+                    Some(c) => cursor = Some(c),
+                    None => break,
                 }
             }
+            Some(Reference {
+                name: other.name.clone(),
+                active_by_email,
+            })
         }
+    };
+
+    let store = ReportStore::new(&app.state_dir);
+    let report = match store.create(&conn.name) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot create the audit report file; the result holds the top findings only");
+            None
+        }
+    };
+    let mut findings = Findings {
+        max: max as usize,
+        counts: BTreeMap::new(),
+        top: BTreeMap::new(),
+        report,
+    };
+    let mut skipped: BTreeMap<Rule, String> = BTreeMap::new();
+    if rules.contains(&Rule::UnregisteredOrExternalDomain) && conn.registered_domains.is_empty() {
+        skipped.insert(
+            Rule::UnregisteredOrExternalDomain,
+            format!(
+                "no registered_domains configured for connection {}",
+                conn.name
+            ),
+        );
     }
     for rule in [Rule::NotInSourceOfRecord, Rule::TerminatedButPresent] {
         if rules.contains(&rule) && source.is_none() {
             skipped.insert(rule, "no source_of_record given".into());
         }
     }
-    if let Some(src) = &source {
-        for u in &audited {
-            match src.people.get(&u.email_key()) {
-                None if rules.contains(&Rule::NotInSourceOfRecord) => findings.push(user_finding(
-                    Rule::NotInSourceOfRecord,
-                    u,
-                    format!("{} is not in source '{source_name}'", u.email),
-                    deactivate_call(u),
-                )),
-                Some(p) if p.terminated && rules.contains(&Rule::TerminatedButPresent) => {
-                    let when = p
-                        .termination_date
-                        .as_deref()
-                        .map(|d| format!(" on {d}"))
-                        .unwrap_or_default();
-                    let id = p
-                        .employee_id
-                        .as_deref()
-                        .map(|i| format!(" (employee {i})"))
-                        .unwrap_or_default();
-                    findings.push(user_finding(
-                        Rule::TerminatedButPresent,
-                        u,
-                        format!(
-                            "source '{source_name}' line {}{id}: terminated{when}",
-                            p.line
-                        ),
-                        deactivate_call(u),
-                    ));
-                }
-                _ => {}
-            }
-        }
+    if rules.contains(&Rule::CrossProductDrift) && reference.is_none() {
+        skipped.insert(
+            Rule::CrossProductDrift,
+            "no reference_connection given".into(),
+        );
     }
-    if rules.contains(&Rule::CrossProductDrift) {
-        match &reference {
-            None => {
-                skipped.insert(
-                    Rule::CrossProductDrift,
-                    "no reference_connection given".into(),
-                );
-            }
-            Some((other, by_email)) => {
-                for u in audited.iter().filter(|u| u.active != Some(false)) {
-                    let evidence = match by_email.get(&u.email_key()) {
-                        None => format!("{} has no account on {other}", u.email),
-                        Some(false) => format!("{} is disabled on {other}", u.email),
-                        Some(true) => continue,
-                    };
-                    findings.push(user_finding(
-                        Rule::CrossProductDrift,
-                        u,
-                        evidence,
-                        deactivate_call(u),
-                    ));
+
+    let user_rules = UserRules {
+        rules: &rules,
+        skipped: &skipped,
+        conn,
+        source: source.as_ref(),
+        reference: reference.as_ref(),
+    };
+    let group_index: HashMap<&str, usize> = groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (g.id.as_str(), i))
+        .collect();
+    let mut group_used = vec![false; groups.len()];
+    let mut keys = TenantKeys::default();
+    let mut excluded = Vec::new();
+    let mut users_scanned: usize = 0;
+    let mut cursor = None;
+    let mut n = 0u64;
+    loop {
+        let page = next_page(conn, cursor, cancel).await?;
+        n += 1;
+        users_scanned += page.items.len();
+        scanned += page.items.len() as u64;
+        for u in &page.items {
+            for g in &u.groups {
+                if let Some(i) = group_index.get(g.id.as_str()) {
+                    group_used[*i] = true;
                 }
             }
+            if app.policy.check_user(u).is_err() {
+                excluded.push(Excluded {
+                    id: u.id.clone(),
+                    email: u.email.clone(),
+                    reason: if u.admin {
+                        "administrator account".into()
+                    } else {
+                        "protected by policy".into()
+                    },
+                });
+                continue;
+            }
+            if rules.contains(&Rule::DuplicateIdentity) {
+                keys.add(u);
+            }
+            user_rules.apply(u, &mut findings);
+        }
+        if let Some(p) = control.progress {
+            p.page(
+                scanned,
+                format!("page {n}: {} users", thousands(users_scanned as u64)),
+            )
+            .await;
+        }
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
         }
     }
+    if cancel.is_cancelled() {
+        return Err(cancelled());
+    }
+
+    if rules.contains(&Rule::DuplicateIdentity) {
+        duplicates(&keys, &conn.name, &mut findings);
+    }
+    drop(keys);
     if rules.contains(&Rule::EmptyGroup) {
-        let used: BTreeSet<&str> = users
+        for (g, _) in groups
             .iter()
-            .flat_map(|u| u.groups.iter().map(|g| g.id.as_str()))
-            .collect();
-        for g in groups
-            .iter()
-            .filter(|g| !g.system_defined && !used.contains(g.id.as_str()))
+            .zip(&group_used)
+            .filter(|(g, used)| !g.system_defined && !**used)
         {
             findings.push(Finding {
                 rule: Rule::EmptyGroup,
@@ -475,7 +589,7 @@ pub async fn audit_orphans(app: &App, args: AuditArgs) -> Result<AuditResult, To
                 kind: "group".into(),
                 id: g.id.clone(),
                 label: g.name.clone(),
-                evidence: format!("no user among {} is a member", users.len()),
+                evidence: format!("no user among {users_scanned} is a member"),
                 suggested_call: json!({"tool": "list_users", "arguments": {"group": g.name, "connection": conn.name}}),
             });
         }
@@ -488,21 +602,306 @@ pub async fn audit_orphans(app: &App, args: AuditArgs) -> Result<AuditResult, To
             rule: *r,
             definition: r.definition().into(),
             severity: r.severity(),
-            count: findings.iter().filter(|f| f.rule == *r).count(),
+            count: findings.counts.get(r).copied().unwrap_or(0),
             skipped: skipped.get(r).cloned(),
         })
         .collect();
-    findings.sort_by_key(|f| (f.severity as u8, f.rule));
-    let truncated = findings.len() > max as usize;
-    findings.truncate(max as usize);
+    let total: usize = findings.counts.values().sum();
+    let report = match findings.report.take() {
+        None => None,
+        Some(w) => match w.finish() {
+            Ok(uri) => Some(uri),
+            Err(e) => {
+                tracing::warn!(error = %e, "the audit report could not be saved");
+                None
+            }
+        },
+    };
+    let mut top: Vec<Finding> = Vec::new();
+    let mut order: Vec<Rule> = findings.top.keys().copied().collect();
+    order.sort_by_key(|r| (r.severity(), *r));
+    for r in order {
+        if let Some(v) = findings.top.remove(&r) {
+            top.extend(v);
+        }
+    }
+    top.truncate(max as usize);
     Ok(AuditResult {
         connection: conn.name.clone(),
-        users_scanned: users.len(),
+        users_scanned,
         groups_scanned: groups.len(),
         summary,
-        findings,
-        truncated,
+        truncated: total > top.len(),
+        findings: top,
+        report,
         excluded,
         insufficient_signal: vec!["dormancy: this backend exposes no last-login data, so inactive accounts cannot be detected".into()],
     })
+}
+
+async fn load_source(app: &App, name: &str) -> Result<Option<Source>, ToolError> {
+    if name.is_empty() {
+        return Ok(None);
+    }
+    let cfg = app.sources.get(name).ok_or_else(|| {
+        let configured = if app.sources.is_empty() {
+            "none (add a [sources.NAME] table to the config)".to_string()
+        } else {
+            app.sources.keys().cloned().collect::<Vec<_>>().join(", ")
+        };
+        ToolError(format!(
+            "source_of_record '{name}' is not configured; configured sources: {configured}"
+        ))
+    })?;
+    // Reading a large export is blocking file I/O: keep it off the async workers.
+    let cfg = cfg.clone();
+    let index = tokio::task::spawn_blocking(move || cfg.load())
+        .await
+        .map_err(|e| ToolError(format!("reading source_of_record '{name}' failed: {e}")))?
+        .map_err(|e| ToolError(format!("source_of_record '{name}' cannot be used: {e}")))?;
+    Ok(Some(Source {
+        name: name.to_string(),
+        index,
+    }))
+}
+
+/// The rules that judge one account on its own, applied as its page arrives.
+struct UserRules<'a> {
+    rules: &'a BTreeSet<Rule>,
+    skipped: &'a BTreeMap<Rule, String>,
+    conn: &'a super::Connection,
+    source: Option<&'a Source>,
+    reference: Option<&'a Reference>,
+}
+
+impl UserRules<'_> {
+    fn on(&self, r: Rule) -> bool {
+        self.rules.contains(&r) && !self.skipped.contains_key(&r)
+    }
+
+    fn finding(&self, rule: Rule, u: &User, evidence: String, tool: &str) -> Finding {
+        Finding {
+            rule,
+            severity: rule.severity(),
+            kind: "user".into(),
+            id: u.id.clone(),
+            label: u.email.clone(),
+            evidence,
+            suggested_call: json!({"tool": tool, "arguments": {"user": u.id, "connection": self.conn.name}}),
+        }
+    }
+
+    fn apply(&self, u: &User, out: &mut Findings) {
+        if self.on(Rule::NoGroupOrDepartment) {
+            let missing = match (u.groups.is_empty(), u.department.is_none()) {
+                (true, true) => Some("no group and no department"),
+                (true, false) => Some("no group"),
+                (false, true) => Some("no department"),
+                (false, false) => None,
+            };
+            if let Some(m) = missing {
+                out.push(self.finding(Rule::NoGroupOrDepartment, u, m.into(), "get_user"));
+            }
+        }
+        if self.on(Rule::UnregisteredOrExternalDomain) {
+            let domain = u
+                .email
+                .rsplit_once('@')
+                .map(|(_, d)| d.trim().to_lowercase())
+                .unwrap_or_default();
+            let registered = &self.conn.registered_domains;
+            if !registered.iter().any(|d| d.eq_ignore_ascii_case(&domain)) {
+                out.push(self.finding(
+                    Rule::UnregisteredOrExternalDomain,
+                    u,
+                    format!(
+                        "domain {domain:?} is not registered (registered: {})",
+                        registered.join(", ")
+                    ),
+                    "deactivate",
+                ));
+            }
+        }
+        if let Some(src) = self.source {
+            let key = u.email_key();
+            match src.index.lookup(&key, u.external_id.as_deref()) {
+                None if self.on(Rule::NotInSourceOfRecord) => {
+                    let ext = u
+                        .external_id
+                        .as_deref()
+                        .map(|e| format!(" (nor its externalId {e:?})"))
+                        .unwrap_or_default();
+                    out.push(self.finding(
+                        Rule::NotInSourceOfRecord,
+                        u,
+                        format!("{} is not in source '{}'{ext}", u.email, src.name),
+                        "deactivate",
+                    ));
+                }
+                Some((p, how)) if p.terminated && self.on(Rule::TerminatedButPresent) => {
+                    let mut e = format!("source '{}' {}", src.name, src.index.location(p));
+                    if let Some(id) = &p.employee_id {
+                        e.push_str(&format!(" (employee {id})"));
+                    }
+                    e.push_str(": terminated");
+                    if let Some(d) = &p.termination_date {
+                        e.push_str(&format!(" on {d}"));
+                    }
+                    match how {
+                        MatchedBy::Email => {}
+                        MatchedBy::Alias => {
+                            e.push_str(&format!("; matched as an alias of {}", p.email))
+                        }
+                        MatchedBy::ExternalId => {
+                            e.push_str(&format!("; matched by externalId to {}", p.email))
+                        }
+                    }
+                    if let Some(m) = &p.manager {
+                        e.push_str(&format!("; manager {m}"));
+                    }
+                    out.push(self.finding(Rule::TerminatedButPresent, u, e, "deactivate"));
+                }
+                _ => {}
+            }
+        }
+        if let Some(r) = self.reference
+            && self.on(Rule::CrossProductDrift)
+            && u.active != Some(false)
+        {
+            let evidence = match r.active_by_email.get(&u.email_key()) {
+                None => Some(format!("{} has no account on {}", u.email, r.name)),
+                Some(false) => Some(format!("{} is disabled on {}", u.email, r.name)),
+                Some(true) => None,
+            };
+            if let Some(e) = evidence {
+                out.push(self.finding(Rule::CrossProductDrift, u, e, "deactivate"));
+            }
+        }
+    }
+}
+
+/// duplicate_identity over the compact keys: accounts sharing a normalised display name or
+/// email local part. Keys are compared by 64-bit hash; a collision between two different
+/// keys is astronomically unlikely at tenant sizes (~1e-9 for 200,000 keys).
+fn duplicates(keys: &TenantKeys, conn: &str, out: &mut Findings) {
+    let mut identity = keys.identity.clone();
+    identity.sort_unstable();
+    let mut seen: HashSet<u32> = HashSet::new();
+    // Evidence names a few look-alikes, not all: on a large tenant one common name can match
+    // hundreds of accounts, and listing them in every finding costs O(n²) memory.
+    const SHOWN: usize = 5;
+    let mut i = 0;
+    while i < identity.len() {
+        let (h, kind, _) = identity[i];
+        let mut j = i;
+        while j < identity.len() && identity[j].0 == h {
+            j += 1;
+        }
+        let group: Vec<u32> = identity[i..j].iter().map(|(_, _, idx)| *idx).collect();
+        i = j;
+        if group.len() < 2 {
+            continue;
+        }
+        let ids: Vec<&str> = group.iter().take(SHOWN + 1).map(|g| keys.id(*g)).collect();
+        for &u in &group {
+            if !seen.insert(u) {
+                continue;
+            }
+            let mut others: Vec<String> = group
+                .iter()
+                .filter(|o| **o != u)
+                .take(SHOWN)
+                .map(|o| format!("{} ({})", keys.email(*o), keys.id(*o)))
+                .collect();
+            let more = (group.len() - 1).saturating_sub(SHOWN);
+            if more > 0 {
+                others.push(format!("{more} more"));
+            }
+            let what = if kind == b'n' {
+                "display name"
+            } else {
+                "email local part"
+            };
+            out.push(Finding {
+                rule: Rule::DuplicateIdentity,
+                severity: Rule::DuplicateIdentity.severity(),
+                kind: "user".into(),
+                id: keys.id(u).to_string(),
+                label: keys.email(u).to_string(),
+                evidence: format!("same {what} as {}", others.join(", ")),
+                suggested_call: json!({"tool": "get_user", "arguments": {"user": keys.id(u), "connection": conn}, "compare_with": ids}),
+            });
+        }
+    }
+}
+
+/// The result as compact markdown for the model: counts per rule, then the top findings.
+/// Tenant text (emails, names, evidence) is quoted and length-limited.
+pub fn markdown(r: &AuditResult) -> String {
+    use crate::guard::policy::quote;
+    use std::fmt::Write as _;
+    const SHOWN: usize = 20;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "audit_orphans on {}: {} users, {} groups scanned.\n",
+        r.connection,
+        thousands(r.users_scanned as u64),
+        thousands(r.groups_scanned as u64)
+    );
+    let _ = writeln!(s, "| rule | severity | count |\n|---|---|---|");
+    for rs in &r.summary {
+        let count = match &rs.skipped {
+            Some(why) => format!("skipped: {why}"),
+            None => thousands(rs.count as u64),
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {count} |",
+            rs.rule.name(),
+            rs.severity.name()
+        );
+    }
+    if !r.findings.is_empty() {
+        let _ = writeln!(s, "\nTop findings:");
+    }
+    for f in r.findings.iter().take(SHOWN) {
+        let _ = writeln!(
+            s,
+            "- [{}] {} {} ({}): {}",
+            f.severity.name(),
+            f.rule.name(),
+            quote(&f.label),
+            quote(&f.id),
+            quote(&f.evidence)
+        );
+    }
+    let total: usize = r.summary.iter().map(|x| x.count).sum();
+    if total > r.findings.len().min(SHOWN) {
+        let _ = write!(
+            s,
+            "\n{} findings in all; the structured result holds {}",
+            thousands(total as u64),
+            r.findings.len()
+        );
+        match &r.report {
+            Some(uri) => {
+                let _ = writeln!(s, ", and resource {uri} every one (CSV).");
+            }
+            None => {
+                let _ = writeln!(s, ".");
+            }
+        }
+    }
+    if !r.excluded.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n{} protected or admin accounts were excluded (see `excluded`).",
+            r.excluded.len()
+        );
+    }
+    for i in &r.insufficient_signal {
+        let _ = writeln!(s, "\nNot checked: {i}");
+    }
+    s
 }

@@ -65,7 +65,7 @@ impl FromStr for Scenario {
 }
 
 /// Everything a scenario seeds: the ZIA tenant, the ZPA SCIM directory and, for scenarios
-/// that have one, the HR export (CSV `work_email,status,end_date`) to audit against.
+/// that have one, the HR export (CSV `work_email,status,end_date,aliases,external_id,manager`) to audit against.
 pub(crate) struct World {
     pub tenant: Tenant,
     pub zpa: ZpaDirectory,

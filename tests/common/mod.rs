@@ -77,8 +77,14 @@ pub struct SimProc {
 
 impl SimProc {
     pub async fn start() -> SimProc {
+        Self::start_args(&[]).await
+    }
+
+    /// A simulator started with extra `sim` arguments (`--scenario orphans`, …).
+    pub async fn start_args(extra: &[&str]) -> SimProc {
         let mut child = tokio::process::Command::new(BIN)
             .args(["sim", "--bind", "127.0.0.1:0"])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .kill_on_drop(true)

@@ -10,10 +10,22 @@ use crate::sim::scim::seed_zpa;
 use crate::sim::store::{Tenant, User};
 
 /// CSV header of the HR export (the column names `init`'s config template uses).
-pub(crate) const HR_HEADER: &str = "work_email,status,end_date";
+pub(crate) const HR_HEADER: &str = "work_email,status,end_date,aliases,external_id,manager";
+
+/// A leaver whose ZIA account still carries a former address, which HR lists as an alias:
+/// (ZIA account, HR primary email).
+pub(crate) const ALIAS_LEAVER: (&str, &str) =
+    ("renamed.person@acme.example", "person.renamed@acme.example");
+/// An employee whose ZIA account uses an address HR lists as an alias: not an orphan.
+pub(crate) const ALIAS_ACTIVE: (&str, &str) =
+    ("maiden.name@acme.example", "married.name@acme.example");
+/// A ZPA account under an address HR no longer knows, whose SCIM externalId HR does know, on
+/// a leaver's row: (ZPA userName, HR primary email).
+pub(crate) const EXTERNAL_ID_LEAVER: (&str, &str) =
+    ("zpa.oldname@acme.example", "zpa.newname@acme.example");
 
 /// Extra ZIA accounts: (email, name, department, groups).
-const EXTRA_ZIA: [(&str, &str, &str, &[&str]); 5] = [
+const EXTRA_ZIA: [(&str, &str, &str, &[&str]); 7] = [
     // Domains the tenant never registered (an acquisition, a partner).
     (
         "ex.employee@acquired-corp.example",
@@ -47,6 +59,19 @@ const EXTRA_ZIA: [(&str, &str, &str, &[&str]); 5] = [
         "Departed Employee",
         "Marketing",
         &["All Staff", "Marketing"],
+    ),
+    // Matched to HR rows by alias: a leaver, and an active employee.
+    (
+        ALIAS_LEAVER.0,
+        "Renamed Person",
+        "Marketing",
+        &["All Staff"],
+    ),
+    (
+        ALIAS_ACTIVE.0,
+        "Maiden Name",
+        "Finance",
+        &["All Staff", "Finance"],
     ),
 ];
 
@@ -82,9 +107,16 @@ pub(crate) fn world(seed: u64) -> World {
     let mut zpa = seed_zpa();
     zpa.insert_seed_user(DEPARTED, "Departed Employee", "Marketing");
     zpa.insert_seed_user(ZPA_ONLY_LEAVER, "Former Zpauser", "Sales");
+    zpa.insert_seed_user(EXTERNAL_ID_LEAVER.0, "Zed Oldname", "Sales");
+    let external_id = zpa
+        .users
+        .values()
+        .find(|u| u.user_name == EXTERNAL_ID_LEAVER.0)
+        .and_then(|u| u.external_id.clone())
+        .unwrap_or_default();
 
     let leavers = pick_leavers(&tenant, seed);
-    let hr = hr_export(&tenant, &leavers);
+    let hr = hr_export(&tenant, &leavers, &external_id);
     World {
         tenant,
         zpa,
@@ -136,24 +168,45 @@ fn pick_leavers(t: &Tenant, seed: u64) -> BTreeMap<String, String> {
 }
 
 /// The HR export: one row per employee with a ZIA account in a registered domain (minus the
-/// accounts HR does not know), in id order, then the HR-only rows.
-fn hr_export(t: &Tenant, leavers: &BTreeMap<String, String>) -> String {
+/// accounts HR does not know), in id order, then the rows matched by alias and externalId,
+/// then the HR-only rows. `external_id` is the ZPA externalId of [`EXTERNAL_ID_LEAVER`].
+fn hr_export(t: &Tenant, leavers: &BTreeMap<String, String>, external_id: &str) -> String {
     let mut csv = format!("{HR_HEADER}\n");
     for u in t.users.values() {
         let email = u.email.to_lowercase();
         let registered = email
             .rsplit_once('@')
             .is_some_and(|(_, d)| t.domains.contains(d));
-        if !registered || email == GHOST || NOT_IN_HR.contains(&email.as_str()) {
+        if !registered
+            || email == GHOST
+            || NOT_IN_HR.contains(&email.as_str())
+            || email == ALIAS_LEAVER.0
+            || email == ALIAS_ACTIVE.0
+        {
             continue;
         }
         let _ = match leavers.get(&email) {
-            Some(date) => writeln!(csv, "{},terminated,{date}", u.email),
-            None => writeln!(csv, "{},active,", u.email),
+            Some(date) => writeln!(csv, "{},terminated,{date},,,", u.email),
+            None => writeln!(csv, "{},active,,,,", u.email),
         };
     }
+    let _ = writeln!(
+        csv,
+        "{},terminated,2025-06-30,{},,Mia Manager",
+        ALIAS_LEAVER.1, ALIAS_LEAVER.0
+    );
+    let _ = writeln!(
+        csv,
+        "{},active,,{};m.name@acme.example,,",
+        ALIAS_ACTIVE.1, ALIAS_ACTIVE.0
+    );
+    let _ = writeln!(
+        csv,
+        "{},terminated,2025-08-15,,{external_id},",
+        EXTERNAL_ID_LEAVER.1
+    );
     for (email, status, date) in HR_ONLY {
-        let _ = writeln!(csv, "{email},{status},{date}");
+        let _ = writeln!(csv, "{email},{status},{date},,,");
     }
     csv
 }
@@ -187,9 +240,9 @@ mod tests {
             Some(0)
         );
         let csv = w.hr_export.expect("orphans has an HR export");
-        assert!(csv.starts_with("work_email,status,end_date\n"));
+        assert!(csv.starts_with("work_email,status,end_date,aliases,external_id,manager\n"));
         let hr = rows(&csv);
-        assert!(csv.lines().all(|l| l.split(',').count() == 3));
+        assert!(csv.lines().all(|l| l.split(',').count() == 6));
         assert!(by_email(GHOST).is_some() && !hr.contains_key(GHOST));
         assert_eq!(hr[DEPARTED], ("terminated".into(), "2025-09-30".into()));
         assert_eq!(hr["jane.doe@acme.example"].0, "active");
@@ -198,6 +251,21 @@ mod tests {
             .filter(|(e, (s, d))| s == "terminated" && !d.is_empty() && by_email(e).is_some())
             .count();
         assert_eq!(terminated_in_zia, 1 + SEEDED_LEAVERS);
+        // Alias and externalId cases: the ZIA/ZPA accounts are not HR primaries.
+        assert!(by_email(ALIAS_LEAVER.0).is_some() && !hr.contains_key(ALIAS_LEAVER.0));
+        assert_eq!(hr[ALIAS_LEAVER.1].0, "terminated");
+        assert!(csv.contains(&format!(",{},", ALIAS_LEAVER.0)));
+        let ext = w
+            .zpa
+            .users
+            .values()
+            .find(|u| u.user_name == EXTERNAL_ID_LEAVER.0)
+            .and_then(|u| u.external_id.clone())
+            .expect("ZPA account with an externalId");
+        assert!(csv.contains(&format!(
+            "{},terminated,2025-08-15,,{ext},",
+            EXTERNAL_ID_LEAVER.1
+        )));
         // ZPA drift both ways.
         let zpa_has = |e: &str| w.zpa.users.values().any(|u| u.user_name == e);
         assert!(zpa_has(ZPA_ONLY_LEAVER) && by_email(ZPA_ONLY_LEAVER).is_none());
