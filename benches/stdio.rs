@@ -25,6 +25,21 @@ fn main() {
         list_bytes = s.request("tools/list", serde_json::json!({})).len();
         list.push(t1.elapsed());
     }
+    // The 2026-07-28 lifecycle: no handshake; `server/discover`, then requests that carry the
+    // protocol version and client capabilities in `_meta`.
+    let meta = serde_json::json!({"_meta": {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {}}});
+    let mut discover = Vec::new();
+    let mut list_2026 = 0;
+    for _ in 0..RUNS {
+        let t0 = Instant::now();
+        let mut s = Server::spawn(state.path());
+        let answer = s.request("server/discover", meta.clone());
+        discover.push(t0.elapsed());
+        assert!(answer.contains("supportedVersions"), "{answer}");
+        list_2026 = s.request("tools/list", meta.clone()).len();
+    }
     let mut s = Server::spawn(state.path());
     s.initialize();
     s.request("tools/list", serde_json::json!({}));
@@ -55,8 +70,15 @@ fn main() {
         ms(median(init.clone())),
         ms(p95(init))
     );
+    println!(
+        "| spawn→server/discover (stdio, 2026-07-28 lifecycle), median / p95 of {RUNS} | {} / {} | < 20 ms |",
+        ms(median(discover.clone())),
+        ms(p95(discover))
+    );
     println!("| first tools/list, median | {} | – |", ms(median(list)));
-    println!("| tools/list response bytes | {list_bytes} | < 15,000 |");
+    println!(
+        "| tools/list response bytes (2025-11-25 / 2026-07-28) | {list_bytes} / {list_2026} | < 15,000 |"
+    );
     println!(
         "| peak RSS idle | {:.1} MB | < 15 MB |",
         rss_idle as f64 / 1024.0
