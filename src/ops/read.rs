@@ -75,6 +75,10 @@ pub struct ListUsersResult {
     /// Pass as cursor to get the next rows; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
+    /// Events the person must know about (e.g. the tenant activated staged changes itself when
+    /// it ended the admin session this read replaced).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<String>,
 }
 
 pub async fn list_users(app: &App, args: ListUsersArgs) -> Result<ListUsersResult, ToolError> {
@@ -126,6 +130,7 @@ pub async fn list_users(app: &App, args: ListUsersArgs) -> Result<ListUsersResul
         connection: conn.name.clone(),
         users: page.items.iter().map(UserRow::from).collect(),
         next_cursor: page.next_cursor,
+        notices: conn.provider.take_notices(),
     })
 }
 
@@ -164,6 +169,10 @@ pub struct GetUserResult {
     /// With connection "all": connections that could not be read, with the reason.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unreachable: Vec<String>,
+    /// Events the person must know about (e.g. the tenant activated staged changes itself when
+    /// it ended the admin session this read replaced).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<String>,
 }
 
 pub async fn get_user(app: &App, args: GetUserArgs) -> Result<GetUserResult, ToolError> {
@@ -182,6 +191,7 @@ pub async fn get_user(app: &App, args: GetUserArgs) -> Result<GetUserResult, Too
         accounts: Vec::new(),
         not_found_on: Vec::new(),
         unreachable: Vec::new(),
+        notices: conn.provider.take_notices(),
     })
 }
 
@@ -200,6 +210,7 @@ async fn get_user_everywhere(app: &App, email: &str) -> Result<GetUserResult, To
         accounts: Vec::new(),
         not_found_on: Vec::new(),
         unreachable: Vec::new(),
+        notices: Vec::new(),
     };
     for conn in app.connections.values() {
         if let Err(why) = app.policy.check_connection("get_user", &conn.name) {
@@ -216,6 +227,12 @@ async fn get_user_everywhere(app: &App, email: &str) -> Result<GetUserResult, To
                 .unreachable
                 .push(provider_error(&conn.name, "looking up the user", e).0),
         }
+        out.notices.extend(
+            conn.provider
+                .take_notices()
+                .into_iter()
+                .map(|n| format!("{}: {n}", conn.name)),
+        );
     }
     Ok(out)
 }
@@ -237,6 +254,10 @@ pub struct ListGroupsArgs {
 pub struct ListGroupsResult {
     pub connection: String,
     pub groups: Vec<Group>,
+    /// Events the person must know about (e.g. the tenant activated staged changes itself when
+    /// it ended the admin session this read replaced).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<String>,
 }
 
 pub async fn list_groups(app: &App, args: ListGroupsArgs) -> Result<ListGroupsResult, ToolError> {
@@ -252,6 +273,7 @@ pub async fn list_groups(app: &App, args: ListGroupsArgs) -> Result<ListGroupsRe
     Ok(ListGroupsResult {
         connection: conn.name.clone(),
         groups,
+        notices: conn.provider.take_notices(),
     })
 }
 
