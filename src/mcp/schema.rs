@@ -25,7 +25,9 @@ pub fn compact_output<T: JsonSchema + std::any::Any>() -> Arc<JsonObject> {
 
 /// The input schema of `T`, compacted the same way: structure, `required`, and the top-level
 /// property descriptions the model reads to fill the call; no `$schema`, no empty defaults, no
-/// per-variant prose, small definitions inlined.
+/// per-variant prose, small definitions inlined. Two more cuts that lose nothing: an optional
+/// argument is one the model omits, so its `null` alternative goes; and unknown arguments are
+/// refused by the parser with an error naming them, so `additionalProperties: false` goes.
 pub fn compact_input<T: JsonSchema + std::any::Any>() -> Arc<JsonObject> {
     let base = match schema_for_input::<T>() {
         Ok(s) => s,
@@ -36,7 +38,48 @@ pub fn compact_input<T: JsonSchema + std::any::Any>() -> Arc<JsonObject> {
     drop_empty_defaults(&mut v);
     unwrap_lines(&mut v);
     inline_defs(&mut v);
+    if let Value::Object(map) = &mut v {
+        if map.get("additionalProperties") == Some(&Value::Bool(false)) {
+            map.remove("additionalProperties");
+        }
+        let required: Vec<Value> = map
+            .get("required")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        if let Some(Value::Object(props)) = map.get_mut("properties") {
+            for (name, p) in props.iter_mut() {
+                if !required.contains(&Value::from(name.as_str())) {
+                    drop_null_alternative(p);
+                }
+            }
+        }
+    }
     into_object(v)
+}
+
+/// `"type": ["integer", "null"]` → `"integer"`; `"anyOf": [X, {"type": "null"}]` → X.
+fn drop_null_alternative(p: &mut Value) {
+    let Value::Object(map) = p else { return };
+    if let Some(Value::Array(types)) = map.get("type") {
+        let kept: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
+        if kept.len() == 1 {
+            map.insert("type".into(), kept[0].clone());
+        }
+    }
+    let single = map.get("anyOf").and_then(Value::as_array).and_then(|alts| {
+        let kept: Vec<&Value> = alts
+            .iter()
+            .filter(|a| a.get("type") != Some(&Value::from("null")))
+            .collect();
+        (kept.len() == 1 && alts.len() == 2).then(|| kept[0].clone())
+    });
+    if let Some(Value::Object(inner)) = single {
+        map.remove("anyOf");
+        for (k, v) in inner {
+            map.entry(k).or_insert(v);
+        }
+    }
 }
 
 /// A brief output schema: only the fields every result carries (`required`), typed, without
@@ -255,5 +298,17 @@ mod tests {
         assert!(info["properties"]["channel"].is_object(), "structure kept");
         let get_user = compact_output::<crate::ops::read::GetUserResult>();
         assert!(get_user["$defs"]["User"]["properties"]["email"].is_object());
+    }
+
+    #[test]
+    fn optional_inputs_lose_only_their_null_alternative() {
+        let schema = compact_input::<crate::ops::write::DeactivateArgs>();
+        let mode = &schema["properties"]["mode"];
+        assert!(mode.get("anyOf").is_none(), "{mode}");
+        assert_eq!(mode["enum"].as_array().map(Vec::len), Some(3), "{mode}");
+        assert!(mode.get("description").is_some(), "{mode}");
+        assert!(schema.get("additionalProperties").is_none());
+        let list = compact_input::<crate::ops::read::ListUsersArgs>();
+        assert_eq!(list["properties"]["limit"]["type"], "integer");
     }
 }

@@ -134,7 +134,7 @@ impl Severity {
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuditArgs {
-    /// Connection name (omit when only one is configured).
+    /// Omit when only one is configured.
     #[serde(default)]
     pub connection: String,
     /// Rules to apply; all when empty.

@@ -18,7 +18,7 @@ fn opt(s: &str) -> Option<String> {
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListUsersArgs {
-    /// Connection name (omit when only one is configured).
+    /// Omit when only one is configured.
     #[serde(default)]
     pub connection: String,
     /// Only users whose display name starts with this (case-insensitive).
@@ -157,16 +157,16 @@ pub struct Account {
 pub struct GetUserResult {
     /// The connection asked, or "all".
     pub connection: String,
-    /// The account (single connection).
+    /// The account (one connection).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<User>,
-    /// With connection "all": every account with this email, by connection.
+    /// connection "all": the accounts, by connection.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub accounts: Vec<Account>,
-    /// With connection "all": connections that have no account with this email.
+    /// connection "all": connections without one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_found_on: Vec<String>,
-    /// With connection "all": connections that could not be read, with the reason.
+    /// connection "all": connections not read, and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unreachable: Vec<String>,
     /// Events the person must know about (e.g. the tenant activated staged changes itself when
@@ -241,7 +241,7 @@ async fn get_user_everywhere(app: &App, email: &str) -> Result<GetUserResult, To
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListGroupsArgs {
-    /// Connection name (omit when only one is configured).
+    /// Omit when only one is configured.
     #[serde(default)]
     pub connection: String,
     /// Only groups whose name contains this (case-insensitive).
@@ -281,7 +281,7 @@ pub async fn list_groups(app: &App, args: ListGroupsArgs) -> Result<ListGroupsRe
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PendingChangesArgs {
-    /// Connection name (omit when only one is configured).
+    /// Omit when only one is configured.
     #[serde(default)]
     pub connection: String,
 }
@@ -295,8 +295,7 @@ pub struct PendingChangesResult {
     /// Changes this server staged and has not activated.
     pub staged_by_this_server: Vec<LedgerEntry>,
     pub note: String,
-    /// Events the person must know about (e.g. the tenant activated staged changes itself when
-    /// it ended the admin session).
+    /// Tell the person (e.g. a session end made staged changes live).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notices: Vec<String>,
 }

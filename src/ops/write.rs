@@ -540,10 +540,10 @@ pub struct CreateUserArgs {
     /// Optional comment stored on the account.
     #[serde(default)]
     pub comments: String,
-    /// Connection name (omit when only one is configured).
+    /// Omit when only one is configured.
     #[serde(default)]
     pub connection: String,
-    /// Id of an approved plan, where the policy puts create_user behind confirmation.
+    /// Approved plan id, if policy requires confirmation.
     #[serde(default)]
     pub plan_id: String,
 }
@@ -736,10 +736,10 @@ pub struct AddToGroupArgs {
     pub user: String,
     /// Group names to add; other memberships are kept.
     pub groups: Vec<String>,
-    /// Connection name (omit when only one is configured).
+    /// Omit when only one is configured.
     #[serde(default)]
     pub connection: String,
-    /// Id of an approved plan, where the policy puts add_to_group behind confirmation.
+    /// Approved plan id, if policy requires confirmation.
     #[serde(default)]
     pub plan_id: String,
 }
@@ -752,10 +752,10 @@ pub struct RemoveFromGroupArgs {
     pub user: String,
     /// Group names to remove; other memberships are kept.
     pub groups: Vec<String>,
-    /// Connection name (omit when only one is configured).
+    /// Omit when only one is configured.
     #[serde(default)]
     pub connection: String,
-    /// Id of an approved plan from a previous call with the same arguments.
+    /// Approved plan id (same arguments as the first call).
     #[serde(default)]
     pub plan_id: String,
 }
@@ -1200,7 +1200,7 @@ pub struct DeactivateArgs {
     /// connection offers.
     #[serde(default)]
     pub mode: Option<DeactivateMode>,
-    /// Id of an approved plan from a previous call with the same arguments.
+    /// Approved plan id (same arguments as the first call).
     #[serde(default)]
     pub plan_id: String,
 }
@@ -1452,10 +1452,10 @@ pub(super) async fn carry_out_deactivation(
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActivateChangesArgs {
-    /// Connection name (omit when only one is configured).
+    /// Omit when only one is configured.
     #[serde(default)]
     pub connection: String,
-    /// Id of an approved plan from a previous call with the same arguments.
+    /// Approved plan id (same arguments as the first call).
     #[serde(default)]
     pub plan_id: String,
 }
