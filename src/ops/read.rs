@@ -21,22 +21,22 @@ pub struct ListUsersArgs {
     /// Omit when only one is configured.
     #[serde(default)]
     pub connection: String,
-    /// Only users whose display name starts with this (case-insensitive).
+    /// Display-name prefix, case-insensitive.
     #[serde(default)]
     pub name_prefix: String,
-    /// Only users whose email starts with this (case-insensitive).
+    /// Email prefix, case-insensitive.
     #[serde(default)]
     pub email_prefix: String,
-    /// Only members of this group (exact name, case-insensitive).
+    /// Exact group name, case-insensitive.
     #[serde(default)]
     pub group: String,
-    /// Only users in this department (exact name, case-insensitive).
+    /// Exact department name, case-insensitive.
     #[serde(default)]
     pub department: String,
     /// Rows to return, 1–500 (default 50).
     #[serde(default)]
     pub limit: Option<u32>,
-    /// The next_cursor of a previous call, to continue the listing.
+    /// next_cursor from the previous page.
     #[serde(default)]
     pub cursor: String,
 }
@@ -72,11 +72,10 @@ impl From<&User> for UserRow {
 pub struct ListUsersResult {
     pub connection: String,
     pub users: Vec<UserRow>,
-    /// Pass as cursor to get the next rows; absent on the last page.
+    /// The next page's cursor; absent at the end.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
-    /// Events the person must know about (e.g. the tenant activated staged changes itself when
-    /// it ended the admin session this read replaced).
+    /// Tell the person (e.g. a session end made staged changes live).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notices: Vec<String>,
 }
@@ -140,7 +139,7 @@ pub async fn list_users(app: &App, args: ListUsersArgs) -> Result<ListUsersResul
 pub struct GetUserArgs {
     /// The user's email (case-insensitive) or id (an email when connection is "all").
     pub user: String,
-    /// Connection name, or "all" to find the person on every connection (default: the only one).
+    /// Omit when only one is configured; "all": every connection.
     #[serde(default)]
     pub connection: String,
 }
@@ -169,8 +168,7 @@ pub struct GetUserResult {
     /// connection "all": connections not read, and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unreachable: Vec<String>,
-    /// Events the person must know about (e.g. the tenant activated staged changes itself when
-    /// it ended the admin session this read replaced).
+    /// Tell the person (e.g. a session end made staged changes live).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notices: Vec<String>,
 }
@@ -254,8 +252,7 @@ pub struct ListGroupsArgs {
 pub struct ListGroupsResult {
     pub connection: String,
     pub groups: Vec<Group>,
-    /// Events the person must know about (e.g. the tenant activated staged changes itself when
-    /// it ended the admin session this read replaced).
+    /// Tell the person (e.g. a session end made staged changes live).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notices: Vec<String>,
 }
