@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod guard;
+pub mod html;
 pub mod mcp;
 pub mod model;
 pub mod ops;

@@ -114,6 +114,10 @@ enum Command {
         /// to exercise pacing quickly; implies --limits.
         #[arg(long, value_name = "N")]
         limits_scale: Option<u32>,
+        /// Report the remaining budget in x-ratelimit-limit/-remaining/-reset headers on every
+        /// answer (as OneAPI does) instead of only a Retry-After on 429s; implies --limits.
+        #[arg(long)]
+        rate_headers: bool,
         /// Write the scenario's HR export (CSV work_email,status,end_date,aliases,external_id,manager) here; orphans only.
         #[arg(long)]
         hr_export: Option<PathBuf>,
@@ -302,6 +306,7 @@ fn main() -> std::process::ExitCode {
                 seed,
                 limits,
                 limits_scale,
+                rate_headers,
                 hr_export,
                 state,
             } => {
@@ -312,6 +317,7 @@ fn main() -> std::process::ExitCode {
                     seed,
                     limits,
                     limits_scale,
+                    rate_headers,
                     hr_export,
                     state,
                 })

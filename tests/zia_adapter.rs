@@ -959,3 +959,119 @@ async fn oneapi_private_key_assertion_logs_in_and_a_wrong_key_is_refused_clearly
         other => panic!("expected a clear key error, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_oneapi_token_renewed_while_changes_are_staged_is_reported_as_activating_them() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    // Tokens announce 61 s; the client renews 60 s early, so after 1 s here. The tenant ends
+    // idle sessions (a token is one) after 2 s, activating what they staged.
+    let sim = Sim::start(SimOptions {
+        session_idle_timeout: Duration::from_secs(2),
+        oneapi_token_lifetime: Duration::from_secs(61),
+        ..SimOptions::default()
+    })
+    .await
+    .expect("sim");
+    let http = reqwest::Client::new();
+    let p = ZiaProvider::new(ZiaConfig {
+        base_url: sim.base_url(),
+        auth: ZiaAuth::OneApi(
+            zscaler_lifecycle_mcp::provider::zia::oneapi::OneApiCredentials {
+                token_url: format!("{}/oauth2/v1/token", sim.base_url()),
+                client_id: Secret::new(zscaler_lifecycle_mcp::sim::ONEAPI_DEMO_CLIENT_ID),
+                credential:
+                    zscaler_lifecycle_mcp::provider::zia::oneapi::OneApiCredential::ClientSecret(
+                        Secret::new(zscaler_lifecycle_mcp::sim::ONEAPI_DEMO_CLIENT_SECRET),
+                    ),
+            },
+        ),
+        timeout: Duration::from_secs(10),
+        rate_limits: None,
+        session_timeout: Duration::from_secs(2),
+    })
+    .expect("provider");
+    p.change_groups(
+        "70002",
+        &[GroupRef {
+            id: "88003".into(),
+            name: "Sales".into(),
+        }],
+        &[],
+    )
+    .await
+    .expect("staged");
+    let live = || {
+        let http = http.clone();
+        let url = format!("{}/__sim/users/70002?view=live", sim.base_url());
+        async move {
+            let u: Value = http
+                .get(url)
+                .send()
+                .await
+                .expect("sim")
+                .json()
+                .await
+                .expect("json");
+            u["groups"]
+                .as_array()
+                .expect("groups")
+                .iter()
+                .any(|g| g["id"] == 88003)
+        }
+    };
+    assert!(!live().await, "staged, not live yet");
+    assert!(p.take_notices().is_empty());
+
+    // The token is due for renewal while its session, still alive, holds the staged change.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let status = p.activation_status().await.expect("a renewed token");
+    assert_eq!(
+        status,
+        zscaler_lifecycle_mcp::model::ActivationState::Pending,
+        "the old session has not timed out yet"
+    );
+    let notices = p.take_notices();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert!(
+        notices[0].contains("session replaced while 1 staged change(s) were pending")
+            && notices[0].contains("within 2 s")
+            && notices[0].contains("treat them as live"),
+        "{}",
+        notices[0]
+    );
+    assert_eq!(
+        p.take_activated_by_session_end(),
+        1,
+        "the ledger learns it too"
+    );
+    let sessions = |http: reqwest::Client| {
+        let url = format!("{}/__sim/status", sim.base_url());
+        async move {
+            let s: Value = http
+                .get(url)
+                .send()
+                .await
+                .expect("sim")
+                .json()
+                .await
+                .expect("json");
+            s["sessions"].as_u64().expect("sessions")
+        }
+    };
+    assert_eq!(
+        sessions(http.clone()).await,
+        2,
+        "a second token; the first is still alive"
+    );
+    let c = counters(&sim, &http).await;
+    assert!(
+        c["by_status"].get("401").is_none(),
+        "renewed before refused: {c}"
+    );
+
+    // What the notice promised: the old session idles out and the tenant activates it.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(live().await, "activated when the replaced session ended");
+    assert_eq!(sessions(http.clone()).await, 1, "only the renewed token's");
+    assert!(p.take_notices().is_empty(), "told once");
+}

@@ -311,22 +311,7 @@ fn html(status: StatusCode, page: &str) -> Response {
         .into_response()
 }
 
-/// HTML-escapes text for element content and quoted attribute values. Everything that came from
-/// a tenant or a plan goes through this, so markup in a user name is shown, never interpreted.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use zscaler_lifecycle_mcp::html::escape;
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}\
 section.plan{border:1px solid #bbb;border-radius:6px;padding:0.5rem 1rem;margin:1rem 0}\

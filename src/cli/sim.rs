@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use zscaler_lifecycle_mcp::sim::{Scenario, Sim, SimOptions, ZiaLimits};
+use zscaler_lifecycle_mcp::sim::{RetryStyle, Scenario, Sim, SimOptions, ZiaLimits};
 
 /// The `sim` subcommand's arguments.
 pub struct SimArgs {
@@ -18,6 +18,8 @@ pub struct SimArgs {
     pub limits: bool,
     /// Enforce them multiplied by this factor (implies `limits`).
     pub limits_scale: Option<u32>,
+    /// Send the remaining budget in `x-ratelimit-*` headers (implies `limits`).
+    pub rate_headers: bool,
     /// Where to write the scenario's HR export.
     pub hr_export: Option<PathBuf>,
     /// Where to keep the tenant across restarts.
@@ -31,8 +33,14 @@ pub async fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
     }
     let limits = match args.limits_scale {
         Some(f) => Some(ZiaLimits::documented().scaled(f)),
-        None => args.limits.then(ZiaLimits::documented),
+        None => (args.limits || args.rate_headers).then(ZiaLimits::documented),
     };
+    let limits = limits.map(|mut l| {
+        if args.rate_headers {
+            l.style = RetryStyle::RateLimitHeaders;
+        }
+        l
+    });
     let scale = args.limits_scale.unwrap_or(1);
     if !bind.ip().is_loopback() {
         anyhow::bail!("the simulator only listens on loopback addresses (got {bind})");
@@ -77,6 +85,7 @@ pub async fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
         "seed": args.seed,
         "limits": limits.is_some(),
         "limits_scale": limits.as_ref().map(|_| scale),
+        "rate_headers": args.rate_headers,
     });
     if let Some(p) = &hr_path {
         line["hr_export"] = serde_json::json!(p);
@@ -205,6 +214,14 @@ mod tests {
             hr_export.as_deref(),
             Some(std::path::Path::new("/tmp/hr.csv"))
         );
+        let Command::Sim { rate_headers, .. } =
+            Cli::try_parse_from(["zlm", "sim", "--rate-headers"])
+                .expect("parses")
+                .command
+        else {
+            panic!("not the sim command");
+        };
+        assert!(rate_headers);
         assert!(Cli::try_parse_from(["zlm", "sim", "--scenario", "huge"]).is_err());
         assert!(Cli::try_parse_from(["zlm", "sim", "--scenario", "large"]).is_ok());
     }

@@ -21,22 +21,22 @@ pub struct ListUsersArgs {
     /// Omit when only one is configured.
     #[serde(default)]
     pub connection: String,
-    /// Only users whose display name starts with this (case-insensitive).
+    /// Display-name prefix, case-insensitive.
     #[serde(default)]
     pub name_prefix: String,
-    /// Only users whose email starts with this (case-insensitive).
+    /// Email prefix, case-insensitive.
     #[serde(default)]
     pub email_prefix: String,
-    /// Only members of this group (exact name, case-insensitive).
+    /// Exact group name, case-insensitive.
     #[serde(default)]
     pub group: String,
-    /// Only users in this department (exact name, case-insensitive).
+    /// Exact department name, case-insensitive.
     #[serde(default)]
     pub department: String,
     /// Rows to return, 1–500 (default 50).
     #[serde(default)]
     pub limit: Option<u32>,
-    /// The next_cursor of a previous call, to continue the listing.
+    /// next_cursor from the previous page.
     #[serde(default)]
     pub cursor: String,
 }
@@ -72,9 +72,12 @@ impl From<&User> for UserRow {
 pub struct ListUsersResult {
     pub connection: String,
     pub users: Vec<UserRow>,
-    /// Pass as cursor to get the next rows; absent on the last page.
+    /// The next page's cursor; absent at the end.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
+    /// Tell the person (e.g. a session end made staged changes live).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<String>,
 }
 
 pub async fn list_users(app: &App, args: ListUsersArgs) -> Result<ListUsersResult, ToolError> {
@@ -126,6 +129,7 @@ pub async fn list_users(app: &App, args: ListUsersArgs) -> Result<ListUsersResul
         connection: conn.name.clone(),
         users: page.items.iter().map(UserRow::from).collect(),
         next_cursor: page.next_cursor,
+        notices: conn.provider.take_notices(),
     })
 }
 
@@ -135,7 +139,7 @@ pub async fn list_users(app: &App, args: ListUsersArgs) -> Result<ListUsersResul
 pub struct GetUserArgs {
     /// The user's email (case-insensitive) or id (an email when connection is "all").
     pub user: String,
-    /// Connection name, or "all" to find the person on every connection (default: the only one).
+    /// Omit when only one is configured; "all": every connection.
     #[serde(default)]
     pub connection: String,
 }
@@ -164,6 +168,9 @@ pub struct GetUserResult {
     /// connection "all": connections not read, and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unreachable: Vec<String>,
+    /// Tell the person (e.g. a session end made staged changes live).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<String>,
 }
 
 pub async fn get_user(app: &App, args: GetUserArgs) -> Result<GetUserResult, ToolError> {
@@ -182,6 +189,7 @@ pub async fn get_user(app: &App, args: GetUserArgs) -> Result<GetUserResult, Too
         accounts: Vec::new(),
         not_found_on: Vec::new(),
         unreachable: Vec::new(),
+        notices: conn.provider.take_notices(),
     })
 }
 
@@ -200,6 +208,7 @@ async fn get_user_everywhere(app: &App, email: &str) -> Result<GetUserResult, To
         accounts: Vec::new(),
         not_found_on: Vec::new(),
         unreachable: Vec::new(),
+        notices: Vec::new(),
     };
     for conn in app.connections.values() {
         if let Err(why) = app.policy.check_connection("get_user", &conn.name) {
@@ -216,6 +225,12 @@ async fn get_user_everywhere(app: &App, email: &str) -> Result<GetUserResult, To
                 .unreachable
                 .push(provider_error(&conn.name, "looking up the user", e).0),
         }
+        out.notices.extend(
+            conn.provider
+                .take_notices()
+                .into_iter()
+                .map(|n| format!("{}: {n}", conn.name)),
+        );
     }
     Ok(out)
 }
@@ -237,6 +252,9 @@ pub struct ListGroupsArgs {
 pub struct ListGroupsResult {
     pub connection: String,
     pub groups: Vec<Group>,
+    /// Tell the person (e.g. a session end made staged changes live).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<String>,
 }
 
 pub async fn list_groups(app: &App, args: ListGroupsArgs) -> Result<ListGroupsResult, ToolError> {
@@ -252,6 +270,7 @@ pub async fn list_groups(app: &App, args: ListGroupsArgs) -> Result<ListGroupsRe
     Ok(ListGroupsResult {
         connection: conn.name.clone(),
         groups,
+        notices: conn.provider.take_notices(),
     })
 }
 

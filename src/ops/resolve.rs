@@ -131,6 +131,13 @@ pub fn department(
                 .map(|n| quote(n))
                 .collect::<Vec<_>>()
                 .join(", ");
+            // Left out: native ZIA accounts always belong to a department.
+            if wanted.is_empty() {
+                return Err(ToolError(format!(
+                    "a department is required on connection {}; available departments: {shown}",
+                    conn.name
+                )));
+            }
             Err(ToolError(format!(
                 "department {} not found on connection {}; available departments: {shown}",
                 quote(wanted),

@@ -530,14 +530,14 @@ fn check_email(conn: &Connection, email: &str) -> Result<(), ToolError> {
 pub struct CreateUserArgs {
     /// Display name, 1–127 characters.
     pub name: String,
-    /// Email; must be unique and in a domain registered on the tenant.
+    /// Unique, in a registered domain.
     pub email: String,
-    /// Department name: must exist on native ZIA (errors list them all); free text on SCIM.
+    /// Must exist on native ZIA; free text on SCIM.
     #[serde(default)]
     pub department: String,
-    /// Group names (list_groups shows them); native ZIA needs at least one.
+    /// Group names (see list_groups); native ZIA needs one or more.
     pub groups: Vec<String>,
-    /// Optional comment stored on the account.
+    /// Stored on the account.
     #[serde(default)]
     pub comments: String,
     /// Omit when only one is configured.
@@ -1188,16 +1188,13 @@ pub struct DeactivateArgs {
     /// The user's email (case-insensitive) or id (an email when connection is "all").
     #[serde(default)]
     pub user: String,
-    /// Instead of user: several emails or ids on one connection, one plan (native ZIA deletes
-    /// them with bulkDelete).
+    /// Instead of user: several emails or ids on one connection, in one plan.
     #[serde(default)]
     pub users: Vec<String>,
-    /// Connection name, or "all" to offboard the person from every connection where their
-    /// email exists, in one plan (default: the only one configured).
+    /// Omit when only one is configured; "all": every connection where the email exists.
     #[serde(default)]
     pub connection: String,
-    /// `disable` where the connection supports it, else `delete`; defaults to the gentlest the
-    /// connection offers.
+    /// Default: the gentlest the connection offers (disable, else delete).
     #[serde(default)]
     pub mode: Option<DeactivateMode>,
     /// Approved plan id (same arguments as the first call).

@@ -9,6 +9,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use crate::html::escape;
 use crate::ops::audit::Finding;
 
 /// URI scheme of report resources.
@@ -215,23 +216,6 @@ fn cell(text: &str) -> String {
     }
 }
 
-/// HTML-escapes text for element content and quoted attribute values.
-fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c if c.is_control() && c != '\n' => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// A self-contained HTML report: the summary of an audit_orphans result, a chart of findings
 /// per rule (inline SVG) and every finding of its CSV report. No scripts, no external assets;
 /// all tenant text is escaped.
@@ -253,7 +237,7 @@ pub fn html(result: &serde_json::Value, report_csv: &str) -> Result<String, Repo
          table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}}\
          th{{background:#f3f3f3}}.high{{color:#b00020}}.medium{{color:#a15c00}}.low{{color:#555}}\
          </style></head><body>\n<h1>Orphaned account audit: {conn}</h1>\n<p>{users} users and {groups} groups scanned.</p>\n",
-        conn = esc(&s(&result["connection"])),
+        conn = escape(&s(&result["connection"])),
         users = crate::ops::audit::thousands(n(&result["users_scanned"])),
         groups = crate::ops::audit::thousands(n(&result["groups_scanned"])),
     );
@@ -284,7 +268,7 @@ pub fn html(result: &serde_json::Value, report_csv: &str) -> Result<String, Repo
             out,
             "<text x=\"0\" y=\"{ty}\" font-size=\"13\">{rule}</text><rect x=\"{label_w}\" y=\"{y}\" width=\"{w}\" height=\"{bh}\" fill=\"{color}\"/><text x=\"{tx}\" y=\"{ty}\" font-size=\"13\">{count}</text>",
             ty = y + 16,
-            rule = esc(&s(&r["rule"])),
+            rule = escape(&s(&r["rule"])),
             bh = row_h - 8,
             tx = label_w + w + 6,
         );
@@ -294,15 +278,15 @@ pub fn html(result: &serde_json::Value, report_csv: &str) -> Result<String, Repo
     );
     for r in &summary {
         let count = match r["skipped"].as_str() {
-            Some(why) => format!("skipped: {}", esc(why)),
+            Some(why) => format!("skipped: {}", escape(why)),
             None => n(&r["count"]).to_string(),
         };
         let _ = writeln!(
             out,
             "<tr><td>{}</td><td class=\"{sev}\">{sev}</td><td>{count}</td><td>{}</td></tr>",
-            esc(&s(&r["rule"])),
-            esc(&s(&r["definition"])),
-            sev = esc(&s(&r["severity"])),
+            escape(&s(&r["rule"])),
+            escape(&s(&r["definition"])),
+            sev = escape(&s(&r["severity"])),
         );
     }
     out.push_str("</table>\n<h2>Findings</h2>\n<table><tr>");
@@ -316,9 +300,9 @@ pub fn html(result: &serde_json::Value, report_csv: &str) -> Result<String, Repo
         out.push_str("<tr>");
         for (i, field) in record.iter().take(6).enumerate() {
             if i == 1 {
-                let _ = write!(out, "<td class=\"{0}\">{0}</td>", esc(field));
+                let _ = write!(out, "<td class=\"{0}\">{0}</td>", escape(field));
             } else {
-                let _ = write!(out, "<td>{}</td>", esc(field));
+                let _ = write!(out, "<td>{}</td>", escape(field));
             }
         }
         out.push_str("</tr>\n");
@@ -330,9 +314,9 @@ pub fn html(result: &serde_json::Value, report_csv: &str) -> Result<String, Repo
             let _ = writeln!(
                 out,
                 "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&s(&e["id"])),
-                esc(&s(&e["email"])),
-                esc(&s(&e["reason"]))
+                escape(&s(&e["id"])),
+                escape(&s(&e["email"])),
+                escape(&s(&e["reason"]))
             );
         }
         out.push_str("</table>\n");

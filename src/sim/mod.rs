@@ -87,6 +87,9 @@ pub struct SimOptions {
     /// then authenticate with a private-key JWT assertion (RFC 7523) signed by its private
     /// half instead of the client secret. `None` (the default) accepts only the secret.
     pub oneapi_public_key_pem: Option<String>,
+    /// The lifetime a OneAPI token answer announces in `expires_in` (ZIdentity: 3600 s). Tests
+    /// shorten it to make a client renew its token while it holds staged writes.
+    pub oneapi_token_lifetime: Duration,
     /// Save the tenant to this JSON file after every write and load it on start (instead of
     /// seeding the scenario) when it exists. `None` (the default) keeps everything in memory.
     pub state_file: Option<std::path::PathBuf>,
@@ -105,6 +108,7 @@ impl Default for SimOptions {
             edit_lock: false,
             zidentity_encoded_get: false,
             oneapi_public_key_pem: None,
+            oneapi_token_lifetime: Duration::from_secs(3600),
             state_file: None,
         }
     }
@@ -193,6 +197,7 @@ impl Sim {
             })?;
             state.oneapi_key = Some(key);
         }
+        state.oneapi_token_lifetime = opts.oneapi_token_lifetime;
         if let Some(path) = &opts.state_file {
             let snapshot = persist::load(path).map_err(SimError::State)?;
             state

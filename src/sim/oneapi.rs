@@ -29,8 +29,6 @@ pub const ONEAPI_DEMO_CLIENT_SECRET: &str = "demo-client-secret";
 const AUDIENCE: &str = "https://api.zscaler.com";
 /// The RFC 7523 client assertion type.
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-/// Lifetime announced in `expires_in`.
-const TOKEN_SECONDS: u64 = 3600;
 /// The gateway prefix of the ZIA API.
 const GATEWAY_PREFIX: &str = "/zia/api/v1/";
 
@@ -119,7 +117,8 @@ async fn token(State(state): State<Shared>, body: Bytes) -> Response {
         .lock()
         .sessions
         .insert(session.clone(), Session::new(Instant::now()));
-    Json(json!({"access_token": session, "token_type": "Bearer", "expires_in": TOKEN_SECONDS}))
+    let expires_in = state.oneapi_token_lifetime.as_secs();
+    Json(json!({"access_token": session, "token_type": "Bearer", "expires_in": expires_in}))
         .into_response()
 }
 

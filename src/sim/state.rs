@@ -43,6 +43,8 @@ pub(crate) struct SimState {
     persister: Option<Persister>,
     /// The public key the OneAPI client's private-key assertions must verify against.
     pub oneapi_key: Option<jsonwebtoken::DecodingKey>,
+    /// What a OneAPI token answer announces in `expires_in`.
+    pub oneapi_token_lifetime: Duration,
 }
 
 /// The mutable part of the state.
@@ -199,6 +201,7 @@ impl SimState {
             zia,
             persister: None,
             oneapi_key: None,
+            oneapi_token_lifetime: Duration::from_secs(3600),
         }
     }
 
