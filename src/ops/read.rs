@@ -154,7 +154,7 @@ pub struct Account {
 /// Result of get_user.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct GetUserResult {
-    /// The connection asked, or "all".
+    /// The connection, or "all".
     pub connection: String,
     /// The account (one connection).
     #[serde(skip_serializing_if = "Option::is_none")]
