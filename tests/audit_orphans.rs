@@ -87,11 +87,8 @@ async fn orphans_env() -> (Env, std::path::PathBuf) {
         &hr_arg,
     ])
     .await;
-    let config = dir.path().join("config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
+    let config = format!(
+        r#"
 [connections.zia-test]
 kind = "zia"
 base_url = "{}"
@@ -113,20 +110,11 @@ aliases = "aliases"
 external_id = "external_id"
 manager = "manager"
 "#,
-            sim.url,
-            sim.zpa_scim_url,
-            hr.display()
-        ),
-    )
-    .expect("write config");
-    (
-        Env {
-            dir,
-            config: Some(config),
-            sim: Some(sim),
-        },
-        hr,
-    )
+        sim.url,
+        sim.zpa_scim_url,
+        hr.display()
+    );
+    (Env::with_config(dir, sim, &config), hr)
 }
 
 #[tokio::test]

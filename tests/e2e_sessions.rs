@@ -17,26 +17,17 @@ use tokio::io::AsyncReadExt;
 async fn env_with(sim_args: &[&str], conn_extra: &str) -> Env {
     let dir = tempfile::tempdir().expect("tempdir");
     let sim = SimProc::start_args(sim_args).await;
-    let config = dir.path().join("config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
+    let config = format!(
+        r#"
 [connections.zia-test]
 kind = "zia"
 base_url = "{}"
 registered_domains = ["acme.example"]
 {conn_extra}
 "#,
-            sim.url
-        ),
-    )
-    .expect("write config");
-    Env {
-        dir,
-        config: Some(config),
-        sim: Some(sim),
-    }
+        sim.url
+    );
+    Env::with_config(dir, sim, &config)
 }
 
 fn notices(v: &serde_json::Value) -> Vec<String> {

@@ -150,11 +150,8 @@ impl Env {
     pub async fn with_sim_policy(extra_policy: &str) -> Env {
         let dir = tempfile::tempdir().expect("tempdir");
         let sim = SimProc::start().await;
-        let config = dir.path().join("config.toml");
-        std::fs::write(
-            &config,
-            format!(
-                r#"
+        let config = format!(
+            r#"
 [connections.zia-test]
 kind = "zia"
 base_url = "{}"
@@ -165,10 +162,15 @@ protected_accounts = ["breakglass@*", "svc-*"]
 protected_groups = ["Admins"]
 {extra_policy}
 "#,
-                sim.url
-            ),
-        )
-        .expect("write config");
+            sim.url
+        );
+        Self::with_config(dir, sim, &config)
+    }
+
+    /// A running simulator and a config text for it, written into `dir`.
+    pub fn with_config(dir: tempfile::TempDir, sim: SimProc, text: &str) -> Env {
+        let config = dir.path().join("config.toml");
+        std::fs::write(&config, text).expect("write config");
         Env {
             dir,
             config: Some(config),
