@@ -14,7 +14,7 @@ use crate::guard::confirm::Confirmer;
 use crate::guard::plan::{Plan, user_target};
 use crate::guard::policy::quote;
 use crate::model::{PageRequest, User, UserFilter, normalize_email};
-use crate::provider::{ProviderError, ProviderKind};
+use crate::provider::{ProviderError, ProviderKind, zia};
 
 use super::write::{
     ConfirmationInfo, ConnectionOutcome, DeactivateArgs, DeactivateMode, Deactivation, Gate,
@@ -25,9 +25,6 @@ use super::{App, Caller, Connection, ToolError, provider_error};
 
 /// Most users one call may name, whatever the policy says: a plan a human can still read.
 pub const MAX_USERS: usize = 500;
-
-/// ZIA silently ignores ids past this many in one `bulkDelete`.
-pub const BULK_DELETE_CHUNK: usize = 500;
 
 /// For each key (email or id), the accounts it names.
 ///
@@ -240,8 +237,9 @@ pub async fn deactivate_many(
         conn.name,
         match (&action, conn.provider.kind()) {
             (Deactivation::Delete, ProviderKind::Zia) => format!(
-                " with {} bulkDelete request(s) of up to {BULK_DELETE_CHUNK}",
-                users.len().div_ceil(BULK_DELETE_CHUNK)
+                " with {} bulkDelete request(s) of up to {}",
+                users.len().div_ceil(zia::MAX_BULK_DELETE),
+                zia::MAX_BULK_DELETE
             ),
             (Deactivation::Quarantine(q), _) => format!(
                 ": each keeps only the group {}; the accounts stay",
@@ -351,33 +349,30 @@ async fn bulk_delete(
     app.policy
         .check_deletions(&conn.name, users.len())
         .map_err(ToolError)?;
-    let mut error: Option<(usize, ToolError)> = None;
-    let mut sent = 0;
-    for chunk in users.chunks(BULK_DELETE_CHUNK) {
-        let ids: Vec<String> = chunk.iter().map(|u| u.id.clone()).collect();
-        sent += chunk.len();
-        if let Err(e) = conn.provider.delete_users(&ids).await {
-            error = Some((sent, provider_error(&conn.name, "deleting users", e)));
-            break;
-        }
-    }
+    // One call: the adapter splits it into requests the API accepts (ZIA: ≤ 500 ids each). If it
+    // fails part-way, reading back below tells which accounts are gone.
     let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
+    let error = conn
+        .provider
+        .delete_users(&ids)
+        .await
+        .err()
+        .map(|e| provider_error(&conn.name, "deleting users", e));
     let present = still_present(conn, &ids).await;
     let caps = conn.provider.capabilities();
     let mut outcomes = Vec::new();
-    for (i, u) in users.iter().enumerate() {
-        let attempted = error.as_ref().is_none_or(|(sent, _)| i < *sent);
+    for u in users {
         let gone = match &present {
             Ok(p) => Some(!p.contains(&u.id)),
             Err(_) => None,
         };
-        let (what, verification, detail) = match (attempted, gone) {
-            (_, Some(true)) => (
+        let (what, verification, detail) = match gone {
+            Some(true) => (
                 "executed",
                 Verification::Verified,
                 format!("Deleted user {} (id {}).", quote(&u.email), u.id),
             ),
-            (true, Some(false)) => (
+            Some(false) => (
                 "failed",
                 Verification::Mismatch,
                 format!(
@@ -386,16 +381,11 @@ async fn bulk_delete(
                     u.id,
                     error
                         .as_ref()
-                        .map(|(_, e)| format!(": {}", e.0))
+                        .map(|e| format!(": {}", e.0))
                         .unwrap_or_default()
                 ),
             ),
-            (false, Some(false)) => (
-                "not_attempted",
-                Verification::Verified,
-                "not sent: an earlier bulk request failed; the account is unchanged".into(),
-            ),
-            (_, None) => (
+            None => (
                 "unknown",
                 Verification::Unknown,
                 format!(

@@ -120,7 +120,7 @@ pub struct WriteResult {
 pub struct ConnectionOutcome {
     pub connection: String,
     /// `executed`, `failed`, `not_found`; in a `users` batch also `unknown` (could not be read
-    /// back) and `not_attempted` (an earlier bulk request failed).
+    /// back).
     pub outcome: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,

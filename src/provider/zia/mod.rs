@@ -35,7 +35,7 @@ const USER_PAGE: usize = 10_000;
 /// Items per page of the other collections (their API maximum).
 const OTHER_PAGE: usize = 1_000;
 /// `POST /users/bulkDelete` silently ignores ids past this many (go-sdk `maxBulkDeleteIDs`).
-const MAX_BULK_DELETE: usize = 500;
+pub const MAX_BULK_DELETE: usize = 500;
 
 /// Settings of one ZIA connection.
 pub struct ZiaConfig {
