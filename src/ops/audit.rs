@@ -281,12 +281,8 @@ async fn next_page(
     cursor: Option<String>,
     cancel: &CancellationToken,
 ) -> Result<Page<User>, ToolError> {
-    let stop = || {
-        tracing::info!(connection = %conn.name, "audit_orphans cancelled by the caller; stopped reading pages");
-        cancelled()
-    };
     if cancel.is_cancelled() {
-        return Err(stop());
+        return Err(cancelled());
     }
     let request = PageRequest {
         cursor,
@@ -295,7 +291,7 @@ async fn next_page(
     let filter = UserFilter::default();
     tokio::select! {
         biased;
-        _ = cancel.cancelled() => Err(stop()),
+        _ = cancel.cancelled() => Err(cancelled()),
         page = conn.provider.list_users(&filter, &request) => {
             page.map_err(|e| provider_error(&conn.name, "list_users", e))
         }
@@ -395,6 +391,22 @@ struct Reference {
 /// applies the chosen rules, and returns counts for every finding, the top `max_findings`, and
 /// the URI of the report holding all of them.
 pub async fn audit_orphans(
+    app: &App,
+    args: AuditArgs,
+    control: AuditControl<'_>,
+) -> Result<AuditResult, ToolError> {
+    let cancel = control.cancel.clone();
+    let connection = args.connection.trim().to_string();
+    let result = audit(app, args, control).await;
+    // Logged here, once the audit has unwound and its partial report is removed, so the line
+    // is true when it is read.
+    if result.is_err() && cancel.is_cancelled() {
+        tracing::info!(connection = %connection, "audit_orphans cancelled by the caller; stopped reading pages");
+    }
+    result
+}
+
+async fn audit(
     app: &App,
     args: AuditArgs,
     control: AuditControl<'_>,
