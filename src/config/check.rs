@@ -168,6 +168,15 @@ fn connection(name: &str, c: &ConnectionConfig, out: &mut Vec<Problem>) {
             "must be at least 1 (the tenant's API Session Timeout Duration, 300 to 1200)",
         ));
     }
+    if c.cache_ttl_secs > super::MAX_CACHE_TTL_SECS {
+        out.push(Problem::at(
+            at("cache_ttl_secs"),
+            format!(
+                "must be at most {} (an hour: a longer cache hides other administrators' changes too long); 0 turns the cache off",
+                super::MAX_CACHE_TTL_SECS
+            ),
+        ));
+    }
     if c.requests_per_second == 0 {
         out.push(Problem::at(
             at("requests_per_second"),

@@ -116,12 +116,18 @@ pub(crate) fn router(state: Shared) -> Router {
 
 /// Counts each ZIA API request by route template and status for `/__sim/requests`. Injected
 /// faults come first, then the tenant's rate limits (when on), then the handler.
-async fn record_request(State(state): State<Shared>, req: Request, next: Next) -> Response {
+async fn record_request(State(state): State<Shared>, mut req: Request, next: Next) -> Response {
     let template = route_template(req.uri().path());
     let route = format!("{} {template}", req.method());
     let weight = Weight::of(req.method(), template);
     let method = req.method().clone();
     let fault = state.lock().take_fault(&route);
+    if fault
+        .as_ref()
+        .is_some_and(|f| f.kind == super::state::FaultKind::IgnorePaging)
+    {
+        *req.uri_mut() = faults::without_paging(req.uri());
+    }
     let outcome = match &fault {
         Some(f) => faults::play(f, fault_response).await,
         None => Outcome::PassThrough,

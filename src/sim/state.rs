@@ -118,6 +118,9 @@ pub(crate) enum FaultKind {
     Reset,
     /// Hold the request for `latency_ms` (default 60 s), then close without answering.
     Timeout,
+    /// Handle the request as if it had no `page` (native) or `startIndex` (SCIM) parameter,
+    /// like a tenant or proxy that ignores paging and sends the first page every time.
+    IgnorePaging,
 }
 
 fn one() -> u32 {
