@@ -381,9 +381,16 @@ impl DirectoryCache {
         self.lock().fingerprints.retain(|(q, _, _)| q != query);
     }
 
-    /// The users of a cached page (in order; `None` for a row deleted since), if cached and
-    /// live, with whether the page is the last.
-    pub fn page(&self, query: &str, page: u32) -> Option<(Vec<Option<User>>, bool)> {
+    /// Walks a cached, live page from row `offset`, handing `visit` each user still present
+    /// with its position, until `visit` returns false. `None` when the page is not cached;
+    /// else where the walk stopped (if it did) and whether this page is the listing's last.
+    pub fn scan(
+        &self,
+        query: &str,
+        page: u32,
+        offset: usize,
+        mut visit: impl FnMut(usize, User) -> bool,
+    ) -> Option<(Option<usize>, bool)> {
         if !self.enabled() {
             return None;
         }
@@ -392,12 +399,38 @@ impl DirectoryCache {
         let s = &*s;
         let listing = s.listings.iter().find(|l| l.query == query)?;
         let p = listing.pages.get(&page)?;
-        let users = p
-            .rows
+        let last = listing.last == Some(page);
+        for (i, r) in p.rows.iter().enumerate().skip(offset) {
+            if !r.gone && !visit(i, p.user(&s.refs, r)) {
+                return Some((Some(i), last));
+            }
+        }
+        Some((None, last))
+    }
+
+    /// The users of a cached page in order (`None` for a row deleted since), for tests.
+    #[cfg(test)]
+    fn page(&self, query: &str, page: u32) -> Option<(Vec<Option<User>>, bool)> {
+        let mut rows = Vec::new();
+        let mut at = 0;
+        let (_, last) = self.scan(query, page, 0, |i, u| {
+            while at < i {
+                rows.push(None);
+                at += 1;
+            }
+            rows.push(Some(u));
+            at += 1;
+            true
+        })?;
+        let s = self.lock();
+        let total = s
+            .listings
             .iter()
-            .map(|r| (!r.gone).then(|| p.user(&s.refs, r)))
-            .collect();
-        Some((users, listing.last == Some(page)))
+            .find(|l| l.query == query)
+            .and_then(|l| l.pages.get(&page))
+            .map_or(0, |p| p.rows.len());
+        rows.resize(total, None);
+        Some((rows, last))
     }
 
     /// Keeps a page just read; `last` when it is shorter than a full page.

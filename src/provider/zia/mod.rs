@@ -423,26 +423,38 @@ impl Provider for ZiaProvider {
         };
         let mut items = Vec::new();
         loop {
-            let (rows, last) = match self.cache.page(&key, api_page) {
-                Some(cached) => cached,
+            // Rows of this page from `offset` go to `items` until the limit is passed: then
+            // the row that did not fit is where the next cursor points.
+            let mut stopped_at = None;
+            let mut take = |i: usize, user: User| {
+                if !filter.matches(&user) {
+                    return true;
+                }
+                if items.len() == limit {
+                    stopped_at = Some(i);
+                    return false;
+                }
+                items.push(user);
+                true
+            };
+            let last = match self.cache.scan(&key, api_page, offset, &mut take) {
+                Some((_, last)) => last,
                 None => {
                     let users = self.fetch_user_page(&query, &key, api_page).await?;
                     let last = users.len() < USER_PAGE;
-                    (users.into_iter().map(Some).collect(), last)
+                    for (i, user) in users.into_iter().enumerate().skip(offset) {
+                        if !take(i, user) {
+                            break;
+                        }
+                    }
+                    last
                 }
             };
-            for (i, row) in rows.into_iter().enumerate().skip(offset) {
-                let Some(user) = row else { continue };
-                if !filter.matches(&user) {
-                    continue;
-                }
-                if items.len() == limit {
-                    return Ok(Page {
-                        items,
-                        next_cursor: Some(cursor::encode(walk, api_page, i)),
-                    });
-                }
-                items.push(user);
+            if let Some(i) = stopped_at {
+                return Ok(Page {
+                    items,
+                    next_cursor: Some(cursor::encode(walk, api_page, i)),
+                });
             }
             if last {
                 return Ok(Page {
