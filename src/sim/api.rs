@@ -102,6 +102,7 @@ pub(crate) fn router(state: Shared) -> Router {
         .route("/__sim/requests", get(sim_requests))
         .route("/__sim/expire-sessions", post(sim_expire_sessions))
         .route("/__sim/faults", post(sim_faults))
+        .route("/__sim/truth/duplicates", get(sim_truth_duplicates))
         .method_not_allowed_fallback(method_not_allowed);
 
     zia.merge(introspection)
@@ -684,6 +685,12 @@ async fn sim_faults(State(state): State<Shared>, body: Bytes) -> ApiResult {
     let n = faults.len();
     state.lock().faults.extend(faults);
     ok_json(json!({ "queued": n }))
+}
+
+/// The scenario's planted duplicate accounts: `{"pairs": [[id, id], ...]}`, the ground truth
+/// the audit bench scores `duplicate_identity` against.
+async fn sim_truth_duplicates(State(state): State<Shared>) -> ApiResult {
+    ok_json(json!({ "pairs": state.duplicates }))
 }
 
 async fn sim_expire_sessions(State(state): State<Shared>) -> ApiResult {
