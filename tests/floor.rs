@@ -188,10 +188,16 @@ async fn a_prefix_that_matches_nothing_costs_what_the_tenant_filter_needs() {
 
     // ZIA has no email filter: an email prefix reads the directory once, then never again.
     let before = requests(&env).await;
-    c.ok("list_users", json!({"email_prefix": "nobody.", "limit": 50}))
-        .await;
-    c.ok("list_users", json!({"email_prefix": "nobody.", "limit": 50}))
-        .await;
+    c.ok(
+        "list_users",
+        json!({"email_prefix": "nobody.", "limit": 50}),
+    )
+    .await;
+    c.ok(
+        "list_users",
+        json!({"email_prefix": "nobody.", "limit": 50}),
+    )
+    .await;
     c.ok("list_users", json!({"name_prefix": "Qqq", "limit": 50}))
         .await;
     let d = delta(&before, &requests(&env).await);

@@ -67,7 +67,9 @@ struct CachedPage {
 
 impl CachedPage {
     fn text(&self, s: Span) -> &str {
-        self.arena.get(s.0 as usize..s.1 as usize).unwrap_or_default()
+        self.arena
+            .get(s.0 as usize..s.1 as usize)
+            .unwrap_or_default()
     }
 
     fn push_text(&mut self, t: &str) -> Span {
@@ -196,7 +198,8 @@ impl Listing {
     }
 
     fn complete(&self) -> bool {
-        self.last.is_some_and(|last| (1..=last).all(|p| self.pages.contains_key(&p)))
+        self.last
+            .is_some_and(|last| (1..=last).all(|p| self.pages.contains_key(&p)))
     }
 
     fn index_keys(page: &CachedPage, row: &Row) -> [(KeyKind, String); 2] {
@@ -354,7 +357,10 @@ impl DirectoryCache {
         if s.groups.as_ref().is_some_and(|(t, _)| t.elapsed() >= ttl) {
             s.groups = None;
         }
-        if s.departments.as_ref().is_some_and(|(t, _)| t.elapsed() >= ttl) {
+        if s.departments
+            .as_ref()
+            .is_some_and(|(t, _)| t.elapsed() >= ttl)
+        {
             s.departments = None;
         }
     }
@@ -368,7 +374,8 @@ impl DirectoryCache {
             .iter()
             .find(|(q, p, f)| q == query && *p != page && *f == fp)
             .map(|(_, p, _)| *p);
-        s.fingerprints.retain(|(q, p, _)| !(q == query && *p == page));
+        s.fingerprints
+            .retain(|(q, p, _)| !(q == query && *p == page));
         s.fingerprints.push_back((query.to_string(), page, fp));
         while s.fingerprints.len() > MAX_FINGERPRINTS {
             s.fingerprints.pop_front();
@@ -740,15 +747,34 @@ mod tests {
     #[test]
     fn pages_round_trip_and_the_index_finds_every_identity() {
         let c = DirectoryCache::new(Duration::from_secs(60));
-        put(&c, 1, vec![wire(1, "Jane Doe", "Jane.Doe@acme.example"), wire(2, "John Roe", "jr@acme.example")], false);
-        assert!(c.by_email("jane.doe@acme.example").is_none(), "incomplete: no index");
+        put(
+            &c,
+            1,
+            vec![
+                wire(1, "Jane Doe", "Jane.Doe@acme.example"),
+                wire(2, "John Roe", "jr@acme.example"),
+            ],
+            false,
+        );
+        assert!(
+            c.by_email("jane.doe@acme.example").is_none(),
+            "incomplete: no index"
+        );
         assert_eq!(c.next_missing_page(), Some(2));
-        put(&c, 2, vec![wire(3, "Jane  DOE", "jane2@acme.example")], true);
+        put(
+            &c,
+            2,
+            vec![wire(3, "Jane  DOE", "jane2@acme.example")],
+            true,
+        );
         assert!(c.directory_complete());
         let (users, last) = c.page("", 1).expect("cached");
         assert!(!last);
         let jane = users[0].clone().expect("row");
-        assert_eq!(jane, User::from(wire(1, "Jane Doe", "Jane.Doe@acme.example")));
+        assert_eq!(
+            jane,
+            User::from(wire(1, "Jane Doe", "Jane.Doe@acme.example"))
+        );
         let hits = c.by_email(" JANE.DOE@acme.example ").expect("index");
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].user.id, "1");
@@ -762,7 +788,11 @@ mod tests {
     fn own_writes_keep_it_true() {
         let c = DirectoryCache::new(Duration::from_secs(60));
         put(&c, 1, vec![wire(1, "Jane Doe", "jane@acme.example")], true);
-        let mut jane = c.by_email("jane@acme.example").expect("index").remove(0).user;
+        let mut jane = c
+            .by_email("jane@acme.example")
+            .expect("index")
+            .remove(0)
+            .user;
         jane.email = "jane.new@acme.example".into();
         jane.groups.pop();
         c.user_changed(&jane);
@@ -814,7 +844,10 @@ mod tests {
         c.remember_raw(5, &serde_json::json!({"id": 5}));
         assert!(c.recent_raw(6, Duration::from_secs(3)).is_none());
         assert!(c.recent_raw(5, Duration::from_secs(3)).is_some());
-        assert!(c.recent_raw(5, Duration::from_secs(3)).is_none(), "used once");
+        assert!(
+            c.recent_raw(5, Duration::from_secs(3)).is_none(),
+            "used once"
+        );
         c.remember_raw(5, &serde_json::json!({"id": 5}));
         std::thread::sleep(Duration::from_millis(20));
         assert!(c.recent_raw(5, Duration::from_millis(10)).is_none());

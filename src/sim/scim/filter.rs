@@ -75,7 +75,9 @@ impl Filter {
             Cond::Eq(Attr::EmailsValue, v) => f.emails.iter().any(|e| eq_ci(e, v)),
             Cond::Eq(Attr::LastModified, _) => false,
             Cond::Sw(Attr::Id, v) => f.id.starts_with(v.as_str()),
-            Cond::Sw(Attr::ExternalId, v) => f.external_id.is_some_and(|e| e.starts_with(v.as_str())),
+            Cond::Sw(Attr::ExternalId, v) => {
+                f.external_id.is_some_and(|e| e.starts_with(v.as_str()))
+            }
             Cond::Sw(Attr::UserName, v) => f.user_name.is_some_and(|u| sw_ci(u, v)),
             Cond::Sw(Attr::DisplayName, v) => sw_ci(f.display_name, v),
             Cond::Sw(Attr::EmailsValue, v) => f.emails.iter().any(|e| sw_ci(e, v)),

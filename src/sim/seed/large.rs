@@ -192,12 +192,28 @@ fn second_account(
     let other_domain = 1 - p.domain;
     let cross = format!("{}@{}", p.mailbox, DOMAINS[other_domain]);
     let kind = rng.below(100);
-    let suffixed = format!("{}{}", p.mailbox, ROLE_SUFFIXES[rng.below(ROLE_SUFFIXES.len())]);
+    let suffixed = format!(
+        "{}{}",
+        p.mailbox,
+        ROLE_SUFFIXES[rng.below(ROLE_SUFFIXES.len())]
+    );
     let alias = format!(
         "{}{}",
-        FIRST[p.first].chars().next().unwrap_or('x').to_ascii_lowercase(),
+        FIRST[p.first]
+            .chars()
+            .next()
+            .unwrap_or('x')
+            .to_ascii_lowercase(),
         LAST[p.last].to_lowercase()
     );
+    // Alias and rehire accounts are provisioned like the first one: same team memberships.
+    // A person in no team gets a cross-domain or suffixed second account instead.
+    let has_team = p.groups.len() > 1;
+    let kind = if has_team || kind < 65 {
+        kind
+    } else {
+        kind % 65
+    };
     let (email, dept, groups) = if kind < 40 && taken.insert(cross.clone()) {
         // The same mailbox on the other domain; now and then filed in another department.
         let dept = if rng.below(10) == 0 {
@@ -216,7 +232,7 @@ fn second_account(
         (
             format!("{alias}@{}", DOMAINS[p.domain]),
             p.dept,
-            pools.all_staff.into_iter().collect(),
+            p.groups.clone(),
         )
     } else {
         // Rehired or moved, under the next free mailbox; some in another department with
@@ -244,7 +260,12 @@ fn second_account(
 }
 
 /// The mailbox the company convention gives a new person.
-fn free_mailbox(taken: &mut HashSet<String>, first: usize, last: usize, middle: Option<char>) -> String {
+fn free_mailbox(
+    taken: &mut HashSet<String>,
+    first: usize,
+    last: usize,
+    middle: Option<char>,
+) -> String {
     let f = FIRST[first].to_lowercase();
     let l = LAST[last].to_lowercase();
     let mut candidates = vec![format!("{f}.{l}")];
@@ -303,8 +324,15 @@ mod tests {
             *by_name.entry(u.name.as_str()).or_default() += 1;
         }
         let shared: usize = by_name.values().filter(|n| **n > 1).sum();
-        assert!(shared > 30_000, "many people share a display name: {shared}");
-        assert!(by_name.len() > 15_000, "and many names are rare: {}", by_name.len());
+        assert!(
+            shared > 30_000,
+            "many people share a display name: {shared}"
+        );
+        assert!(
+            by_name.len() > 15_000,
+            "and many names are rare: {}",
+            by_name.len()
+        );
         // About one account in a hundred is a second account of someone.
         assert!((900..1_100).contains(&pairs.len()), "{}", pairs.len());
         for (a, b) in &pairs {
@@ -318,8 +346,75 @@ mod tests {
         };
         let local = |e: &str| e.split('@').next().unwrap_or_default().to_string();
         let cross = kinds(&|a, b| local(a) == local(b));
-        let suffixed = kinds(&|a, b| local(b).starts_with(&format!("{}.", local(a))) || local(b).starts_with(&format!("{}-", local(a))) || local(b).starts_with(&format!("{}+", local(a))));
+        let suffixed = kinds(&|a, b| {
+            local(b).starts_with(&format!("{}.", local(a)))
+                || local(b).starts_with(&format!("{}-", local(a)))
+                || local(b).starts_with(&format!("{}+", local(a)))
+        });
         assert!(cross > 250 && suffixed > 150, "{cross} {suffixed}");
+    }
+
+    /// The audit's duplicate_identity rule on this scenario, against the planted truth.
+    #[test]
+    fn duplicate_identity_finds_the_planted_second_accounts() {
+        use crate::model::{DepartmentRef, GroupRef, User as Account};
+        use crate::orphans::duplicates::IdentityKeys;
+        let (t, pairs) = tenant(1);
+        let group_ids: Vec<u64> = t.groups.keys().copied().collect();
+        let id_strings: Vec<String> = group_ids.iter().map(u64::to_string).collect();
+        let index: HashMap<&str, usize> = id_strings
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (g.as_str(), i))
+            .collect();
+        let mut members = vec![0usize; group_ids.len()];
+        let mut keys = IdentityKeys::default();
+        let users: Vec<&User> = t.users.values().collect();
+        for (i, u) in users.iter().enumerate() {
+            let account = Account {
+                id: u.id.to_string(),
+                name: u.name.clone(),
+                email: u.email.clone(),
+                department: u.department.map(|d| DepartmentRef {
+                    id: d.to_string(),
+                    name: String::new(),
+                }),
+                groups: u
+                    .groups
+                    .iter()
+                    .map(|g| GroupRef {
+                        id: g.to_string(),
+                        name: String::new(),
+                    })
+                    .collect(),
+                active: None,
+                admin: false,
+                comments: None,
+                external_id: None,
+            };
+            for g in &account.groups {
+                members[index[g.id.as_str()]] += 1;
+            }
+            keys.add(i as u32, &account, &index);
+        }
+        let flagged: HashSet<u64> = keys
+            .pairs(&members, users.len())
+            .into_iter()
+            .flat_map(|(a, b, _)| [users[a as usize].id, users[b as usize].id])
+            .collect();
+        let truth: HashSet<u64> = pairs.iter().flat_map(|(a, b)| [*a, *b]).collect();
+        let hit = flagged.intersection(&truth).count() as f64;
+        let precision = hit / flagged.len() as f64;
+        let recall = hit / truth.len() as f64;
+        eprintln!(
+            "precision {precision:.4} recall {recall:.4} ({} flagged, {} true)",
+            flagged.len(),
+            truth.len()
+        );
+        assert!(
+            precision >= 0.95 && recall >= 0.95,
+            "precision {precision} recall {recall}"
+        );
     }
 
     #[test]
