@@ -138,6 +138,8 @@ fn main() {
     );
     let rss_listed = a.peak_rss_kb();
     drop(a);
+    // The next server paces on its own: let the first one's last second of GETs pass.
+    std::thread::sleep(Duration::from_millis(1100));
 
     // Another fresh server: a session of lookups and writes.
     let mut b = Server::spawn_with(&dir.path().join("b"), &["--config", &cfg], &env);
