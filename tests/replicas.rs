@@ -97,6 +97,8 @@ fn plan(id: &str) -> Plan {
         tool: "deactivate".into(),
         connection: "zia-test".into(),
         arguments: json!({"user": "a@acme.example"}),
+        input: String::new(),
+        caller: "local".into(),
         changes: vec!["Delete a".into()],
         targets: vec![],
         created_at: now,
