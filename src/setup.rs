@@ -41,7 +41,14 @@ pub struct Running {
 }
 
 /// The backends of every connection, before they are wrapped for the tools.
-type Backends = BTreeMap<String, (Arc<dyn crate::provider::Provider>, Vec<String>, Option<String>)>;
+type Backends = BTreeMap<
+    String,
+    (
+        Arc<dyn crate::provider::Provider>,
+        Vec<String>,
+        Option<String>,
+    ),
+>;
 
 fn app(
     backends: Backends,

@@ -287,7 +287,8 @@ impl DeletionBudget {
         path: &Path,
         f: impl FnOnce(&mut FileWindow) -> Result<bool, CapError>,
     ) -> Result<(), CapError> {
-        let fail = |e: &dyn std::fmt::Display| unavailable(connection, format!("{}: {e}", path.display()));
+        let fail =
+            |e: &dyn std::fmt::Display| unavailable(connection, format!("{}: {e}", path.display()));
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
         }
@@ -350,7 +351,10 @@ mod tests {
         let a = DeletionBudget::new(dir.path(), None, 3);
         let b = DeletionBudget::new(dir.path(), None, 3);
         let mut first = a.reserve("zia", 2).expect("2 of 3");
-        assert!(matches!(b.check("zia", 2), Err(CapError::Exceeds { left: 1, .. })));
+        assert!(matches!(
+            b.check("zia", 2),
+            Err(CapError::Exceeds { left: 1, .. })
+        ));
         b.check("other", 3).expect("per connection");
         b.reserve("zia", 1).expect("the last one");
         assert!(matches!(a.reserve("zia", 1), Err(CapError::Reached { .. })));
@@ -367,8 +371,14 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("deletions.json"), "{torn").expect("write");
         let b = DeletionBudget::new(dir.path(), None, 3);
-        assert!(matches!(b.check("zia", 1), Err(CapError::Unavailable { .. })));
-        assert!(matches!(b.reserve("zia", 1), Err(CapError::Unavailable { .. })));
+        assert!(matches!(
+            b.check("zia", 1),
+            Err(CapError::Unavailable { .. })
+        ));
+        assert!(matches!(
+            b.reserve("zia", 1),
+            Err(CapError::Unavailable { .. })
+        ));
     }
 
     #[test]

@@ -180,7 +180,7 @@ pub async fn create_user(
             targets: vec![PlanTarget {
                 kind: "new_user".into(),
                 id: normalize_email(&new.email),
-                label: new.email.clone(),
+                label: normalize_email(&new.email),
                 fingerprint: value_fingerprint(&arguments),
             }],
             arguments,

@@ -340,11 +340,12 @@ pub(super) async fn carry_out_deactivation(
             } else {
                 vec![q.clone()]
             };
-            let mut w = writer.change_groups(user, &add, &remove, ledger_line).await?;
+            let mut w = writer
+                .change_groups(user, &add, &remove, ledger_line)
+                .await?;
             if let Some(after) = &w.after {
-                w.verification = Verification::matched(
-                    after.groups.len() == 1 && after.groups[0].id == q.id,
-                );
+                w.verification =
+                    Verification::matched(after.groups.len() == 1 && after.groups[0].id == q.id);
             }
             w
         }
@@ -362,9 +363,9 @@ pub(super) async fn carry_out_deactivation(
                 format!("Quarantined user {who}: only in {} now.", quote(&q.name))
             }
             (Deactivation::Disable, Some(_)) => format!("Disabled user {who}."),
-            (Deactivation::Disable, None) => format!(
-                "User {who} was set inactive and the server deleted the account."
-            ),
+            (Deactivation::Disable, None) => {
+                format!("User {who} was set inactive and the server deleted the account.")
+            }
         }
     };
     Ok(Deactivated { written, summary })

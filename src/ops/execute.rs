@@ -172,7 +172,8 @@ impl Writer<'_> {
 
     /// Journals what happened after the tenant was asked; a failure becomes a notice.
     fn outcome(&self, intent: &str, fields: serde_json::Value, notices: &mut Vec<String>) {
-        let mut body = json!({"intent": intent, "plan_id": self.plan_id(), "confirmation": self.confirmation});
+        let mut body =
+            json!({"intent": intent, "plan_id": self.plan_id(), "confirmation": self.confirmation});
         if let (Some(m), serde_json::Value::Object(extra)) = (body.as_object_mut(), fields) {
             m.extend(extra);
         }
@@ -183,7 +184,13 @@ impl Writer<'_> {
 
     /// Journals a write the tenant refused (or that read-back showed did not happen) and turns
     /// it into the tool's error.
-    fn failed(&self, intent: &str, what: &str, e: ProviderError, before: Option<&User>) -> ToolError {
+    fn failed(
+        &self,
+        intent: &str,
+        what: &str,
+        e: ProviderError,
+        before: Option<&User>,
+    ) -> ToolError {
         let err = provider_error(&self.conn.name, what, e);
         let mut notices = Vec::new();
         self.outcome(
@@ -248,7 +255,10 @@ impl Writer<'_> {
         let settled = match self.provider().create_user(new).await {
             Ok(created) => match self.provider().get_user(&created.id).await {
                 Ok(u) => Settled::Applied(u),
-                Err(e) => Settled::Unknown(format!("created as id {}, but reading it back failed: {e}", created.id)),
+                Err(e) => Settled::Unknown(format!(
+                    "created as id {}, but reading it back failed: {e}",
+                    created.id
+                )),
             },
             Err(ProviderError::OutcomeUnknown { message }) => {
                 match self.provider().find_users_by_email(&new.email).await {
@@ -256,7 +266,9 @@ impl Writer<'_> {
                         Some(u) => Settled::Applied(u),
                         None => Settled::NotApplied,
                     },
-                    Err(e) => Settled::Unknown(format!("{LOST} ({message}) and reading back failed: {e}")),
+                    Err(e) => {
+                        Settled::Unknown(format!("{LOST} ({message}) and reading back failed: {e}"))
+                    }
                 }
             }
             Err(e) => return Err(self.failed(&intent, "create_user", e, None)),
@@ -287,7 +299,11 @@ impl Writer<'_> {
             Settled::NotApplied => Err(self.not_applied(&intent, "create_user", None)),
             Settled::Unknown(why) => {
                 self.ledger(format!("created user {}", new.email), true);
-                self.outcome(&intent, json!({"outcome": "unknown", "error": why}), &mut notices);
+                self.outcome(
+                    &intent,
+                    json!({"outcome": "unknown", "error": why}),
+                    &mut notices,
+                );
                 notices.push(format!(
                     "Whether user {} was created is unknown: {why}. Call get_user with the email before trying again.",
                     quote(&new.email)
@@ -344,7 +360,8 @@ impl Writer<'_> {
                     .iter()
                     .filter(|g| !remove.iter().any(|r| r.id == g.id))
                     .all(|g| has(&u, g));
-                let ok = kept && add.iter().all(|g| has(&u, g)) && !remove.iter().any(|g| has(&u, g));
+                let ok =
+                    kept && add.iter().all(|g| has(&u, g)) && !remove.iter().any(|g| has(&u, g));
                 let verification = Verification::matched(ok);
                 if lost.is_some() {
                     notices.push(format!(
@@ -408,7 +425,10 @@ impl Writer<'_> {
             }
         };
         let sent = if disable {
-            self.provider().set_active(&before.id, false).await.map(|_| ())
+            self.provider()
+                .set_active(&before.id, false)
+                .await
+                .map(|_| ())
         } else {
             self.provider().delete_user(&before.id).await
         };
@@ -423,7 +443,13 @@ impl Writer<'_> {
         let settled = match self.provider().get_user(&before.id).await {
             Err(ProviderError::NotFound { .. }) => Settled::Applied(None),
             Ok(u) if disable && u.active == Some(false) => Settled::Applied(Some(u)),
-            Ok(u) if lost.is_some() && crate::guard::plan::user_fingerprint(&u) == crate::guard::plan::user_fingerprint(before) => Settled::NotApplied,
+            Ok(u)
+                if lost.is_some()
+                    && crate::guard::plan::user_fingerprint(&u)
+                        == crate::guard::plan::user_fingerprint(before) =>
+            {
+                Settled::NotApplied
+            }
             Ok(u) => Settled::Applied(Some(u)),
             Err(e) => Settled::Unknown(match &lost {
                 Some(m) => format!("{LOST} ({m}) and reading back failed: {e}"),

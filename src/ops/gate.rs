@@ -135,7 +135,9 @@ pub(super) async fn gate(
                     stored.tool, stored.arguments, stored.connection
                 ),
                 actual: if stored.arguments == arguments && stored.tool == tool {
-                    format!("{tool} with other arguments (every argument counts, comments and names too) on {scope}")
+                    format!(
+                        "{tool} with other arguments (every argument counts, comments and names too) on {scope}"
+                    )
                 } else {
                     format!("{tool} {arguments} on {scope}")
                 },

@@ -61,7 +61,11 @@ async fn membership_targets(
     if names.is_empty() {
         return Err(ToolError::new("groups is empty: name at least one group"));
     }
-    let tool = if adding { ADD_TO_GROUP } else { REMOVE_FROM_GROUP };
+    let tool = if adding {
+        ADD_TO_GROUP
+    } else {
+        REMOVE_FROM_GROUP
+    };
     app.policy
         .check_targets(tool, names.len(), "groups")
         .map_err(ToolError)?;
@@ -158,7 +162,9 @@ async fn finish_membership(
         plan: plan.as_ref(),
         confirmation: &confirmation,
     };
-    let written = writer.change_groups(before, add, remove, what.clone()).await?;
+    let written = writer
+        .change_groups(before, add, remove, what.clone())
+        .await?;
     let staged = conn.provider.capabilities().staged_changes;
     let mut r = if written.unknown {
         WriteResult::new(

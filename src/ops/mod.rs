@@ -21,11 +21,11 @@ pub mod write;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use crate::guard::caps::DeletionBudget;
 use crate::guard::journal::Journal;
 use crate::guard::ledger::Ledger;
 use crate::guard::policy::Policy;
 use crate::guard::store::PlanStore;
-use crate::guard::caps::DeletionBudget;
 use crate::provider::ProviderError;
 
 pub use execute::Tenant;

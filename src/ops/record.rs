@@ -34,7 +34,6 @@ pub(super) fn ahead(
 ) -> Result<String, ToolError> {
     app.journal
         .append(event(caller, tool, scope, fields))
-        .map(String::from)
         .map_err(|e| {
             tracing::error!(error = %e, tool, scope, "journal append failed; nothing sent");
             ToolError(format!(

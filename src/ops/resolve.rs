@@ -34,16 +34,16 @@ pub async fn user(conn: &Connection, key: &str) -> Result<User, ToolError> {
         (Some(u), None) => Ok(u),
         (None, _) => Err(ToolError(format!(
             "no user {} {} on connection {}; list_users with email_prefix or name_prefix shows similar accounts",
-            if key.contains('@') { "with email" } else { "with id or user name" },
+            if key.contains('@') {
+                "with email"
+            } else {
+                "with id or user name"
+            },
             quote(key),
             conn.name
         ))),
         (Some(a), Some(b)) => {
-            let ids: Vec<String> = [a, b]
-                .into_iter()
-                .chain(found)
-                .map(|u| u.id)
-                .collect();
+            let ids: Vec<String> = [a, b].into_iter().chain(found).map(|u| u.id).collect();
             Err(ToolError(format!(
                 "{} users on connection {} answer to {} (ids {}); pass the id of the one you mean",
                 ids.len(),

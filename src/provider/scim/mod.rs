@@ -260,7 +260,9 @@ impl ScimProvider {
     ) -> Result<Vec<User>, ProviderError> {
         let mut out: Vec<User> = Vec::new();
         for attr in attrs {
-            let hits = self.all("/Users", &[("filter", filter::eq(attr, key))]).await?;
+            let hits = self
+                .all("/Users", &[("filter", filter::eq(attr, key))])
+                .await?;
             for raw in hits {
                 let user = self.user_with_groups(raw).await?;
                 if user.answers_to(key) && !out.iter().any(|x| x.id == user.id) {
