@@ -258,3 +258,32 @@ async fn a_tenant_that_ignores_page_is_refused_not_read_for_ever() {
     assert!(error.contains("ignores the page parameter"), "{error}");
     c.close().await;
 }
+
+#[tokio::test]
+async fn a_display_name_finds_the_account_through_the_tenant_filter_or_the_index() {
+    let env = large("").await;
+    let c = env.connect(Human::Absent).await;
+    // Cold: the tenant's name filter, one request; two accounts answer to "Jane Doe".
+    let before = requests(&env).await;
+    let err = c.err("get_user", json!({"user": "Jane Doe"})).await;
+    assert!(err.contains("70002") && err.contains("70007"), "{err}");
+    let d = delta(&before, &requests(&env).await);
+    assert_eq!(d, [("GET /api/v1/users".to_string(), 1)], "{d:?}");
+    // A common name is ambiguous on a real-sized tenant: dozens of John Smiths.
+    let err = c.err("get_user", json!({"user": "John Smith"})).await;
+    assert!(err.contains("answer to"), "{err}");
+    let one = c.ok("get_user", json!({"user": "temp contractor"})).await;
+    assert_eq!(
+        one["user"]["email"], "temp.contractor@acme.example",
+        "{one}"
+    );
+    // Warm: the index, then a read by id of the one account.
+    c.ok("get_user", json!({"user": "jane.doe@acme.example"}))
+        .await;
+    let before = requests(&env).await;
+    let again = c.ok("get_user", json!({"user": "TEMP contractor"})).await;
+    assert_eq!(again["user"]["id"], one["user"]["id"]);
+    let d = delta(&before, &requests(&env).await);
+    assert_eq!(d, [("GET /api/v1/users/{id}".to_string(), 1)], "{d:?}");
+    c.close().await;
+}

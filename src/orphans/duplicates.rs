@@ -277,6 +277,7 @@ mod tests {
             admin: false,
             comments: None,
             external_id: None,
+            ..Default::default()
         }
     }
 

@@ -132,6 +132,7 @@ impl CachedPage {
             admin: r.admin,
             comments: r.comments.map(|c| self.text(c).to_string()),
             external_id: None,
+            ..Default::default()
         }
     }
 }

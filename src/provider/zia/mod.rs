@@ -519,6 +519,70 @@ impl Provider for ZiaProvider {
         Ok(out)
     }
 
+    /// ZIA accounts answer to their id, email and display name. A name is looked up in the
+    /// cached directory's identity index when it is complete, else through the tenant's `name`
+    /// filter (one request); a single account found is returned as read fresh, several (an
+    /// ambiguous name) as listed.
+    async fn find_users(&self, key: &str) -> Result<Vec<User>, ProviderError> {
+        let key = key.trim();
+        if key.contains('@') {
+            return self.find_users_by_email(key).await;
+        }
+        if key.parse::<i64>().is_ok() {
+            return match self.get_user(key).await {
+                Ok(u) => Ok(vec![u]),
+                Err(ProviderError::NotFound { .. }) => Ok(Vec::new()),
+                Err(e) => Err(e),
+            };
+        }
+        if key.is_empty() {
+            return Ok(Vec::new());
+        }
+        let started = std::time::Instant::now();
+        let candidates: Vec<(User, bool)> = match self.cache.by_identity(key) {
+            Some(found) => found
+                .into_iter()
+                .map(|f| (f.user, f.read_at >= started))
+                .collect(),
+            None => {
+                let query = [("name", key.to_string())];
+                let qkey = format!("name={key:?}");
+                let mut out = Vec::new();
+                for page in 1.. {
+                    let users = self.fetch_user_page(&query, &qkey, page).await?;
+                    let n = users.len();
+                    out.extend(users.into_iter().map(|u| (u, true)));
+                    if n < USER_PAGE {
+                        break;
+                    }
+                }
+                out
+            }
+        };
+        let candidates: Vec<(User, bool)> = candidates
+            .into_iter()
+            .filter(|(u, _)| u.answers_to(key))
+            .collect();
+        // Several accounts named alike (a common name: dozens on a large tenant) make the key
+        // ambiguous whatever their fresh state; reading each by id would only spend budget.
+        if candidates.len() > 1 {
+            return Ok(candidates.into_iter().map(|(u, _)| u).collect());
+        }
+        let mut out = Vec::new();
+        for (user, fresh) in candidates {
+            if fresh {
+                out.push(user);
+                continue;
+            }
+            match self.get_user(&user.id).await {
+                Ok(u) if u.answers_to(key) => out.push(u),
+                Ok(_) | Err(ProviderError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
     async fn list_groups(&self) -> Result<Vec<Group>, ProviderError> {
         if let Some(g) = self.cache.groups() {
             return Ok(g);

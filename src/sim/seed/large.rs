@@ -391,6 +391,7 @@ mod tests {
                 admin: false,
                 comments: None,
                 external_id: None,
+                ..Default::default()
             };
             for g in &account.groups {
                 members[index[g.id.as_str()]] += 1;
