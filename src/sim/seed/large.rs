@@ -12,6 +12,7 @@
 //! - the initial-and-surname alias (`jdoe`) in the same department;
 //! - a rehire or mover leftover under the next free mailbox (`jane.doe2`): in the same
 //!   department with the same team memberships mostly, else indistinguishable from a namesake.
+//!
 //! The second account's display name is often written another way ("Doe, Jane", "Jane M. Doe",
 //! "JANE DOE").
 //!
