@@ -194,10 +194,14 @@ async fn web_page_refuses_without_secret_host_or_retyped_id_then_approval_execut
     // Retyped, same origin, right secret: approved, and `--once` stops the page.
     let (status, body) = post_form(&web, &fields, &[("origin", web.origin.as_str())]).await;
     assert_eq!(status, 200, "{body}");
+    // The OS account of the page's process, never what `USER` says (the harness sets
+    // USER=test-approver), and the channel as its own field.
+    let account = common::os_account();
     assert!(
-        body.contains("Approved by test-approver (web) via web"),
+        body.contains(&format!("Approved by {account} via web")),
         "{body}"
     );
+    assert!(!body.contains("test-approver"), "{body}");
     assert!(body.contains(&plan_id) && body.contains("deactivate"));
     let mut child = web.child;
     let exit = tokio::time::timeout(std::time::Duration::from_secs(10), child.wait())
@@ -209,7 +213,7 @@ async fn web_page_refuses_without_secret_host_or_retyped_id_then_approval_execut
     let done = client.ok("deactivate", with_plan.clone()).await;
     assert_eq!(done["status"], "executed");
     assert_eq!(done["confirmation"]["channel"], "approve-web");
-    assert_eq!(done["confirmation"]["approver"], "test-approver (web)");
+    assert_eq!(done["confirmation"]["approver"], account.as_str());
     assert!(
         sim.user("markup.test@acme.example", "draft")
             .await
@@ -227,7 +231,8 @@ async fn web_page_refuses_without_secret_host_or_retyped_id_then_approval_execut
         .collect();
     assert_eq!(approved.len(), 1, "{journal}");
     assert_eq!(approved[0]["channel"], "approve-web");
-    assert_eq!(approved[0]["approver"], "test-approver (web)");
+    assert_eq!(approved[0]["approver"], account.as_str());
+    assert_eq!(approved[0]["os_account"], account.as_str());
     assert_eq!(approved[0]["plan_id"], plan_id.as_str());
     let verify = env.run(&["journal", "verify"]).await;
     assert!(

@@ -309,7 +309,7 @@ async fn person_approves_in_headless_chromium_then_the_agent_executes() {
     let said = browser.text(&result).await;
     browser.screenshot("approval-web-approved").await;
     assert!(
-        said.contains("Approved by test-approver (web) via web")
+        said.contains(&format!("Approved by {} via web", common::os_account()))
             && said.contains(&plan_id)
             && said.contains("deactivate"),
         "{said}"

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use zscaler_lifecycle_mcp::guard::GuardError;
 use zscaler_lifecycle_mcp::guard::ledger::Ledger;
 use zscaler_lifecycle_mcp::guard::plan::Plan;
-use zscaler_lifecycle_mcp::guard::store::PlanStore;
+use zscaler_lifecycle_mcp::guard::store::{Approver, PlanStore};
 use zscaler_lifecycle_mcp::secret::Secret;
 use zscaler_lifecycle_mcp::state::RedisState;
 use zscaler_lifecycle_mcp::state::lock::{LockError, TenantLock};
@@ -101,6 +101,7 @@ fn plan(id: &str) -> Plan {
         targets: vec![],
         created_at: now,
         expires_at: now + 300,
+        approvals_required: 1,
     }
 }
 
@@ -146,7 +147,7 @@ async fn plan_approved_via_one_replica_runs_once_via_another() {
     with_plan["plan_id"] = json!(plan_id);
     let done = client_b.ok("deactivate", with_plan.clone()).await;
     assert_eq!(done["status"], "executed", "{done}");
-    assert_eq!(done["confirmation"]["approver"], "test-approver");
+    assert_eq!(done["confirmation"]["approver"], os_account());
     assert!(sim.user(user, "draft").await.is_none(), "deleted once");
 
     // Replays through either replica are refused.
@@ -213,13 +214,13 @@ async fn plans_on_redis_are_shared_signed_and_consumed_exactly_once() {
     let p = plan(&id);
     one.save(&p).expect("save");
     assert!(matches!(
-        two.approval(&p),
+        two.approvals_for(&p),
         Err(GuardError::NotApproved { .. })
     ));
     assert_eq!(two.pending().len(), 1);
-    two.approve(&id, "alice")
+    two.approve(&id, &Approver::os_account("alice", "approve-cli"))
         .expect("approve via the other store");
-    assert_eq!(one.approval(&p).expect("approved").approver, "alice");
+    assert_eq!(one.approvals_for(&p).expect("approved")[0].approver, "alice");
 
     // Eight racing consumers across two stores: exactly one wins.
     let stores = std::sync::Arc::new([one, two]);

@@ -14,7 +14,7 @@ use crate::guard::confirm::{ConfirmAnswer, Confirmer};
 use crate::guard::now_secs;
 use crate::guard::plan::{Plan, PlanTarget, split_plan_ref, user_target, value_fingerprint};
 use crate::guard::policy::quote;
-use crate::guard::store::PlanStore;
+use crate::guard::store::{Approval, PlanStore};
 use crate::model::{ActivationState, GroupRef, NewUser, User, normalize_email};
 use crate::provider::ProviderError;
 
@@ -65,17 +65,6 @@ pub struct ConfirmationInfo {
     /// Who approved, where known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approver: Option<String>,
-}
-
-/// Which out-of-band channel approved a plan. The approval page signs its approvals with the
-/// approver "USER (web)" (the approver is covered by the approval's HMAC), so the channel can be
-/// told without changing the stored approval's format.
-fn out_of_band_channel(approver: &str) -> &'static str {
-    if approver.ends_with(" (web)") {
-        "approve-web"
-    } else {
-        "approve-cli"
-    }
 }
 
 /// The result of every write tool.
@@ -286,10 +275,13 @@ pub(super) async fn gate(
                 }
             }
             None => {
-                let approval = app.plans.approval(&stored).map_err(|e| refuse(e.into()))?;
+                let approvals = app
+                    .plans
+                    .approvals_for(&stored)
+                    .map_err(|e| refuse(e.into()))?;
                 ConfirmationInfo {
-                    channel: out_of_band_channel(&approval.approver).into(),
-                    approver: Some(approval.approver),
+                    channel: Approval::channels(&approvals),
+                    approver: Some(Approval::names(&approvals)),
                 }
             }
         };
@@ -309,6 +301,7 @@ pub(super) async fn gate(
             recheck: false,
         });
     }
+    let approvals_required = app.policy.approvals_required(tool, scope, targets.len());
     let plan = Plan {
         id: PlanStore::new_id(),
         tool: tool.into(),
@@ -318,8 +311,15 @@ pub(super) async fn gate(
         targets,
         created_at: now,
         expires_at: now + app.policy.plan_ttl_secs,
+        approvals_required,
     };
-    match confirmer.confirm(&plan).await {
+    // Named approvers approve out of band, with their secret; an inline "yes" is nobody's.
+    let answer = if app.plans.named_approvers() {
+        ConfirmAnswer::Unavailable
+    } else {
+        confirmer.confirm(&plan).await
+    };
+    match answer {
         ConfirmAnswer::Accepted => Ok(Gate::Proceed {
             plan,
             confirmation: ConfirmationInfo {
@@ -359,7 +359,10 @@ pub(super) async fn gate(
             r.plan = Some(plan);
             Ok(Gate::Stop(Box::new(r)))
         }
-        ConfirmAnswer::Unavailable if app.policy.token_mode(tool, scope) => {
+        // Four-eyes means two people: never an unattended token.
+        ConfirmAnswer::Unavailable
+            if app.policy.token_mode(tool, scope) && plan.approvals_required <= 1 =>
+        {
             let mut plan = plan;
             plan.expires_at = now + app.policy.token_plan_ttl_secs();
             plan.changes.push(

@@ -415,6 +415,19 @@ impl Client {
     }
 }
 
+/// The OS account the tests run as, as `approve` records it (`NAME (uid N)`), from `id`
+/// rather than the environment.
+pub fn os_account() -> String {
+    let id = |flag: &str| {
+        let out = std::process::Command::new("id")
+            .arg(flag)
+            .output()
+            .expect("run id");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    format!("{} (uid {})", id("-un"), id("-u"))
+}
+
 pub fn path_str(p: &Path) -> String {
     p.display().to_string()
 }
