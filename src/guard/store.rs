@@ -201,9 +201,9 @@ pub struct PlanStore {
     key: RwLock<SigningKey>,
     /// Named approvers (name → fingerprint of their config entry); empty = OS-account approval.
     approvers: BTreeMap<String, String>,
-    /// Ids of keys this process saw replaced, so what they signed is refused as signed with a
-    /// lost key rather than as forged (the backend keeps the same list for other processes).
-    retired: std::sync::Mutex<Vec<String>>,
+    /// Ids of every key this process used, so what a lost key signed is refused as such rather
+    /// than as forged (the backend keeps the same list for processes that never held it).
+    known: std::sync::Mutex<Vec<String>>,
 }
 
 enum Backend {
@@ -309,8 +309,9 @@ impl PlanStore {
             backend: Backend::File { dir, key_path },
             key: RwLock::new(key),
             approvers: BTreeMap::new(),
-            retired: Default::default(),
+            known: Default::default(),
         })
+        .map(|s| s.remembering())
     }
 
     /// Opens the store a replica shares with others through Redis. Needs Redis now: the signing
@@ -321,8 +322,9 @@ impl PlanStore {
             backend: Backend::Redis(state),
             key: RwLock::new(key),
             approvers: BTreeMap::new(),
-            retired: Default::default(),
+            known: Default::default(),
         })
+        .map(|s| s.remembering())
     }
 
     /// The store a config asks for: Redis when given, else the state directory.
@@ -377,28 +379,53 @@ impl PlanStore {
             new_key = %now.id,
             "the plan signing key in the state store changed (the store was reset or lost its key): plans and approvals signed with the old key are refused; new plans use the new key"
         );
-        self.retired
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(old.clone());
-        // Best effort: other processes learn the old id was this deployment's.
+        self.remember(&old);
+        self.remember(&now.id);
+        Ok(now)
+    }
+
+    /// Notes the key in use as this deployment's, at open.
+    fn remembering(self) -> Self {
+        let id = self.held_key().id;
+        self.remember(&id);
+        self
+    }
+
+    /// Records a key id as one this deployment used: in memory, and (best effort) in the
+    /// backend for other processes (`plan-key-ids` in Redis, `plan.key.ids` beside the key).
+    fn remember(&self, id: &str) {
+        {
+            let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+            if !known.iter().any(|k| k == id) {
+                known.push(id.to_string());
+            }
+        }
+        // Written again even when this process knew it: the backend may have lost its list.
         let recorded = match &self.backend {
-            Backend::File { key_path, .. } => OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(key_path.with_extension("key.retired"))
-                .and_then(|mut f| writeln!(f, "{old}"))
-                .map_err(|e| e.to_string()),
+            Backend::File { key_path, .. } => {
+                let path = key_path.with_extension("key.ids");
+                let listed =
+                    fs::read_to_string(&path).is_ok_and(|t| t.lines().any(|l| l.trim() == id));
+                if listed {
+                    Ok(())
+                } else {
+                    OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&path)
+                        .and_then(|mut f| writeln!(f, "{id}"))
+                        .map_err(|e| e.to_string())
+                }
+            }
             Backend::Redis(r) => {
-                let set = r.key("plan-key-retired");
-                r.run(|c| redis::cmd("SADD").arg(&set).arg(&old).exec(c))
+                let set = r.key("plan-key-ids");
+                r.run(|c| redis::cmd("SADD").arg(&set).arg(id).exec(c))
                     .map_err(|e| e.to_string())
             }
         };
         if let Err(e) = recorded {
-            tracing::warn!(error = %e, "cannot record the retired plan key id");
+            tracing::warn!(error = %e, "cannot record the plan signing key id");
         }
-        Ok(now)
     }
 
     /// The error for something signed with key `key_id`, which is not the current key: a key
@@ -406,18 +433,18 @@ impl PlanStore {
     /// copied from another deployment).
     fn not_current_key(&self, plan_id: &str, key_id: &str) -> GuardError {
         let known = self
-            .retired
+            .known
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
             .any(|k| k == key_id)
             || match &self.backend {
                 Backend::File { key_path, .. } => {
-                    fs::read_to_string(key_path.with_extension("key.retired"))
+                    fs::read_to_string(key_path.with_extension("key.ids"))
                         .is_ok_and(|t| t.lines().any(|l| l.trim() == key_id))
                 }
                 Backend::Redis(r) => {
-                    let set = r.key("plan-key-retired");
+                    let set = r.key("plan-key-ids");
                     r.run(|c| {
                         redis::cmd("SISMEMBER")
                             .arg(&set)
@@ -732,7 +759,7 @@ impl PlanStore {
                 out.push(approval);
             }
         }
-        out.sort_by_key(|a| a.approved_at);
+        out.sort_by(|a, b| (a.approved_at, &a.approver).cmp(&(b.approved_at, &b.approver)));
         Ok(out)
     }
 
@@ -1136,8 +1163,13 @@ mod tests {
         store.save(&old).expect("save");
         store.approve(&old.id, &by("alice")).expect("approve");
         fs::remove_file(dir.path().join("plan.key")).expect("key lost");
-        // Another process (`approve`) opens the store and makes a new key.
+        // Another process (`approve`) opens the store and makes a new key. It never held the
+        // old one, yet knows it was this deployment's.
         let other = PlanStore::open(dir.path()).expect("open again");
+        assert!(matches!(
+            other.load(&old.id),
+            Err(GuardError::KeyGone { .. })
+        ));
         assert!(matches!(
             store.load(&old.id),
             Err(GuardError::KeyGone { .. })
