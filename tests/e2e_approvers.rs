@@ -599,3 +599,60 @@ async fn approvers_hash_asks_twice_without_echo_and_prints_a_hash_that_verifies(
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("too short"));
 }
+
+#[tokio::test]
+async fn an_approval_journaled_but_not_stored_is_reported_and_recorded_as_not_stored() {
+    let env = Env::with_sim().await;
+    let config = env.config.clone().expect("config");
+    let client = env.connect(Human::Absent).await;
+    let args = json!({"user": "john.smith@acme.example"});
+    let id = plan_id(&client.ok("deactivate", args.clone()).await);
+    // A file where the plan's approvals folder goes: storing fails after the journal record.
+    let blocked = env
+        .state_dir()
+        .join("plans")
+        .join(format!("{id}.approvals"));
+    std::fs::write(&blocked, "not a folder").expect("write");
+    let out = tty(
+        &env,
+        &config,
+        &["approve", &id],
+        &[("approve it", &id)],
+        &[],
+    )
+    .await;
+    assert!(!out.ok(), "{}", out.screen);
+    assert!(
+        out.screen
+            .contains("not approved: the approval was journaled but could not be stored"),
+        "{}",
+        out.screen
+    );
+    let records: Vec<Value> = journal(&env)
+        .into_iter()
+        .filter(|e| e["plan_id"] == id.as_str())
+        .collect();
+    let outcomes: Vec<&str> = records
+        .iter()
+        .filter_map(|e| e["outcome"].as_str())
+        .collect();
+    assert!(
+        outcomes.ends_with(&["approved", "approval_not_stored"]),
+        "{outcomes:?}"
+    );
+    let msg = client.err("deactivate", with(&args, &id)).await;
+    assert!(
+        msg.contains(&format!("{id}.approvals")),
+        "refused, naming the state: {msg}"
+    );
+    std::fs::remove_file(&blocked).expect("unblock");
+    let msg = client.err("deactivate", with(&args, &id)).await;
+    assert!(msg.contains("not been approved"), "{msg}");
+    assert!(
+        env.sim()
+            .user("john.smith@acme.example", "draft")
+            .await
+            .is_some()
+    );
+    client.close().await;
+}
