@@ -55,7 +55,7 @@ pub struct Config {
 }
 
 /// One named approver. Give exactly one of `secret_hash` and `secret`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(transform = check::approver_rules)]
 pub struct ApproverConfig {
@@ -68,6 +68,19 @@ pub struct ApproverConfig {
     /// `approve` chooses its environment, and the config is readable by the server's account.
     #[serde(default)]
     pub secret: Option<SecretRef>,
+}
+
+impl std::fmt::Debug for ApproverConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A weak secret can be guessed from its hash: keep the hash out of logs too.
+        f.debug_struct("ApproverConfig")
+            .field(
+                "secret_hash",
+                &self.secret_hash.as_ref().map(|_| "<redacted>"),
+            )
+            .field("secret", &self.secret)
+            .finish()
+    }
 }
 
 /// Which store holds state that replicas must share.
