@@ -656,3 +656,17 @@ async fn an_approval_journaled_but_not_stored_is_reported_and_recorded_as_not_st
     );
     client.close().await;
 }
+
+#[tokio::test]
+async fn a_four_eyes_plan_is_never_issued_a_token() {
+    let (env, _secrets) =
+        with_approvers("four_eyes_over_targets = 0\n\n[policy.token_mode]\nenabled = true\n").await;
+    let client = env.connect(Human::Absent).await;
+    let r = client
+        .ok("deactivate", json!({"user": "john.smith@acme.example"}))
+        .await;
+    assert_eq!(r["status"], "awaiting_approval", "{r}");
+    assert_eq!(r["plan"]["approvals_required"], 2, "{r}");
+    assert!(r.get("plan_id_with_token").is_none(), "{r}");
+    client.close().await;
+}
