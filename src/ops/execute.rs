@@ -219,14 +219,14 @@ impl Writer<'_> {
 
     /// Staged writes go into the activation ledger: certain ones as they are, uncertain ones
     /// marked so, because a write that may have happened may also wait for activation.
-    fn ledger(&self, summary: String, unknown: bool) {
+    fn ledger(&self, summary: String, unknown: bool, notices: &mut Vec<String>) {
         if self.conn.provider.capabilities().staged_changes {
             let summary = if unknown {
                 format!("possibly (answer lost): {summary}")
             } else {
                 summary
             };
-            self.app.ledger.record(&self.conn.name, self.tool, summary);
+            notices.extend(self.app.ledger.record(&self.conn.name, self.tool, summary));
         }
     }
 
@@ -286,7 +286,11 @@ impl Writer<'_> {
                         == new.department.as_ref().map(|d| &d.id)
                     && want == got;
                 let verification = Verification::matched(ok);
-                self.ledger(format!("created user {} ({})", new.email, u.id), false);
+                self.ledger(
+                    format!("created user {} ({})", new.email, u.id),
+                    false,
+                    &mut notices,
+                );
                 self.outcome(
                     &intent,
                     json!({"outcome": "executed", "verification": verification, "after": u}),
@@ -298,7 +302,7 @@ impl Writer<'_> {
             }
             Settled::NotApplied => Err(self.not_applied(&intent, "create_user", None)),
             Settled::Unknown(why) => {
-                self.ledger(format!("created user {}", new.email), true);
+                self.ledger(format!("created user {}", new.email), true, &mut notices);
                 self.outcome(
                     &intent,
                     json!({"outcome": "unknown", "error": why}),
@@ -369,7 +373,7 @@ impl Writer<'_> {
                         quote(&before.email)
                     ));
                 }
-                self.ledger(summary, false);
+                self.ledger(summary, false, &mut notices);
                 self.outcome(
                     &intent,
                     json!({"outcome": "executed", "verification": verification, "before": before, "after": u}),
@@ -381,7 +385,7 @@ impl Writer<'_> {
             }
             Settled::NotApplied => Err(self.not_applied(&intent, self.tool, Some(before))),
             Settled::Unknown(why) => {
-                self.ledger(summary, lost.is_some());
+                self.ledger(summary, lost.is_some(), &mut notices);
                 self.outcome(
                     &intent,
                     json!({"outcome": if lost.is_some() { "unknown" } else { "executed" }, "verification": Verification::Unknown, "before": before, "error": why}),
@@ -473,7 +477,7 @@ impl Writer<'_> {
                         quote(&before.email)
                     ));
                 }
-                self.ledger(summary, false);
+                self.ledger(summary, false, &mut notices);
                 self.outcome(
                     &intent,
                     json!({"outcome": "executed", "mode": op, "verification": verification, "before": before, "after": after}),
@@ -488,7 +492,7 @@ impl Writer<'_> {
                 Err(self.not_applied(&intent, "deactivate", Some(before)))
             }
             Settled::Unknown(why) => {
-                self.ledger(summary, lost.is_some());
+                self.ledger(summary, lost.is_some(), &mut notices);
                 self.outcome(
                     &intent,
                     json!({"outcome": if lost.is_some() { "unknown" } else { "executed" }, "mode": op, "verification": Verification::Unknown, "before": before, "error": why}),
@@ -568,6 +572,7 @@ impl Writer<'_> {
                 self.ledger(
                     format!("delete user {} ({})", u.email, u.id),
                     outcome == "unknown",
+                    &mut notices,
                 );
             }
             self.outcome(
