@@ -2,6 +2,7 @@
 //! audit journal. It sees providers only through the `Provider` trait and knows nothing of MCP.
 
 pub mod approvers;
+pub mod caps;
 pub mod confirm;
 pub mod journal;
 pub mod ledger;
