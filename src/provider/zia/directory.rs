@@ -585,7 +585,8 @@ impl DirectoryCache {
 
     /// The first page of the full listing not cached yet (1-based), or `None` when complete.
     pub fn next_missing_page(&self) -> Option<u32> {
-        let s = self.lock();
+        let mut s = self.lock();
+        self.expire(&mut s);
         let Some(l) = s.listings.iter().find(|l| l.query.is_empty()) else {
             return Some(1);
         };

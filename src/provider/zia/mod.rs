@@ -290,13 +290,28 @@ impl ZiaProvider {
 
     /// Every user whose email is `wanted` (normalised), reading every page without keeping
     /// them: the path for a cache turned off or a tenant too large for it.
+    /// Pages the cache holds are not read again.
     async fn scan_for_email(&self, wanted: &str) -> Result<Vec<User>, ProviderError> {
         let mut out = Vec::new();
         for page in 1.. {
-            let users = self.fetch_user_page(&[], "", page).await?;
-            let n = users.len();
-            out.extend(users.into_iter().filter(|u| u.email_key() == wanted));
-            if n < USER_PAGE {
+            let mut take = |_: usize, u: User| {
+                if u.email_key() == wanted {
+                    out.push(u);
+                }
+                true
+            };
+            let last = match self.cache.scan("", page, 0, &mut take) {
+                Some((_, last)) => last,
+                None => {
+                    let users = self.fetch_user_page(&[], "", page).await?;
+                    let last = users.len() < USER_PAGE;
+                    for u in users {
+                        take(0, u);
+                    }
+                    last
+                }
+            };
+            if last {
                 break;
             }
         }
