@@ -48,7 +48,6 @@ fn app(
 ) -> Result<App, SetupError> {
     // The policy's names, globs and caps were checked (with line numbers) by `Config::parse`.
     let dir = state_dir(config);
-    let state_cfg = config.map(|c| c.state.clone()).unwrap_or_default();
     let ledger = shared.clone().map(Ledger::shared).unwrap_or_default();
     for (name, c) in &connections {
         ledger.watch(name, c.provider.clone());
@@ -57,8 +56,7 @@ fn app(
         connections,
         policy: Policy::new(policy).map_err(SetupError::Policy)?,
         plans: PlanStore::open_with(&dir, shared.as_ref())?,
-        journal: Journal::for_config(&state_cfg, &dir)?
-            .with_max_bytes(config.map_or(64, |c| c.server.journal_max_mb) << 20),
+        journal: Journal::for_config(config, &dir, shared.as_ref())?,
         ledger,
         state_dir: dir,
         demo,

@@ -111,6 +111,7 @@ pub(super) fn problems(config: &Config) -> Vec<Problem> {
     for (name, conn) in &config.connections {
         connection(name, conn, &mut out);
     }
+    server(config, &mut out);
     state(config, &mut out);
     let names: Vec<&str> = config.connections.keys().map(String::as_str).collect();
     policy(&config.policy, &names, &mut out);
@@ -199,6 +200,42 @@ fn secret_ref(r: &SecretRef, path: Vec<Seg>, out: &mut Vec<Problem>) {
             path,
             "give exactly one of env, file or value, e.g. { env = \"NAME\" }",
         ));
+    }
+}
+
+fn server(config: &Config, out: &mut Vec<Problem>) {
+    let s = &config.server;
+    let at = |field: &str| vec![key("server"), key(field)];
+    if let Some(r) = &s.journal_key {
+        if r.value.is_some() {
+            out.push(Problem::at(
+                at("journal_key"),
+                "the journal key must not be written in the config: give { file = \"/path\" } or { env = \"NAME\" }",
+            ));
+        } else {
+            secret_ref(r, at("journal_key"), out);
+        }
+    }
+    if s.journal_syslog_socket.is_some() && !s.journal_syslog {
+        out.push(Problem::at(
+            at("journal_syslog_socket"),
+            "journal_syslog_socket is set but journal_syslog is not: add journal_syslog = true, or remove the socket",
+        ));
+    }
+    if let Some(argv) = &s.journal_command {
+        if argv.is_empty() {
+            out.push(Problem::at(
+                at("journal_command"),
+                "give the command and its arguments, e.g. [\"logger\", \"-t\", \"zlm-journal\"], or remove journal_command",
+            ));
+        }
+        for (i, a) in argv.iter().enumerate() {
+            if a.is_empty() {
+                let mut path = at("journal_command");
+                path.push(Seg::Index(i));
+                out.push(Problem::at(path, "an empty argument"));
+            }
+        }
     }
 }
 
@@ -389,6 +426,22 @@ pub(super) fn state_rules(schema: &mut Schema) {
             json!("^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$"),
         );
     }
+}
+
+/// `[server]`: a syslog socket only with `journal_syslog = true`.
+pub(super) fn server_rules(schema: &mut Schema) {
+    schema.insert(
+        "dependentSchemas".into(),
+        json!({"journal_syslog_socket": {
+            "properties": {"journal_syslog": {"const": true}},
+            "required": ["journal_syslog"]
+        }}),
+    );
+}
+
+/// `journal_key`: a file or an environment variable, never the key itself in the config.
+pub(super) fn journal_key_rules(schema: &mut Schema) {
+    schema.insert("not".into(), json!({"required": ["value"]}));
 }
 
 /// A connection's requirements per kind, as the parser applies them.
