@@ -524,6 +524,23 @@ mod tests {
         );
         let msg = err(&format!("{BASE}[state]\nbackend = \"redis\"\n"));
         assert!(msg.contains("line 5, state.backend"), "{msg}");
+        let msg = err(&format!(
+            "{BASE}[server]\njournal_max_mb = 8\njournal_key = {{ value = \"k\" }}\n"
+        ));
+        assert!(
+            msg.contains("line 6, server.journal_key") && msg.contains("must not be written"),
+            "{msg}"
+        );
+        let msg = err(&format!("{BASE}[server]\njournal_syslog_socket = \"/s\"\n"));
+        assert!(
+            msg.contains("line 5, server.journal_syslog_socket")
+                && msg.contains("journal_syslog = true"),
+            "{msg}"
+        );
+        let msg = err(&format!(
+            "{BASE}[server]\njournal_command = [\n  \"logger\",\n  \"\",\n]\n"
+        ));
+        assert!(msg.contains("line 7, server.journal_command[1]"), "{msg}");
     }
 
     #[test]

@@ -184,6 +184,11 @@ fn segment_order(rest: &str) -> Option<(u64, u64)> {
 /// sequence number of its last record, zero-padded), with `-N` added when a segment ending at
 /// the same record already exists (a torn file that held no complete record).
 pub fn segments(path: &Path) -> Vec<PathBuf> {
+    segments_by_seq(path).into_iter().map(|(_, p)| p).collect()
+}
+
+/// [`segments`], each with the sequence number of its last record (from its name).
+pub fn segments_by_seq(path: &Path) -> Vec<(u64, PathBuf)> {
     let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
         return Vec::new();
     };
@@ -204,7 +209,7 @@ pub fn segments(path: &Path) -> Vec<PathBuf> {
         })
         .unwrap_or_default();
     found.sort();
-    found.into_iter().map(|(_, p)| p).collect()
+    found.into_iter().map(|((seq, _), p)| (seq, p)).collect()
 }
 
 /// A free segment name for a file whose last record is `last_seq`.

@@ -78,9 +78,11 @@ pub fn read_file(path: &Path) -> Result<Option<Head>, String> {
     }
 }
 
-/// Replaces the head file atomically: a temporary file, fsynced, renamed over it. The caller
-/// holds the chain's lock, so one temporary name suffices. `new_file` also fsyncs the
-/// directory, once, so that a head created for a new chain survives a crash.
+/// Replaces the head file atomically: a temporary file renamed over it (the caller holds the
+/// chain's lock, so one temporary name suffices). The append's one fsync is the chain's: the
+/// head is not fsynced, so after a crash it may be a few records behind the chain, which the
+/// next append checks (every record after it linked and MACed) and catches up. A new head
+/// (`new_file`) is fsynced with its directory, once, so a chain never loses its first head.
 pub fn write_file(path: &Path, head: &Head, new_file: bool) -> std::io::Result<()> {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(".tmp");
@@ -88,7 +90,9 @@ pub fn write_file(path: &Path, head: &Head, new_file: bool) -> std::io::Result<(
     let mut f = std::fs::File::create(&tmp)?;
     f.write_all(head.to_json().as_bytes())?;
     f.write_all(b"\n")?;
-    f.sync_data()?;
+    if new_file {
+        f.sync_data()?;
+    }
     drop(f);
     std::fs::rename(&tmp, path)?;
     if new_file && let Some(dir) = path.parent() {

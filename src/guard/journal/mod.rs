@@ -439,16 +439,23 @@ impl Journal {
         if at == *tail {
             return Ok(());
         }
-        let caught_up = last.is_some_and(|r| {
-            at.seq + 1 == r.seq
-                && r.prev == at.hash
-                && r.mac
-                    .as_deref()
-                    .is_some_and(|m| self.key.verify(key::RECORD, r.body.as_bytes(), m))
-        });
-        if caught_up {
-            tracing::warn!(path = %self.path.display(), seq = tail.seq, "journal head was one record behind (a checkpoint cut short); catching it up");
-            return write(false);
+        if at.seq < tail.seq {
+            // The head lags: a checkpoint lost in a crash (the head is not fsynced), or an
+            // append whose checkpoint failed. Benign only if every record after it is ours.
+            return match verify::continues_from(&self.path, &self.key, &at) {
+                Ok(end) if end == *tail => {
+                    tracing::warn!(path = %self.path.display(), head = at.seq, seq = tail.seq, "journal head was behind the chain (a checkpoint lost in a crash); catching it up");
+                    write(false)
+                }
+                Ok(_) => Err(self.fail(format!(
+                    "its {what} says seq {}, and the chain's end (seq {}) cannot be read back from it",
+                    at.seq, tail.seq
+                ))),
+                Err(e) => Err(self.fail(format!(
+                    "its {what} says seq {}, but the chain does not continue it to its end (seq {}): {e}; nothing is appended until this is resolved (see `journal verify`)",
+                    at.seq, tail.seq
+                ))),
+            };
         }
         Err(self.fail(if at.seq > tail.seq {
             format!(
@@ -457,7 +464,7 @@ impl Journal {
             )
         } else {
             format!(
-                "its {what} says seq {} ({}), but the chain ends at seq {} ({}): the chain does not match its head; nothing is appended until this is resolved (see `journal verify`)",
+                "its {what} says seq {} is {}, but the chain's record {} is {}: the chain does not match its head; nothing is appended until this is resolved (see `journal verify`)",
                 at.seq,
                 &at.hash[..at.hash.len().min(12)],
                 tail.seq,

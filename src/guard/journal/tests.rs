@@ -251,18 +251,31 @@ fn a_head_from_elsewhere_or_edited_is_a_mismatch() {
 }
 
 #[test]
-fn a_lagging_head_is_noted_and_caught_up() {
+fn a_lagging_head_is_noted_and_caught_up_only_over_our_own_records() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let j = journal(dir.path());
+    let j = journal(dir.path()).with_max_bytes(500);
     write_n(&j, 2);
     let old = std::fs::read(head_path(j.path())).expect("head");
-    j.append(event(3)).expect("append");
-    // A crash between the record's fsync and its checkpoint leaves the head one behind.
+    write_n(&j, 3);
+    assert!(
+        !file::segments(j.path()).is_empty(),
+        "the lag spans a rotation"
+    );
+    // A crash before the head reached the disk leaves it behind the chain.
     std::fs::write(head_path(j.path()), &old).expect("old head");
     let v = j.verify().expect("a lag is not a cut");
     assert!(v.notes.iter().any(|n| n.contains("lags")), "{v}");
-    assert_eq!(j.append(event(4)).expect("caught up").seq, 4);
+    assert_eq!(j.append(event(6)).expect("caught up").seq, 6);
     assert!(j.verify().expect("intact").notes.is_empty());
+
+    // Behind a lagging head, a record someone added without the key is refused.
+    let old = std::fs::read(head_path(j.path())).expect("head");
+    j.append(event(7)).expect("append");
+    std::fs::write(head_path(j.path()), &old).expect("old head");
+    let text = std::fs::read_to_string(j.path()).expect("read");
+    std::fs::write(j.path(), text.replace("\"n\":7", "\"n\":8")).expect("edit");
+    let e = j.append(event(8)).expect_err("refused").to_string();
+    assert!(e.contains("does not continue it"), "{e}");
 }
 
 #[test]

@@ -40,7 +40,8 @@ pub struct Verified {
 
 impl std::fmt::Display for Verified {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} records, chain intact", self.records)?;
+        let s = if self.records == 1 { "" } else { "s" };
+        write!(f, "{} record{s}, chain intact", self.records)?;
         if self.heads.is_empty() {
             write!(
                 f,
@@ -413,4 +414,61 @@ pub fn chain_files(dir: &Path) -> Vec<PathBuf> {
     found.sort();
     found.dedup();
     found
+}
+
+/// Whether the chain goes on from `from` (a head that lags: its checkpoint was lost in a crash)
+/// to its end, every record after it in sequence, linked and MACed; reads only the files from
+/// the one holding `from`. Returns the chain's end.
+pub fn continues_from(path: &Path, key: &JournalKey, from: &Link) -> Result<Link, String> {
+    let mut files: Vec<PathBuf> = file::segments_by_seq(path)
+        .into_iter()
+        .filter(|(last, _)| *last >= from.seq)
+        .map(|(_, p)| p)
+        .collect();
+    files.push(path.to_path_buf());
+    let mut end: Option<Link> = (from.seq == 0).then(|| from.clone());
+    for f in &files {
+        let text = match std::fs::read(f) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(format!("{}: {e}", f.display())),
+        };
+        for line in text.split_inclusive(|&b| b == b'\n') {
+            let Some(r) = strip_nl(line).and_then(Record::parse) else {
+                continue; // a torn tail: its repair record follows and is checked like any record
+            };
+            match &end {
+                None if r.seq == from.seq => {
+                    if r.hash != from.hash {
+                        return Err(format!(
+                            "the head says seq {} has hash {}, but the chain's record differs",
+                            from.seq,
+                            short(&from.hash)
+                        ));
+                    }
+                    end = Some(from.clone());
+                }
+                None => {}
+                Some(prev) => {
+                    let linked = r.seq == prev.seq + 1
+                        && r.prev == prev.hash
+                        && file::link(&r.prev, &r.body) == r.hash
+                        && r.mac
+                            .as_deref()
+                            .is_some_and(|m| key.verify(RECORD, r.body.as_bytes(), m));
+                    if !linked {
+                        return Err(format!(
+                            "seq {} (after the head's seq {}) is not linked and MACed in sequence",
+                            r.seq, from.seq
+                        ));
+                    }
+                    end = Some(Link {
+                        seq: r.seq,
+                        hash: r.hash,
+                    });
+                }
+            }
+        }
+    }
+    end.ok_or_else(|| format!("the chain holds no record seq {} (the head's)", from.seq))
 }
