@@ -470,10 +470,16 @@ async fn a_copy_command_that_cannot_start_fails_the_append() {
             r#"{"user": "john.smith@acme.example"}"#,
         ])
         .await;
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The append fails (logged, or the tool's error once writes wait for the journal).
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(
-        stderr.contains("copy command `/nonexistent/zlm-copy`") && stderr.contains("cannot start"),
-        "{stderr}"
+        said.contains("record seq 1 is in the chain, but its copy failed")
+            && said.contains("copy command `/nonexistent/zlm-copy`: cannot start it"),
+        "{said}"
     );
 }
 
@@ -552,10 +558,14 @@ async fn the_head_in_redis_catches_a_cut_hidden_by_an_old_head_file() {
             r#"{"user": "jane.doe@acme.example"}"#,
         ])
         .await;
-    let stderr = String::from_utf8_lossy(&plan_out.stderr);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&plan_out.stdout),
+        String::from_utf8_lossy(&plan_out.stderr)
+    );
     assert!(
-        stderr.contains("says seq 4, but the local chain ends at seq 2"),
-        "{stderr}"
+        said.contains("says seq 4, but the local chain ends at seq 2"),
+        "{said}"
     );
     assert_eq!(lines(&chain).len(), 2);
 }
