@@ -25,11 +25,14 @@ pub fn verify(
         None => {
             let found = chain_files(&dir);
             if found.is_empty() {
-                // Report the expected file, so the message says where we looked.
-                vec![dir.join("journal.jsonl")]
-            } else {
-                found
+                // Say where we looked.
+                println!(
+                    "journal {}: BROKEN: no journal in this state directory",
+                    dir.join("journal.jsonl").display()
+                );
+                return Ok(ExitCode::from(2));
             }
+            found
         }
     };
     let key = match JournalKey::existing(
