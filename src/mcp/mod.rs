@@ -5,6 +5,7 @@ pub mod confirm;
 pub mod http;
 pub mod legacy_sse;
 pub mod prompts;
+pub mod resources;
 pub mod schema;
 pub mod server;
 

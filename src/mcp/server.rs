@@ -8,10 +8,10 @@ use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::{InputResponses, RequestState};
 use rmcp::handler::server::wrapper::{Json, Parameters};
 use rmcp::model::{
-    CallToolResponse, CallToolResult, ContentBlock, Implementation, ListResourcesResult,
-    PaginatedRequestParams, ProgressNotificationParam, ProgressToken, PromptMessage,
-    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, RequestStateCodec,
-    Resource, ResourceContents, Role, ServerCapabilities, ServerConfig,
+    CallToolResponse, CallToolResult, ContentBlock, Implementation, ListResourceTemplatesResult,
+    ListResourcesResult, PaginatedRequestParams, ProgressNotificationParam, ProgressToken,
+    PromptMessage, ReadResourceRequestParams, ReadResourceResponse, RequestStateCodec, Role,
+    ServerCapabilities, ServerConfig,
 };
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{ServerHandler, prompt, prompt_handler, prompt_router, tool, tool_handler, tool_router};
@@ -28,10 +28,10 @@ use crate::ops::write::{
     WriteResult, WriteStatus,
 };
 use crate::ops::{App, Caller, audit, read, write};
-use crate::orphans::report::{ReportError, ReportStore};
 
 use super::confirm::{McpConfirmer, input_required, prior_answer};
 use super::prompts::{connection_clause, render};
+use super::resources;
 use super::schema::{brief_output, compact_input, compact_output};
 
 /// Every tool's name, for the test that ties tools to their description files.
@@ -48,21 +48,41 @@ pub const TOOL_NAMES: [&str; 10] = [
     "audit_orphans",
 ];
 
+/// The principal of a caller that reached this server over HTTP without a bearer token (only
+/// possible on a loopback bind with no tokens configured).
+pub const ANONYMOUS: &str = "anonymous";
+/// The principal of the local caller: stdio, and `call` on the command line.
+pub const LOCAL: &str = "local";
+
+/// Who is calling: over HTTP the bearer token's name (or [`ANONYMOUS`] when no tokens are
+/// configured), otherwise [`LOCAL`].
+pub(crate) fn principal(ctx: &RequestContext<RoleServer>) -> String {
+    match ctx.extensions.get::<http::request::Parts>() {
+        Some(parts) => parts
+            .extensions
+            .get::<super::http::Principal>()
+            .map_or_else(|| ANONYMOUS.to_string(), |p| p.0.clone()),
+        None => LOCAL.to_string(),
+    }
+}
+
 fn caller(ctx: &RequestContext<RoleServer>) -> Caller {
     let mut client = ctx
         .peer
         .peer_info()
         .map(|i| format!("{}/{}", i.client_info.name, i.client_info.version))
         .unwrap_or_else(|| "unknown".into());
+    let principal = principal(ctx);
     // Over HTTP, the bearer token's name says which caller this is.
-    if let Some(p) = ctx
+    if ctx
         .extensions
         .get::<http::request::Parts>()
         .and_then(|parts| parts.extensions.get::<super::http::Principal>())
+        .is_some()
     {
-        client.push_str(&format!(" via token {}", p.0));
+        client.push_str(&format!(" via token {principal}"));
     }
-    Caller { client }
+    Caller { client, principal }
 }
 
 /// The server: shared application state plus the routers.
@@ -350,9 +370,11 @@ impl LifecycleServer {
             peer: ctx.peer.clone(),
             token,
         });
+        let owner = principal(&ctx);
         let control = audit::AuditControl {
             progress: progress.as_ref().map(|p| p as &dyn audit::AuditProgress),
             cancel: ctx.ct.clone(),
+            owner: &owner,
         };
         let result: AuditResult = audit::audit_orphans(&self.app, args, control)
             .await
@@ -482,39 +504,29 @@ impl ServerHandler for LifecycleServer {
         .with_instructions(self.instructions())
     }
 
-    /// The newest audit_orphans reports (every finding, CSV); see [`ReportStore`].
+    /// The caller's newest audit_orphans reports (every finding, CSV).
     async fn list_resources(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _ctx: RequestContext<RoleServer>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, rmcp::ErrorData> {
-        let resources = ReportStore::new(&self.app.state_dir)
-            .list()
-            .into_iter()
-            .map(|r| {
-                Resource::new(r.uri, format!("audit_orphans report {}", r.id))
-                    .with_description("Every finding of an audit_orphans run, as CSV")
-                    .with_mime_type("text/csv")
-                    .with_size(r.size)
-            })
-            .collect();
-        Ok(ListResourcesResult::with_all_items(resources))
+        Ok(resources::list(&self.app, &principal(&ctx)))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, rmcp::ErrorData> {
+        Ok(resources::templates())
     }
 
     async fn read_resource(
         &self,
         request: ReadResourceRequestParams,
-        _ctx: RequestContext<RoleServer>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, rmcp::ErrorData> {
-        let store = ReportStore::new(&self.app.state_dir);
-        match store.read(&request.uri) {
-            Ok(text) => Ok(ReadResourceResult::new(vec![
-                ResourceContents::text(text, request.uri.clone()).with_mime_type("text/csv"),
-            ])
-            .into()),
-            Err(ReportError::NotFound(msg)) => Err(rmcp::ErrorData::resource_not_found(msg, None)),
-            Err(e) => Err(rmcp::ErrorData::internal_error(e.to_string(), None)),
-        }
+        resources::read(&self.app, &principal(&ctx), &request.uri).map(Into::into)
     }
 }
 

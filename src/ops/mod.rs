@@ -51,6 +51,9 @@ pub struct Connection {
 pub struct Caller {
     /// `name/version` from the MCP client's clientInfo.
     pub client: String,
+    /// Who is calling: the bearer token's name over HTTP, `local` on stdio and in `call`.
+    /// Plans, tasks and audit reports are bound to it.
+    pub principal: String,
 }
 
 /// Everything the tools share.
