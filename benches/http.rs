@@ -73,9 +73,11 @@ impl Client {
             next_id: 1,
         };
         let (session, _) = c
-            .post(serde_json::json!({"jsonrpc": "2.0", "id": 0, "method": "initialize",
+            .post(
+                serde_json::json!({"jsonrpc": "2.0", "id": 0, "method": "initialize",
                 "params": {"protocolVersion": "2025-11-25", "capabilities": {},
-                           "clientInfo": {"name": "bench", "version": "1"}}}))
+                           "clientInfo": {"name": "bench", "version": "1"}}}),
+            )
             .await;
         c.session = session;
         c.post(serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
@@ -108,7 +110,9 @@ impl Client {
         let id = self.next_id;
         self.next_id += 1;
         let (_, text) = self
-            .post(serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+            .post(
+                serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}),
+            )
             .await;
         assert!(text.contains("\"result\""), "{method}: {text}");
         text

@@ -32,6 +32,9 @@ pub struct HttpArgs {
     pub allowed_hosts: Vec<String>,
     pub allowed_origins: Vec<String>,
     pub per_caller_rps: u32,
+    /// `None`: sized for the machine.
+    pub max_sessions: Option<usize>,
+    pub session_idle: std::time::Duration,
 }
 
 /// `serve --transport http`: Streamable HTTP until Ctrl-C or SIGTERM, then a graceful stop.
@@ -68,6 +71,13 @@ pub async fn run_http(config: Option<&Path>, args: HttpArgs) -> anyhow::Result<E
         allowed_hosts: args.allowed_hosts,
         allowed_origins: args.allowed_origins,
         per_caller_rps: args.per_caller_rps,
+        sessions: zscaler_lifecycle_mcp::mcp::sessions::SessionLimits {
+            max: args
+                .max_sessions
+                .unwrap_or_else(zscaler_lifecycle_mcp::mcp::sessions::default_max_sessions)
+                .max(1),
+            idle: args.session_idle,
+        },
     };
     http::serve(server, opts, shutdown).await?;
     warn_staged_on_exit(&running.app);

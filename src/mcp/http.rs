@@ -14,12 +14,12 @@ use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use subtle::ConstantTimeEq;
 use tokio_util::sync::CancellationToken;
 
 use super::LifecycleServer;
+use super::sessions::{BoundedSessionManager, SessionLimits, Sessions};
 use crate::secret::Secret;
 
 /// Largest request body accepted (an MCP request is a few KB).
@@ -42,12 +42,14 @@ pub struct HttpOptions {
     pub bind: SocketAddr,
     pub stateless: bool,
     pub tokens: Vec<Token>,
-    /// Host header values accepted (DNS-rebinding protection); empty = loopback names.
+    /// Host header values accepted (DNS-rebinding protection) besides the loopback names.
     pub allowed_hosts: Vec<String>,
     /// Origin values accepted from browsers; empty = localhost origins only.
     pub allowed_origins: Vec<String>,
     /// Requests per second each caller may make to `/mcp` (bursts up to twice that).
     pub per_caller_rps: u32,
+    /// Bounds of stateful sessions (Streamable HTTP and legacy SSE together).
+    pub sessions: SessionLimits,
 }
 
 type CallerLimiter = governor::DefaultKeyedRateLimiter<String>;
@@ -58,17 +60,11 @@ type CallerLimiter = governor::DefaultKeyedRateLimiter<String>;
 struct Gatekeeper {
     tokens: Vec<Token>,
     limiter: CallerLimiter,
-    sessions: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    sessions: Arc<Sessions>,
 }
 
 /// The Streamable HTTP session header.
 const SESSION_HEADER: &str = "mcp-session-id";
-
-impl Gatekeeper {
-    fn owners(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, String>> {
-        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
 
 /// Why serving could not start.
 #[derive(Debug, thiserror::Error)]
@@ -148,8 +144,7 @@ async fn require_token(
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
+            .and_then(bearer)
             .unwrap_or_default();
         authenticate(&gate.tokens, presented)
     };
@@ -169,7 +164,7 @@ async fn require_token(
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
             if let Some(sid) = &session
-                && gate.owners().get(sid).is_some_and(|owner| *owner != name)
+                && gate.sessions.owner(sid).is_some_and(|owner| owner != name)
             {
                 tracing::warn!(caller = %name, "refused a request on another caller's session");
                 // Same answer as an unknown session: do not confirm that the id exists.
@@ -179,21 +174,20 @@ async fn require_token(
             if !gate.tokens.is_empty() {
                 req.extensions_mut().insert(Principal(name.clone()));
             }
-            let resp = next.run(req).await;
-            match &session {
-                None => {
-                    if let Some(new_sid) = resp
-                        .headers()
-                        .get(SESSION_HEADER)
-                        .and_then(|v| v.to_str().ok())
-                    {
-                        gate.owners().insert(new_sid.to_string(), name);
-                    }
-                }
-                Some(sid) if closing && resp.status().is_success() => {
-                    gate.owners().remove(sid);
-                }
-                Some(_) => {}
+            let mut resp = next.run(req).await;
+            if session.is_none()
+                && let Some(new_sid) = resp
+                    .headers()
+                    .get(SESSION_HEADER)
+                    .and_then(|v| v.to_str().ok())
+            {
+                gate.sessions.set_owner(new_sid, &name);
+            }
+            // The session is gone: say so plainly (rmcp answers 202, which clients read as
+            // "still in progress").
+            if closing && resp.status() == StatusCode::ACCEPTED {
+                *resp.status_mut() = StatusCode::NO_CONTENT;
+                *resp.body_mut() = axum::body::Body::empty();
             }
             resp
         }
@@ -206,10 +200,114 @@ async fn require_token(
     }
 }
 
+/// The token of an `Authorization: Bearer …` value; the scheme is case-insensitive (RFC 9110).
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// A JSON-RPC error as an HTTP answer.
+fn jsonrpc_error(
+    status: StatusCode,
+    id: serde_json::Value,
+    code: i32,
+    message: impl Into<String>,
+) -> Response {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": id,
+        "error": {"code": code, "message": message.into()},
+    });
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// What the body check of `POST /mcp` needs.
+struct BodyCheck {
+    sessions: Arc<Sessions>,
+    stateless: bool,
+}
+
+/// `POST /mcp` bodies, before rmcp sees them: not JSON → 400 with a JSON-RPC parse error
+/// (-32700); a batch (JSON array) → 400 saying batches are not supported (MCP removed them in
+/// 2025-06-18); an `initialize` that would open a session past `--max-sessions` → 503.
+async fn check_body(State(check): State<Arc<BodyCheck>>, req: Request, next: Next) -> Response {
+    if req.method() != axum::http::Method::POST || req.uri().path() != "/mcp" {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            return (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("request body over {MAX_BODY} bytes"),
+            )
+                .into_response();
+        }
+    };
+    let message: serde_json::Value = match serde_json::from_slice(&bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            return jsonrpc_error(
+                StatusCode::BAD_REQUEST,
+                serde_json::Value::Null,
+                -32700,
+                format!("Parse error: the body is not valid JSON ({e})"),
+            );
+        }
+    };
+    if message.is_array() {
+        return jsonrpc_error(
+            StatusCode::BAD_REQUEST,
+            serde_json::Value::Null,
+            -32600,
+            "Invalid Request: JSON-RPC batches are not supported; send one message per POST",
+        );
+    }
+    if !check.stateless && message["method"] == "initialize" && check.sessions.full() {
+        let full = super::sessions::Full(check.sessions.limits().max);
+        tracing::warn!(
+            sessions = check.sessions.count(),
+            "refused a new session: {full}"
+        );
+        let mut resp = jsonrpc_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            message["id"].clone(),
+            -32000,
+            full.to_string(),
+        );
+        resp.headers_mut().insert(
+            header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("5"),
+        );
+        return resp;
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
+}
+
+/// Legacy SSE under `--stateless`: its session lives in one process, which a load balancer
+/// cannot route back to, so it is refused with a message that says why.
+async fn legacy_refused() -> Response {
+    (
+        StatusCode::NOT_IMPLEMENTED,
+        "legacy HTTP+SSE (GET /sse, POST /message) is not served with --stateless: its session lives in one server process, which requests spread over replicas cannot reach. Use Streamable HTTP at /mcp, or serve without --stateless.",
+    )
+        .into_response()
+}
+
 /// Host and Origin rules for the legacy SSE routes, which rmcp's service does not cover: the same
 /// DNS-rebinding protection as `/mcp`.
 struct BrowserGuard {
-    /// Accepted Host values (with or without port); empty = loopback names.
+    /// Accepted Host values (with or without port) besides the loopback names.
     hosts: Vec<String>,
     /// Accepted Origin values; `scheme://host:*` accepts any port.
     origins: Vec<String>,
@@ -223,8 +321,9 @@ impl BrowserGuard {
             .map_or(host, |(h, _)| h)
             .trim_start_matches('[')
             .trim_end_matches(']');
-        if self.hosts.is_empty() {
-            return matches!(bare, "localhost" | "127.0.0.1" | "::1");
+        // The loopback names are always accepted; `--allowed-host` adds to them.
+        if matches!(bare, "localhost" | "127.0.0.1" | "::1") {
+            return true;
         }
         self.hosts
             .iter()
@@ -280,7 +379,10 @@ pub fn router(server: LifecycleServer, opts: &HttpOptions, shutdown: Cancellatio
             .with_json_response(true);
     }
     if !opts.allowed_hosts.is_empty() {
-        config = config.with_allowed_hosts(opts.allowed_hosts.clone());
+        // Added to rmcp's loopback defaults, never replacing them.
+        let mut hosts = config.allowed_hosts.clone();
+        hosts.extend(opts.allowed_hosts.iter().cloned());
+        config = config.with_allowed_hosts(hosts);
     }
     let origins = if opts.allowed_origins.is_empty() {
         vec![
@@ -294,11 +396,10 @@ pub fn router(server: LifecycleServer, opts: &HttpOptions, shutdown: Cancellatio
     config = config.with_allowed_origins(origins);
     let server_for_legacy = server.clone();
     let app_for_ready = server.app().clone();
-    let mcp = StreamableHttpService::new(
-        move || Ok(server.clone()),
-        Arc::new(LocalSessionManager::default()),
-        config,
-    );
+    let sessions = Sessions::new(opts.sessions);
+    let manager = BoundedSessionManager::new(sessions.clone());
+    manager.spawn_sweeper(shutdown.clone());
+    let mcp = StreamableHttpService::new(move || Ok(server.clone()), manager, config);
     let rps =
         std::num::NonZeroU32::new(opts.per_caller_rps.max(1)).unwrap_or(std::num::NonZeroU32::MIN);
     let burst =
@@ -306,21 +407,33 @@ pub fn router(server: LifecycleServer, opts: &HttpOptions, shutdown: Cancellatio
     let gate = Arc::new(Gatekeeper {
         tokens: opts.tokens.clone(),
         limiter: governor::RateLimiter::keyed(governor::Quota::per_second(rps).allow_burst(burst)),
-        sessions: std::sync::Mutex::new(std::collections::HashMap::new()),
+        sessions: sessions.clone(),
     });
-    let legacy = super::legacy_sse::LegacySse::new(server_for_legacy, shutdown, MAX_BODY);
-    let guard = Arc::new(BrowserGuard {
-        hosts: opts.allowed_hosts.clone(),
-        origins: origins_for_legacy,
+    let body_check = Arc::new(BodyCheck {
+        sessions: sessions.clone(),
+        stateless: opts.stateless,
     });
-    let legacy_routes = Router::new()
-        .route("/sse", get(super::legacy_sse::open))
-        .route("/message", axum::routing::post(super::legacy_sse::post))
-        .with_state(legacy)
-        .layer(middleware::from_fn_with_state(guard, check_host_and_origin));
+    let legacy_routes = if opts.stateless {
+        Router::new()
+            .route("/sse", get(legacy_refused))
+            .route("/message", axum::routing::post(legacy_refused))
+    } else {
+        let legacy =
+            super::legacy_sse::LegacySse::new(server_for_legacy, shutdown, MAX_BODY, sessions);
+        let guard = Arc::new(BrowserGuard {
+            hosts: opts.allowed_hosts.clone(),
+            origins: origins_for_legacy,
+        });
+        Router::new()
+            .route("/sse", get(super::legacy_sse::open))
+            .route("/message", axum::routing::post(super::legacy_sse::post))
+            .with_state(legacy)
+            .layer(middleware::from_fn_with_state(guard, check_host_and_origin))
+    };
     Router::new()
         .nest_service("/mcp", mcp)
         .merge(legacy_routes)
+        .layer(middleware::from_fn_with_state(body_check, check_body))
         .layer(middleware::from_fn_with_state(gate, require_token))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(move || readyz(app_for_ready.clone())))
@@ -399,6 +512,13 @@ pub async fn serve(
     })?;
     tracing::info!(url = %format!("http://{addr}/mcp"), stateless = opts.stateless, tokens = opts.tokens.len(), "serving MCP over Streamable HTTP");
     let app = router(server, &opts, shutdown.clone());
+    // Small answers go out at once: with Nagle's algorithm, a response written in two parts
+    // (headers, then an SSE body) waits for the client's delayed ACK, ~40 ms per call.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
@@ -424,5 +544,26 @@ mod tests {
             !format!("{t:?}").contains("0123456789abcdef"),
             "tokens redacted in Debug"
         );
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer("Bearer abc"), Some("abc"));
+        assert_eq!(bearer("bearer abc"), Some("abc"));
+        assert_eq!(bearer("BEARER  abc "), Some("abc"));
+        assert_eq!(bearer("Basic abc"), None);
+        assert_eq!(bearer("Bearer"), None);
+        assert_eq!(bearer("Bearer   "), None);
+    }
+
+    #[test]
+    fn allowed_hosts_add_to_the_loopback_names() {
+        let g = BrowserGuard {
+            hosts: vec!["mcp.example.com".into()],
+            origins: vec![],
+        };
+        assert!(g.host_ok("127.0.0.1:8765") && g.host_ok("localhost") && g.host_ok("[::1]:80"));
+        assert!(g.host_ok("mcp.example.com") && g.host_ok("mcp.example.com:443"));
+        assert!(!g.host_ok("evil.example"));
     }
 }

@@ -8,5 +8,6 @@ pub mod prompts;
 pub mod resources;
 pub mod schema;
 pub mod server;
+pub mod sessions;
 
 pub use server::LifecycleServer;
