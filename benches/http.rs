@@ -36,11 +36,14 @@ impl HttpServer {
         if stateless {
             cmd.arg("--stateless");
         }
-        let child = cmd.spawn().expect("spawn server");
-        let url = format!("http://{bind}");
+        // Killed and waited for on drop, including when it never comes up.
+        let server = HttpServer {
+            child: cmd.spawn().expect("spawn server"),
+            url: format!("http://{bind}"),
+        };
         for _ in 0..400 {
             if std::net::TcpStream::connect(&bind).is_ok() {
-                return HttpServer { child, url };
+                return server;
             }
             std::thread::sleep(Duration::from_millis(25));
         }

@@ -57,6 +57,7 @@ fn app(
         connections,
         policy: Policy::new(policy).map_err(SetupError::Policy)?,
         plans: PlanStore::open_with(&dir, shared.as_ref())?,
+        shared: shared.clone(),
         journal: Journal::for_config(&state_cfg, &dir)?
             .with_max_bytes(config.map_or(64, |c| c.server.journal_max_mb) << 20),
         ledger,

@@ -10,6 +10,7 @@ use zscaler_lifecycle_mcp::mcp::LifecycleServer;
 pub async fn run(config: Option<&Path>) -> anyhow::Result<ExitCode> {
     let running = super::start(config).await?;
     let server = LifecycleServer::new(running.app.clone());
+    let tasks = server.tasks().clone();
     let service = server
         .serve(rmcp::transport::stdio())
         .await
@@ -17,6 +18,7 @@ pub async fn run(config: Option<&Path>) -> anyhow::Result<ExitCode> {
     tracing::info!("serving MCP on stdio");
     let reason = service.waiting().await.context("serving")?;
     tracing::info!(?reason, "client disconnected");
+    tasks.abandon_running().await;
     warn_staged_on_exit(&running.app);
     if let Some(sim) = running.demo_sim {
         sim.shutdown().await;
@@ -57,6 +59,7 @@ pub async fn run_http(config: Option<&Path>, args: HttpArgs) -> anyhow::Result<E
     }
     let running = super::start(config).await?;
     let server = LifecycleServer::new(running.app.clone());
+    let tasks = server.tasks().clone();
     let shutdown = tokio_util::sync::CancellationToken::new();
     let stop = shutdown.clone();
     tokio::spawn(async move {
@@ -80,6 +83,7 @@ pub async fn run_http(config: Option<&Path>, args: HttpArgs) -> anyhow::Result<E
         },
     };
     http::serve(server, opts, shutdown).await?;
+    tasks.abandon_running().await;
     warn_staged_on_exit(&running.app);
     if let Some(sim) = running.demo_sim {
         sim.shutdown().await;

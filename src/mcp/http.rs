@@ -399,7 +399,8 @@ pub fn router(server: LifecycleServer, opts: &HttpOptions, shutdown: Cancellatio
     let sessions = Sessions::new(opts.sessions);
     let manager = BoundedSessionManager::new(sessions.clone());
     manager.spawn_sweeper(shutdown.clone());
-    let mcp = StreamableHttpService::new(move || Ok(server.clone()), manager, config);
+    // Each session (or stateless request) gets session state of its own.
+    let mcp = StreamableHttpService::new(move || Ok(server.for_session()), manager, config);
     let rps =
         std::num::NonZeroU32::new(opts.per_caller_rps.max(1)).unwrap_or(std::num::NonZeroU32::MIN);
     let burst =

@@ -157,7 +157,7 @@ pub async fn open(State(legacy): State<Arc<LegacySse>>, req: Request) -> Respons
             owner: owner.clone(),
         },
     );
-    let server = legacy.server.clone();
+    let server = legacy.server.for_session();
     tokio::spawn(async move {
         let transport = ChannelTransport {
             from_client,

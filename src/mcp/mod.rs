@@ -1,6 +1,8 @@
 //! The MCP face of the product: tool and prompt routing over rmcp. No Zscaler knowledge here;
 //! every tool delegates to `crate::ops`.
 
+pub mod client_log;
+pub mod completion;
 pub mod confirm;
 pub mod http;
 pub mod legacy_sse;
@@ -9,5 +11,6 @@ pub mod resources;
 pub mod schema;
 pub mod server;
 pub mod sessions;
+pub mod tasks;
 
 pub use server::LifecycleServer;

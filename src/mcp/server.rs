@@ -1,3 +1,4 @@
+#![allow(deprecated)] // logging/setLevel is deprecated by SEP-2577, and still what clients use.
 //! The rmcp `ServerHandler`: typed tools with input and output schemas, annotations, and
 //! descriptions kept in `tools/NAME.md` so they can be reviewed as prose.
 
@@ -5,18 +6,23 @@ use std::sync::Arc;
 
 use rmcp::handler::server::router::prompt::PromptRouter;
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::handler::server::tool::{InputResponses, RequestState};
+use rmcp::handler::server::tool::{InputResponses, RequestState, ToolCallContext};
 use rmcp::handler::server::wrapper::{Json, Parameters};
 use rmcp::model::{
-    CallToolResponse, CallToolResult, ContentBlock, Implementation, ListResourceTemplatesResult,
-    ListResourcesResult, PaginatedRequestParams, ProgressNotificationParam, ProgressToken,
-    PromptMessage, ReadResourceRequestParams, ReadResourceResponse, RequestStateCodec, Role,
-    ServerCapabilities, ServerConfig,
+    CallToolRequestParams, CancelTaskParams, CreateTaskResult, GetTaskParams, GetTaskResult,
+    LoggingLevel, ProtocolVersion, SetLevelRequestParams, UpdateTaskParams,
+};
+use rmcp::model::{
+    CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult, ContentBlock,
+    Implementation, ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams,
+    ProgressNotificationParam, ProgressToken, PromptMessage, ReadResourceRequestParams,
+    ReadResourceResponse, RequestStateCodec, Role, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{ServerHandler, prompt, prompt_handler, prompt_router, tool, tool_handler, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
+use tracing::Instrument;
 
 use crate::ops::audit::{AuditArgs, AuditResult};
 use crate::ops::read::{
@@ -29,10 +35,13 @@ use crate::ops::write::{
 };
 use crate::ops::{App, Caller, audit, read, write};
 
+use super::client_log::Forwarding;
+use super::completion::Completer;
 use super::confirm::{McpConfirmer, input_required, prior_answer};
 use super::prompts::{connection_clause, render};
 use super::resources;
 use super::schema::{brief_output, compact_input, compact_output};
+use super::tasks::{self, TaskSlot, TaskStore};
 
 /// Every tool's name, for the test that ties tools to their description files.
 pub const TOOL_NAMES: [&str; 10] = [
@@ -94,6 +103,13 @@ pub struct LifecycleServer {
     codec: Arc<RequestStateCodec>,
     tool_router: ToolRouter<Self>,
     prompt_router: PromptRouter<Self>,
+    completer: Arc<Completer>,
+    /// Tasks of long read calls, shared by every session of this process (and, through Redis,
+    /// by every replica).
+    tasks: Arc<TaskStore>,
+    /// The level this session's client asked for with `logging/setLevel`; per session (see
+    /// [`Self::for_session`]). Until it asks: warnings.
+    log_level: Arc<std::sync::Mutex<LoggingLevel>>,
 }
 
 impl LifecycleServer {
@@ -108,12 +124,122 @@ impl LifecycleServer {
         for name in &app.policy.disabled_tools {
             tool_router.remove_route(name);
         }
+        let tasks = TaskStore::new(app.shared.clone());
         Self {
             app,
             codec: Arc::new(codec),
             tool_router,
             prompt_router: Self::prompt_router(),
+            completer: Arc::new(Completer::default()),
+            tasks,
+            log_level: Arc::new(std::sync::Mutex::new(LoggingLevel::Warning)),
         }
+    }
+
+    /// The server for one more session: the same application, tasks and caches, with session
+    /// state (the log level) of its own.
+    pub fn for_session(&self) -> Self {
+        Self {
+            log_level: Arc::new(std::sync::Mutex::new(LoggingLevel::Warning)),
+            ..self.clone()
+        }
+    }
+
+    /// The task store (so a stopping server can mark its running tasks failed).
+    pub fn tasks(&self) -> &Arc<TaskStore> {
+        &self.tasks
+    }
+
+    /// The level of log messages this call's client wants, if any: the request's own
+    /// (`_meta` logLevel, 2026-07-28), else this session's (`logging/setLevel`); a 2026-07-28
+    /// request that names none gets none.
+    fn client_log_level(&self, ctx: &RequestContext<RoleServer>) -> Option<LoggingLevel> {
+        if let Some(level) = ctx.meta.log_level() {
+            return Some(level);
+        }
+        let modern = ctx
+            .protocol_version()
+            .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str());
+        (!modern).then(|| *self.log_level.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// A read call of a client that declared the tasks extension: inline for up to
+    /// [`tasks::INLINE`], then a task (see [`super::tasks`]).
+    async fn call_as_task(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+        span: tracing::Span,
+        forwarding: Option<Forwarding>,
+    ) -> Result<CallToolResponse, rmcp::ErrorData> {
+        let stop = tokio_util::sync::CancellationToken::new();
+        let slot = TaskSlot::default();
+        let mut work_ctx = context.clone();
+        work_ctx.ct = stop.clone();
+        work_ctx.extensions.insert(slot.clone());
+        let server = self.clone();
+        let mut work = tokio::spawn(
+            async move {
+                let tcc = ToolCallContext::new(&server, request, work_ctx);
+                server.tool_router.call(tcc).await
+            }
+            .instrument(span),
+        );
+        let joined =
+            |r: Result<Result<CallToolResponse, rmcp::ErrorData>, tokio::task::JoinError>| {
+                r.unwrap_or_else(|e| {
+                    Err(rmcp::ErrorData::internal_error(
+                        format!("the call stopped unexpectedly: {e}"),
+                        None,
+                    ))
+                })
+            };
+        tokio::select! {
+            r = &mut work => {
+                if let Some(f) = forwarding {
+                    f.finish().await;
+                }
+                return joined(r);
+            }
+            () = context.ct.cancelled() => {
+                stop.cancel();
+                let r = work.await;
+                if let Some(f) = forwarding {
+                    f.finish().await;
+                }
+                return joined(r);
+            }
+            () = tokio::time::sleep(tasks::INLINE) => {}
+        }
+        // Session clients hear of status changes; a 2026-07-28 request has no channel left.
+        let notifier = context
+            .protocol_version()
+            .is_some_and(|v| v.as_str() < ProtocolVersion::V_2026_07_28.as_str())
+            .then(|| context.peer.clone());
+        let (task, handle) = match self
+            .tasks
+            .create(&principal(&context), stop.clone(), notifier)
+            .await
+        {
+            Ok(created) => created,
+            Err(e) => {
+                tracing::warn!(error = %e.message, "cannot keep a task; answering when the call ends");
+                let r = work.await;
+                if let Some(f) = forwarding {
+                    f.finish().await;
+                }
+                return joined(r);
+            }
+        };
+        slot.escalate(handle.clone());
+        tokio::spawn(async move {
+            let outcome = joined(work.await);
+            handle.finish(outcome, stop.is_cancelled()).await;
+            if let Some(f) = forwarding {
+                f.finish().await;
+            }
+        });
+        Ok(CallToolResponse::Task(CreateTaskResult::new(task)))
     }
 
     /// Runs a guarded write with the best confirmation channel of this request.
@@ -186,7 +312,8 @@ impl LifecycleServer {
         description = include_str!("../../tools/list_users.md"),
         input_schema = compact_input::<ListUsersArgs>(),
         output_schema = compact_output::<ListUsersResult>(),
-        annotations(title = "List users", read_only_hint = true, idempotent_hint = true, open_world_hint = true)
+        title = "List users",
+        annotations(read_only_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
     async fn list_users(
         &self,
@@ -202,7 +329,8 @@ impl LifecycleServer {
         description = include_str!("../../tools/get_user.md"),
         input_schema = compact_input::<GetUserArgs>(),
         output_schema = compact_output::<GetUserResult>(),
-        annotations(title = "Get user", read_only_hint = true, idempotent_hint = true, open_world_hint = true)
+        title = "Get user",
+        annotations(read_only_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
     async fn get_user(
         &self,
@@ -218,7 +346,8 @@ impl LifecycleServer {
         description = include_str!("../../tools/list_groups.md"),
         input_schema = compact_input::<ListGroupsArgs>(),
         output_schema = compact_output::<ListGroupsResult>(),
-        annotations(title = "List groups", read_only_hint = true, idempotent_hint = true, open_world_hint = true)
+        title = "List groups",
+        annotations(read_only_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
     async fn list_groups(
         &self,
@@ -234,7 +363,8 @@ impl LifecycleServer {
         description = include_str!("../../tools/create_user.md"),
         input_schema = compact_input::<CreateUserArgs>(),
         output_schema = brief_output::<WriteResult>(),
-        annotations(title = "Create user", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
+        title = "Create user",
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
     )]
     async fn create_user(
         &self,
@@ -254,7 +384,8 @@ impl LifecycleServer {
         description = include_str!("../../tools/add_to_group.md"),
         input_schema = compact_input::<AddToGroupArgs>(),
         output_schema = brief_output::<WriteResult>(),
-        annotations(title = "Add user to groups", read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
+        title = "Add user to groups",
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
     )]
     async fn add_to_group(
         &self,
@@ -274,7 +405,8 @@ impl LifecycleServer {
         description = include_str!("../../tools/remove_from_group.md"),
         input_schema = compact_input::<RemoveFromGroupArgs>(),
         output_schema = brief_output::<WriteResult>(),
-        annotations(title = "Remove user from groups", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
+        title = "Remove user from groups",
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
     async fn remove_from_group(
         &self,
@@ -299,7 +431,8 @@ impl LifecycleServer {
         description = include_str!("../../tools/deactivate.md"),
         input_schema = compact_input::<DeactivateArgs>(),
         output_schema = brief_output::<WriteResult>(),
-        annotations(title = "Deactivate user", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
+        title = "Deactivate user",
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
     async fn deactivate(
         &self,
@@ -318,7 +451,8 @@ impl LifecycleServer {
         description = include_str!("../../tools/pending_changes.md"),
         input_schema = compact_input::<PendingChangesArgs>(),
         output_schema = compact_output::<PendingChangesResult>(),
-        annotations(title = "Pending changes", read_only_hint = true, idempotent_hint = true, open_world_hint = true)
+        title = "Pending changes",
+        annotations(read_only_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
     async fn pending_changes(
         &self,
@@ -334,7 +468,8 @@ impl LifecycleServer {
         description = include_str!("../../tools/activate_changes.md"),
         input_schema = compact_input::<ActivateChangesArgs>(),
         output_schema = brief_output::<WriteResult>(),
-        annotations(title = "Activate changes", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
+        title = "Activate changes",
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
     async fn activate_changes(
         &self,
@@ -359,20 +494,22 @@ impl LifecycleServer {
         description = include_str!("../../tools/audit_orphans.md"),
         input_schema = compact_input::<AuditArgs>(),
         output_schema = compact_output::<AuditResult>(),
-        annotations(title = "Audit orphaned accounts", read_only_hint = true, idempotent_hint = true, open_world_hint = true)
+        title = "Audit orphaned accounts",
+        annotations(read_only_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
     async fn audit_orphans(
         &self,
         Parameters(args): Parameters<AuditArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, String> {
-        let progress = ctx.meta.get_progress_token().map(|token| McpProgress {
+        let progress = McpProgress {
             peer: ctx.peer.clone(),
-            token,
-        });
+            token: ctx.meta.get_progress_token(),
+            task: ctx.extensions.get::<TaskSlot>().cloned(),
+        };
         let owner = principal(&ctx);
         let control = audit::AuditControl {
-            progress: progress.as_ref().map(|p| p as &dyn audit::AuditProgress),
+            progress: Some(&progress as &dyn audit::AuditProgress),
             cancel: ctx.ct.clone(),
             owner: &owner,
         };
@@ -387,17 +524,26 @@ impl LifecycleServer {
     }
 }
 
-/// Sends an audit's per-page progress as `notifications/progress` with the caller's token.
+/// Sends an audit's per-page progress as `notifications/progress` with the caller's token, or,
+/// once the call became a task, as the task's status message.
 struct McpProgress {
     peer: rmcp::Peer<RoleServer>,
-    token: ProgressToken,
+    token: Option<ProgressToken>,
+    task: Option<TaskSlot>,
 }
 
 #[async_trait::async_trait]
 impl audit::AuditProgress for McpProgress {
     async fn page(&self, scanned: u64, message: String) {
-        let note = ProgressNotificationParam::new(self.token.clone(), scanned as f64)
-            .with_message(message);
+        if let Some(task) = self.task.as_ref().and_then(TaskSlot::task) {
+            task.set_message(message).await;
+            return;
+        }
+        let Some(token) = &self.token else {
+            return;
+        };
+        let note =
+            ProgressNotificationParam::new(token.clone(), scanned as f64).with_message(message);
         if let Err(e) = self.peer.notify_progress(note).await {
             tracing::debug!(error = %e, "progress notification not delivered");
         }
@@ -495,6 +641,9 @@ impl ServerHandler for LifecycleServer {
                 .enable_tools()
                 .enable_prompts()
                 .enable_resources()
+                .enable_completions()
+                .enable_logging()
+                .enable_tasks()
                 .build(),
         )
         .with_server_info(
@@ -502,6 +651,72 @@ impl ServerHandler for LifecycleServer {
                 .with_title("Zscaler user lifecycle"),
         )
         .with_instructions(self.instructions())
+    }
+
+    /// Every tool call runs in a span that carries the client's log sink (so what happens in
+    /// it can reach the client as `notifications/message`); long reads may become tasks.
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, rmcp::ErrorData> {
+        let span = tracing::info_span!("tool", name = %request.name);
+        let forwarding = self
+            .client_log_level(&context)
+            .map(|min| Forwarding::start(context.peer.clone(), min));
+        if let Some(f) = &forwarding {
+            f.attach(&span);
+        }
+        let taskable = tasks::TASK_TOOLS.contains(&request.name.as_ref())
+            && self.tool_router.has_route(&request.name)
+            && context
+                .client_capabilities()
+                .is_some_and(|c| c.supports_tasks());
+        if taskable {
+            return self.call_as_task(request, context, span, forwarding).await;
+        }
+        let tcc = ToolCallContext::new(self, request, context);
+        let out = self.tool_router.call(tcc).instrument(span).await;
+        if let Some(f) = forwarding {
+            f.finish().await;
+        }
+        out
+    }
+
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<(), rmcp::ErrorData> {
+        *self.log_level.lock().unwrap_or_else(|p| p.into_inner()) = request.level;
+        Ok(())
+    }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, rmcp::ErrorData> {
+        self.tasks
+            .get(&principal(&ctx), &request.task_id)
+            .await
+            .map(GetTaskResult::new)
+    }
+
+    async fn update_task(
+        &self,
+        request: UpdateTaskParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<(), rmcp::ErrorData> {
+        self.tasks.update(&principal(&ctx), &request.task_id).await
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<(), rmcp::ErrorData> {
+        self.tasks.cancel(&principal(&ctx), &request.task_id).await
     }
 
     /// The caller's newest audit_orphans reports (every finding, CSV).
@@ -519,6 +734,16 @@ impl ServerHandler for LifecycleServer {
         _ctx: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, rmcp::ErrorData> {
         Ok(resources::templates())
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, rmcp::ErrorData> {
+        self.completer
+            .complete(&self.app, &principal(&ctx), &request)
+            .await
     }
 
     async fn read_resource(
@@ -569,6 +794,11 @@ mod tests {
             assert!(
                 tool.output_schema.is_some(),
                 "{} has no output schema",
+                tool.name
+            );
+            assert!(
+                tool.title.as_deref().is_some_and(|t| !t.is_empty()),
+                "{} has no top-level title",
                 tool.name
             );
         }
