@@ -715,3 +715,88 @@ async fn sessions_are_capped_and_idle_ones_expire() {
     .await;
     assert_eq!(old.status(), 404, "an expired session is gone");
 }
+
+#[tokio::test]
+async fn tasks_and_audit_reports_belong_to_the_caller_that_made_them() {
+    let env = Env::with_sim().await;
+    let server = start(&env, &["--stateless"]).await;
+    let mcp = format!("{}/mcp", server.url);
+    let alice = |method: &'static str, params: Value, tasks: bool| {
+        common::post_modern(&mcp, TOKEN, method, params, tasks)
+    };
+    let bob = |method: &'static str, params: Value| {
+        common::post_modern(&mcp, OTHER_TOKEN, method, params, true)
+    };
+    // An audit report is listed and read by the caller that ran the audit, and no other.
+    let audit = alice(
+        "tools/call",
+        json!({"name": "audit_orphans", "arguments": {}}),
+        false,
+    )
+    .await;
+    let uri = audit["result"]["structuredContent"]["report"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a report: {audit}"))
+        .to_string();
+    let listed = alice("resources/list", json!({}), false).await;
+    assert!(listed.to_string().contains(&uri), "{listed}");
+    let listed = bob("resources/list", json!({})).await;
+    assert!(!listed.to_string().contains(&uri), "{listed}");
+    let refused = bob("resources/read", json!({"uri": uri})).await;
+    assert_eq!(
+        refused["error"]["code"], -32602,
+        "not found (2026-07-28 code): {refused}"
+    );
+    assert_eq!(refused["error"]["data"]["uri"], uri.as_str());
+    let read = alice("resources/read", json!({"uri": uri}), false).await;
+    assert!(
+        read["result"]["contents"][0]["text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("rule,severity")),
+        "{read}"
+    );
+
+    // A task is seen and cancelled only by its creator.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+        .post(format!("{}/__sim/faults", env.sim().url))
+        .json(&json!([{"route": "GET /api/v1/users", "kind": "timeout", "latency_ms": 60000, "count": 1}]))
+        .send()
+        .await
+        .expect("queue a fault");
+    let started = alice(
+        "tools/call",
+        json!({"name": "audit_orphans", "arguments": {}}),
+        true,
+    )
+    .await;
+    assert_eq!(started["result"]["resultType"], "task", "{started}");
+    let id = started["result"]["taskId"]
+        .as_str()
+        .expect("taskId")
+        .to_string();
+    for method in ["tasks/get", "tasks/cancel"] {
+        let r = bob(method, json!({"taskId": id})).await;
+        assert_eq!(
+            r["error"]["code"], -32602,
+            "{method} by another caller: {r}"
+        );
+    }
+    let mine = alice("tasks/get", json!({"taskId": id}), true).await;
+    assert_eq!(mine["result"]["status"], "working", "{mine}");
+    let ack = alice("tasks/cancel", json!({"taskId": id}), true).await;
+    assert!(ack["error"].is_null(), "{ack}");
+    let mut status = String::new();
+    for _ in 0..100 {
+        let r = alice("tasks/get", json!({"taskId": id}), true).await;
+        status = r["result"]["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if status == "cancelled" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, "cancelled");
+}
