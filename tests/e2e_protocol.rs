@@ -389,3 +389,52 @@ async fn every_tool_has_a_title_and_tools_list_stays_small_in_both_framings() {
         "tools/list must stay under 15 KB: {legacy_bytes} / {modern_bytes} bytes"
     );
 }
+
+#[tokio::test]
+async fn call_is_quiet_on_a_terminal_and_json_logs_are_unchanged() {
+    let env = Env::demo();
+    // A terminal, as a person runs it (`script` gives the command one): warnings and the
+    // result, not rmcp's INFO lines with whole peer-info dumps.
+    let inner = format!("'{}' call list_users --args '{{\"limit\":1}}'", common::BIN);
+    let out = tokio::process::Command::new("script")
+        .args(["-qec", &inner, "/dev/null"])
+        .env("ZSCALER_LIFECYCLE_MCP_STATE_DIR", env.state_dir())
+        .env_remove("RUST_LOG")
+        .env_remove("ZIA_CLOUD")
+        .env_remove("ZIA_BASE_URL")
+        .env_remove("ZSCALER_CLIENT_ID")
+        .env_remove("ZSCALER_VANITY_DOMAIN")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .expect("script runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("\"users\""), "the result is shown: {text}");
+    assert!(text.contains("DEMO MODE"), "warnings are shown: {text}");
+    assert!(
+        !text.contains("INFO") && !text.contains("peer_info"),
+        "no INFO lines on a terminal: {text}"
+    );
+    // --log-format json keeps every INFO line, as log pipelines expect.
+    let out = env
+        .command(&[
+            "--log-format",
+            "json",
+            "call",
+            "list_users",
+            "--args",
+            "{\"limit\":1}",
+        ])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .expect("call runs");
+    assert!(out.status.success());
+    let logs = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("a JSON log line: {l}")))
+        .collect();
+    assert!(lines.iter().any(|l| l["level"] == "INFO"), "{logs}");
+}

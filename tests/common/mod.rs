@@ -228,7 +228,8 @@ protected_groups = ["Admins"]
         cmd.env_remove("ZIA_CLOUD")
             .env_remove("ZIA_BASE_URL")
             .env_remove("ZSCALER_CLIENT_ID")
-            .env_remove("ZSCALER_VANITY_DOMAIN");
+            .env_remove("ZSCALER_VANITY_DOMAIN")
+            .env_remove("ZPA_SCIM_URL");
         cmd.args(args)
             .env("ZSCALER_LIFECYCLE_MCP_STATE_DIR", self.state_dir())
             .env("RUST_LOG", "warn");
