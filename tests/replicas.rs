@@ -570,6 +570,8 @@ async fn concurrent_writes_through_two_replicas_meet_no_429() {
 }
 
 const HTTP_TOKEN: &str = "replica-test-token-0123456789";
+/// Another caller's token.
+const OTHER_HTTP_TOKEN: &str = "another-replica-caller-98765";
 
 /// A replica serving stateless Streamable HTTP on a free loopback port; its `/mcp` URL.
 async fn http_replica(env: &Env) -> (String, tokio::process::Child) {
@@ -588,7 +590,10 @@ async fn http_replica(env: &Env) -> (String, tokio::process::Child) {
             "--bind",
             &bind,
         ])
-        .env("ZSCALER_LIFECYCLE_MCP_TOKENS", format!("ops:{HTTP_TOKEN}"))
+        .env(
+            "ZSCALER_LIFECYCLE_MCP_TOKENS",
+            format!("ops:{HTTP_TOKEN},other:{OTHER_HTTP_TOKEN}"),
+        )
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -689,4 +694,67 @@ async fn a_task_started_on_one_replica_is_polled_and_cancelled_through_another()
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(status, "cancelled", "A stopped the work B cancelled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_opened_on_one_replica_is_served_by_another_for_its_caller_only() {
+    if redis_url("a_session_opened_on_one_replica_is_served_by_another_for_its_caller_only")
+        .is_none()
+    {
+        return;
+    }
+    let prefix = fresh_prefix();
+    let sim = SimProc::start().await;
+    let state = redis_state_table(&prefix);
+    let a = replica(&sim, &state, None);
+    let b = replica(&sim, &state, None);
+    let (url_a, _ra) = http_replica(&a).await;
+    let (url_b, _rb) = http_replica(&b).await;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+    let post = |url: &str, token: &str, session: Option<&str>, body: Value| {
+        let mut r = http
+            .post(url)
+            .header("Authorization", format!("Bearer {token}"))
+            .header("Accept", "application/json, text/event-stream")
+            .header("MCP-Protocol-Version", "2025-11-25")
+            .json(&body);
+        if let Some(s) = session {
+            r = r.header("Mcp-Session-Id", s);
+        }
+        r.send()
+    };
+    let init = post(
+        &url_a,
+        HTTP_TOKEN,
+        None,
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                       "clientInfo": {"name": "raw", "version": "1"}}}),
+    )
+    .await
+    .expect("answered");
+    assert!(init.status().is_success(), "{}", init.status());
+    let sid = init.headers()["mcp-session-id"]
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    drop(init);
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+    // Another caller cannot take the session over through the other replica.
+    let hijack = post(&url_b, OTHER_HTTP_TOKEN, Some(&sid), list.clone())
+        .await
+        .expect("answered");
+    assert_eq!(
+        hijack.status(),
+        404,
+        "another token must not use this session"
+    );
+    // Its own caller is served by replica B, which never saw the session.
+    let served = post(&url_b, HTTP_TOKEN, Some(&sid), list)
+        .await
+        .expect("answered");
+    assert!(served.status().is_success(), "{}", served.status());
+    let text = served.text().await.expect("body");
+    assert!(text.contains("audit_orphans"), "{text}");
 }

@@ -2,8 +2,10 @@
 //! a body limit, health endpoints and graceful shutdown.
 //!
 //! The same `LifecycleServer` and guardrails as on stdio. Stateful mode keeps a session per
-//! client (needed for inline elicitation by pre-2026 clients); stateless mode answers every
-//! request on its own, for replicas behind a load balancer. TLS belongs to a reverse proxy.
+//! client in this process (needed for inline elicitation by pre-2026 clients); `--stateless`
+//! is for replicas behind a load balancer: any replica answers any request (sessions of
+//! pre-2026 clients are restored from Redis by whichever replica a request reaches, nothing
+//! waits in one process for a client's next request). TLS belongs to a reverse proxy.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,11 +21,15 @@ use subtle::ConstantTimeEq;
 use tokio_util::sync::CancellationToken;
 
 use super::LifecycleServer;
+use super::session_store::RedisSessionStore;
 use super::sessions::{BoundedSessionManager, SessionLimits, Sessions};
 use crate::secret::Secret;
 
 /// Largest request body accepted (an MCP request is a few KB).
 const MAX_BODY: usize = 1 << 20;
+
+/// How long a session stays restorable from the shared store (`--stateless` with Redis).
+const SESSION_RECORD_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// A named bearer token. The name, never the token, identifies the caller in the journal.
 #[derive(Debug, Clone)]
@@ -61,6 +67,31 @@ struct Gatekeeper {
     tokens: Vec<Token>,
     limiter: CallerLimiter,
     sessions: Arc<Sessions>,
+    /// With `--stateless` and Redis: where sessions (and who opened them) are kept for every
+    /// replica.
+    store: Option<Arc<RedisSessionStore>>,
+}
+
+impl Gatekeeper {
+    /// Whether `caller` may use session `sid`: it opened it (as recorded here, or for a session
+    /// another replica opened, in the session store). Unknown sessions pass, for rmcp to answer
+    /// 404.
+    async fn may_use(&self, sid: &str, caller: &str) -> bool {
+        if let Some(owner) = self.sessions.owner(sid) {
+            return owner == caller;
+        }
+        match &self.store {
+            Some(store) => match store.owner(sid).await {
+                Ok(Some(owner)) => owner == caller,
+                Ok(None) => true,
+                Err(e) => {
+                    tracing::warn!(error = %e, "session store unreadable; refusing the session");
+                    false
+                }
+            },
+            None => true,
+        }
+    }
 }
 
 /// The Streamable HTTP session header.
@@ -164,7 +195,7 @@ async fn require_token(
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
             if let Some(sid) = &session
-                && gate.sessions.owner(sid).is_some_and(|owner| owner != name)
+                && !gate.may_use(sid, &name).await
             {
                 tracing::warn!(caller = %name, "refused a request on another caller's session");
                 // Same answer as an unknown session: do not confirm that the id exists.
@@ -175,13 +206,30 @@ async fn require_token(
                 req.extensions_mut().insert(Principal(name.clone()));
             }
             let mut resp = next.run(req).await;
-            if session.is_none()
-                && let Some(new_sid) = resp
-                    .headers()
-                    .get(SESSION_HEADER)
-                    .and_then(|v| v.to_str().ok())
-            {
-                gate.sessions.set_owner(new_sid, &name);
+            match &session {
+                None => {
+                    if let Some(new_sid) = resp
+                        .headers()
+                        .get(SESSION_HEADER)
+                        .and_then(|v| v.to_str().ok())
+                    {
+                        gate.sessions.set_owner(new_sid, &name);
+                        // Recorded before the client learns the id, so no replica ever
+                        // restores the session for another caller.
+                        if let Some(store) = &gate.store
+                            && let Err(e) = store.set_owner(new_sid, &name).await
+                        {
+                            tracing::warn!(error = %e, "session owner not stored; other replicas will refuse this session");
+                        }
+                    }
+                }
+                // A session restored here from the store: its owner was checked above.
+                Some(sid) if !closing => {
+                    if gate.sessions.owner(sid).is_none() {
+                        gate.sessions.set_owner(sid, &name);
+                    }
+                }
+                Some(_) => {}
             }
             // The session is gone: say so plainly (rmcp answers 202, which clients read as
             // "still in progress").
@@ -232,7 +280,6 @@ fn jsonrpc_error(
 /// What the body check of `POST /mcp` needs.
 struct BodyCheck {
     sessions: Arc<Sessions>,
-    stateless: bool,
 }
 
 /// `POST /mcp` bodies, before rmcp sees them: not JSON → 400 with a JSON-RPC parse error
@@ -272,7 +319,7 @@ async fn check_body(State(check): State<Arc<BodyCheck>>, req: Request, next: Nex
             "Invalid Request: JSON-RPC batches are not supported; send one message per POST",
         );
     }
-    if !check.stateless && message["method"] == "initialize" && check.sessions.full() {
+    if message["method"] == "initialize" && check.sessions.full() {
         let full = super::sessions::Full(check.sessions.limits().max);
         tracing::warn!(
             sessions = check.sessions.count(),
@@ -373,10 +420,20 @@ pub fn router(server: LifecycleServer, opts: &HttpOptions, shutdown: Cancellatio
     let mut config = StreamableHttpServerConfig::default()
         .with_max_request_body_bytes(MAX_BODY)
         .with_cancellation_token(shutdown.child_token());
+    let mut server = server;
+    let mut store = None;
     if opts.stateless {
-        config = config
-            .with_legacy_session_mode(false)
-            .with_json_response(true);
+        // Every replica can answer every request. Pre-2026 clients still get sessions (their
+        // protocol has them), kept where every replica finds them when Redis is shared; nothing
+        // waits in one process for the client's next request; 2026-07-28 requests carry
+        // everything and get one JSON answer.
+        server = server.without_inline_elicitation();
+        config = config.with_json_response(true);
+        if let Some(redis) = server.app().shared.clone() {
+            let s = Arc::new(RedisSessionStore::new(redis, SESSION_RECORD_TTL));
+            config.session_store = Some(s.clone());
+            store = Some(s);
+        }
     }
     if !opts.allowed_hosts.is_empty() {
         // Added to rmcp's loopback defaults, never replacing them.
@@ -409,10 +466,10 @@ pub fn router(server: LifecycleServer, opts: &HttpOptions, shutdown: Cancellatio
         tokens: opts.tokens.clone(),
         limiter: governor::RateLimiter::keyed(governor::Quota::per_second(rps).allow_burst(burst)),
         sessions: sessions.clone(),
+        store,
     });
     let body_check = Arc::new(BodyCheck {
         sessions: sessions.clone(),
-        stateless: opts.stateless,
     });
     let legacy_routes = if opts.stateless {
         Router::new()

@@ -10,6 +10,7 @@ pub mod prompts;
 pub mod resources;
 pub mod schema;
 pub mod server;
+pub mod session_store;
 pub mod sessions;
 pub mod tasks;
 

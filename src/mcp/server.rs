@@ -110,6 +110,8 @@ pub struct LifecycleServer {
     /// The level this session's client asked for with `logging/setLevel`; per session (see
     /// [`Self::for_session`]). Until it asks: warnings.
     log_level: Arc<std::sync::Mutex<LoggingLevel>>,
+    /// Whether pre-2026 clients are asked to confirm within the call (see [`McpConfirmer`]).
+    elicit_inline: bool,
 }
 
 impl LifecycleServer {
@@ -133,7 +135,17 @@ impl LifecycleServer {
             completer: Arc::new(Completer::default()),
             tasks,
             log_level: Arc::new(std::sync::Mutex::new(LoggingLevel::Warning)),
+            elicit_inline: true,
         }
+    }
+
+    /// The same server, never asking a pre-2026 client within the call: for replicas, where the
+    /// client's answer may reach another process than the one waiting for it. Plans then wait
+    /// for out-of-band approval (2026-07-28 clients still confirm inline: their answer carries
+    /// the sealed plan to any replica).
+    pub fn without_inline_elicitation(mut self) -> Self {
+        self.elicit_inline = false;
+        self
     }
 
     /// The server for one more session: the same application, tasks and caches, with session
@@ -257,7 +269,7 @@ impl LifecycleServer {
     {
         let prior = prior_answer(&self.codec, tool, state.as_deref(), responses.as_ref())?;
         let who = caller(&ctx);
-        let confirmer = McpConfirmer::new(ctx, self.app.clone(), prior);
+        let confirmer = McpConfirmer::new(ctx, self.app.clone(), prior, self.elicit_inline);
         let result = run(self.app.clone(), who, confirmer)
             .await
             .map_err(|e| e.0)?;

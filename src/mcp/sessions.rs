@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 use futures::Stream;
 use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
 use rmcp::transport::common::server_side_http::{ServerSseMessage, SessionId};
-use rmcp::transport::streamable_http_server::session::SessionManager;
 use rmcp::transport::streamable_http_server::session::local::{
     LocalSessionManager, LocalSessionManagerError,
 };
+use rmcp::transport::streamable_http_server::session::{RestoreOutcome, SessionManager};
 use tokio_util::sync::CancellationToken;
 
 /// Memory one idle session holds, rounded up from measurement (3,000 sessions ≈ 170 MB).
@@ -344,6 +344,25 @@ impl SessionManager for BoundedSessionManager {
             inner,
             _in_flight: busy,
         })
+    }
+
+    /// A session another replica opened, restored from the shared session store (`--stateless`
+    /// with Redis); it counts against the cap like any other.
+    async fn restore_session(
+        &self,
+        id: SessionId,
+    ) -> Result<RestoreOutcome<Self::Transport>, Self::Error> {
+        if self.sessions.full() {
+            return Err(Full(self.sessions.limits.max).into());
+        }
+        let outcome = self.inner.restore_session(id.clone()).await?;
+        if matches!(outcome, RestoreOutcome::Restored(_))
+            && let Err(full) = self.sessions.register(&id, Closer::Streamable, None)
+        {
+            let _ = self.inner.close_session(&id).await;
+            return Err(full.into());
+        }
+        Ok(outcome)
     }
 
     async fn resume(
