@@ -58,21 +58,36 @@ impl Drop for HttpServer {
     }
 }
 
-/// One MCP client over HTTP: a session when the server keeps them.
+/// One MCP client over HTTP: a session when the server keeps them, or (2026-07-28) none, with
+/// the protocol metadata on every request.
 struct Client {
     http: reqwest::Client,
     url: String,
     session: Option<String>,
+    modern: bool,
     next_id: u64,
 }
 
 impl Client {
+    /// A 2026-07-28 client: no handshake, no session.
+    fn modern(server: &HttpServer) -> Client {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Client {
+            http: reqwest::Client::new(),
+            url: format!("{}/mcp", server.url),
+            session: None,
+            modern: true,
+            next_id: 1,
+        }
+    }
+
     async fn connect(server: &HttpServer) -> Client {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut c = Client {
             http: reqwest::Client::new(),
             url: format!("{}/mcp", server.url),
             session: None,
+            modern: false,
             next_id: 1,
         };
         let (session, _) = c
@@ -89,13 +104,25 @@ impl Client {
     }
 
     /// POSTs one message; the session id the server set and the whole body.
-    async fn post(&self, body: serde_json::Value) -> (Option<String>, String) {
+    async fn post(&self, mut body: serde_json::Value) -> (Option<String>, String) {
+        let version = if self.modern { "2026-07-28" } else { "2025-11-25" };
         let mut req = self
             .http
             .post(&self.url)
             .header("Accept", "application/json, text/event-stream")
-            .header("MCP-Protocol-Version", "2025-11-25")
-            .json(&body);
+            .header("MCP-Protocol-Version", version);
+        if self.modern {
+            let method = body["method"].as_str().unwrap_or_default().to_string();
+            req = req.header("Mcp-Method", method);
+            if let Some(name) = body["params"]["name"].as_str() {
+                req = req.header("Mcp-Name", name.to_string());
+            }
+            body["params"]["_meta"] = serde_json::json!({
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {},
+                "io.modelcontextprotocol/clientInfo": {"name": "bench", "version": "1"}});
+        }
+        let mut req = req.json(&body);
         if let Some(s) = &self.session {
             req = req.header("Mcp-Session-Id", s);
         }
@@ -145,17 +172,24 @@ fn main() {
         let state = tempfile::tempdir().expect("state dir");
         let call = serde_json::json!({"name": "list_users", "arguments": {"limit": 5}});
         let mut rows = Vec::new();
-        for stateless in [false, true] {
+        for (mode, stateless, modern) in [
+            ("stateful, 2025-11-25 session", false, false),
+            ("--stateless, 2025-11-25 session", true, false),
+            ("--stateless, 2026-07-28 (no session, JSON answers)", true, true),
+        ] {
             let server = HttpServer::spawn(state.path(), stateless);
-            let mut c = Client::connect(&server).await;
+            let mut c = if modern {
+                Client::modern(&server)
+            } else {
+                Client::connect(&server).await
+            };
             let list = measure(&mut c, "tools/list", serde_json::json!({})).await;
             let calls = measure(&mut c, "tools/call", call.clone()).await;
-            rows.push((stateless, list, calls));
+            rows.push((mode, list, calls));
         }
         println!("| Streamable HTTP, {RUNS} sequential requests, loopback | p50 | p95 |");
         println!("|---|---|---|");
-        for (stateless, list, calls) in rows {
-            let mode = if stateless { "stateless" } else { "stateful" };
+        for (mode, list, calls) in rows {
             println!(
                 "| {mode}: tools/list | {} | {} |",
                 ms(median(list.clone())),
