@@ -105,7 +105,11 @@ impl Client {
 
     /// POSTs one message; the session id the server set and the whole body.
     async fn post(&self, mut body: serde_json::Value) -> (Option<String>, String) {
-        let version = if self.modern { "2026-07-28" } else { "2025-11-25" };
+        let version = if self.modern {
+            "2026-07-28"
+        } else {
+            "2025-11-25"
+        };
         let mut req = self
             .http
             .post(&self.url)
@@ -175,7 +179,11 @@ fn main() {
         for (mode, stateless, modern) in [
             ("stateful, 2025-11-25 session", false, false),
             ("--stateless, 2025-11-25 session", true, false),
-            ("--stateless, 2026-07-28 (no session, JSON answers)", true, true),
+            (
+                "--stateless, 2026-07-28 (no session, JSON answers)",
+                true,
+                true,
+            ),
         ] {
             let server = HttpServer::spawn(state.path(), stateless);
             let mut c = if modern {

@@ -190,46 +190,26 @@ enum JournalAction {
     },
 }
 
-/// Logs go to stderr (on stdio, stdout is the protocol channel), and events of a tool call also
-/// to its MCP client when it asked for them (see `mcp::client_log`).
-///
-/// Without RUST_LOG: `call` on a terminal shows warnings only (the person wants the result);
-/// text logs keep rmcp's own INFO lines (whole peer-info dumps) out unless RUST_LOG asks for
-/// them; JSON logs are unchanged (info).
-fn init_logs(cli: &Cli) {
-    use tracing_subscriber::Layer;
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
-    use zscaler_lifecycle_mcp::mcp::client_log::ClientLogLayer;
+/// The log filter when RUST_LOG is not set: `call` on a terminal shows warnings only (the
+/// person wants the result); text logs keep rmcp's own INFO lines (whole peer-info dumps) out;
+/// JSON logs are unchanged (info).
+fn default_log_filter(cli: &Cli) -> &'static str {
     let stderr_tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let json = cli.log_format == "json";
-    let default = if json {
+    if cli.log_format == "json" {
         "info"
     } else if matches!(cli.command, Command::Call { .. }) && stderr_tty {
         "warn"
     } else {
         "info,rmcp=warn"
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
-    let stderr = if json {
-        stderr.json().with_filter(filter).boxed()
-    } else {
-        stderr.with_ansi(stderr_tty).with_filter(filter).boxed()
-    };
-    let client = ClientLogLayer.with_filter(tracing_subscriber::filter::filter_fn(|meta| {
-        ClientLogLayer::wanted(meta)
-    }));
-    tracing_subscriber::registry()
-        .with(stderr)
-        .with(client)
-        .init();
+    }
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    init_logs(&cli);
+    // Logs go to stderr: on stdio, stdout is the protocol channel.
+    // Plan tokens and secrets are redacted from every line (libraries dump whole messages).
+    // A tool call's events also reach its MCP client when it asked for them.
+    zscaler_lifecycle_mcp::logs::init(cli.log_format == "json", default_log_filter(&cli));
     match &cli.command {
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();

@@ -7,7 +7,8 @@
 //! asked for that level (`logging/setLevel`, or on 2026-07-28 the request's
 //! `io.modelcontextprotocol/logLevel`). The call's span carries a [`Sink`]; events outside any
 //! call (start-up, another client's call) reach no client. Logs never hold secrets (a rule of
-//! this code base), and trace-level events (where tenant data may appear) are never sent.
+//! this code base, and each message is redacted like the stderr lines, see [`crate::logs`]),
+//! and trace-level events (where tenant data may appear) are never sent.
 #![allow(deprecated)] // Logging is deprecated by SEP-2577 but still what clients display.
 
 use std::sync::Arc;
@@ -170,9 +171,19 @@ where
             }
             let mut fields = Fields::default();
             event.record(&mut fields);
+            // Redacted like the stderr lines: plan tokens and registered secrets never leave.
             let mut data = serde_json::Map::new();
-            data.insert("message".into(), fields.message.into());
-            data.extend(fields.rest);
+            data.insert(
+                "message".into(),
+                crate::logs::redact(&fields.message).into(),
+            );
+            for (k, v) in fields.rest {
+                let v = match v {
+                    serde_json::Value::String(t) => crate::logs::redact(&t).into(),
+                    other => other,
+                };
+                data.insert(k, v);
+            }
             let note = LoggingMessageNotificationParam::new(level, data.into()).with_logger(LOGGER);
             let _ = sink.tx.send(note);
             return;

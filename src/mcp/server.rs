@@ -43,36 +43,13 @@ use super::resources;
 use super::schema::{brief_output, compact_input, compact_output};
 use super::tasks::{self, TaskSlot, TaskStore};
 
-/// Every tool's name, for the test that ties tools to their description files.
-pub const TOOL_NAMES: [&str; 10] = [
-    "list_users",
-    "get_user",
-    "list_groups",
-    "create_user",
-    "add_to_group",
-    "remove_from_group",
-    "deactivate",
-    "pending_changes",
-    "activate_changes",
-    "audit_orphans",
-];
-
-/// The principal of a caller that reached this server over HTTP without a bearer token (only
-/// possible on a loopback bind with no tokens configured).
-pub const ANONYMOUS: &str = "anonymous";
-/// The principal of the local caller: stdio, and `call` on the command line.
-pub const LOCAL: &str = "local";
-
-/// Who is calling: over HTTP the bearer token's name (or [`ANONYMOUS`] when no tokens are
-/// configured), otherwise [`LOCAL`].
+/// Who is calling: over HTTP the bearer token's name, otherwise (stdio, `call`, an HTTP server
+/// without tokens, which binds loopback only) [`crate::ops::LOCAL`].
 pub(crate) fn principal(ctx: &RequestContext<RoleServer>) -> String {
-    match ctx.extensions.get::<http::request::Parts>() {
-        Some(parts) => parts
-            .extensions
-            .get::<super::http::Principal>()
-            .map_or_else(|| ANONYMOUS.to_string(), |p| p.0.clone()),
-        None => LOCAL.to_string(),
-    }
+    ctx.extensions
+        .get::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<super::http::Principal>())
+        .map_or_else(|| crate::ops::LOCAL.to_string(), |p| p.0.clone())
 }
 
 fn caller(ctx: &RequestContext<RoleServer>) -> Caller {
@@ -123,8 +100,17 @@ impl LifecycleServer {
     pub fn new(app: Arc<App>) -> Self {
         let codec = RequestStateCodec::new_unchecked(app.plans.derived_key("mcp-request-state"));
         let mut tool_router = Self::tool_router();
+        // Tools the deployment removed, and in read_only mode every tool that writes, are not
+        // offered at all: a model never sees a tool it may not call.
         for name in &app.policy.disabled_tools {
             tool_router.remove_route(name);
+        }
+        if app.policy.read_only() {
+            for name in crate::ops::catalog::names() {
+                if crate::ops::catalog::writes(name) {
+                    tool_router.remove_route(name);
+                }
+            }
         }
         let tasks = TaskStore::new(app.shared.clone());
         Self {
@@ -267,8 +253,14 @@ impl LifecycleServer {
         F: FnOnce(Arc<App>, Caller, McpConfirmer) -> Fut,
         Fut: std::future::Future<Output = Result<WriteResult, crate::ops::ToolError>>,
     {
-        let prior = prior_answer(&self.codec, tool, state.as_deref(), responses.as_ref())?;
         let who = caller(&ctx);
+        let prior = prior_answer(
+            &self.codec,
+            tool,
+            &who.principal,
+            state.as_deref(),
+            responses.as_ref(),
+        )?;
         let confirmer = McpConfirmer::new(ctx, self.app.clone(), prior, self.elicit_inline);
         let result = run(self.app.clone(), who, confirmer)
             .await
@@ -780,7 +772,10 @@ mod tests {
             .map(|t| t.name.to_string())
             .collect();
         routed.sort();
-        let mut names: Vec<String> = TOOL_NAMES.iter().map(|s| s.to_string()).collect();
+        let mut names: Vec<String> = crate::ops::catalog::names()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         names.sort();
         assert_eq!(routed, names);
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tools");
