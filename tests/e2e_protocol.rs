@@ -22,6 +22,8 @@ struct Raw {
     lines: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
     next_id: u64,
     notes: Vec<Value>,
+    /// Bytes of the last line read, as sent.
+    last_bytes: usize,
 }
 
 impl Raw {
@@ -42,6 +44,7 @@ impl Raw {
             lines,
             next_id: 1,
             notes: Vec::new(),
+            last_bytes: 0,
         }
     }
 
@@ -75,6 +78,7 @@ impl Raw {
             .expect("the server answers in time")
             .expect("readable")
             .expect("the server is still running");
+        self.last_bytes = line.len();
         serde_json::from_str(&line).expect("a JSON-RPC line")
     }
 
@@ -372,7 +376,7 @@ async fn every_tool_has_a_title_and_tools_list_stays_small_in_both_framings() {
             t["name"]
         );
     }
-    let legacy_bytes = list.to_string().len();
+    let legacy_bytes = raw.last_bytes;
     // The 2026-07-28 framing: no handshake, metadata on every request.
     let mut modern = Raw::spawn(&env);
     let meta = json!({"_meta": {
@@ -383,7 +387,7 @@ async fn every_tool_has_a_title_and_tools_list_stays_small_in_both_framings() {
     assert!(found["result"]["supportedVersions"].is_array(), "{found}");
     let list = modern.request("tools/list", meta).await;
     assert_eq!(list["result"]["tools"].as_array().map(Vec::len), Some(10));
-    let modern_bytes = list.to_string().len();
+    let modern_bytes = modern.last_bytes;
     assert!(
         legacy_bytes < 15_000 && modern_bytes < 15_000,
         "tools/list must stay under 15 KB: {legacy_bytes} / {modern_bytes} bytes"

@@ -310,6 +310,10 @@ impl LifecycleServer {
     }
 }
 
+/// Tool annotations leave out the hints at the spec's defaults (read-only false, idempotent
+/// false, open-world true): the same meaning in fewer bytes of tools/list, which every client
+/// puts in its model's context. `destructiveHint` is always explicit: clients that read a
+/// missing one as "not destructive" exist.
 #[tool_router]
 impl LifecycleServer {
     #[tool(
@@ -317,7 +321,7 @@ impl LifecycleServer {
         input_schema = compact_input::<ListUsersArgs>(),
         output_schema = compact_output::<ListUsersResult>(),
         title = "List users",
-        annotations(read_only_hint = true, idempotent_hint = true, open_world_hint = true)
+        annotations(read_only_hint = true, idempotent_hint = true)
     )]
     async fn list_users(
         &self,
@@ -334,7 +338,7 @@ impl LifecycleServer {
         input_schema = compact_input::<GetUserArgs>(),
         output_schema = compact_output::<GetUserResult>(),
         title = "Get user",
-        annotations(read_only_hint = true, idempotent_hint = true, open_world_hint = true)
+        annotations(read_only_hint = true, idempotent_hint = true)
     )]
     async fn get_user(
         &self,
@@ -351,7 +355,7 @@ impl LifecycleServer {
         input_schema = compact_input::<ListGroupsArgs>(),
         output_schema = compact_output::<ListGroupsResult>(),
         title = "List groups",
-        annotations(read_only_hint = true, idempotent_hint = true, open_world_hint = true)
+        annotations(read_only_hint = true, idempotent_hint = true)
     )]
     async fn list_groups(
         &self,
@@ -368,7 +372,7 @@ impl LifecycleServer {
         input_schema = compact_input::<CreateUserArgs>(),
         output_schema = brief_output::<WriteResult>(),
         title = "Create user",
-        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
+        annotations(destructive_hint = false)
     )]
     async fn create_user(
         &self,
@@ -389,7 +393,7 @@ impl LifecycleServer {
         input_schema = compact_input::<AddToGroupArgs>(),
         output_schema = brief_output::<WriteResult>(),
         title = "Add user to groups",
-        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
+        annotations(destructive_hint = false, idempotent_hint = true)
     )]
     async fn add_to_group(
         &self,
@@ -410,7 +414,7 @@ impl LifecycleServer {
         input_schema = compact_input::<RemoveFromGroupArgs>(),
         output_schema = brief_output::<WriteResult>(),
         title = "Remove user from groups",
-        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
+        annotations(destructive_hint = true, idempotent_hint = true)
     )]
     async fn remove_from_group(
         &self,
@@ -436,7 +440,7 @@ impl LifecycleServer {
         input_schema = compact_input::<DeactivateArgs>(),
         output_schema = brief_output::<WriteResult>(),
         title = "Deactivate user",
-        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
+        annotations(destructive_hint = true, idempotent_hint = true)
     )]
     async fn deactivate(
         &self,
@@ -456,7 +460,7 @@ impl LifecycleServer {
         input_schema = compact_input::<PendingChangesArgs>(),
         output_schema = compact_output::<PendingChangesResult>(),
         title = "Pending changes",
-        annotations(read_only_hint = true, idempotent_hint = true, open_world_hint = true)
+        annotations(read_only_hint = true, idempotent_hint = true)
     )]
     async fn pending_changes(
         &self,
@@ -473,7 +477,7 @@ impl LifecycleServer {
         input_schema = compact_input::<ActivateChangesArgs>(),
         output_schema = brief_output::<WriteResult>(),
         title = "Activate changes",
-        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
+        annotations(destructive_hint = true, idempotent_hint = true)
     )]
     async fn activate_changes(
         &self,
@@ -499,7 +503,7 @@ impl LifecycleServer {
         input_schema = compact_input::<AuditArgs>(),
         output_schema = compact_output::<AuditResult>(),
         title = "Audit orphaned accounts",
-        annotations(read_only_hint = true, idempotent_hint = true, open_world_hint = true)
+        annotations(read_only_hint = true, idempotent_hint = true)
     )]
     async fn audit_orphans(
         &self,
