@@ -229,14 +229,25 @@ fn duplicates_score(
         .map(|id| id.to_string())
         .collect();
     let hit = flagged.intersection(&truth).count() as f64;
-    let stored_bytes = std::fs::read_dir(state.join("audit-reports"))
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .filter_map(|e| e.metadata().ok())
-                .map(|m| m.len())
-                .max()
-                .unwrap_or(0)
+    // Reports sit in one directory per caller under audit-reports/.
+    let files = |dir: &std::path::Path| -> Vec<std::fs::DirEntry> {
+        std::fs::read_dir(dir)
+            .map(|d| d.filter_map(Result::ok).collect())
+            .unwrap_or_default()
+    };
+    let stored_bytes = files(&state.join("audit-reports"))
+        .into_iter()
+        .flat_map(|e| {
+            if e.path().is_dir() {
+                files(&e.path())
+            } else {
+                vec![e]
+            }
         })
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".csv.gz"))
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .max()
         .unwrap_or(0);
     Score {
         pairs: pairs.len(),
