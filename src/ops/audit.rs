@@ -418,6 +418,11 @@ async fn audit(
         Some(app.connection_for("audit_orphans", Some(reference_name))?)
     };
     let cancel = &control.cancel;
+    // An audit is evidence of the tenant as it is now, not as a lookup cached it.
+    conn.provider.forget_cached();
+    if let Some(other) = other {
+        other.provider.forget_cached();
+    }
     let groups = tokio::select! {
         biased;
         _ = cancel.cancelled() => return Err(cancelled()),

@@ -707,6 +707,10 @@ impl Provider for ScimProvider {
         Ok(ActivationState::Active)
     }
 
+    fn forget_cached(&self) {
+        *self.groups.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
     async fn probe(&self) -> Result<String, ProviderError> {
         let list = wire::list(
             self.get_json(

@@ -671,6 +671,15 @@ impl DirectoryCache {
         s.recent = None;
     }
 
+    /// Forgets everything (an audit reads the tenant afresh).
+    pub fn clear(&self) {
+        let mut s = self.lock();
+        s.listings.clear();
+        s.groups = None;
+        s.departments = None;
+        s.recent = None;
+    }
+
     pub fn groups(&self) -> Option<Vec<Group>> {
         if !self.enabled() {
             return None;

@@ -764,6 +764,10 @@ impl Provider for ZiaProvider {
         self.client.take_notices()
     }
 
+    fn forget_cached(&self) {
+        self.cache.clear();
+    }
+
     /// Logs in, reads the activation status, and reports the rate headroom: the tenant's own
     /// `x-ratelimit-*` counters when it sends them, else the budget this connection paces to.
     async fn probe(&self) -> Result<String, ProviderError> {
