@@ -286,6 +286,20 @@ pub struct ConnectionConfig {
     /// SCIM: `auto` (ask the server), `patch` or `put` for membership and active changes.
     #[serde(default = "default_patch_mode")]
     pub patch: crate::provider::scim::PatchMode,
+    /// Seconds the directory cache keeps what it read (user pages and the email index, groups,
+    /// departments), at most 3600; 0 turns it off. Writes never rely on it: they re-read their
+    /// target by id. Per process: replicas do not share it.
+    #[serde(default = "default_cache_ttl_secs")]
+    #[schemars(range(max = 3600))]
+    pub cache_ttl_secs: u64,
+}
+
+/// The longest `cache_ttl_secs`: past an hour, other administrators' changes stay unseen too
+/// long for a lookup to be trusted.
+pub const MAX_CACHE_TTL_SECS: u64 = 3600;
+
+fn default_cache_ttl_secs() -> u64 {
+    crate::provider::zia::DEFAULT_CACHE_TTL.as_secs()
 }
 
 /// Whether and to what budget a connection paces its requests: `rate_limits = true|false`, or

@@ -274,7 +274,9 @@ fn build(config: Config) -> Result<Running, SetupError> {
         let provider: Arc<dyn crate::provider::Provider> = match c.kind {
             ConnectionKind::Zia => {
                 let (cfg, tenant) = zia_config(c, err)?;
-                let provider = ZiaProvider::new(cfg).map_err(|e| err(e.to_string()))?;
+                let provider = ZiaProvider::new(cfg)
+                    .map_err(|e| err(e.to_string()))?
+                    .with_cache_ttl(Duration::from_secs(c.cache_ttl_secs));
                 let provider = match &shared {
                     Some(s) => provider.with_shared_state(s.clone(), &tenant),
                     None => provider,
@@ -300,7 +302,8 @@ fn build(config: Config) -> Result<Running, SetupError> {
                         .filter(|_| c.rate_limits.enabled()),
                     patch: c.patch,
                 })
-                .map_err(|e| err(e.to_string()))?;
+                .map_err(|e| err(e.to_string()))?
+                .with_cache_ttl(Duration::from_secs(c.cache_ttl_secs));
                 Arc::new(provider)
             }
         };

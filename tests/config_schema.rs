@@ -153,6 +153,10 @@ async fn schema_and_parser_accept_and_refuse_the_same_files() {
         ),
         ("timeout 0", format!("{BASE}timeout_secs = 0\n")),
         (
+            "cache ttl over an hour",
+            format!("{BASE}cache_ttl_secs = 7200\n"),
+        ),
+        (
             "redis without url",
             format!("{BASE}[state]\nbackend = \"redis\"\n"),
         ),

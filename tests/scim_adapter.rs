@@ -334,3 +334,97 @@ async fn bad_token_rate_limits_and_garbage_are_clear_errors() {
     let err = unpaced.get_user("200001").await.expect_err("malformed");
     assert!(matches!(err, ProviderError::Decode { .. }), "{err:?}");
 }
+
+/// Requests by route since `before`.
+fn grew(before: &Value, after: &Value, route: &str) -> u64 {
+    after["by_route"][route].as_u64().unwrap_or(0) - before["by_route"][route].as_u64().unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_name_prefix_is_filtered_by_the_server_when_it_says_it_filters() {
+    let sim = sim_with(ScimOptions::default()).await;
+    let p = zpa(&sim);
+    let users = format!(
+        "GET {}/Users",
+        zscaler_lifecycle_mcp::sim::ZPA_SCIM_BASE_PATH
+    );
+    let spc = format!(
+        "GET {}/ServiceProviderConfig",
+        zscaler_lifecycle_mcp::sim::ZPA_SCIM_BASE_PATH
+    );
+    let before = sim_json(&sim, "/__sim/requests").await;
+    let filter = UserFilter {
+        name_prefix: Some("jane".into()),
+        ..UserFilter::default()
+    };
+    let page = p
+        .list_users(
+            &filter,
+            &PageRequest {
+                cursor: None,
+                limit: 50,
+            },
+        )
+        .await
+        .expect("list");
+    assert!(!page.items.is_empty());
+    assert!(
+        page.items
+            .iter()
+            .all(|u| u.name.to_lowercase().starts_with("jane")),
+        "{:?}",
+        page.items
+    );
+    let after = sim_json(&sim, "/__sim/requests").await;
+    // One page of matches instead of every page of users, after asking once what it supports.
+    assert_eq!(grew(&before, &after, &users), 1, "{after}");
+    assert_eq!(grew(&before, &after, &spc), 1, "{after}");
+    // A prefix nobody has: still one request.
+    let none = p
+        .list_users(
+            &UserFilter {
+                name_prefix: Some("Zzzyx".into()),
+                ..UserFilter::default()
+            },
+            &PageRequest {
+                cursor: None,
+                limit: 50,
+            },
+        )
+        .await
+        .expect("list");
+    assert!(none.items.is_empty() && none.next_cursor.is_none());
+    let again = sim_json(&sim, "/__sim/requests").await;
+    assert_eq!(grew(&after, &again, &users), 1, "{again}");
+    assert_eq!(grew(&after, &again, &spc), 0, "asked once: {again}");
+}
+
+#[tokio::test]
+async fn a_server_ignoring_start_index_is_refused_not_read_for_ever() {
+    let sim = sim_with(ScimOptions::default()).await;
+    let route = format!(
+        "GET {}/Users",
+        zscaler_lifecycle_mcp::sim::ZPA_SCIM_BASE_PATH
+    );
+    let r = reqwest::Client::new()
+        .post(format!("{}/__sim/faults", sim.base_url()))
+        .json(&json!({"route": route, "kind": "ignore_paging", "count": 100}))
+        .send()
+        .await
+        .expect("sim");
+    assert!(r.status().is_success());
+    let p = zpa(&sim);
+    let err = p
+        .list_users(
+            &UserFilter::default(),
+            &PageRequest {
+                cursor: None,
+                limit: 10_000,
+            },
+        )
+        .await
+        .expect_err("refused");
+    assert!(err.to_string().contains("ignores startIndex"), "{err}");
+    let counts = sim_json(&sim, "/__sim/requests").await;
+    assert_eq!(counts["by_route"][&route], 2, "{counts}");
+}

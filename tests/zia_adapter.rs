@@ -789,7 +789,10 @@ async fn a_nearly_idle_session_without_staged_changes_is_refreshed_silently() {
     p.list_groups().await.expect("groups");
     // Within the refresh margin (a tenth of the timeout) but before the tenant's timeout.
     tokio::time::sleep(Duration::from_millis(1850)).await;
-    p.list_groups().await.expect("groups again");
+    // Not list_groups again: the directory cache would answer it without a request.
+    p.activation_status()
+        .await
+        .expect("a read that reaches the tenant");
     let c = counters(&sim, &http).await;
     assert_eq!(
         c["by_route"]["POST /api/v1/authenticatedSession"], 2,

@@ -247,6 +247,15 @@ fn connection(name: &str, c: &ConnectionConfig, out: &mut Vec<Problem>) {
             "must be at least 1 (the tenant's API Session Timeout Duration, 300 to 1200)",
         ));
     }
+    if c.cache_ttl_secs > super::MAX_CACHE_TTL_SECS {
+        out.push(Problem::at(
+            at("cache_ttl_secs"),
+            format!(
+                "must be at most {} (an hour: a longer cache hides other administrators' changes too long); 0 turns the cache off",
+                super::MAX_CACHE_TTL_SECS
+            ),
+        ));
+    }
     if c.requests_per_second == 0 {
         out.push(Problem::at(
             at("requests_per_second"),
@@ -649,6 +658,11 @@ mod tests {
         );
         let msg = err(&format!("{BASE}[policy]\nmax_targets_per_call = 0\n"));
         assert!(msg.contains("line 5, policy.max_targets_per_call"), "{msg}");
+        let msg = err(&format!("{BASE}timeout_secs = 5\ncache_ttl_secs = 86400\n"));
+        assert!(
+            msg.contains("line 5, connections.a.cache_ttl_secs") && msg.contains("at most 3600"),
+            "{msg}"
+        );
         let msg = err("[connections.b]\nkind = \"zpa-scim\"\nbase_url = \"scim.example\"\n");
         assert!(msg.contains("line 3, connections.b.base_url"), "{msg}");
         let msg = err("[connections.b]\nkind = \"zia\"\n");

@@ -8,8 +8,7 @@
 //! as an email → active map. Findings are counted per rule; only the top `max_findings` are
 //! held in memory, and the full list is streamed to a report file ([`ReportStore`]).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::hash::{Hash, Hasher};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -18,6 +17,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::model::{Page, PageRequest, User, UserFilter};
+use crate::orphans::duplicates::{IdentityKeys, Signal};
 use crate::orphans::report::{ReportStore, ReportWriter};
 use crate::orphans::source::{MatchedBy, SourceIndex};
 use crate::provider::ProviderKind;
@@ -78,7 +78,7 @@ impl Rule {
                 "account has no group or no department, so no role explains why it exists"
             }
             Rule::DuplicateIdentity => {
-                "several accounts share a normalised display name or email local part"
+                "accounts with the same person name and the same mailbox on any domain, or the same department and a small group, or the name's initial-and-surname alias"
             }
             Rule::UnregisteredOrExternalDomain => {
                 "email domain is not one of the tenant's registered domains"
@@ -232,18 +232,6 @@ pub struct AuditControl<'a> {
     pub owner: &'a str,
 }
 
-fn norm_name(name: &str) -> String {
-    name.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
-}
-
-fn local_part(email: &str) -> String {
-    let local = email.split('@').next().unwrap_or_default().to_lowercase();
-    local.split('+').next().unwrap_or_default().to_string()
-}
-
 /// 1234567 → "1,234,567", for progress messages people read.
 pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
@@ -255,13 +243,6 @@ pub fn thousands(n: u64) -> String {
         out.push(c);
     }
     out
-}
-
-fn key_hash(kind: u8, key: &str) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    kind.hash(&mut h);
-    key.hash(&mut h);
-    h.finish()
 }
 
 /// How many users to ask for per page: the backend's own page size, so that every page is one
@@ -337,12 +318,11 @@ struct Compact {
 struct TenantKeys {
     arena: String,
     accounts: Vec<Compact>,
-    /// (hash of a normalised display name or email local part, which of the two, account).
-    identity: Vec<(u64, u8, u32)>,
+    identity: IdentityKeys,
 }
 
 impl TenantKeys {
-    fn add(&mut self, u: &User) {
+    fn add(&mut self, u: &User, group_index: &HashMap<&str, usize>) {
         // Spans are u32 to keep 12 bytes per account; past 4 GiB of ids and emails (far beyond
         // any tenant) further accounts are left out of duplicate_identity rather than aliased.
         let (Ok(idx), Ok(start), Ok(end)) = (
@@ -356,14 +336,7 @@ impl TenantKeys {
         self.arena.push_str(&u.id);
         self.arena.push_str(&u.email);
         self.accounts.push(Compact { start, id_end, end });
-        let name = norm_name(&u.name);
-        if !name.is_empty() {
-            self.identity.push((key_hash(b'n', &name), b'n', idx));
-        }
-        let local = local_part(&u.email);
-        if !local.is_empty() {
-            self.identity.push((key_hash(b'l', &local), b'l', idx));
-        }
+        self.identity.add(idx, u, group_index);
     }
 
     fn id(&self, i: u32) -> &str {
@@ -445,6 +418,11 @@ async fn audit(
         Some(app.connection_for("audit_orphans", Some(reference_name))?)
     };
     let cancel = &control.cancel;
+    // An audit is evidence of the tenant as it is now, not as a lookup cached it.
+    conn.provider.forget_cached();
+    if let Some(other) = other {
+        other.provider.forget_cached();
+    }
     let groups = tokio::select! {
         biased;
         _ = cancel.cancelled() => return Err(cancelled()),
@@ -537,7 +515,7 @@ async fn audit(
         .enumerate()
         .map(|(i, g)| (g.id.as_str(), i))
         .collect();
-    let mut group_used = vec![false; groups.len()];
+    let mut group_members = vec![0usize; groups.len()];
     let mut keys = TenantKeys::default();
     let mut excluded = Vec::new();
     let mut users_scanned: usize = 0;
@@ -551,7 +529,7 @@ async fn audit(
         for u in &page.items {
             for g in &u.groups {
                 if let Some(i) = group_index.get(g.id.as_str()) {
-                    group_used[*i] = true;
+                    group_members[*i] += 1;
                 }
             }
             if app.policy.check_user(u).is_err() {
@@ -567,7 +545,7 @@ async fn audit(
                 continue;
             }
             if rules.contains(&Rule::DuplicateIdentity) {
-                keys.add(u);
+                keys.add(u, &group_index);
             }
             user_rules.apply(u, &mut findings);
         }
@@ -588,14 +566,20 @@ async fn audit(
     }
 
     if rules.contains(&Rule::DuplicateIdentity) {
-        duplicates(&keys, &conn.name, &mut findings);
+        duplicates(
+            &keys,
+            &group_members,
+            users_scanned,
+            &conn.name,
+            &mut findings,
+        );
     }
     drop(keys);
     if rules.contains(&Rule::EmptyGroup) {
         for (g, _) in groups
             .iter()
-            .zip(&group_used)
-            .filter(|(g, used)| !g.system_defined && !**used)
+            .zip(&group_members)
+            .filter(|(g, members)| !g.system_defined && **members == 0)
         {
             findings.push(Finding {
                 rule: Rule::EmptyGroup,
@@ -794,58 +778,44 @@ impl UserRules<'_> {
     }
 }
 
-/// duplicate_identity over the compact keys: accounts sharing a normalised display name or
-/// email local part. Keys are compared by 64-bit hash; a collision between two different
-/// keys is astronomically unlikely at tenant sizes (~1e-9 for 200,000 keys).
-fn duplicates(keys: &TenantKeys, conn: &str, out: &mut Findings) {
-    let mut identity = keys.identity.clone();
-    identity.sort_unstable();
-    let mut seen: HashSet<u32> = HashSet::new();
-    // Evidence names a few look-alikes, not all: on a large tenant one common name can match
-    // hundreds of accounts, and listing them in every finding costs O(n²) memory.
+/// duplicate_identity over the compact keys (the rule itself is in
+/// [`crate::orphans::duplicates`]): one finding per account taken for someone else's second
+/// account, naming a few of them and why.
+fn duplicates(
+    keys: &TenantKeys,
+    group_members: &[usize],
+    users: usize,
+    conn: &str,
+    out: &mut Findings,
+) {
+    let pairs = keys.identity.pairs(group_members, users);
+    let mut by_account: BTreeMap<u32, Vec<(u32, Signal)>> = BTreeMap::new();
+    for (a, b, s) in pairs {
+        by_account.entry(a).or_default().push((b, s));
+        by_account.entry(b).or_default().push((a, s));
+    }
+    // Evidence names a few look-alikes, not all.
     const SHOWN: usize = 5;
-    let mut i = 0;
-    while i < identity.len() {
-        let (h, kind, _) = identity[i];
-        let mut j = i;
-        while j < identity.len() && identity[j].0 == h {
-            j += 1;
+    for (u, others) in by_account {
+        let mut shown: Vec<String> = others
+            .iter()
+            .take(SHOWN)
+            .map(|(o, s)| format!("{} ({}): {}", keys.email(*o), keys.id(*o), s.words()))
+            .collect();
+        if others.len() > SHOWN {
+            shown.push(format!("{} more", others.len() - SHOWN));
         }
-        let group: Vec<u32> = identity[i..j].iter().map(|(_, _, idx)| *idx).collect();
-        i = j;
-        if group.len() < 2 {
-            continue;
-        }
-        let ids: Vec<&str> = group.iter().take(SHOWN + 1).map(|g| keys.id(*g)).collect();
-        for &u in &group {
-            if !seen.insert(u) {
-                continue;
-            }
-            let mut others: Vec<String> = group
-                .iter()
-                .filter(|o| **o != u)
-                .take(SHOWN)
-                .map(|o| format!("{} ({})", keys.email(*o), keys.id(*o)))
-                .collect();
-            let more = (group.len() - 1).saturating_sub(SHOWN);
-            if more > 0 {
-                others.push(format!("{more} more"));
-            }
-            let what = if kind == b'n' {
-                "display name"
-            } else {
-                "email local part"
-            };
-            out.push(Finding {
-                rule: Rule::DuplicateIdentity,
-                severity: Rule::DuplicateIdentity.severity(),
-                kind: "user".into(),
-                id: keys.id(u).to_string(),
-                label: keys.email(u).to_string(),
-                evidence: format!("same {what} as {}", others.join(", ")),
-                suggested_call: json!({"tool": "get_user", "arguments": {"user": keys.id(u), "connection": conn}, "compare_with": ids}),
-            });
-        }
+        let mut ids: Vec<&str> = vec![keys.id(u)];
+        ids.extend(others.iter().take(SHOWN).map(|(o, _)| keys.id(*o)));
+        out.push(Finding {
+            rule: Rule::DuplicateIdentity,
+            severity: Rule::DuplicateIdentity.severity(),
+            kind: "user".into(),
+            id: keys.id(u).to_string(),
+            label: keys.email(u).to_string(),
+            evidence: format!("looks like the same person as {}", shown.join("; ")),
+            suggested_call: json!({"tool": "get_user", "arguments": {"user": keys.id(u), "connection": conn}, "compare_with": ids}),
+        });
     }
 }
 

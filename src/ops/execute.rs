@@ -49,6 +49,11 @@ impl Tenant {
         self.inner.capabilities()
     }
 
+    /// Drops the connection's directory cache (see [`Provider::forget_cached`]).
+    pub fn forget_cached(&self) {
+        self.inner.forget_cached()
+    }
+
     pub async fn list_users(
         &self,
         filter: &UserFilter,

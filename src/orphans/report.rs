@@ -1,13 +1,19 @@
-//! The full findings of an audit, kept as CSV files in the state directory and served to MCP
-//! clients as resources (`audit://ID.csv`), and the self-contained HTML report the CLI writes.
+//! The full findings of an audit, kept as gzip-compressed CSV files in the state directory and
+//! served to MCP clients, decompressed, as resources (`audit://ID.csv`), and the
+//! self-contained HTML report the CLI writes.
 //!
 //! A tool result carries the top findings only (a model's context is small); every finding is
 //! streamed to a report file as the audit finds it, so memory stays bounded however many there
-//! are. Only the newest [`KEEP`] reports are kept.
+//! are. Only the newest [`KEEP`] reports are kept, compressed (a 100,000-account audit's CSV is
+//! tens of megabytes, its repetitive rows compress about tenfold).
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+
+use flate2::Compression;
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
 
 use crate::html::escape;
 use crate::ops::audit::Finding;
@@ -43,7 +49,22 @@ pub enum ReportError {
 pub struct ReportInfo {
     pub uri: String,
     pub id: String,
+    /// Size of the CSV text the resource serves (not of the compressed file).
     pub size: u64,
+}
+
+/// Stored file names: compressed, or plain as earlier versions wrote them.
+const GZ: &str = ".csv.gz";
+const PLAIN: &str = ".csv";
+
+/// The uncompressed size a gzip file records in its last four bytes (RFC 1952 ISIZE, modulo
+/// 4 GiB: reports are far smaller).
+fn gzip_size(path: &Path) -> Option<u64> {
+    let mut f = File::open(path).ok()?;
+    f.seek(SeekFrom::End(-4)).ok()?;
+    let mut b = [0u8; 4];
+    f.read_exact(&mut b).ok()?;
+    Some(u32::from_le_bytes(b) as u64)
 }
 
 /// The report directory under the state directory.
@@ -90,8 +111,9 @@ impl ReportStore {
             .take(40)
             .collect();
         let id = format!("{conn}-{stamp}-{:04x}", rand::random::<u16>());
-        let partial = self.dir.join(format!(".{id}.csv.partial"));
-        let mut csv = csv::Writer::from_writer(BufWriter::new(File::create(&partial)?));
+        let partial = self.dir.join(format!(".{id}{GZ}.partial"));
+        let gz = GzEncoder::new(BufWriter::new(File::create(&partial)?), Compression::new(6));
+        let mut csv = csv::Writer::from_writer(gz);
         csv.write_record(HEADER)?;
         Ok(ReportWriter {
             store: self.clone(),
@@ -110,17 +132,23 @@ impl ReportStore {
             .filter_map(Result::ok)
             .filter_map(|e| {
                 let name = e.file_name().to_str()?.to_string();
-                let id = name
-                    .strip_suffix(".csv")
-                    .filter(|id| valid_id(id))?
-                    .to_string();
+                let (id, gz) = match name.strip_suffix(GZ) {
+                    Some(id) => (id, true),
+                    None => (name.strip_suffix(PLAIN)?, false),
+                };
+                let id = Some(id).filter(|id| valid_id(id))?.to_string();
                 let meta = e.metadata().ok()?;
+                let size = if gz {
+                    gzip_size(&e.path())?
+                } else {
+                    meta.len()
+                };
                 Some((
                     meta.modified().ok()?,
                     ReportInfo {
                         uri: format!("{SCHEME}{id}.csv"),
                         id,
-                        size: meta.len(),
+                        size,
                     },
                 ))
             })
@@ -140,7 +168,7 @@ impl ReportStore {
                     "{uri} is not an audit report URI (expected {SCHEME}ID.csv from an audit_orphans result)"
                 ))
             })?;
-        std::fs::read_to_string(self.dir.join(format!("{id}.csv"))).map_err(|e| {
+        let missing = |e: std::io::Error| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 ReportError::NotFound(format!(
                     "report {uri} does not exist for this caller (only the newest {KEEP} of each caller are kept, and another caller's are not shown); run audit_orphans again"
@@ -148,12 +176,25 @@ impl ReportStore {
             } else {
                 ReportError::Io(e)
             }
-        })
+        };
+        match File::open(self.dir.join(format!("{id}{GZ}"))) {
+            Ok(f) => {
+                let mut text = String::new();
+                GzDecoder::new(std::io::BufReader::new(f)).read_to_string(&mut text)?;
+                Ok(text)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::read_to_string(self.dir.join(format!("{id}{PLAIN}"))).map_err(missing)
+            }
+            Err(e) => Err(ReportError::Io(e)),
+        }
     }
 
     fn prune(&self) {
         for old in self.list().into_iter().skip(KEEP) {
-            let _ = std::fs::remove_file(self.dir.join(format!("{}.csv", old.id)));
+            for ext in [GZ, PLAIN] {
+                let _ = std::fs::remove_file(self.dir.join(format!("{}{ext}", old.id)));
+            }
         }
     }
 }
@@ -172,7 +213,7 @@ pub struct ReportWriter {
     store: ReportStore,
     id: String,
     partial: PathBuf,
-    csv: Option<csv::Writer<BufWriter<File>>>,
+    csv: Option<csv::Writer<GzEncoder<BufWriter<File>>>>,
 }
 
 impl ReportWriter {
@@ -195,13 +236,14 @@ impl ReportWriter {
     /// Makes the report visible and returns its URI; prunes old reports.
     pub fn finish(mut self) -> Result<String, ReportError> {
         if let Some(csv) = self.csv.take() {
-            let mut inner = csv
+            let gz = csv
                 .into_inner()
                 .map_err(|e| ReportError::Io(std::io::Error::other(e.to_string())))?;
+            let mut inner = gz.finish()?;
             inner.flush()?;
             inner.get_ref().sync_all()?;
         }
-        let path = self.store.dir.join(format!("{}.csv", self.id));
+        let path = self.store.dir.join(format!("{}{GZ}", self.id));
         std::fs::rename(&self.partial, &path)?;
         self.store.prune();
         Ok(format!("{SCHEME}{}.csv", self.id))
@@ -370,11 +412,34 @@ mod tests {
         assert_eq!(listed[0].uri, uris[KEEP + 1], "newest first");
         let text = store.read(&uris[KEEP + 1]).expect("read");
         assert!(text.starts_with("rule,severity,kind,id,label,evidence,suggested_call"));
+        assert_eq!(
+            listed[0].size,
+            text.len() as u64,
+            "the size served, not stored"
+        );
+        let stored = std::fs::read(
+            d.path()
+                .join("audit-reports")
+                .join(format!("{}{GZ}", listed[0].id)),
+        )
+        .expect("stored compressed");
+        assert_eq!(&stored[..2], &[0x1f, 0x8b], "gzip on disk");
         assert!(text.contains("'=HYPERLINK"), "formula neutralised: {text}");
         let gone = store.read(&uris[0]).expect_err("pruned").to_string();
         assert!(gone.contains("newest 5"), "{gone}");
         assert!(store.read("audit://../../etc/passwd.csv").is_err());
         assert!(store.read("file:///etc/passwd").is_err());
+        // A plain report an earlier version left is still listed and served.
+        std::fs::write(
+            d.path().join("audit-reports").join("old-1.csv"),
+            "rule,severity\n",
+        )
+        .expect("write");
+        assert_eq!(
+            store.read("audit://old-1.csv").expect("legacy"),
+            "rule,severity\n"
+        );
+        std::fs::remove_file(d.path().join("audit-reports").join("old-1.csv")).expect("rm");
         // An unfinished report leaves nothing behind.
         let w = store.create("zia").expect("create");
         drop(w);

@@ -204,6 +204,10 @@ pub trait Provider: Send + Sync {
         ))
     }
 
+    /// Forgets what this connection cached of the tenant (user pages, groups, departments), so
+    /// the next reads go to the tenant: an audit reports the tenant as it is now.
+    fn forget_cached(&self) {}
+
     /// Events the caller must surface to the person, drained on read (e.g. the tenant ended a
     /// session that held staged changes, which ZIA activates).
     fn take_notices(&self) -> Vec<String> {

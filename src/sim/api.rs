@@ -102,6 +102,7 @@ pub(crate) fn router(state: Shared) -> Router {
         .route("/__sim/requests", get(sim_requests))
         .route("/__sim/expire-sessions", post(sim_expire_sessions))
         .route("/__sim/faults", post(sim_faults))
+        .route("/__sim/truth/duplicates", get(sim_truth_duplicates))
         .method_not_allowed_fallback(method_not_allowed);
 
     zia.merge(introspection)
@@ -116,12 +117,18 @@ pub(crate) fn router(state: Shared) -> Router {
 
 /// Counts each ZIA API request by route template and status for `/__sim/requests`. Injected
 /// faults come first, then the tenant's rate limits (when on), then the handler.
-async fn record_request(State(state): State<Shared>, req: Request, next: Next) -> Response {
+async fn record_request(State(state): State<Shared>, mut req: Request, next: Next) -> Response {
     let template = route_template(req.uri().path());
     let route = format!("{} {template}", req.method());
     let weight = Weight::of(req.method(), template);
     let method = req.method().clone();
     let fault = state.lock().take_fault(&route);
+    if fault
+        .as_ref()
+        .is_some_and(|f| f.kind == super::state::FaultKind::IgnorePaging)
+    {
+        *req.uri_mut() = faults::without_paging(req.uri());
+    }
     let outcome = match &fault {
         Some(f) => faults::play(f, fault_response).await,
         None => Outcome::PassThrough,
@@ -678,6 +685,12 @@ async fn sim_faults(State(state): State<Shared>, body: Bytes) -> ApiResult {
     let n = faults.len();
     state.lock().faults.extend(faults);
     ok_json(json!({ "queued": n }))
+}
+
+/// The scenario's planted duplicate accounts: `{"pairs": [[id, id], ...]}`, the ground truth
+/// the audit bench scores `duplicate_identity` against.
+async fn sim_truth_duplicates(State(state): State<Shared>) -> ApiResult {
+    ok_json(json!({ "pairs": state.duplicates }))
 }
 
 async fn sim_expire_sessions(State(state): State<Shared>) -> ApiResult {

@@ -50,7 +50,37 @@ pub(crate) async fn play(f: &Fault, render: fn(&Fault) -> Response) -> Outcome {
             tokio::time::sleep(delay.unwrap_or(DEFAULT_TIMEOUT)).await;
             Outcome::Drop(broken_response())
         }
+        // The caller rewrites the request with [`without_paging`] and handles it.
+        FaultKind::IgnorePaging => {
+            if let Some(d) = delay {
+                tokio::time::sleep(d).await;
+            }
+            Outcome::PassThrough
+        }
     }
+}
+
+/// The request's URI without its paging parameters (`page`, `startIndex`), for an
+/// `ignore_paging` fault: the handler then answers the first page.
+pub(crate) fn without_paging(uri: &axum::http::Uri) -> axum::http::Uri {
+    let Some(query) = uri.query() else {
+        return uri.clone();
+    };
+    let kept: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .filter(|(k, _)| k != "page" && !k.eq_ignore_ascii_case("startIndex"))
+        .collect();
+    let mut s = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in &kept {
+        s.append_pair(k, v);
+    }
+    let path = uri.path();
+    let rebuilt = if kept.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{}", s.finish())
+    };
+    rebuilt.parse().unwrap_or_else(|_| uri.clone())
 }
 
 /// A response whose body errors on first poll: hyper then closes the connection instead of

@@ -178,6 +178,7 @@ impl Sim {
 
         let mut world = seed::world(opts.scenario, opts.seed);
         let hr_export = world.hr_export.take();
+        let duplicates = std::mem::take(&mut world.duplicates);
         let mut state = SimState::new(
             world,
             opts.credentials.clone(),
@@ -198,6 +199,7 @@ impl Sim {
             state.oneapi_key = Some(key);
         }
         state.oneapi_token_lifetime = opts.oneapi_token_lifetime;
+        state.duplicates = duplicates;
         if let Some(path) = &opts.state_file {
             let snapshot = persist::load(path).map_err(SimError::State)?;
             state

@@ -3,6 +3,7 @@
 //! through a fixed generator, so the same seed always gives the same tenant.
 
 mod large;
+mod names;
 mod orphans;
 
 use std::fmt;
@@ -70,6 +71,9 @@ pub(crate) struct World {
     pub tenant: Tenant,
     pub zpa: ZpaDirectory,
     pub hr_export: Option<String>,
+    /// Pairs of user ids that are one person's two accounts, planted by the scenario (the
+    /// audit's ground truth for `duplicate_identity`; empty where none are planted).
+    pub duplicates: Vec<(u64, u64)>,
 }
 
 /// Seeds a scenario. `seed` only matters to scenarios that draw data (not the demo).
@@ -79,12 +83,17 @@ pub(crate) fn world(scenario: Scenario, seed: u64) -> World {
             tenant: demo(),
             zpa: seed_zpa(),
             hr_export: None,
+            duplicates: vec![(70002, 70007)],
         },
-        Scenario::Large => World {
-            tenant: large::tenant(seed),
-            zpa: seed_zpa(),
-            hr_export: None,
-        },
+        Scenario::Large => {
+            let (tenant, duplicates) = large::tenant(seed);
+            World {
+                tenant,
+                zpa: seed_zpa(),
+                hr_export: None,
+                duplicates,
+            }
+        }
         Scenario::Orphans => orphans::world(seed),
     }
 }

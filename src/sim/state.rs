@@ -45,6 +45,8 @@ pub(crate) struct SimState {
     pub oneapi_key: Option<jsonwebtoken::DecodingKey>,
     /// What a OneAPI token answer announces in `expires_in`.
     pub oneapi_token_lifetime: Duration,
+    /// The scenario's planted duplicate accounts (pairs of ids), for `/__sim/truth/duplicates`.
+    pub duplicates: Vec<(u64, u64)>,
 }
 
 /// The mutable part of the state.
@@ -118,6 +120,9 @@ pub(crate) enum FaultKind {
     Reset,
     /// Hold the request for `latency_ms` (default 60 s), then close without answering.
     Timeout,
+    /// Handle the request as if it had no `page` (native) or `startIndex` (SCIM) parameter,
+    /// like a tenant or proxy that ignores paging and sends the first page every time.
+    IgnorePaging,
 }
 
 fn one() -> u32 {
@@ -202,6 +207,7 @@ impl SimState {
             persister: None,
             oneapi_key: None,
             oneapi_token_lifetime: Duration::from_secs(3600),
+            duplicates: Vec::new(),
         }
     }
 

@@ -6,6 +6,11 @@ pub fn eq(attr: &str, value: &str) -> String {
     format!("{attr} eq {}", literal(value))
 }
 
+/// `attr sw "value"`: starts with (RFC 7644), for prefix searches the server can narrow.
+pub fn starts_with(attr: &str, value: &str) -> String {
+    format!("{attr} sw {}", literal(value))
+}
+
 /// `meta.lastModified gt "timestamp"`: what changed since a point in time.
 pub fn modified_since(rfc3339: &str) -> String {
     format!("meta.lastModified gt {}", literal(rfc3339))
@@ -37,6 +42,10 @@ mod tests {
         );
         assert_eq!(eq("externalId", r"a\b"), r#"externalId eq "a\\b""#);
         assert_eq!(member_path("42"), r#"members[value eq "42"]"#);
+        assert_eq!(
+            starts_with("displayName", r#"Ja"ne"#),
+            r#"displayName sw "Ja\"ne""#
+        );
         assert_eq!(
             modified_since("2026-01-01T00:00:00Z"),
             r#"meta.lastModified gt "2026-01-01T00:00:00Z""#

@@ -13,8 +13,9 @@ mod client;
 pub mod filter;
 mod wire;
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use reqwest::Method;
@@ -29,6 +30,9 @@ use client::ScimClient;
 
 /// Most resources per page: Zscaler's SCIM servers cap `count` at 100.
 const PAGE: usize = 100;
+/// Pages read in one walk before it is given up (5,000,000 resources), whatever
+/// `totalResults` claims.
+const MAX_PAGES: usize = 50_000;
 
 /// Which Zscaler product's SCIM server this is; changes only the destructive-ness of disable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,21 +72,36 @@ const PATCH_UNKNOWN: u8 = 0;
 const PATCH_YES: u8 = 1;
 const PATCH_NO: u8 = 2;
 
+/// What `/ServiceProviderConfig` says (asked once): PATCH and filter support.
+#[derive(Clone, Copy, Default)]
+struct Discovered {
+    patch: Option<bool>,
+    filter: Option<bool>,
+}
+
 /// A SCIM 2.0 endpoint.
 pub struct ScimProvider {
     flavor: ScimFlavor,
     client: ScimClient,
     patch: AtomicU8,
+    discovered: tokio::sync::OnceCell<Discovered>,
+    /// Set when the server refused a pushed `sw` filter: prefixes are then matched here only.
+    no_prefix_filter: std::sync::atomic::AtomicBool,
+    /// How long the group list is kept (0: not at all).
+    cache_ttl: Duration,
+    groups: Mutex<Option<(Instant, Vec<Group>)>>,
 }
 
-/// Cursor of a user listing: the next `startIndex` and how many of that page were consumed.
-fn encode_cursor(start: usize, offset: usize) -> String {
-    format!("scim1.{start}.{offset}")
+/// Cursor of a user listing: the next `startIndex`, how many of that page were consumed, and
+/// whether the walk is over the server-filtered listing (`scim2`) or every user (`scim1`).
+fn encode_cursor(start: usize, offset: usize, filtered: bool) -> String {
+    let v = if filtered { "scim2" } else { "scim1" };
+    format!("{v}.{start}.{offset}")
 }
 
-fn decode_cursor(cursor: Option<&str>) -> Result<(usize, usize), ProviderError> {
+fn decode_cursor(cursor: Option<&str>) -> Result<Option<(usize, usize, bool)>, ProviderError> {
     let Some(c) = cursor.map(str::trim).filter(|c| !c.is_empty()) else {
-        return Ok((1, 0));
+        return Ok(None);
     };
     let bad = || ProviderError::Invalid {
         message: format!(
@@ -91,10 +110,10 @@ fn decode_cursor(cursor: Option<&str>) -> Result<(usize, usize), ProviderError> 
     };
     let parts: Vec<&str> = c.split('.').collect();
     match parts.as_slice() {
-        ["scim1", start, offset] => {
+        [v @ ("scim1" | "scim2"), start, offset] => {
             let start: usize = start.parse().ok().filter(|s| *s >= 1).ok_or_else(bad)?;
             let offset: usize = offset.parse().map_err(|_| bad())?;
-            Ok((start, offset))
+            Ok(Some((start, offset, *v == "scim2")))
         }
         _ => Err(bad()),
     }
@@ -121,6 +140,49 @@ fn seg(id: &str) -> Result<String, ProviderError> {
         .collect())
 }
 
+/// The ids of a page, to tell it from the previous one.
+fn page_ids(batch: &[Value]) -> Vec<String> {
+    batch
+        .iter()
+        .map(|r| {
+            r.as_object()
+                .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case("id")))
+                .map(|(_, v)| v.to_string())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// Refuses a page with the same resources as the one before (a server ignoring `startIndex`).
+fn check_advances(
+    path: &str,
+    start: usize,
+    previous: &mut Option<Vec<String>>,
+    batch: &[Value],
+) -> Result<(), ProviderError> {
+    let ids = page_ids(batch);
+    if !ids.is_empty() && previous.as_ref() == Some(&ids) {
+        return Err(ProviderError::Decode {
+            message: format!(
+                "GET {path} at startIndex {start} returned the same {} resources as the page before: the server or a proxy in between ignores startIndex, so the listing was stopped rather than read for ever",
+                ids.len()
+            ),
+        });
+    }
+    *previous = Some(ids);
+    Ok(())
+}
+
+fn endless(path: &str) -> ProviderError {
+    ProviderError::Decode {
+        message: format!(
+            "GET {path} kept returning resources past {} pages ({} resources), more than any directory holds; the listing was stopped",
+            MAX_PAGES,
+            MAX_PAGES * PAGE
+        ),
+    }
+}
+
 fn expect_body(v: Option<Value>, what: &str) -> Result<Value, ProviderError> {
     v.ok_or_else(|| ProviderError::Decode {
         message: format!("{what}: the server answered with an empty body"),
@@ -144,7 +206,50 @@ impl ScimProvider {
                 cfg.requests_per_second,
             )?,
             patch: AtomicU8::new(patch),
+            discovered: tokio::sync::OnceCell::new(),
+            no_prefix_filter: std::sync::atomic::AtomicBool::new(false),
+            cache_ttl: crate::provider::zia::DEFAULT_CACHE_TTL,
+            groups: Mutex::new(None),
         })
+    }
+
+    /// How long the group list is kept; zero turns that off.
+    pub fn with_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.cache_ttl = ttl;
+        self
+    }
+
+    /// `/ServiceProviderConfig`, asked once (it needs no authentication and never changes
+    /// while we run); an unreadable answer says nothing.
+    async fn discover(&self) -> Discovered {
+        *self
+            .discovered
+            .get_or_init(|| async {
+                match self
+                    .client
+                    .send(Method::GET, "/ServiceProviderConfig", &[], None)
+                    .await
+                {
+                    Ok(Some(v)) => Discovered {
+                        patch: wire::patch_supported(v.clone()),
+                        filter: wire::filter_supported(v),
+                    },
+                    _ => Discovered::default(),
+                }
+            })
+            .await
+    }
+
+    /// The `filter` to push for a listing, when the server says it filters and has not
+    /// refused a prefix filter before: `displayName sw` for a name prefix. The exact match is
+    /// still made here.
+    async fn pushed_filter(&self, filter: &UserFilter) -> Option<String> {
+        let prefix = filter.name_prefix.as_deref()?;
+        if self.no_prefix_filter.load(Ordering::SeqCst) {
+            return None;
+        }
+        (self.discover().await.filter == Some(true))
+            .then(|| filter::starts_with("displayName", prefix))
     }
 
     /// Whether to use PATCH, asking the server once when configured `auto`.
@@ -153,14 +258,7 @@ impl ScimProvider {
             PATCH_YES => true,
             PATCH_NO => false,
             _ => {
-                let said = match self
-                    .client
-                    .send(Method::GET, "/ServiceProviderConfig", &[], None)
-                    .await
-                {
-                    Ok(Some(v)) => wire::patch_supported(v),
-                    _ => None,
-                };
+                let said = self.discover().await.patch;
                 match said {
                     Some(false) => {
                         self.patch.store(PATCH_NO, Ordering::SeqCst);
@@ -231,18 +329,23 @@ impl ScimProvider {
 
     /// Every resource of a collection, page by page, with the RFC stop rule: stop on an empty
     /// page or once `startIndex` passes `totalResults` (servers may return fewer than `count`).
+    /// A server (or proxy) that ignores `startIndex` answers the same page again: that, or a
+    /// walk past any plausible size, is an error rather than a loop.
     async fn all(&self, path: &str, extra: &[(&str, String)]) -> Result<Vec<Value>, ProviderError> {
         let mut out = Vec::new();
         let mut start = 1;
-        loop {
+        let mut previous: Option<Vec<String>> = None;
+        for _ in 0..MAX_PAGES {
             let (batch, total) = self.page(path, start, extra).await?;
             let n = batch.len();
+            check_advances(path, start, &mut previous, &batch)?;
             out.extend(batch);
             start += n;
             if n == 0 || total.is_none_or(|t| start > t) {
                 return Ok(out);
             }
         }
+        Err(endless(path))
     }
 
     async fn raw_user(&self, id: &str) -> Result<Value, ProviderError> {
@@ -370,12 +473,38 @@ impl Provider for ScimProvider {
         filter: &UserFilter,
         page: &PageRequest,
     ) -> Result<Page<User>, ProviderError> {
-        let (mut start, mut offset) = decode_cursor(page.cursor.as_deref())?;
         let limit = page.limit.max(1);
+        let (mut start, mut offset, filtered) = match decode_cursor(page.cursor.as_deref())? {
+            Some(c) => c,
+            None => (1, 0, self.pushed_filter(filter).await.is_some()),
+        };
+        let pushed = if filtered {
+            match self.pushed_filter(filter).await {
+                Some(f) => vec![("filter", f)],
+                None => {
+                    return Err(ProviderError::Invalid {
+                        message: "this cursor belongs to a filtered listing the server no longer filters; call list_users again without cursor".into(),
+                    });
+                }
+            }
+        } else {
+            Vec::new()
+        };
         let mut items = Vec::new();
-        loop {
-            let (batch, total) = self.page("/Users", start, &[]).await?;
+        let mut previous = None;
+        for _ in 0..MAX_PAGES {
+            let (batch, total) = match self.page("/Users", start, &pushed).await {
+                Ok(p) => p,
+                // A server that filters but not with `sw`: match here from now on.
+                Err(ProviderError::Invalid { message }) if filtered && start == 1 => {
+                    tracing::info!(detail = %message, "SCIM server refused a prefix filter; filtering locally");
+                    self.no_prefix_filter.store(true, Ordering::SeqCst);
+                    return Box::pin(self.list_users(filter, page)).await;
+                }
+                Err(e) => return Err(e),
+            };
             let n = batch.len();
+            check_advances("/Users", start, &mut previous, &batch)?;
             for (i, raw) in batch.into_iter().enumerate().skip(offset) {
                 let user = wire::user(raw)?;
                 if !filter.matches(&user) {
@@ -384,7 +513,7 @@ impl Provider for ScimProvider {
                 if items.len() == limit {
                     return Ok(Page {
                         items,
-                        next_cursor: Some(encode_cursor(start, i)),
+                        next_cursor: Some(encode_cursor(start, i, filtered)),
                     });
                 }
                 items.push(user);
@@ -400,10 +529,11 @@ impl Provider for ScimProvider {
             if items.len() == limit {
                 return Ok(Page {
                     items,
-                    next_cursor: Some(encode_cursor(start, 0)),
+                    next_cursor: Some(encode_cursor(start, 0, filtered)),
                 });
             }
         }
+        Err(endless("/Users"))
     }
 
     async fn get_user(&self, id: &str) -> Result<User, ProviderError> {
@@ -441,13 +571,25 @@ impl Provider for ScimProvider {
     }
 
     async fn list_groups(&self) -> Result<Vec<Group>, ProviderError> {
+        if !self.cache_ttl.is_zero()
+            && let Some((at, g)) = &*self.groups.lock().unwrap_or_else(|p| p.into_inner())
+            && at.elapsed() < self.cache_ttl
+        {
+            return Ok(g.clone());
+        }
         // Members are not needed here and can be huge; servers that ignore this send them anyway.
         let raw = self
             .all("/Groups", &[("excludedAttributes", "members".to_string())])
             .await?;
-        raw.into_iter()
+        let groups = raw
+            .into_iter()
             .map(|g| wire::group(g).map(|x| x.0))
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        if !self.cache_ttl.is_zero() {
+            *self.groups.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some((Instant::now(), groups.clone()));
+        }
+        Ok(groups)
     }
 
     async fn list_departments(&self) -> Result<Vec<Department>, ProviderError> {
@@ -565,6 +707,10 @@ impl Provider for ScimProvider {
         Ok(ActivationState::Active)
     }
 
+    fn forget_cached(&self) {
+        *self.groups.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
     async fn probe(&self) -> Result<String, ProviderError> {
         let list = wire::list(
             self.get_json(
@@ -597,10 +743,14 @@ mod tests {
     #[test]
     fn cursor_round_trip_and_garbage() {
         assert_eq!(
-            decode_cursor(Some(&encode_cursor(101, 7))).expect("ok"),
-            (101, 7)
+            decode_cursor(Some(&encode_cursor(101, 7, false))).expect("ok"),
+            Some((101, 7, false))
         );
-        assert_eq!(decode_cursor(None).expect("ok"), (1, 0));
+        assert_eq!(
+            decode_cursor(Some(&encode_cursor(1, 0, true))).expect("ok"),
+            Some((1, 0, true))
+        );
+        assert_eq!(decode_cursor(None).expect("ok"), None);
         for bad in [
             "zia1.1.0",
             "scim1.0.0",

@@ -187,6 +187,7 @@ pub struct WireError {
 #[serde(default)]
 pub struct WireServiceProviderConfig {
     pub patch: Option<WireSupported>,
+    pub filter: Option<WireSupported>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -335,6 +336,14 @@ pub fn patch_supported(v: Value) -> Option<bool> {
         .supported
 }
 
+/// Whether the server says it supports `filter` (`None` when it does not say).
+pub fn filter_supported(v: Value) -> Option<bool> {
+    decode::<WireServiceProviderConfig>("ServiceProviderConfig", v)
+        .ok()?
+        .filter?
+        .supported
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,6 +359,7 @@ mod tests {
             let _ = group(v.clone());
             let _ = list(v.clone());
             let _ = patch_supported(v.clone());
+            let _ = filter_supported(v.clone());
             let _ = lower_keys(v.clone());
             let _ = error(&serde_json::to_vec(&v).expect("json"));
             let _ = error(&bytes);

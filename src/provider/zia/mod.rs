@@ -4,10 +4,16 @@
 //! a page shorter than `pageSize` is the last; `/users` takes up to 10,000 per page, other
 //! collections 1,000; PUT replaces the whole user, so membership changes read the user and write
 //! every field back; writes are staged until activation or until the session ends.
+//!
+//! Reads go through the connection's [`directory`] cache (pages, an email index, groups and
+//! departments), so that a tenant of N users costs ⌈N/10,000⌉ + 1 GETs per TTL however it is
+//! paged or searched. A tenant or proxy that ignores `page` (the same page every time) is
+//! detected and refused instead of read for ever.
 
 mod auth;
 mod client;
 mod cursor;
+pub mod directory;
 pub mod oneapi;
 mod pacing;
 mod wire;
@@ -28,12 +34,24 @@ use crate::model::{
 };
 use crate::provider::{Capabilities, Provider, ProviderError, ProviderKind};
 use client::ZiaClient;
-use wire::{WireDepartment, WireGroup, WireStatus, WireUser};
+use cursor::Walk;
+use directory::{DirectoryCache, fingerprint};
+use wire::{Keyed, WireDepartment, WireGroup, WireStatus, WireUser};
 
 /// Users per `/users` page: the API maximum, so a tenant of N users costs ⌈N/10,000⌉ calls.
 const USER_PAGE: usize = 10_000;
 /// Items per page of the other collections (their API maximum).
 const OTHER_PAGE: usize = 1_000;
+/// `/users` pages read in one walk before it is given up: 5,000,000 users, past any tenant.
+const MAX_USER_PAGES: u32 = 500;
+/// Pages of groups or departments read in one walk before it is given up (200,000 items).
+const MAX_OTHER_PAGES: u32 = 200;
+/// How recent a read by id must be for a membership change to build its PUT from it instead
+/// of reading the user again. The PUT replaces the whole user either way; this keeps the
+/// window between that read and the PUT as short as the pacing already makes it.
+const REUSE_READ: Duration = Duration::from_secs(3);
+/// How long the directory cache keeps what it read, unless `cache_ttl_secs` says otherwise.
+pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(300);
 /// `POST /users/bulkDelete` silently ignores ids past this many (go-sdk `maxBulkDeleteIDs`).
 pub const MAX_BULK_DELETE: usize = 500;
 
@@ -80,6 +98,61 @@ pub fn cloud_base_url(cloud: &str) -> Option<String> {
 /// A native ZIA tenant.
 pub struct ZiaProvider {
     client: ZiaClient,
+    cache: DirectoryCache,
+}
+
+/// The `name`/`dept`/`group` filters the tenant applies itself ("starts with",
+/// case-insensitive; the exact match is made here afterwards), and the key naming that query.
+fn pushed(filter: &UserFilter) -> (Vec<(&'static str, String)>, String) {
+    let mut query = Vec::new();
+    for (param, value) in [
+        ("name", &filter.name_prefix),
+        ("dept", &filter.department),
+        ("group", &filter.group),
+    ] {
+        if let Some(v) = value {
+            query.push((param, v.clone()));
+        }
+    }
+    let key = query
+        .iter()
+        .map(|(k, v)| format!("{k}={v:?}"))
+        .collect::<Vec<_>>()
+        .join("&");
+    (query, key)
+}
+
+/// A write refused with one of these did not change the tenant, so the cache stays true.
+fn not_applied(e: &ProviderError) -> bool {
+    matches!(
+        e,
+        ProviderError::NotFound { .. }
+            | ProviderError::Duplicate { .. }
+            | ProviderError::Invalid { .. }
+            | ProviderError::Auth { .. }
+            | ProviderError::RateLimited { .. }
+            | ProviderError::QuotaExhausted { .. }
+            | ProviderError::Maintenance { .. }
+            | ProviderError::EditLocked { .. }
+            | ProviderError::Unsupported { .. }
+    )
+}
+
+fn endless(path: &str, max_pages: u32, page_size: usize) -> ProviderError {
+    ProviderError::Decode {
+        message: format!(
+            "GET {path} kept returning full pages past page {max_pages} ({} items), more than any tenant holds; the tenant or a proxy in between is not paging correctly, so the listing was stopped",
+            max_pages as usize * page_size
+        ),
+    }
+}
+
+fn repeated(path: &str, page: u32, earlier: u32, n: usize) -> ProviderError {
+    ProviderError::Decode {
+        message: format!(
+            "GET {path} page {page} returned the same {n} items as page {earlier}: the tenant or a proxy in between ignores the page parameter, so the listing was stopped rather than read for ever"
+        ),
+    }
 }
 
 impl ZiaProvider {
@@ -100,7 +173,15 @@ impl ZiaProvider {
                 cfg.rate_limits,
                 cfg.session_timeout,
             )?,
+            cache: DirectoryCache::new(DEFAULT_CACHE_TTL),
         })
+    }
+
+    /// How long the directory cache keeps pages, indexes, groups and departments; zero turns
+    /// it off (every read goes to the tenant).
+    pub fn with_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.cache = DirectoryCache::new(ttl);
+        self
     }
 
     /// Shares this tenant's rate budget and write lock with other replicas through Redis.
@@ -122,13 +203,19 @@ impl ZiaProvider {
             })
     }
 
-    async fn all_pages<T: serde::de::DeserializeOwned>(
+    /// Every item of a collection, page by page, stopping at a short page; a repeated page or
+    /// a walk past any plausible size is an error, not a loop.
+    async fn all_pages<T: serde::de::DeserializeOwned + Keyed>(
         &self,
         path: &str,
         page_size: usize,
     ) -> Result<Vec<T>, ProviderError> {
         let mut out = Vec::new();
+        self.cache.restart_walk(path);
         for page in 1.. {
+            if page > MAX_OTHER_PAGES {
+                return Err(endless(path, MAX_OTHER_PAGES, page_size));
+            }
             let batch: Vec<T> = self
                 .client
                 .json(
@@ -142,12 +229,102 @@ impl ZiaProvider {
                 )
                 .await?;
             let n = batch.len();
+            if n > 0
+                && let Some(earlier) =
+                    self.cache
+                        .repeated_page(path, page, fingerprint(batch.iter().map(Keyed::key)))
+            {
+                return Err(repeated(path, page, earlier, n));
+            }
             out.extend(batch);
             if n < page_size {
                 break;
             }
         }
         Ok(out)
+    }
+
+    /// One `/users` page of a query (`key` names it: empty for every user), read from the
+    /// tenant and kept in the cache.
+    async fn fetch_user_page(
+        &self,
+        query: &[(&'static str, String)],
+        key: &str,
+        page: u32,
+    ) -> Result<Vec<User>, ProviderError> {
+        if page > MAX_USER_PAGES {
+            return Err(endless("/users", MAX_USER_PAGES, USER_PAGE));
+        }
+        if page == 1 {
+            self.cache.restart_walk(key);
+        }
+        let mut q = query.to_vec();
+        q.push(("page", page.to_string()));
+        q.push(("pageSize", USER_PAGE.to_string()));
+        // Straight into typed rows: a 10,000-user page never exists as a JSON tree.
+        let batch: Vec<WireUser> = self.client.json(Method::GET, "/users", &q, None).await?;
+        let n = batch.len();
+        if n > 0 {
+            let fp = fingerprint(batch.iter().map(|u| u.id));
+            if let Some(earlier) = self.cache.repeated_page(key, page, fp) {
+                return Err(repeated("/users", page, earlier, n));
+            }
+        }
+        let users: Vec<User> = batch.into_iter().map(User::from).collect();
+        self.cache.put_page(key, page, &users, n < USER_PAGE);
+        Ok(users)
+    }
+
+    /// Reads the pages of the full listing the cache lacks; `false` when the tenant is too
+    /// large to keep (the caller then streams).
+    async fn fill_directory(&self) -> Result<bool, ProviderError> {
+        let _one_at_a_time = self.cache.fill.lock().await;
+        while let Some(p) = self.cache.next_missing_page() {
+            self.fetch_user_page(&[], "", p).await?;
+            if !self.cache.has_page("", p) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Every user whose email is `wanted` (normalised), reading every page without keeping
+    /// them: the path for a cache turned off or a tenant too large for it.
+    /// Pages the cache holds are not read again.
+    async fn scan_for_email(&self, wanted: &str) -> Result<Vec<User>, ProviderError> {
+        let mut out = Vec::new();
+        for page in 1.. {
+            let mut take = |_: usize, u: User| {
+                if u.email_key() == wanted {
+                    out.push(u);
+                }
+                true
+            };
+            let last = match self.cache.scan("", page, 0, &mut take) {
+                Some((_, last)) => last,
+                None => {
+                    let users = self.fetch_user_page(&[], "", page).await?;
+                    let last = users.len() < USER_PAGE;
+                    for u in users {
+                        take(0, u);
+                    }
+                    last
+                }
+            };
+            if last {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records what a write did to the tenant's users in the cache.
+    fn after_write<T>(&self, result: &Result<T, ProviderError>, done: impl FnOnce(&T)) {
+        match result {
+            Ok(v) => done(v),
+            Err(e) if not_applied(e) => {}
+            Err(_) => self.cache.users_unknown(),
+        }
     }
 
     /// `GET /users/{id}` with plain-text name and email. On ZIdentity-migrated tenants that
@@ -168,22 +345,41 @@ impl ZiaProvider {
             return Ok(raw);
         }
         tracing::debug!("per-id user read came back encoded (ZIdentity tenant); using the list");
-        let listed: Vec<WireUser> = self.all_pages("/users", USER_PAGE).await?;
-        let row =
-            listed
-                .into_iter()
-                .find(|u| u.id == n)
-                .ok_or_else(|| ProviderError::NotFound {
-                    what: format!("user {n} (absent from the user list)"),
-                })?;
+        let row = self.listed_row(n).await?;
         if let Some(obj) = raw.as_object_mut() {
             for (field, v) in [("name", row.name), ("email", row.email)] {
-                if let Some(v) = v {
-                    obj.insert(field.into(), Value::String(v));
-                }
+                obj.insert(field.into(), Value::String(v));
             }
         }
         Ok(raw)
+    }
+
+    /// The user as the list endpoint shows it now (plain name and email), read fresh: through
+    /// a `name` query when the cache knows the name, else through every page.
+    async fn listed_row(&self, n: i64) -> Result<User, ProviderError> {
+        let id = n.to_string();
+        if let Some(hint) = self.cache.cached_name(n).filter(|h| !h.is_empty()) {
+            let query = [("name", hint)];
+            let key = format!("name={:?}#{n}", query[0].1);
+            let rows = self.fetch_user_page(&query, &key, 1).await?;
+            if let Some(u) = rows.into_iter().find(|u| u.id == id) {
+                return Ok(u);
+            }
+        }
+        self.cache.users_unknown();
+        for page in 1.. {
+            let users = self.fetch_user_page(&[], "", page).await?;
+            let count = users.len();
+            if let Some(u) = users.into_iter().find(|u| u.id == id) {
+                return Ok(u);
+            }
+            if count < USER_PAGE {
+                break;
+            }
+        }
+        Err(ProviderError::NotFound {
+            what: format!("user {n} (absent from the user list)"),
+        })
     }
 }
 
@@ -228,43 +424,54 @@ impl Provider for ZiaProvider {
         filter: &UserFilter,
         page: &PageRequest,
     ) -> Result<Page<User>, ProviderError> {
-        let (mut api_page, mut offset) = cursor::decode(page.cursor.as_deref())?;
         let limit = page.limit.max(1);
-        let mut query_base: Vec<(&str, String)> = vec![("pageSize", USER_PAGE.to_string())];
-        // Server-side starts-with filters narrow the transfer; exact matching stays client-side.
-        if let Some(p) = &filter.name_prefix {
-            query_base.push(("name", p.clone()));
-        }
-        if let Some(d) = &filter.department {
-            query_base.push(("dept", d.clone()));
-        }
-        if let Some(g) = &filter.group {
-            query_base.push(("group", g.clone()));
-        }
+        let (pushed_query, pushed_key) = pushed(filter);
+        let (walk, mut api_page, mut offset) = match cursor::decode(page.cursor.as_deref())? {
+            Some(c) => c,
+            // A filtered listing over a fully cached directory costs no request at all.
+            None if !pushed_key.is_empty() && self.cache.directory_complete() => (Walk::All, 1, 0),
+            None => (Walk::Query, 1, 0),
+        };
+        let (query, key) = match walk {
+            Walk::All => (Vec::new(), String::new()),
+            Walk::Query => (pushed_query, pushed_key),
+        };
         let mut items = Vec::new();
         loop {
-            let mut query = query_base.clone();
-            query.push(("page", api_page.to_string()));
-            // Straight into typed rows: a 10,000-user page never exists as a JSON tree.
-            let batch: Vec<WireUser> = self
-                .client
-                .json(Method::GET, "/users", &query, None)
-                .await?;
-            let n = batch.len();
-            for (i, row) in batch.into_iter().enumerate().skip(offset) {
-                let user = User::from(row);
+            // Rows of this page from `offset` go to `items` until the limit is passed: then
+            // the row that did not fit is where the next cursor points.
+            let mut stopped_at = None;
+            let mut take = |i: usize, user: User| {
                 if !filter.matches(&user) {
-                    continue;
+                    return true;
                 }
                 if items.len() == limit {
-                    return Ok(Page {
-                        items,
-                        next_cursor: Some(cursor::encode(api_page, i)),
-                    });
+                    stopped_at = Some(i);
+                    return false;
                 }
                 items.push(user);
+                true
+            };
+            let last = match self.cache.scan(&key, api_page, offset, &mut take) {
+                Some((_, last)) => last,
+                None => {
+                    let users = self.fetch_user_page(&query, &key, api_page).await?;
+                    let last = users.len() < USER_PAGE;
+                    for (i, user) in users.into_iter().enumerate().skip(offset) {
+                        if !take(i, user) {
+                            break;
+                        }
+                    }
+                    last
+                }
+            };
+            if let Some(i) = stopped_at {
+                return Ok(Page {
+                    items,
+                    next_cursor: Some(cursor::encode(walk, api_page, i)),
+                });
             }
-            if n < USER_PAGE {
+            if last {
                 return Ok(Page {
                     items,
                     next_cursor: None,
@@ -275,34 +482,140 @@ impl Provider for ZiaProvider {
             if items.len() == limit {
                 return Ok(Page {
                     items,
-                    next_cursor: Some(cursor::encode(api_page, 0)),
+                    next_cursor: Some(cursor::encode(walk, api_page, 0)),
                 });
             }
         }
     }
 
+    /// Always read from the tenant (this is the read-back of every write); the answer
+    /// refreshes the cache and is kept a few seconds for a membership change to build on.
     async fn get_user(&self, id: &str) -> Result<User, ProviderError> {
-        to_user(self.raw_user(id).await?)
+        let n = Self::check_id(id)?;
+        match self.raw_user(id).await {
+            Ok(raw) => {
+                let user = to_user(raw.clone())?;
+                self.cache.user_changed(&user);
+                self.cache.remember_raw(n, &raw);
+                Ok(user)
+            }
+            Err(e @ ProviderError::NotFound { .. }) => {
+                self.cache.user_gone(id);
+                Err(e)
+            }
+            Err(e) => Err(e),
+        }
     }
 
+    /// The id comes from the cached directory (read once per TTL: ⌈N/10,000⌉ + 1 GETs); the
+    /// account itself is read by id unless its page was read during this very call.
     async fn find_users_by_email(&self, email: &str) -> Result<Vec<User>, ProviderError> {
         let wanted = crate::model::normalize_email(email);
-        let all: Vec<WireUser> = self.all_pages("/users", USER_PAGE).await?;
-        Ok(all
+        let started = std::time::Instant::now();
+        if !self.cache.enabled() || !self.fill_directory().await? {
+            return self.scan_for_email(&wanted).await;
+        }
+        let Some(found) = self.cache.by_email(&wanted) else {
+            return self.scan_for_email(&wanted).await;
+        };
+        let mut out = Vec::new();
+        for f in found {
+            if f.read_at >= started {
+                out.push(f.user);
+                continue;
+            }
+            match self.get_user(&f.user.id).await {
+                Ok(u) if u.email_key() == wanted => out.push(u),
+                // Renamed or deleted since the page was read (the cache now knows).
+                Ok(_) | Err(ProviderError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    /// ZIA accounts answer to their id, email and display name. A name is looked up in the
+    /// cached directory's identity index when it is complete, else through the tenant's `name`
+    /// filter (one request); a single account found is returned as read fresh, several (an
+    /// ambiguous name) as listed.
+    async fn find_users(&self, key: &str) -> Result<Vec<User>, ProviderError> {
+        let key = key.trim();
+        if key.contains('@') {
+            return self.find_users_by_email(key).await;
+        }
+        if key.parse::<i64>().is_ok() {
+            return match self.get_user(key).await {
+                Ok(u) => Ok(vec![u]),
+                Err(ProviderError::NotFound { .. }) => Ok(Vec::new()),
+                Err(e) => Err(e),
+            };
+        }
+        if key.is_empty() {
+            return Ok(Vec::new());
+        }
+        let started = std::time::Instant::now();
+        let candidates: Vec<(User, bool)> = match self.cache.by_identity(key) {
+            Some(found) => found
+                .into_iter()
+                .map(|f| (f.user, f.read_at >= started))
+                .collect(),
+            None => {
+                let query = [("name", key.to_string())];
+                let qkey = format!("name={key:?}");
+                let mut out = Vec::new();
+                for page in 1.. {
+                    let users = self.fetch_user_page(&query, &qkey, page).await?;
+                    let n = users.len();
+                    out.extend(users.into_iter().map(|u| (u, true)));
+                    if n < USER_PAGE {
+                        break;
+                    }
+                }
+                out
+            }
+        };
+        let candidates: Vec<(User, bool)> = candidates
             .into_iter()
-            .map(User::from)
-            .filter(|u| u.email_key() == wanted)
-            .collect())
+            .filter(|(u, _)| u.answers_to(key))
+            .collect();
+        // Several accounts named alike (a common name: dozens on a large tenant) make the key
+        // ambiguous whatever their fresh state; reading each by id would only spend budget.
+        if candidates.len() > 1 {
+            return Ok(candidates.into_iter().map(|(u, _)| u).collect());
+        }
+        let mut out = Vec::new();
+        for (user, fresh) in candidates {
+            if fresh {
+                out.push(user);
+                continue;
+            }
+            match self.get_user(&user.id).await {
+                Ok(u) if u.answers_to(key) => out.push(u),
+                Ok(_) | Err(ProviderError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
     }
 
     async fn list_groups(&self) -> Result<Vec<Group>, ProviderError> {
+        if let Some(g) = self.cache.groups() {
+            return Ok(g);
+        }
         let all: Vec<WireGroup> = self.all_pages("/groups", OTHER_PAGE).await?;
-        Ok(all.into_iter().map(Group::from).collect())
+        let groups: Vec<Group> = all.into_iter().map(Group::from).collect();
+        self.cache.put_groups(&groups);
+        Ok(groups)
     }
 
     async fn list_departments(&self) -> Result<Vec<Department>, ProviderError> {
+        if let Some(d) = self.cache.departments() {
+            return Ok(d);
+        }
         let all: Vec<WireDepartment> = self.all_pages("/departments", OTHER_PAGE).await?;
-        Ok(all.into_iter().map(Department::from).collect())
+        let departments: Vec<Department> = all.into_iter().map(Department::from).collect();
+        self.cache.put_departments(&departments);
+        Ok(departments)
     }
 
     async fn create_user(&self, user: &NewUser) -> Result<User, ProviderError> {
@@ -329,12 +642,18 @@ impl Provider for ZiaProvider {
         if let Some(p) = &user.password {
             body["password"] = json!(p.expose());
         }
-        let created: Value = self
+        let created: Result<Value, ProviderError> = self
             .client
             .json(Method::POST, "/users", &[], Some(&body))
-            .await?;
+            .await;
+        self.after_write(&created, |_| {});
+        let created = to_user(created?);
         self.client.staged_write();
-        to_user(created)
+        match &created {
+            Ok(u) => self.cache.user_changed(u),
+            Err(_) => self.cache.users_unknown(),
+        }
+        created
     }
 
     async fn change_groups(
@@ -344,7 +663,10 @@ impl Provider for ZiaProvider {
         remove: &[GroupRef],
     ) -> Result<User, ProviderError> {
         let n = Self::check_id(user_id)?;
-        let mut raw = self.raw_user(user_id).await?;
+        let mut raw = match self.cache.recent_raw(n, REUSE_READ) {
+            Some(raw) => raw,
+            None => self.raw_user(user_id).await?,
+        };
         let current: Vec<Value> = raw
             .get("groups")
             .and_then(Value::as_array)
@@ -378,19 +700,28 @@ impl Provider for ZiaProvider {
             message: "user is not a JSON object".into(),
         })?;
         obj.insert("groups".into(), Value::Array(groups));
-        let updated: Value = self
+        let updated: Result<Value, ProviderError> = self
             .client
             .json(Method::PUT, &format!("/users/{n}"), &[], Some(&raw))
-            .await?;
+            .await;
+        self.after_write(&updated, |_| {});
+        let updated = to_user(updated?);
         self.client.staged_write();
-        to_user(updated)
+        match &updated {
+            Ok(u) => self.cache.user_changed(u),
+            Err(_) => self.cache.users_unknown(),
+        }
+        updated
     }
 
     async fn delete_user(&self, user_id: &str) -> Result<(), ProviderError> {
         let n = Self::check_id(user_id)?;
-        self.client
+        let done = self
+            .client
             .call(Method::DELETE, &format!("/users/{n}"), &[], None)
-            .await?;
+            .await;
+        self.after_write(&done, |_| self.cache.user_gone(user_id));
+        done?;
         self.client.staged_write();
         Ok(())
     }
@@ -402,14 +733,21 @@ impl Provider for ZiaProvider {
             .collect::<Result<Vec<i64>, _>>()?;
         for chunk in ids.chunks(MAX_BULK_DELETE) {
             // 204 with no body or 200 with the deleted ids: either way the caller reads back.
-            self.client
+            let done = self
+                .client
                 .call(
                     Method::POST,
                     "/users/bulkDelete",
                     &[],
                     Some(&json!({ "ids": chunk })),
                 )
-                .await?;
+                .await;
+            self.after_write(&done, |_| {
+                for id in chunk {
+                    self.cache.user_gone(&id.to_string());
+                }
+            });
+            done?;
             for _ in chunk {
                 self.client.staged_write();
             }
@@ -424,6 +762,10 @@ impl Provider for ZiaProvider {
 
     fn take_notices(&self) -> Vec<String> {
         self.client.take_notices()
+    }
+
+    fn forget_cached(&self) {
+        self.cache.clear();
     }
 
     /// Logs in, reads the activation status, and reports the rate headroom: the tenant's own

@@ -18,6 +18,11 @@ fn id<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     }
 }
 
+/// A listed object's id, for telling one page from another.
+pub trait Keyed {
+    fn key(&self) -> i64;
+}
+
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct WireRef {
     #[serde(deserialize_with = "id")]
@@ -43,6 +48,24 @@ pub struct WireUser {
     pub admin_user: Option<bool>,
     #[serde(default)]
     pub comments: Option<String>,
+}
+
+impl Keyed for WireUser {
+    fn key(&self) -> i64 {
+        self.id
+    }
+}
+
+impl Keyed for WireGroup {
+    fn key(&self) -> i64 {
+        self.id
+    }
+}
+
+impl Keyed for WireDepartment {
+    fn key(&self) -> i64 {
+        self.id
+    }
 }
 
 impl From<WireUser> for User {

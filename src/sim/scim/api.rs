@@ -87,12 +87,18 @@ pub(crate) fn endpoint(rest: &str) -> (Endpoint<'_>, &'static str) {
 }
 
 async fn entry(f: Flavour, state: Shared, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
     let rest = path.strip_prefix(f.base()).unwrap_or("");
     let (ep, suffix) = endpoint(rest);
     let route = format!("{} {}{}", parts.method, f.base(), suffix);
     let fault = state.lock().take_fault(&route);
+    if fault
+        .as_ref()
+        .is_some_and(|f| f.kind == crate::sim::state::FaultKind::IgnorePaging)
+    {
+        parts.uri = faults::without_paging(&parts.uri);
+    }
     let outcome = match &fault {
         Some(fault) => faults::play(fault, fault_response).await,
         None => Outcome::PassThrough,

@@ -1,5 +1,6 @@
 //! The SCIM `filter` subset the simulator understands (RFC 7644 §3.4.2.2): `attr eq "value"`
-//! for identifying attributes and `meta.lastModified gt|ge|lt "RFC 3339"`, joined by `and`.
+//! and `attr sw "value"` (starts with) for identifying attributes and
+//! `meta.lastModified gt|ge|lt "RFC 3339"`, joined by `and`.
 //!
 //! A real tokenizer and parser rather than string splitting, so quoted values may contain
 //! spaces, `and`, and JSON escapes (`\"`, `\\`, `\uXXXX`). Anything else is reported as
@@ -41,6 +42,8 @@ pub(crate) enum TimeOp {
 pub(crate) enum Cond {
     /// `attr eq "value"` on a string attribute.
     Eq(Attr, String),
+    /// `attr sw "value"`: the attribute starts with the value.
+    Sw(Attr, String),
     /// `meta.lastModified op "time"`.
     Time(TimeOp, SystemTime),
 }
@@ -71,6 +74,14 @@ impl Filter {
             Cond::Eq(Attr::DisplayName, v) => eq_ci(f.display_name, v),
             Cond::Eq(Attr::EmailsValue, v) => f.emails.iter().any(|e| eq_ci(e, v)),
             Cond::Eq(Attr::LastModified, _) => false,
+            Cond::Sw(Attr::Id, v) => f.id.starts_with(v.as_str()),
+            Cond::Sw(Attr::ExternalId, v) => {
+                f.external_id.is_some_and(|e| e.starts_with(v.as_str()))
+            }
+            Cond::Sw(Attr::UserName, v) => f.user_name.is_some_and(|u| sw_ci(u, v)),
+            Cond::Sw(Attr::DisplayName, v) => sw_ci(f.display_name, v),
+            Cond::Sw(Attr::EmailsValue, v) => f.emails.iter().any(|e| sw_ci(e, v)),
+            Cond::Sw(Attr::LastModified, _) => false,
             Cond::Time(TimeOp::Gt, t) => f.last_modified > *t,
             Cond::Time(TimeOp::Ge, t) => f.last_modified >= *t,
             Cond::Time(TimeOp::Lt, t) => f.last_modified < *t,
@@ -80,6 +91,10 @@ impl Filter {
 
 fn eq_ci(a: &str, b: &str) -> bool {
     a.to_lowercase() == b.to_lowercase()
+}
+
+fn sw_ci(a: &str, prefix: &str) -> bool {
+    a.to_lowercase().starts_with(&prefix.to_lowercase())
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -260,12 +275,13 @@ fn condition(a: Attr, op: &str, value: &Token) -> Result<Cond, ScimError> {
         })?;
         return Ok(Cond::Time(time_op, t));
     }
-    if op_l != "eq" {
-        return Err(ScimError::invalid_filter(format!(
-            "operator '{op}' is not supported here (only eq)"
-        )));
+    match op_l.as_str() {
+        "eq" => Ok(Cond::Eq(a, lit)),
+        "sw" => Ok(Cond::Sw(a, lit)),
+        _ => Err(ScimError::invalid_filter(format!(
+            "operator '{op}' is not supported here (only eq and sw)"
+        ))),
     }
-    Ok(Cond::Eq(a, lit))
 }
 
 /// Parses a filter for `kind`; an empty or blank filter is "match everything".
@@ -374,6 +390,17 @@ mod tests {
         .expect("parses");
         assert_eq!(f.0.len(), 2);
         assert!(f.matches(&user_fields("x", vec![])));
+    }
+
+    #[test]
+    fn starts_with_compares_prefixes_case_insensitively() {
+        let f = parse(r#"displayName sw "JANE""#, Kind::User).expect("parses");
+        assert_eq!(f.0, vec![Cond::Sw(Attr::DisplayName, "JANE".into())]);
+        assert!(f.matches(&user_fields("x", vec![])));
+        let f = parse(r#"userName sw "jo""#, Kind::User).expect("parses");
+        assert!(!f.matches(&user_fields("jane.doe@acme.example", vec![])));
+        let f = parse(r#"emails.value sw "J""#, Kind::User).expect("parses");
+        assert!(f.matches(&user_fields("x", vec!["j@x.example"])));
     }
 
     #[test]

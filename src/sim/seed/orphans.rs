@@ -121,6 +121,7 @@ pub(crate) fn world(seed: u64) -> World {
         tenant,
         zpa,
         hr_export: Some(hr),
+        duplicates: vec![(70002, 70007)],
     }
 }
 
