@@ -94,14 +94,11 @@ impl std::fmt::Debug for Journal {
     }
 }
 
-/// Whether the open handle still is the file at `path` (another process may have rotated it
-/// between our open and our lock).
-fn same_file(file: &File, path: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (file.metadata(), std::fs::metadata(path)) {
-        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-        _ => false,
-    }
+/// The chain's lock file: beside the chain, never renamed.
+fn lock_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".lock");
+    path.with_file_name(name)
 }
 
 impl Journal {
@@ -223,20 +220,20 @@ impl Journal {
     /// comes after the record was written, the message says so (the record stays in the chain,
     /// and the copies get it before the next one).
     pub fn append(&self, event: Map<String, Value>) -> Result<Receipt, GuardError> {
-        let mut file = self.lock_live()?;
+        let (lock, mut file) = self.lock_live()?;
         let result = self
             .settle(&mut file)
             .and_then(|tail| self.write_locked(&mut file, &tail, event));
-        let _ = file.unlock();
+        let _ = lock.unlock();
         result
     }
 
     /// What start-up does before serving: under the lock, repairs a torn tail, anchors a new
     /// or legacy chain with its first head, and checks the chain against its head.
     pub fn check_at_start(&self) -> Result<(), GuardError> {
-        let mut file = self.lock_live()?;
+        let (lock, mut file) = self.lock_live()?;
         let result = self.settle(&mut file).map(|_| ());
-        let _ = file.unlock();
+        let _ = lock.unlock();
         result
     }
 
@@ -269,37 +266,50 @@ impl Journal {
         }
     }
 
-    /// Opens the live file and takes its lock, following a rotation that happened meanwhile.
-    fn lock_live(&self) -> Result<File, GuardError> {
+    /// Takes the chain's lock and opens the live file. The lock is a file of its own beside
+    /// the chain (`journal.jsonl.lock`), never renamed: locking the live file itself races
+    /// with rotation (a writer could lock the fresh file between the rename and the rotating
+    /// writer's own lock, and two records would take the same sequence number).
+    fn lock_live(&self) -> Result<(File, File), GuardError> {
         if let Some(parent) = self.path.parent() {
             std::fs::create_dir_all(parent)
                 .map_err(|e| self.fail(format!("cannot create its directory: {e}")))?;
         }
-        let open = || {
-            OpenOptions::new()
-                .read(true)
-                .append(true)
-                .create(true)
-                .open(&self.path)
-                .map_err(|e| self.fail(format!("cannot open it for appending: {e}")))
-        };
-        let lock = |f: &File| {
-            f.lock()
-                .map_err(|e| self.fail(format!("cannot lock it: {e}")))
-        };
-        let mut file = open()?;
-        lock(&file)?;
-        // Another process may have rotated the file while we waited for the lock.
-        while !same_file(&file, &self.path) {
-            let _ = file.unlock();
-            file = open()?;
-            lock(&file)?;
+        let lock_path = lock_path(&self.path);
+        let lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(|e| {
+                self.fail(format!(
+                    "cannot open its lock file {}: {e}",
+                    lock_path.display()
+                ))
+            })?;
+        lock.lock()
+            .map_err(|e| self.fail(format!("cannot lock it: {e}")))?;
+        match self.open_live() {
+            Ok(file) => Ok((lock, file)),
+            Err(e) => {
+                let _ = lock.unlock();
+                Err(e)
+            }
         }
-        Ok(file)
     }
 
-    /// Renames the locked live file to `segment` and continues in a fresh, locked one.
-    /// Waiting writers notice the rename (`same_file`) and reopen.
+    fn open_live(&self) -> Result<File, GuardError> {
+        OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&self.path)
+            .map_err(|e| self.fail(format!("cannot open it for appending: {e}")))
+    }
+
+    /// Renames the live file to `segment` and continues in a fresh one (under the chain's
+    /// lock, so no other writer can see the moment between the two).
     fn close_live(&self, file: &mut File, segment: &Path) -> Result<(), GuardError> {
         std::fs::rename(&self.path, segment).map_err(|e| {
             self.fail(format!(
@@ -307,17 +317,9 @@ impl Journal {
                 segment.display()
             ))
         })?;
-        let fresh = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(&self.path)
+        *file = self
+            .open_live()
             .map_err(|e| self.fail(format!("cannot open a new live file: {e}")))?;
-        fresh
-            .lock()
-            .map_err(|e| self.fail(format!("cannot lock the new live file: {e}")))?;
-        let _ = file.unlock();
-        *file = fresh;
         Ok(())
     }
 
