@@ -11,7 +11,7 @@ pub async fn run(config: Option<&Path>) -> anyhow::Result<ExitCode> {
     let running = super::start(config).await?;
     let server = LifecycleServer::new(running.app.clone());
     let service = server
-        .serve(rmcp::transport::stdio())
+        .serve(zscaler_lifecycle_mcp::mcp::frames::stdio())
         .await
         .context("starting the stdio transport")?;
     tracing::info!("serving MCP on stdio");

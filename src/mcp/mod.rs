@@ -2,6 +2,7 @@
 //! every tool delegates to `crate::ops`.
 
 pub mod confirm;
+pub mod frames;
 pub mod http;
 pub mod legacy_sse;
 pub mod prompts;
