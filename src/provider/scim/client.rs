@@ -14,7 +14,10 @@ use serde_json::Value;
 
 use super::wire;
 use crate::provider::ProviderError;
-use crate::provider::retry::{backoff, is_write, jitter, parse_retry_after, without_url};
+use crate::provider::outcome::{ErrorShape, check_written};
+use crate::provider::retry::{
+    backoff, honour_retry_after, is_write, parse_retry_after, without_url,
+};
 use crate::secret::Secret;
 
 /// The media type RFC 7644 §3.1 asks for.
@@ -98,7 +101,10 @@ impl ScimClient {
                     }
                     if is_write(&method) && !never_sent {
                         return Err(ProviderError::OutcomeUnknown {
-                            message: format!("{method} {path}: {}", without_url(&e)),
+                            message: format!(
+                                "{method} {path} was sent but no answer came back ({})",
+                                without_url(&e)
+                            ),
                         });
                     }
                     return Err(ProviderError::Transport {
@@ -117,7 +123,8 @@ impl ScimClient {
                 Err(e) if is_write(&method) => {
                     return Err(ProviderError::OutcomeUnknown {
                         message: format!(
-                            "{method} {path}: reading the answer: {}",
+                            "{method} {path} answered HTTP {} but its body broke off ({})",
+                            status.as_u16(),
                             without_url(&e)
                         ),
                     });
@@ -134,6 +141,9 @@ impl ScimClient {
                 }
             };
             if status.is_success() {
+                if is_write(&method) {
+                    return check_written(&method, path, status, &bytes, ErrorShape::Scim);
+                }
                 if bytes.iter().all(u8::is_ascii_whitespace) {
                     return Ok(None);
                 }
@@ -154,7 +164,7 @@ impl ScimClient {
                     .unwrap_or_else(|| backoff(attempt));
                 if asked <= CEILING {
                     tracing::debug!(wait_ms = asked.as_millis() as u64, "SCIM 429; waiting");
-                    tokio::time::sleep(jitter(asked.max(Duration::from_millis(200)))).await;
+                    tokio::time::sleep(honour_retry_after(asked, Duration::from_millis(200))).await;
                     continue;
                 }
             }

@@ -26,6 +26,7 @@ pub use pacing::RateBudget;
 use crate::model::{
     ActivationState, Department, Group, GroupRef, NewUser, Page, PageRequest, User, UserFilter,
 };
+use crate::provider::outcome::decoded_after_write;
 use crate::provider::{Capabilities, Provider, ProviderError, ProviderKind};
 use client::ZiaClient;
 use wire::{WireDepartment, WireGroup, WireStatus, WireUser};
@@ -154,6 +155,16 @@ impl ZiaProvider {
     /// endpoint answers both encoded (the list endpoint does not), and a PUT built from it would
     /// rename the user to the encoded text; so an email without `@` is replaced, with the name,
     /// by the list endpoint's values for the same id.
+    /// Counts writes the tenant staged, or may have staged (outcome unknown): a session that
+    /// ends now would activate them.
+    fn count_staged<T>(&self, result: &Result<T, ProviderError>, n: usize) {
+        if matches!(result, Ok(_) | Err(ProviderError::OutcomeUnknown { .. })) {
+            for _ in 0..n {
+                self.client.staged_write();
+            }
+        }
+    }
+
     async fn raw_user(&self, id: &str) -> Result<Value, ProviderError> {
         let n = Self::check_id(id)?;
         let mut raw: Value = self
@@ -329,12 +340,12 @@ impl Provider for ZiaProvider {
         if let Some(p) = &user.password {
             body["password"] = json!(p.expose());
         }
-        let created: Value = self
+        let created: Result<Value, _> = self
             .client
             .json(Method::POST, "/users", &[], Some(&body))
-            .await?;
-        self.client.staged_write();
-        to_user(created)
+            .await;
+        self.count_staged(&created, 1);
+        decoded_after_write(to_user(created?), "POST /users")
     }
 
     async fn change_groups(
@@ -378,21 +389,22 @@ impl Provider for ZiaProvider {
             message: "user is not a JSON object".into(),
         })?;
         obj.insert("groups".into(), Value::Array(groups));
-        let updated: Value = self
+        let updated: Result<Value, _> = self
             .client
             .json(Method::PUT, &format!("/users/{n}"), &[], Some(&raw))
-            .await?;
-        self.client.staged_write();
-        to_user(updated)
+            .await;
+        self.count_staged(&updated, 1);
+        decoded_after_write(to_user(updated?), "PUT /users/{id}")
     }
 
     async fn delete_user(&self, user_id: &str) -> Result<(), ProviderError> {
         let n = Self::check_id(user_id)?;
-        self.client
+        let deleted = self
+            .client
             .call(Method::DELETE, &format!("/users/{n}"), &[], None)
-            .await?;
-        self.client.staged_write();
-        Ok(())
+            .await;
+        self.count_staged(&deleted, 1);
+        deleted.map(drop)
     }
 
     async fn delete_users(&self, user_ids: &[String]) -> Result<(), ProviderError> {
@@ -402,17 +414,17 @@ impl Provider for ZiaProvider {
             .collect::<Result<Vec<i64>, _>>()?;
         for chunk in ids.chunks(MAX_BULK_DELETE) {
             // 204 with no body or 200 with the deleted ids: either way the caller reads back.
-            self.client
+            let deleted = self
+                .client
                 .call(
                     Method::POST,
                     "/users/bulkDelete",
                     &[],
                     Some(&json!({ "ids": chunk })),
                 )
-                .await?;
-            for _ in chunk {
-                self.client.staged_write();
-            }
+                .await;
+            self.count_staged(&deleted, chunk.len());
+            deleted?;
         }
         Ok(())
     }
@@ -457,7 +469,7 @@ impl Provider for ZiaProvider {
             .json(Method::POST, "/status/activate", &[], Some(&json!({})))
             .await?;
         self.client.activated();
-        parse_status(s.status)
+        decoded_after_write(parse_status(s.status), "POST /status/activate")
     }
 }
 
