@@ -54,19 +54,21 @@ pub struct ZiaConfig {
     pub session_timeout: Duration,
 }
 
+/// The ZIA clouds of the legacy session login.
+pub const CLOUDS: [&str; 9] = [
+    "zscaler",
+    "zscalerone",
+    "zscalertwo",
+    "zscalerthree",
+    "zscloud",
+    "zscalerbeta",
+    "zscalergov",
+    "zscalerten",
+    "zspreview",
+];
+
 /// The API base URL of a ZIA cloud, as every official SDK builds it.
 pub fn cloud_base_url(cloud: &str) -> Option<String> {
-    const CLOUDS: [&str; 9] = [
-        "zscaler",
-        "zscalerone",
-        "zscalertwo",
-        "zscalerthree",
-        "zscloud",
-        "zscalerbeta",
-        "zscalergov",
-        "zscalerten",
-        "zspreview",
-    ];
     let c = cloud.trim().to_ascii_lowercase();
     if !CLOUDS.contains(&c.as_str()) {
         return None;
