@@ -96,6 +96,15 @@ pub struct StateConfig {
     #[serde(default = "default_state_timeout_ms")]
     #[schemars(range(min = 1))]
     pub timeout_ms: u64,
+    /// How many replicas serve the same tenants. While Redis is unreachable each replica paces
+    /// its reads to 1/replicas of the tenant's rate budget, so that together they stay inside it.
+    #[serde(default = "default_replicas")]
+    #[schemars(range(min = 1))]
+    pub replicas: u32,
+}
+
+fn default_replicas() -> u32 {
+    1
 }
 
 /// A Redis URL given inline (`url = "redis://..."`) or as a secret reference
@@ -142,6 +151,7 @@ impl Default for StateConfig {
             key_prefix: default_key_prefix(),
             replica_id: None,
             timeout_ms: default_state_timeout_ms(),
+            replicas: default_replicas(),
         }
     }
 }

@@ -239,7 +239,9 @@ fn build(config: Config) -> Result<Running, SetupError> {
                 let (cfg, tenant) = zia_config(c, at)?;
                 let provider = ZiaProvider::new(cfg).map_err(|e| err(e.to_string()))?;
                 let provider = match &shared {
-                    Some(s) => provider.with_shared_state(s.clone(), &tenant),
+                    Some(s) => provider
+                        .with_shared_state(s.clone(), &tenant)
+                        .with_replicas(config.state.replicas),
                     None => provider,
                 };
                 Arc::new(provider)

@@ -292,6 +292,12 @@ fn state(config: &Config, out: &mut Vec<Problem>) {
     if s.timeout_ms == 0 {
         out.push(Problem::at(at("timeout_ms"), "must be at least 1"));
     }
+    if s.replicas == 0 {
+        out.push(Problem::at(
+            at("replicas"),
+            "must be at least 1 (the number of replicas serving the same tenants)",
+        ));
+    }
 }
 
 fn policy(p: &PolicyConfig, connections: &[&str], out: &mut Vec<Problem>) {

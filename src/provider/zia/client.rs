@@ -260,6 +260,13 @@ impl ZiaClient {
         self.write_lock = Some(TenantLock::new(state, tenant, ttl));
     }
 
+    /// How many replicas split the rate budget while the shared one (Redis) is unreachable.
+    pub fn set_replicas(&mut self, replicas: u32) {
+        if let Some(p) = self.pacer.take() {
+            self.pacer = Some(p.with_replicas(replicas));
+        }
+    }
+
     /// Trusts the tenant's own counters over any hard-coded limit.
     fn note_rate_headers(&self, headers: &reqwest::header::HeaderMap) {
         let num = |name: &str| {

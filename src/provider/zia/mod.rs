@@ -112,6 +112,13 @@ impl ZiaProvider {
         self
     }
 
+    /// How many replicas serve this tenant: while Redis is unreachable, each paces its reads to
+    /// its share of the budget, so that together they still meet no 429.
+    pub fn with_replicas(mut self, replicas: u32) -> Self {
+        self.client.set_replicas(replicas);
+        self
+    }
+
     /// Ends the admin session. On ZIA this ACTIVATES every pending change, like activation.
     pub async fn logout(&self) -> Result<(), ProviderError> {
         self.client.logout().await
