@@ -486,6 +486,19 @@ async fn redis_gone_refuses_writes_clearly_and_reads_keep_working() {
         .err("deactivate", json!({ "user": "jane.doe@acme.example" }))
         .await;
     assert!(refused.contains(&expected), "{refused}");
+    // A write that needs no plan is refused by the tenant's write lock and rate budget, which
+    // live in Redis too: the cause is named once, and it is not the tenant.
+    let refused = client
+        .err(
+            "create_user",
+            json!({"name": "New Hire", "email": "new.hire@acme.example", "department": "Sales", "groups": ["Sales"]}),
+        )
+        .await;
+    assert!(
+        refused.contains(&expected) && !refused.contains("could not be reached"),
+        "{refused}"
+    );
+    assert!(sim.user("new.hire@acme.example", "draft").await.is_none());
 
     // Nothing half-done on the tenant.
     assert!(sim.user(user, "draft").await.is_some());

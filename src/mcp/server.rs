@@ -18,6 +18,7 @@ use rmcp::{ServerHandler, prompt, prompt_handler, prompt_router, tool, tool_hand
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use crate::ops::args::Bounded;
 use crate::ops::audit::{AuditArgs, AuditResult};
 use crate::ops::read::{
     GetUserArgs, GetUserResult, ListGroupsArgs, ListGroupsResult, ListUsersArgs, ListUsersResult,
@@ -172,6 +173,7 @@ impl LifecycleServer {
         &self,
         Parameters(args): Parameters<ListUsersArgs>,
     ) -> Result<Json<ListUsersResult>, String> {
+        args.check_bounds().map_err(|e| e.0)?;
         read::list_users(&self.app, args)
             .await
             .map(Json)
@@ -188,6 +190,7 @@ impl LifecycleServer {
         &self,
         Parameters(args): Parameters<GetUserArgs>,
     ) -> Result<Json<GetUserResult>, String> {
+        args.check_bounds().map_err(|e| e.0)?;
         read::get_user(&self.app, args)
             .await
             .map(Json)
@@ -204,6 +207,7 @@ impl LifecycleServer {
         &self,
         Parameters(args): Parameters<ListGroupsArgs>,
     ) -> Result<Json<ListGroupsResult>, String> {
+        args.check_bounds().map_err(|e| e.0)?;
         read::list_groups(&self.app, args)
             .await
             .map(Json)
@@ -223,6 +227,7 @@ impl LifecycleServer {
         InputResponses(responses): InputResponses,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, String> {
+        args.check_bounds().map_err(|e| e.0)?;
         // Asks a human only where policy.confirm_tools names create_user.
         self.guarded("create_user", state, responses, ctx, |app, who, confirmer| async move {
             write::create_user(&app, &who, &confirmer, args).await
@@ -243,6 +248,7 @@ impl LifecycleServer {
         InputResponses(responses): InputResponses,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, String> {
+        args.check_bounds().map_err(|e| e.0)?;
         // Asks a human only where policy.confirm_tools names add_to_group.
         self.guarded("add_to_group", state, responses, ctx, |app, who, confirmer| async move {
             write::add_to_group(&app, &who, &confirmer, args).await
@@ -263,6 +269,7 @@ impl LifecycleServer {
         InputResponses(responses): InputResponses,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, String> {
+        args.check_bounds().map_err(|e| e.0)?;
         self.guarded(
             "remove_from_group",
             state,
@@ -288,6 +295,7 @@ impl LifecycleServer {
         InputResponses(responses): InputResponses,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, String> {
+        args.check_bounds().map_err(|e| e.0)?;
         self.guarded("deactivate", state, responses, ctx, |app, who, confirmer| async move {
             write::deactivate(&app, &who, &confirmer, args).await
         })
@@ -304,6 +312,7 @@ impl LifecycleServer {
         &self,
         Parameters(args): Parameters<PendingChangesArgs>,
     ) -> Result<Json<PendingChangesResult>, String> {
+        args.check_bounds().map_err(|e| e.0)?;
         read::pending_changes(&self.app, args)
             .await
             .map(Json)
@@ -323,6 +332,7 @@ impl LifecycleServer {
         InputResponses(responses): InputResponses,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, String> {
+        args.check_bounds().map_err(|e| e.0)?;
         self.guarded(
             "activate_changes",
             state,
@@ -346,6 +356,7 @@ impl LifecycleServer {
         Parameters(args): Parameters<AuditArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, String> {
+        args.check_bounds().map_err(|e| e.0)?;
         let progress = ctx.meta.get_progress_token().map(|token| McpProgress {
             peer: ctx.peer.clone(),
             token,

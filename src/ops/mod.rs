@@ -2,6 +2,7 @@
 //! error out. The MCP layer only adapts these to the protocol, so `call` on the command line and
 //! a remote client run exactly the same code.
 
+pub mod args;
 pub mod audit;
 pub mod batch;
 pub mod offboard;
@@ -148,6 +149,11 @@ pub fn provider_error(conn: &str, what: &str, e: ProviderError) -> ToolError {
             "; the rest was not attempted — read the state back with get_user, then call again for what is missing"
         }
         ProviderError::Transport { .. } => "; the tenant could not be reached — call again later",
+        // The message names the store and says writes wait for it.
+        ProviderError::StateStore { .. } => "; nothing was sent to the tenant",
+        ProviderError::Config { .. } => {
+            "; nothing was sent — an administrator must fix the connection's settings (run `zscaler-lifecycle-mcp check`)"
+        }
         ProviderError::Api { .. } | ProviderError::Decode { .. } => "",
     };
     ToolError(format!("{what} failed on connection {conn}: {e}{next}"))

@@ -51,7 +51,7 @@ impl ScimClient {
             // A redirect could carry the bearer token somewhere it was never meant to go.
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| ProviderError::Transport {
+            .map_err(|e| ProviderError::Config {
                 message: format!("cannot build HTTP client: {e}"),
             })?;
         let pacer = requests_per_second
@@ -93,6 +93,12 @@ impl ScimClient {
             }
             let resp = match req.send().await {
                 Ok(r) => r,
+                // The request could not even be built (the URL): nothing was sent.
+                Err(e) if e.is_builder() => {
+                    return Err(ProviderError::Config {
+                        message: format!("{method} {path}: {}", without_url(&e)),
+                    });
+                }
                 Err(e) => {
                     let never_sent = e.is_connect();
                     if attempt < MAX_ATTEMPTS && (never_sent || !is_write(&method)) {

@@ -225,7 +225,7 @@ impl ZiaClient {
             .timeout(timeout)
             .user_agent(concat!("zscaler-lifecycle-mcp/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| ProviderError::Transport {
+            .map_err(|e| ProviderError::Config {
                 message: format!("cannot build HTTP client: {e}"),
             })?;
         Ok(Self {
@@ -501,6 +501,12 @@ impl ZiaClient {
         }
         let resp = match req.send().await {
             Ok(r) => r,
+            // The request could not even be built (the URL): nothing was sent.
+            Err(e) if e.is_builder() => {
+                return Err(ProviderError::Config {
+                    message: format!("{method} {path}: {}", without_url(&e)),
+                });
+            }
             Err(e) if is_write(method) && !e.is_connect() => {
                 return Err(ProviderError::OutcomeUnknown {
                     message: format!(
@@ -574,7 +580,7 @@ impl ZiaClient {
                                 message: e.to_string(),
                             },
                             // Nothing was sent; safe to call again once Redis is back.
-                            LockError::State(s) => ProviderError::Transport {
+                            LockError::State(s) => ProviderError::StateStore {
                                 message: s.to_string(),
                             },
                         })?,

@@ -313,7 +313,7 @@ impl Pacer {
                 }
                 // Nothing was sent: the caller may safely try again once Redis is back.
                 Err(e) => {
-                    return Err(ProviderError::Transport {
+                    return Err(ProviderError::StateStore {
                         message: e.to_string(),
                     });
                 }
