@@ -97,6 +97,8 @@ fn plan(id: &str) -> Plan {
         tool: "deactivate".into(),
         connection: "zia-test".into(),
         arguments: json!({"user": "a@acme.example"}),
+        input: String::new(),
+        caller: "local".into(),
         changes: vec!["Delete a".into()],
         targets: vec![],
         created_at: now,
@@ -386,9 +388,13 @@ async fn activation_ledger_is_shared_between_replicas() {
     let prefix = fresh_prefix();
     let a = Ledger::shared(redis(&url, &prefix));
     let b = Ledger::shared(redis(&url, &prefix));
-    a.record("zia-test", "deactivate", "Deleted a@acme.example".into());
-    b.record("zia-test", "add_to_groups", "Added b to Sales".into());
-    b.record("other", "deactivate", "Deleted c".into());
+    for (l, conn, tool, what) in [
+        (&a, "zia-test", "deactivate", "Deleted a@acme.example"),
+        (&b, "zia-test", "add_to_groups", "Added b to Sales"),
+        (&b, "other", "deactivate", "Deleted c"),
+    ] {
+        assert_eq!(l.record(conn, tool, what.into()), None, "recorded in Redis");
+    }
     let seen: Vec<String> = a
         .pending("zia-test")
         .into_iter()
@@ -414,6 +420,10 @@ impl OwnRedis {
             .local_addr()
             .expect("addr")
             .port();
+        Self::start_on(port)
+    }
+
+    fn start_on(port: u16) -> OwnRedis {
         let child = std::process::Command::new("redis-server")
             .args([
                 "--port",
@@ -646,4 +656,96 @@ async fn with_redis_down_two_replicas_share_the_budget_and_meet_no_429() {
         .expect("json");
     assert_eq!(log["by_route"]["GET /api/v1/groups"], 2 * READS, "{log}");
     assert!(log["by_status"].get("429").is_none(), "no 429: {log}");
+}
+
+/// The deletion cap is one counter for every replica (and survives a replica's restart): two
+/// replicas under a cap of 2 delete two accounts between them, not four.
+#[tokio::test]
+async fn the_deletion_cap_is_one_counter_for_every_replica() {
+    if redis_url("the_deletion_cap_is_one_counter_for_every_replica").is_none() {
+        return;
+    }
+    let sim = SimProc::start().await;
+    let prefix = fresh_prefix();
+    let a = replica(&sim, &redis_state_table(&prefix), None);
+    let b = replica(&sim, &redis_state_table(&prefix), None);
+    for env in [&a, &b] {
+        let config = env.config.clone().expect("config");
+        // Unpaced, so the shared DELETE budget (1 a minute) does not slow the test.
+        let text = std::fs::read_to_string(&config)
+            .expect("config")
+            .replace(
+                "protected_groups = [\"Admins\"]",
+                "protected_groups = [\"Admins\"]\nmax_deletions_per_hour = 2",
+            )
+            .replace(
+                "registered_domains = [",
+                "rate_limits = false\nregistered_domains = [",
+            );
+        std::fs::write(&config, text).expect("write config");
+    }
+    let ca = a.connect(Human::Accepts).await;
+    let cb = b.connect(Human::Accepts).await;
+    let r = ca
+        .ok("deactivate", json!({"user": "john.smith@acme.example"}))
+        .await;
+    assert_eq!(r["status"], "executed", "{r}");
+    let r = cb
+        .ok("deactivate", json!({"user": "jane.doe@acme.example"}))
+        .await;
+    assert_eq!(r["status"], "executed", "{r}");
+    for c in [&ca, &cb] {
+        let msg = c
+            .err("deactivate", json!({"user": "jdoe@acme.example"}))
+            .await;
+        assert!(msg.contains("cap of 2"), "{msg}");
+    }
+    ca.close().await;
+    cb.close().await;
+    let restarted = b.connect(Human::Accepts).await;
+    let msg = restarted
+        .err("deactivate", json!({"user": "jdoe@acme.example"}))
+        .await;
+    assert!(msg.contains("cap of 2"), "after a restart: {msg}");
+    restarted.close().await;
+    assert!(sim.user("jdoe@acme.example", "draft").await.is_some());
+}
+
+/// A staged change made while Redis was down still reaches the shared ledger: the replica says
+/// so in the result, keeps the entry, and pushes it when Redis is back.
+#[tokio::test]
+async fn a_change_staged_while_redis_is_down_reaches_the_shared_ledger_later() {
+    if redis_url("a_change_staged_while_redis_is_down_reaches_the_shared_ledger_later").is_none() {
+        return;
+    }
+    let mut own = OwnRedis::start();
+    let url = format!("redis://127.0.0.1:{}", own.port);
+    let prefix = fresh_prefix();
+    let a = Ledger::shared(redis(&url, &prefix));
+    let b = Ledger::shared(redis(&url, &prefix));
+    assert_eq!(a.record("zia-test", "deactivate", "first".into()), None);
+    own.kill();
+    let notice = a
+        .record("zia-test", "deactivate", "while down".into())
+        .expect("the result says the shared ledger missed it");
+    assert!(notice.contains("shared activation ledger"), "{notice}");
+    let port = own.port;
+    let _back = OwnRedis::start_on(port);
+    // Redis came back empty (no persistence): the replica re-adds what it staged while it was
+    // down on its next contact.
+    let seen: Vec<String> = a
+        .pending("zia-test")
+        .into_iter()
+        .map(|e| e.summary)
+        .collect();
+    assert!(seen.contains(&"while down".to_string()), "{seen:?}");
+    let seen_by_b: Vec<String> = b
+        .pending("zia-test")
+        .into_iter()
+        .map(|e| e.summary)
+        .collect();
+    assert!(
+        seen_by_b.contains(&"while down".to_string()),
+        "{seen_by_b:?}"
+    );
 }

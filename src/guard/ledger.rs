@@ -4,12 +4,18 @@
 //! is tenant-wide. The ledger lets `pending_changes` and `activate_changes` show a person
 //! exactly which of the pending changes came from this server.
 //!
-//! With several replicas the ledger is shared through Redis (one list per connection), since a
-//! change staged through one replica may be activated through another. Each replica also keeps
-//! its own entries in memory, so when Redis is unreachable it still shows what it staged itself
-//! (and logs that the shared view is missing) rather than nothing.
+//! Every process that stages changes on a tenant must see the others' entries, or
+//! `activate_changes` would show (and fingerprint) only part of what it publishes. With the
+//! file backend the ledger is `ledger.json` in the state directory, read and rewritten under
+//! an OS lock, so `serve`, `call` and every process on that directory share it. With several
+//! replicas it is shared through Redis (one list per connection), since a change staged through
+//! one replica may be activated through another; each replica also keeps its own entries in
+//! memory, so when Redis is unreachable it still shows what it staged itself (and logs that the
+//! shared view is missing) rather than nothing.
 
 use std::collections::BTreeMap;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use schemars::JsonSchema;
@@ -35,9 +41,14 @@ pub struct LedgerEntry {
 pub struct Ledger {
     entries: Mutex<BTreeMap<String, Vec<LedgerEntry>>>,
     shared: Option<RedisState>,
+    /// The ledger file every process on the state directory shares (file backend).
+    file: Option<PathBuf>,
     /// Providers whose admin sessions can end with changes staged (native ZIA), asked before
     /// each read or write of the ledger whether that happened.
     watched: Mutex<BTreeMap<String, Arc<dyn crate::provider::Provider>>>,
+    /// Entries the shared store did not take (Redis was unreachable), pushed on the next
+    /// successful contact so a write that happened still reaches every replica's view.
+    unsynced: Mutex<BTreeMap<String, Vec<LedgerEntry>>>,
     /// What the ledger learnt about session ends, per connection, until `pending_changes`
     /// shows it.
     session_ends: Mutex<BTreeMap<String, Vec<String>>>,
@@ -58,6 +69,67 @@ impl Ledger {
             shared: Some(state),
             ..Self::default()
         }
+    }
+
+    /// The ledger of a state directory: shared through Redis when given, else through
+    /// `ledger.json` in the directory.
+    pub fn new(state_dir: &Path, shared: Option<RedisState>) -> Self {
+        match shared {
+            Some(r) => Self::shared(r),
+            None => Self {
+                file: Some(state_dir.join("ledger.json")),
+                ..Self::default()
+            },
+        }
+    }
+
+    /// Runs `f` on the ledger file under an exclusive lock; writes it back when `f` says so.
+    fn with_file<T>(
+        path: &Path,
+        f: impl FnOnce(&mut BTreeMap<String, Vec<LedgerEntry>>) -> (T, bool),
+    ) -> std::io::Result<T> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut opts = std::fs::OpenOptions::new();
+        opts.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut file = opts.open(path)?;
+        file.lock()?;
+        let result = (|| {
+            let mut text = String::new();
+            file.read_to_string(&mut text)?;
+            let mut map: BTreeMap<String, Vec<LedgerEntry>> = if text.trim().is_empty() {
+                BTreeMap::new()
+            } else {
+                serde_json::from_str(&text).map_err(std::io::Error::other)?
+            };
+            let (out, write) = f(&mut map);
+            if write {
+                let cutoff = super::now_secs().saturating_sub(SHARED_TTL_SECS);
+                for list in map.values_mut() {
+                    list.retain(|e| {
+                        humantime::parse_rfc3339(&e.at)
+                            .ok()
+                            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                            .is_none_or(|d| d.as_secs() >= cutoff)
+                    });
+                }
+                map.retain(|_, l| !l.is_empty());
+                let body = serde_json::to_vec(&map).map_err(std::io::Error::other)?;
+                file.seek(SeekFrom::Start(0))?;
+                file.set_len(0)?;
+                file.write_all(&body)?;
+                file.sync_data()?;
+            }
+            Ok(out)
+        })();
+        let _ = file.unlock();
+        result
     }
 
     /// Keeps track of `provider`'s session ends: ZIA activates every pending change when the
@@ -123,7 +195,10 @@ impl Ledger {
         state.key(&format!("ledger:{connection}"))
     }
 
-    pub fn record(&self, connection: &str, tool: &str, summary: String) {
+    /// Records a staged change. Returns a notice for the person when the shared ledger could
+    /// not take it (it is kept in this process and pushed again on the next contact).
+    #[must_use]
+    pub fn record(&self, connection: &str, tool: &str, summary: String) -> Option<String> {
         // Entries staged before a session end are live now; this one belongs to the new session.
         self.settle(connection);
         let entry = LedgerEntry {
@@ -131,28 +206,92 @@ impl Ledger {
             tool: tool.into(),
             summary,
         };
-        if let Some(r) = &self.shared
-            && let Ok(json) = serde_json::to_string(&entry)
-        {
-            let key = Self::key(r, connection);
-            let pushed = r.run(|c| {
-                redis::pipe()
-                    .cmd("RPUSH")
-                    .arg(&key)
-                    .arg(&json)
-                    .ignore()
-                    .cmd("EXPIRE")
-                    .arg(&key)
-                    .arg(SHARED_TTL_SECS)
-                    .ignore()
-                    .exec(c)
+        if let Some(path) = &self.file {
+            let pushed = Self::with_file(path, |map| {
+                map.entry(connection.to_string())
+                    .or_default()
+                    .push(entry.clone());
+                ((), true)
             });
-            if let Err(e) = pushed {
-                tracing::warn!(error = %e, connection, "staged change not recorded in the shared ledger");
+            match pushed {
+                Ok(()) => return None,
+                Err(e) => {
+                    tracing::warn!(error = %e, connection, path = %path.display(), "staged change not recorded in the ledger file; kept in this process only");
+                    self.entries
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .entry(connection.to_string())
+                        .or_default()
+                        .push(entry);
+                    return Some(format!(
+                        "The change was made, but the activation ledger file could not record it ({e}); pending_changes in other processes will not list it."
+                    ));
+                }
+            }
+        }
+        let mut notice = None;
+        if let Some(r) = &self.shared {
+            self.unsynced
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(connection.to_string())
+                .or_default()
+                .push(entry.clone());
+            // One retry: a write that happened must reach the shared view if Redis blinked.
+            let synced = self.sync(r, connection).or_else(|_| {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                self.sync(r, connection)
+            });
+            if let Err(e) = synced {
+                tracing::warn!(error = %e, connection, "staged change not recorded in the shared ledger; kept here and pushed on the next contact");
+                notice = Some(format!(
+                    "The change was made, but the shared activation ledger could not record it ({e}); this replica keeps it and adds it when the state store is back."
+                ));
             }
         }
         let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         map.entry(connection.to_string()).or_default().push(entry);
+        notice
+    }
+
+    /// Pushes this replica's entries that the shared store has not taken yet.
+    fn sync(&self, r: &RedisState, connection: &str) -> Result<(), crate::state::StateError> {
+        let waiting: Vec<String> = self
+            .unsynced
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(connection)
+            .map(|l| {
+                l.iter()
+                    .filter_map(|e| serde_json::to_string(e).ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        let key = Self::key(r, connection);
+        r.run(|c| {
+            redis::pipe()
+                .cmd("RPUSH")
+                .arg(&key)
+                .arg(&waiting)
+                .ignore()
+                .cmd("EXPIRE")
+                .arg(&key)
+                .arg(SHARED_TTL_SECS)
+                .ignore()
+                .exec(c)
+        })?;
+        if let Some(l) = self
+            .unsynced
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(connection)
+        {
+            l.drain(..waiting.len().min(l.len()));
+        }
+        Ok(())
     }
 
     pub fn pending(&self, connection: &str) -> Vec<LedgerEntry> {
@@ -161,6 +300,25 @@ impl Ledger {
     }
 
     fn read(&self, connection: &str) -> Vec<LedgerEntry> {
+        if let Some(r) = &self.shared
+            && let Err(e) = self.sync(r, connection)
+        {
+            tracing::debug!(error = %e, connection, "ledger entries still waiting for the shared store");
+        }
+        if let Some(path) = &self.file {
+            match Self::with_file(path, |map| (map.get(connection).cloned(), false)) {
+                Ok(found) => {
+                    let mut all = found.unwrap_or_default();
+                    // Entries this process could not write to the file are still its own.
+                    let map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+                    all.extend(map.get(connection).cloned().unwrap_or_default());
+                    return all;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, connection, "ledger file unreadable; showing this process's own entries");
+                }
+            }
+        }
         if let Some(r) = &self.shared {
             let key = Self::key(r, connection);
             match r.run(|c| {
@@ -187,6 +345,15 @@ impl Ledger {
 
     /// Called after a successful activation.
     pub fn clear(&self, connection: &str) {
+        self.unsynced
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(connection);
+        if let Some(path) = &self.file
+            && let Err(e) = Self::with_file(path, |map| (map.remove(connection), true))
+        {
+            tracing::warn!(error = %e, connection, "ledger file not cleared");
+        }
         if let Some(r) = &self.shared {
             let key = Self::key(r, connection);
             if let Err(e) = r.run(|c| redis::cmd("DEL").arg(&key).exec(c)) {
