@@ -9,6 +9,11 @@ use std::time::{Duration, Instant};
 use common::{BIN, Server, Sim, median, ms, p95};
 
 const RUNS: usize = 20;
+const PINGS: usize = 2_000;
+
+fn us(d: Duration) -> String {
+    format!("{:.1} µs", d.as_secs_f64() * 1e6)
+}
 
 fn main() {
     // `cargo bench` passes harness flags such as --bench; nothing to parse.
@@ -54,6 +59,13 @@ fn main() {
         );
         calls.push(t.elapsed());
     }
+    // Per-message cost of the stdio transport (the frame gate included): a ping does no work.
+    let mut pings = Vec::new();
+    for _ in 0..PINGS {
+        let t = Instant::now();
+        s.request("ping", serde_json::json!({}));
+        pings.push(t.elapsed());
+    }
     let t = Instant::now();
     s.request(
         "tools/call",
@@ -86,6 +98,11 @@ fn main() {
     println!(
         "| list_users limit 500 (1 API page via the real adapter), median of {RUNS} | {} | – |",
         ms(median(calls))
+    );
+    println!(
+        "| ping round trip (stdio transport and frame gate), median / p95 of {PINGS} | {} / {} | – |",
+        us(median(pings.clone())),
+        us(p95(pings))
     );
     println!(
         "| audit_orphans over the demo tenant (308 users) | {} | – |",

@@ -52,6 +52,21 @@ pub struct Config {
     #[serde(default)]
     #[schemars(transform = check::approver_names)]
     pub approvers: BTreeMap<String, ApproverConfig>,
+    /// The text this was parsed from, so that problems found later (an unset environment
+    /// variable at start-up) still name their line.
+    #[serde(skip)]
+    #[schemars(skip)]
+    source: Option<SourceText>,
+}
+
+/// The config text, kept for line numbers; never printed (it may hold inline secrets).
+#[derive(Clone)]
+struct SourceText(std::sync::Arc<str>);
+
+impl std::fmt::Debug for SourceText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<config text>")
+    }
 }
 
 /// One named approver. Give exactly one of `secret_hash` and `secret`.
@@ -124,6 +139,15 @@ pub struct StateConfig {
     #[serde(default = "default_state_timeout_ms")]
     #[schemars(range(min = 1))]
     pub timeout_ms: u64,
+    /// How many replicas serve the same tenants. While Redis is unreachable each replica paces
+    /// its reads to 1/replicas of the tenant's rate budget, so that together they stay inside it.
+    #[serde(default = "default_replicas")]
+    #[schemars(range(min = 1))]
+    pub replicas: u32,
+}
+
+fn default_replicas() -> u32 {
+    1
 }
 
 /// A Redis URL given inline (`url = "redis://..."`) or as a secret reference
@@ -170,6 +194,7 @@ impl Default for StateConfig {
             key_prefix: default_key_prefix(),
             replica_id: None,
             timeout_ms: default_state_timeout_ms(),
+            replicas: default_replicas(),
         }
     }
 }
@@ -428,16 +453,21 @@ fn default_timeout_secs() -> u64 {
 impl SecretRef {
     /// Reads the secret now. `what` names it in the error so the user knows which to set.
     pub fn resolve(&self, what: &str) -> Result<Secret, String> {
+        self.read().map_err(|e| format!("{what}: {e}"))
+    }
+
+    /// Reads the secret now; the error says what is missing, not which key wanted it.
+    pub fn read(&self) -> Result<Secret, String> {
         match (&self.env, &self.file, &self.value) {
             (Some(var), None, None) => match std::env::var(var) {
                 Ok(v) if !v.trim().is_empty() => Ok(Secret::new(v.trim())),
-                _ => Err(format!("{what}: environment variable {var} is not set")),
+                _ => Err(format!("environment variable {var} is not set")),
             },
             (None, Some(path), None) => std::fs::read_to_string(path)
                 .map(|v| Secret::new(v.trim()))
-                .map_err(|e| format!("{what}: cannot read {}: {e}", path.display())),
+                .map_err(|e| format!("cannot read {}: {e}", path.display())),
             (None, None, Some(v)) => Ok(Secret::new(v.clone())),
-            _ => Err(format!("{what}: give exactly one of env, file or value")),
+            _ => Err("give exactly one of env, file or value".to_string()),
         }
     }
 }
@@ -652,7 +682,21 @@ impl Config {
                 message: problem.located(text),
             });
         }
-        Ok(config)
+        Ok(Config {
+            source: Some(SourceText(text.into())),
+            ..config
+        })
+    }
+
+    /// `message` about the key at `path` (e.g. `["connections", "a", "password"]`), prefixed
+    /// with its line in the text this config was parsed from (or the line of its nearest
+    /// written parent, for a key left to its default) and its name.
+    pub fn locate(&self, path: &[&str], message: &str) -> String {
+        let problem = check::Problem::at_keys(path, message);
+        match &self.source {
+            Some(SourceText(text)) => problem.located(text),
+            None => format!("{}: {message}", problem.key_name()),
+        }
     }
 
     /// The JSON Schema of the config file (draft 2020-12), for editors (taplo, VS Code) and
@@ -751,7 +795,7 @@ mod tests {
     fn reserved_and_incomplete_connections_are_refused() {
         assert!(
             Config::parse(
-                "[connections.all]\nkind=\"zia\"\ncloud=\"x\"\n",
+                "[connections.all]\nkind=\"zia\"\ncloud=\"zscaler\"\n",
                 Path::new("t")
             )
             .is_err()
@@ -762,7 +806,7 @@ mod tests {
 
     #[test]
     fn state_table() {
-        let base = "[connections.a]\nkind=\"zia\"\ncloud=\"x\"\n";
+        let base = "[connections.a]\nkind=\"zia\"\ncloud=\"zscaler\"\n";
         let c = Config::parse(base, Path::new("t")).expect("valid");
         assert_eq!(c.state.backend, StateBackendKind::File);
         assert_eq!(c.state.key_prefix, "zlm:");

@@ -199,9 +199,11 @@ fn private_key_pem(value: crate::secret::Secret) -> Result<crate::secret::Secret
 /// A native ZIA connection's settings (legacy session or OneAPI) and the key that names its
 /// tenant in a shared rate budget: the API base for a session, the token endpoint for OneAPI
 /// (whose gateway every tenant shares).
+///
+/// `at(key, message)` makes the error for one key of the connection (with its line).
 fn zia_config(
     c: &crate::config::ConnectionConfig,
-    err: impl Fn(String) -> SetupError,
+    at: impl Fn(&str, String) -> SetupError,
 ) -> Result<(ZiaConfig, String), SetupError> {
     let timeout = Duration::from_secs(c.timeout_secs.max(1));
     let session_timeout = Duration::from_secs(c.session_timeout_secs.max(1));
@@ -210,7 +212,7 @@ fn zia_config(
         let token_url = match (&c.token_url, &c.vanity_domain) {
             (Some(url), _) => url.clone(),
             (None, Some(vanity)) => oneapi::token_url(vanity, &cloud),
-            (None, None) => return Err(err("set vanity_domain or token_url".into())),
+            (None, None) => return Err(at("auth", "set vanity_domain or token_url".into())),
         };
         let cfg = ZiaConfig {
             base_url: c
@@ -219,13 +221,14 @@ fn zia_config(
                 .unwrap_or_else(|| oneapi::gateway_url(&cloud)),
             auth: ZiaAuth::OneApi(oneapi::OneApiCredentials {
                 token_url: token_url.clone(),
-                client_id: c.client_id.resolve("client_id").map_err(&err)?,
+                client_id: c.client_id.read().map_err(|e| at("client_id", e))?,
                 credential: match &c.private_key {
                     Some(r) => oneapi::OneApiCredential::PrivateKey(
-                        private_key_pem(r.resolve("private_key").map_err(&err)?).map_err(&err)?,
+                        private_key_pem(r.read().map_err(|e| at("private_key", e))?)
+                            .map_err(|e| at("private_key", e))?,
                     ),
                     None => oneapi::OneApiCredential::ClientSecret(
-                        c.client_secret.resolve("client_secret").map_err(&err)?,
+                        c.client_secret.read().map_err(|e| at("client_secret", e))?,
                     ),
                 },
             }),
@@ -238,23 +241,27 @@ fn zia_config(
     let base_url = match (&c.base_url, &c.cloud) {
         (Some(url), _) => url.trim_end_matches('/').to_string(),
         (None, Some(cloud)) => cloud_base_url(cloud).ok_or_else(|| {
-            err(format!(
-                "unknown cloud '{cloud}'; use one of zscaler, zscalerone, zscalertwo, zscalerthree, zscloud, zscalerbeta, zscalergov, zscalerten, zspreview, or set base_url"
-            ))
+            at(
+                "cloud",
+                format!(
+                    "unknown cloud '{cloud}'; use one of {}, or set base_url",
+                    crate::provider::zia::CLOUDS.join(", ")
+                ),
+            )
         })?,
-        (None, None) => return Err(err("set cloud or base_url".into())),
+        (None, None) => return Err(at("kind", "set cloud or base_url".into())),
     };
     let cfg = ZiaConfig {
         base_url: base_url.clone(),
         auth: ZiaAuth::Session {
             username: c
                 .username
-                .resolve("username")
-                .map_err(&err)?
+                .read()
+                .map_err(|e| at("username", e))?
                 .expose()
                 .to_string(),
-            password: c.password.resolve("password").map_err(&err)?,
-            api_key: c.api_key.resolve("api_key").map_err(&err)?,
+            password: c.password.read().map_err(|e| at("password", e))?,
+            api_key: c.api_key.read().map_err(|e| at("api_key", e))?,
         },
         timeout,
         rate_limits: c.rate_limits.budget(),
@@ -271,14 +278,21 @@ fn build(config: Config) -> Result<Running, SetupError> {
             connection: name.clone(),
             message,
         };
+        // An error about one key of this connection, with the key's line in the file.
+        let at = |field: &str, message: String| SetupError::Connection {
+            connection: name.clone(),
+            message: config.locate(&["connections", name, field], &message),
+        };
         let provider: Arc<dyn crate::provider::Provider> = match c.kind {
             ConnectionKind::Zia => {
-                let (cfg, tenant) = zia_config(c, err)?;
+                let (cfg, tenant) = zia_config(c, at)?;
                 let provider = ZiaProvider::new(cfg)
                     .map_err(|e| err(e.to_string()))?
                     .with_cache_ttl(Duration::from_secs(c.cache_ttl_secs));
                 let provider = match &shared {
-                    Some(s) => provider.with_shared_state(s.clone(), &tenant),
+                    Some(s) => provider
+                        .with_shared_state(s.clone(), &tenant)
+                        .with_replicas(config.state.replicas),
                     None => provider,
                 };
                 Arc::new(provider)
@@ -288,7 +302,7 @@ fn build(config: Config) -> Result<Running, SetupError> {
                     .token
                     .clone()
                     .unwrap_or_else(|| crate::config::env_ref(kind.default_token_env()));
-                let token = token_ref.resolve("token").map_err(err)?;
+                let token = token_ref.read().map_err(|e| at("token", e))?;
                 let provider = ScimProvider::new(ScimConfig {
                     flavor: if kind == ConnectionKind::ZpaScim {
                         ScimFlavor::Zpa

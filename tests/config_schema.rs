@@ -61,6 +61,10 @@ async fn schema_and_parser_accept_and_refuse_the_same_files() {
             ),
         ),
         (
+            "cloud in any case, URLs with ports".into(),
+            "[connections.a]\nkind = \"zia\"\ncloud = \" ZscalerTwo \"\n[connections.b]\nkind = \"zia\"\nbase_url = \"http://127.0.0.1:8080/\"\n[connections.c]\nkind = \"zia\"\nauth = \"oneapi\"\ncloud = \"beta\"\nvanity_domain = \"acme\"\ntoken_url = \"https://acme.zsloginbeta.net/oauth2/v1/token\"\n".into(),
+        ),
+        (
             "named approvers and four-eyes".into(),
             format!(
                 "{BASE}[policy]\nfour_eyes_over_targets = 5\nfour_eyes_all_connections = true\n\n[approvers.jane]\nsecret_hash = \"{HASH}\"\n\n[approvers.bob-2]\nsecret = {{ file = \"/home/bob/.config/zlm/approver-secret\" }}\n\n[approvers.ann]\npublic_key = \"ed25519:{}\"\n",
@@ -126,7 +130,7 @@ async fn schema_and_parser_accept_and_refuse_the_same_files() {
         ("unknown kind", "[connections.a]\nkind = \"zpa\"\n".into()),
         (
             "reserved name",
-            "[connections.ALL]\nkind = \"zia\"\ncloud = \"x\"\n".into(),
+            "[connections.ALL]\nkind = \"zia\"\ncloud = \"zscalertwo\"\n".into(),
         ),
         ("zia without cloud", "[connections.a]\nkind = \"zia\"\n".into()),
         (
@@ -145,6 +149,30 @@ async fn schema_and_parser_accept_and_refuse_the_same_files() {
             "scim with cloud",
             "[connections.a]\nkind = \"zia-scim\"\nbase_url = \"https://s.example\"\ncloud = \"x\"\n"
                 .into(),
+        ),
+        (
+            "unknown cloud",
+            "[connections.a]\nkind = \"zia\"\ncloud = \"zscalerfour\"\n".into(),
+        ),
+        (
+            "legacy cloud with oneapi",
+            "[connections.a]\nkind = \"zia\"\nauth = \"oneapi\"\nvanity_domain = \"acme\"\ncloud = \"zscalertwo\"\n".into(),
+        ),
+        (
+            "base_url without scheme",
+            "[connections.a]\nkind = \"zia\"\nbase_url = \"zsapi.zscalertwo.net\"\n".into(),
+        ),
+        (
+            "base_url of another scheme",
+            "[connections.a]\nkind = \"zia\"\nbase_url = \"ftp://zsapi.zscalertwo.net\"\n".into(),
+        ),
+        (
+            "base_url without host",
+            "[connections.a]\nkind = \"zia\"\nbase_url = \"https://\"\n".into(),
+        ),
+        (
+            "token_url not http",
+            "[connections.a]\nkind = \"zia\"\nauth = \"oneapi\"\ntoken_url = \"file:///etc/passwd\"\n".into(),
         ),
         ("empty secret reference", format!("{BASE}password = {{}}\n")),
         (
@@ -291,6 +319,20 @@ async fn schema_and_parser_accept_and_refuse_the_same_files() {
             "line 6, policy.token_mode.tools[0]",
         ),
         (
+            "[connections.a]\nkind = \"zia\"\n\ncloud = \"zscalerfour\"\n".to_string(),
+            "line 4, connections.a.cloud: unknown cloud 'zscalerfour'",
+        ),
+        (
+            "[connections.a]\nkind = \"zia\"\nbase_url = \"ftp://zsapi.zscalertwo.net\"\n"
+                .to_string(),
+            "line 3, connections.a.base_url: 'ftp://zsapi.zscalertwo.net' must start with https://",
+        ),
+        (
+            "[connections.a]\nkind = \"zia-scim\"\nbase_url = \"https:///scim/1/2/v2\"\n"
+                .to_string(),
+            "line 3, connections.a.base_url",
+        ),
+        (
             format!(
                 "{BASE}[policy]\nfour_eyes_all_connections = true\n[approvers.jane]\nsecret_hash = \"{HASH}\"\n"
             ),
@@ -335,6 +377,47 @@ async fn check_reports_policy_errors_with_line_and_key() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("line 6, policy.confirm_tools[0]") && err.contains("'deactivate'"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn an_unset_environment_variable_names_the_line_of_its_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("c.toml");
+    std::fs::write(
+        &config,
+        "[connections.a]\nkind = \"zia\"\ncloud = \"zscalertwo\"\npassword = { env = \"ZLM_TEST_UNSET_PASSWORD\" }\n",
+    )
+    .expect("write");
+    let check = |set_username: bool| {
+        let mut cmd = tokio::process::Command::new(common::BIN);
+        cmd.arg("--config")
+            .arg(&config)
+            .arg("check")
+            .env("ZSCALER_LIFECYCLE_MCP_STATE_DIR", dir.path().join("state"))
+            .env_remove("ZLM_TEST_UNSET_PASSWORD")
+            .env_remove("ZIA_USERNAME");
+        if set_username {
+            cmd.env("ZIA_USERNAME", "admin@acme.example");
+        }
+        cmd.output()
+    };
+    // A key written in the file: its own line.
+    let out = check(true).await.expect("run check");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("line 4, connections.a.password: environment variable ZLM_TEST_UNSET_PASSWORD is not set"),
+        "{err}"
+    );
+    // A key left to its default (username from ZIA_USERNAME): the line of its connection.
+    let out = check(false).await.expect("run check");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "line 1, connections.a.username: environment variable ZIA_USERNAME is not set"
+        ),
         "{err}"
     );
 }

@@ -503,6 +503,19 @@ async fn redis_gone_refuses_writes_clearly_and_reads_keep_working() {
         .err("deactivate", json!({ "user": "jane.doe@acme.example" }))
         .await;
     assert!(refused.contains(&expected), "{refused}");
+    // A write that needs no plan is refused by the tenant's write lock and rate budget, which
+    // live in Redis too: the cause is named once, and it is not the tenant.
+    let refused = client
+        .err(
+            "create_user",
+            json!({"name": "New Hire", "email": "new.hire@acme.example", "department": "Sales", "groups": ["Sales"]}),
+        )
+        .await;
+    assert!(
+        refused.contains(&expected) && !refused.contains("could not be reached"),
+        "{refused}"
+    );
+    assert!(sim.user("new.hire@acme.example", "draft").await.is_none());
 
     // Nothing half-done on the tenant.
     assert!(sim.user(user, "draft").await.is_some());
@@ -673,6 +686,74 @@ async fn concurrent_writes_through_two_replicas_meet_no_429() {
         .expect("json");
     assert!(log["by_status"].get("429").is_none(), "no 429: {log}");
     assert_eq!(log["by_route"]["PUT /api/v1/users/{id}"], 4, "{log}");
+}
+
+/// Two replicas reading one tenant while Redis is down, the simulator enforcing ZIA's limits
+/// (20 times faster, the real tenant's shape): each paces locally to its share of the budget
+/// (`[state] replicas = 2`), so together they still meet no 429.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_down_two_replicas_share_the_budget_and_meet_no_429() {
+    if redis_url("with_redis_down_two_replicas_share_the_budget_and_meet_no_429").is_none() {
+        return;
+    }
+    const SCALE: u32 = 20;
+    const READS: usize = 40;
+    let mut own = OwnRedis::start();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = zscaler_lifecycle_mcp::sim::Sim::start(zscaler_lifecycle_mcp::sim::SimOptions {
+        zia_limits: Some(zscaler_lifecycle_mcp::sim::ZiaLimits::documented().scaled(SCALE)),
+        ..Default::default()
+    })
+    .await
+    .expect("sim");
+    let url = format!("redis://127.0.0.1:{}", own.port);
+    let prefix = fresh_prefix();
+    let replica = || {
+        let c = sim.credentials().clone();
+        zscaler_lifecycle_mcp::provider::zia::ZiaProvider::new(
+            zscaler_lifecycle_mcp::provider::zia::ZiaConfig {
+                base_url: sim.base_url(),
+                auth: zscaler_lifecycle_mcp::provider::zia::ZiaAuth::Session {
+                    username: c.username,
+                    password: Secret::new(c.password),
+                    api_key: Secret::new(c.api_key),
+                },
+                timeout: Duration::from_secs(10),
+                rate_limits: Some(
+                    zscaler_lifecycle_mcp::provider::zia::RateBudget::documented().scaled(SCALE),
+                ),
+                session_timeout: zscaler_lifecycle_mcp::provider::zia::DEFAULT_SESSION_TIMEOUT,
+            },
+        )
+        .expect("provider")
+        // Every read must reach the tenant: no directory cache.
+        .with_cache_ttl(Duration::ZERO)
+        .with_shared_state(redis(&url, &prefix), &sim.base_url())
+        .with_replicas(2)
+    };
+    let (a, b) = (replica(), replica());
+    use zscaler_lifecycle_mcp::provider::Provider;
+    // Both logged in while Redis was up; then it goes away.
+    a.list_departments().await.expect("a reads");
+    b.list_departments().await.expect("b reads");
+    own.kill();
+    let reads = |p: zscaler_lifecycle_mcp::provider::zia::ZiaProvider| async move {
+        for _ in 0..READS {
+            p.list_groups().await?;
+        }
+        Ok::<(), zscaler_lifecycle_mcp::provider::ProviderError>(())
+    };
+    let (ra, rb) = tokio::join!(reads(a), reads(b));
+    ra.expect("replica A reads without Redis");
+    rb.expect("replica B reads without Redis");
+    let log: Value = reqwest::get(format!("{}/__sim/requests", sim.base_url()))
+        .await
+        .expect("sim")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(log["by_route"]["GET /api/v1/groups"], 2 * READS, "{log}");
+    assert!(log["by_status"].get("429").is_none(), "no 429: {log}");
 }
 
 const HTTP_TOKEN: &str = "replica-test-token-0123456789";

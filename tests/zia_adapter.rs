@@ -1078,3 +1078,241 @@ async fn a_oneapi_token_renewed_while_changes_are_staged_is_reported_as_activati
     assert_eq!(sessions(http.clone()).await, 1, "only the renewed token's");
     assert!(p.take_notices().is_empty(), "told once");
 }
+
+/// The simulator faults that apply a write and then lose or spoil its answer.
+const SPOILT_ANSWERS: [&str; 7] = [
+    "apply_then_reset",
+    "apply_then_timeout",
+    "apply_then_cut",
+    "apply_then_html",
+    "apply_then_empty",
+    "apply_then_truncated",
+    "apply_then_error_body",
+];
+
+/// A fault on `route` of `kind`: a timeout holds the answer past the client's 1 s timeout.
+fn spoil(route: &str, kind: &str, status: Option<u16>) -> Value {
+    let mut f = serde_json::json!({"route": route, "kind": kind});
+    if kind == "apply_then_timeout" {
+        f["latency_ms"] = 3_000.into();
+    }
+    if let Some(s) = status {
+        f["status"] = s.into();
+    }
+    f
+}
+
+/// Unpaced, with a 1 s request timeout: the timeouts of the spoilt-answer faults stay short.
+fn impatient_provider(sim: &Sim) -> ZiaProvider {
+    let c = sim.credentials().clone();
+    ZiaProvider::new(ZiaConfig {
+        base_url: sim.base_url(),
+        auth: ZiaAuth::Session {
+            username: c.username,
+            password: Secret::new(c.password),
+            api_key: Secret::new(c.api_key),
+        },
+        timeout: Duration::from_secs(1),
+        rate_limits: None,
+        session_timeout: zscaler_lifecycle_mcp::provider::zia::DEFAULT_SESSION_TIMEOUT,
+    })
+    .expect("provider")
+}
+
+async fn draft_user(sim: &Sim, http: &reqwest::Client, id: &str) -> Option<Value> {
+    let r = http
+        .get(format!("{}/__sim/users/{id}", sim.base_url()))
+        .send()
+        .await
+        .expect("sim");
+    if r.status() == 404 {
+        return None;
+    }
+    Some(r.json().await.expect("json"))
+}
+
+fn assert_unknown<T: std::fmt::Debug>(what: &str, r: Result<T, ProviderError>) {
+    match r {
+        Err(ProviderError::OutcomeUnknown { message }) => {
+            assert!(
+                message.contains(" /"),
+                "{what}: the message names the request: {message}"
+            )
+        }
+        other => panic!("{what}: expected OutcomeUnknown, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn writes_whose_answer_is_lost_or_unreadable_are_unknown_yet_applied_and_never_resent() {
+    let (sim, _, http) = setup().await;
+    let p = impatient_provider(&sim);
+    let sales = DepartmentRef {
+        id: "77001".into(),
+        name: "Sales".into(),
+    };
+    let post_users = |c: &Value| c["by_route"]["POST /api/v1/users"].as_u64().unwrap_or(0);
+
+    // POST /users: the account exists although the answer never said so.
+    for (i, kind) in SPOILT_ANSWERS.iter().enumerate() {
+        inject(&sim, &http, spoil("POST /api/v1/users", kind, None)).await;
+        let before = post_users(&counters(&sim, &http).await);
+        let email = format!("lost.answer.{i}@acme.example");
+        let r = p
+            .create_user(&NewUser {
+                name: format!("Lost Answer {i}"),
+                email: email.clone(),
+                department: Some(sales.clone()),
+                groups: vec![],
+                comments: None,
+                password: None,
+            })
+            .await;
+        assert_unknown(kind, r);
+        assert_eq!(
+            sim_users_with_email(&sim, &http, &email).await.len(),
+            1,
+            "{kind}: the simulator applied the create"
+        );
+        assert_eq!(
+            post_users(&counters(&sim, &http).await),
+            before + 1,
+            "{kind}: a write with an unknown outcome is never resent"
+        );
+    }
+
+    // PUT /users/{id}: the membership changed.
+    let groups = p.list_groups().await.expect("groups");
+    let jane = p
+        .find_users_by_email("jane.doe@acme.example")
+        .await
+        .expect("find")
+        .remove(0);
+    let others: Vec<_> = groups
+        .iter()
+        .filter(|g| !jane.groups.iter().any(|m| m.id == g.id))
+        .collect();
+    for (kind, g) in SPOILT_ANSWERS.iter().zip(&others) {
+        inject(&sim, &http, spoil("PUT /api/v1/users/{id}", kind, None)).await;
+        let r = p
+            .change_groups(
+                &jane.id,
+                &[GroupRef {
+                    id: g.id.clone(),
+                    name: g.name.clone(),
+                }],
+                &[],
+            )
+            .await;
+        assert_unknown(kind, r);
+        let now = draft_user(&sim, &http, &jane.id).await.expect("jane");
+        assert!(
+            now["groups"].as_array().is_some_and(|a| a
+                .iter()
+                .any(|x| x["id"].as_i64().is_some_and(|n| n.to_string() == g.id))),
+            "{kind}: the simulator applied the change: {now}"
+        );
+    }
+
+    // DELETE /users/{id} answers 204: the faults that spoil a body are given a 200.
+    let victims = p
+        .list_users(
+            &UserFilter::default(),
+            &PageRequest {
+                cursor: None,
+                limit: 10_000,
+            },
+        )
+        .await
+        .expect("list")
+        .items;
+    let mut victims = victims
+        .into_iter()
+        .filter(|u| u.email.starts_with("lost.answer."))
+        .map(|u| u.id);
+    for (kind, status) in [
+        ("apply_then_reset", None),
+        ("apply_then_timeout", None),
+        ("apply_then_cut", Some(200)),
+        ("apply_then_html", Some(200)),
+        ("apply_then_error_body", Some(200)),
+    ] {
+        let id = victims.next().expect("a user to delete");
+        inject(
+            &sim,
+            &http,
+            spoil("DELETE /api/v1/users/{id}", kind, status),
+        )
+        .await;
+        assert_unknown(kind, p.delete_user(&id).await);
+        assert!(
+            draft_user(&sim, &http, &id).await.is_none(),
+            "{kind}: the simulator applied the delete"
+        );
+    }
+
+    // POST /users/bulkDelete answers {"ids": [...]}.
+    let mut rest: Vec<String> = victims.collect();
+    for (i, kind) in SPOILT_ANSWERS.iter().enumerate() {
+        let email = format!("bulk.victim.{i}@acme.example");
+        let u = p
+            .create_user(&NewUser {
+                name: format!("Bulk Victim {i}"),
+                email,
+                department: Some(sales.clone()),
+                groups: vec![],
+                comments: None,
+                password: None,
+            })
+            .await
+            .expect("create");
+        rest.push(u.id.clone());
+        inject(
+            &sim,
+            &http,
+            spoil("POST /api/v1/users/bulkDelete", kind, None),
+        )
+        .await;
+        assert_unknown(kind, p.delete_users(std::slice::from_ref(&u.id)).await);
+        assert!(
+            draft_user(&sim, &http, &u.id).await.is_none(),
+            "{kind}: the simulator applied the bulk delete"
+        );
+    }
+
+    // POST /status/activate: the staged changes went live.
+    for kind in SPOILT_ANSWERS {
+        let email = format!("activated.{kind}@acme.example");
+        p.create_user(&NewUser {
+            name: "Staged".into(),
+            email: email.clone(),
+            department: Some(sales.clone()),
+            groups: vec![],
+            comments: None,
+            password: None,
+        })
+        .await
+        .expect("create");
+        inject(
+            &sim,
+            &http,
+            spoil("POST /api/v1/status/activate", kind, None),
+        )
+        .await;
+        assert_unknown(kind, p.activate().await);
+        let live = http
+            .get(format!("{}/__sim/users", sim.base_url()))
+            .query(&[("email", email.as_str()), ("view", "live")])
+            .send()
+            .await
+            .expect("sim")
+            .json::<Value>()
+            .await
+            .expect("json");
+        assert_eq!(
+            live.as_array().map(Vec::len),
+            Some(1),
+            "{kind}: the simulator activated"
+        );
+    }
+}

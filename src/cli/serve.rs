@@ -12,7 +12,7 @@ pub async fn run(config: Option<&Path>) -> anyhow::Result<ExitCode> {
     let server = LifecycleServer::new(running.app.clone());
     let tasks = server.tasks().clone();
     let service = server
-        .serve(rmcp::transport::stdio())
+        .serve(zscaler_lifecycle_mcp::mcp::frames::stdio())
         .await
         .context("starting the stdio transport")?;
     tracing::info!("serving MCP on stdio");

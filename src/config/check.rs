@@ -15,6 +15,7 @@ use super::{
 };
 use crate::guard::policy::check_glob;
 use crate::ops::catalog;
+use crate::provider::zia::{CLOUDS, cloud_base_url};
 
 /// One step of a key path: a table key or an array index.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +41,11 @@ impl Problem {
             path,
             message: message.into(),
         }
+    }
+
+    /// A problem at a path of table keys.
+    pub fn at_keys(path: &[&str], message: impl Into<String>) -> Self {
+        Self::at(path.iter().map(|k| key(k)).collect(), message)
     }
 
     /// `policy.confirm_tools[0]`, as a person finds it in the file.
@@ -205,6 +211,13 @@ fn connection(name: &str, c: &ConnectionConfig, out: &mut Vec<Problem>) {
             "'all' is reserved for 'every connection'; pick another connection name",
         ));
     }
+    for (field, url) in [("base_url", &c.base_url), ("token_url", &c.token_url)] {
+        if let Some(url) = url
+            && let Err(why) = http_url(url)
+        {
+            out.push(Problem::at(at(field), why));
+        }
+    }
     match c.kind {
         ConnectionKind::Zia if c.auth == ZiaAuthKind::Oneapi => {
             if c.vanity_domain.is_none() && c.token_url.is_none() {
@@ -212,6 +225,11 @@ fn connection(name: &str, c: &ConnectionConfig, out: &mut Vec<Problem>) {
                     at("auth"),
                     "auth = \"oneapi\" needs vanity_domain (the ZIdentity vanity domain, e.g. \"acme\") or token_url",
                 ));
+            }
+            if let Some(cloud) = &c.cloud
+                && let Err(why) = oneapi_cloud(cloud)
+            {
+                out.push(Problem::at(at("cloud"), why));
             }
         }
         ConnectionKind::Zia => {
@@ -221,12 +239,22 @@ fn connection(name: &str, c: &ConnectionConfig, out: &mut Vec<Problem>) {
                     "kind = \"zia\" needs cloud (e.g. \"zscalertwo\") or base_url",
                 ));
             }
+            if let (Some(cloud), None) = (&c.cloud, &c.base_url)
+                && cloud_base_url(cloud).is_none()
+            {
+                out.push(Problem::at(
+                    at("cloud"),
+                    format!(
+                        "unknown cloud '{cloud}'; use one of {}, or set base_url",
+                        CLOUDS.join(", ")
+                    ),
+                ));
+            }
         }
         ConnectionKind::ZiaScim | ConnectionKind::ZpaScim => {
-            let url = c.base_url.as_deref().map(str::trim).unwrap_or("");
-            if !(url.starts_with("https://") || url.starts_with("http://")) {
+            if c.base_url.is_none() {
                 out.push(Problem::at(
-                    at(if c.base_url.is_some() { "base_url" } else { "kind" }),
+                    at("kind"),
                     "SCIM connections need base_url: copy the SCIM endpoint from the admin portal (e.g. https://scim1.private.zscaler.com/scim/1/<idpId>/v2)",
                 ));
             }
@@ -275,6 +303,45 @@ fn connection(name: &str, c: &ConnectionConfig, out: &mut Vec<Problem>) {
             secret_ref(r, at(field), out);
         }
     }
+}
+
+/// An API URL must be `http(s)://host...`: anything else fails at the first call, far from
+/// the file.
+fn http_url(text: &str) -> Result<(), String> {
+    let example = "e.g. https://zsapi.zscalertwo.net";
+    let url = url::Url::parse(text.trim())
+        .map_err(|e| format!("'{text}' is not a URL ({e}); write it in full, {example}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "'{text}' must start with https:// (or http://), not {}:",
+            url.scheme()
+        ));
+    }
+    // The URL parser forgives `https:/host` and `https:///host`; a person meant something else.
+    let after_scheme = text.trim().split_once("://").map(|(_, rest)| rest);
+    if url.host_str().is_none_or(str::is_empty)
+        || after_scheme.is_none_or(|rest| rest.is_empty() || rest.starts_with('/'))
+    {
+        return Err(format!("'{text}' names no host; {example}"));
+    }
+    Ok(())
+}
+
+/// A OneAPI cloud names a ZIdentity cloud (`production`, `beta`, `gov`, `govus`), which goes
+/// into host names; a legacy ZIA cloud name there is a common slip.
+fn oneapi_cloud(cloud: &str) -> Result<(), String> {
+    let c = cloud.trim();
+    if cloud_base_url(c).is_some() {
+        return Err(format!(
+            "'{cloud}' is a legacy ZIA cloud, not a OneAPI cloud: with auth = \"oneapi\" use production (the default), beta, gov or govus — or auth = \"session\" for the legacy login"
+        ));
+    }
+    if c.is_empty() || !c.chars().all(|ch| ch.is_ascii_alphanumeric()) {
+        return Err(format!(
+            "unknown OneAPI cloud '{cloud}'; use production (the default), beta, gov or govus"
+        ));
+    }
+    Ok(())
 }
 
 fn secret_ref(r: &SecretRef, path: Vec<Seg>, out: &mut Vec<Problem>) {
@@ -348,6 +415,12 @@ fn state(config: &Config, out: &mut Vec<Problem>) {
     }
     if s.timeout_ms == 0 {
         out.push(Problem::at(at("timeout_ms"), "must be at least 1"));
+    }
+    if s.replicas == 0 {
+        out.push(Problem::at(
+            at("replicas"),
+            "must be at least 1 (the number of replicas serving the same tenants)",
+        ));
     }
 }
 
@@ -577,6 +650,20 @@ pub(super) fn state_rules(schema: &mut Schema) {
     }
 }
 
+/// A regular expression matching `word` in any letter case (JSON Schema patterns have no
+/// case-insensitive flag; the parser compares clouds case-insensitively).
+fn any_case(word: &str) -> String {
+    word.chars()
+        .map(|c| {
+            if c.is_ascii_alphabetic() {
+                format!("[{}{}]", c.to_ascii_lowercase(), c.to_ascii_uppercase())
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// `[server]`: a syslog socket only with `journal_syslog = true`.
 pub(super) fn server_rules(schema: &mut Schema) {
     schema.insert(
@@ -595,12 +682,38 @@ pub(super) fn journal_key_rules(schema: &mut Schema) {
 
 /// A connection's requirements per kind, as the parser applies them.
 pub(super) fn connection_rules(schema: &mut Schema) {
+    let legacy_cloud = format!("^\\s*({})\\s*$", CLOUDS.map(any_case).join("|"));
+    // http(s), then a host: what `http_url` accepts.
+    let url_pattern = "^\\s*[Hh][Tt][Tt][Pp][Ss]?://[^/\\s?#:@]\\S*\\s*$";
+    for field in ["base_url", "token_url"] {
+        if let Some(p) = schema
+            .get_mut("properties")
+            .and_then(|p| p.get_mut(field))
+            .and_then(|v| v.as_object_mut())
+        {
+            p.insert("pattern".into(), json!(url_pattern));
+        }
+    }
     schema.insert(
         "allOf".into(),
         json!([
             {
                 "if": {"properties": {"kind": {"const": "zia"}, "auth": {"not": {"const": "oneapi"}}}},
                 "then": {"anyOf": [{"required": ["cloud"]}, {"required": ["base_url"]}]}
+            },
+            {
+                "if": {
+                    "properties": {"kind": {"const": "zia"}, "auth": {"not": {"const": "oneapi"}}},
+                    "not": {"required": ["base_url"]}
+                },
+                "then": {"properties": {"cloud": {"pattern": legacy_cloud}}}
+            },
+            {
+                "if": {"properties": {"kind": {"const": "zia"}, "auth": {"const": "oneapi"}}, "required": ["auth"]},
+                "then": {"properties": {"cloud": {
+                    "pattern": "^\\s*[A-Za-z0-9]+\\s*$",
+                    "not": {"pattern": legacy_cloud}
+                }}}
             },
             {
                 "if": {"properties": {"kind": {"const": "zia"}, "auth": {"const": "oneapi"}}, "required": ["auth"]},
@@ -630,7 +743,7 @@ mod tests {
             .to_string()
     }
 
-    const BASE: &str = "[connections.a]\nkind = \"zia\"\ncloud = \"x\"\n";
+    const BASE: &str = "[connections.a]\nkind = \"zia\"\ncloud = \"zscalertwo\"\n";
 
     #[test]
     fn semantic_errors_name_the_line_and_the_key() {

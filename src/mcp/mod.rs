@@ -4,6 +4,7 @@
 pub mod client_log;
 pub mod completion;
 pub mod confirm;
+pub mod frames;
 pub mod http;
 pub mod legacy_sse;
 pub mod prompts;

@@ -24,6 +24,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use tracing::Instrument;
 
+use crate::ops::args::Bounded;
 use crate::ops::audit::{AuditArgs, AuditResult};
 use crate::ops::read::{
     GetUserArgs, GetUserResult, ListGroupsArgs, ListGroupsResult, ListUsersArgs, ListUsersResult,
@@ -327,6 +328,7 @@ impl LifecycleServer {
         &self,
         Parameters(args): Parameters<ListUsersArgs>,
     ) -> Result<Json<ListUsersResult>, String> {
+        args.check_bounds().map_err(|e| e.0)?;
         read::list_users(&self.app, args)
             .await
             .map(Json)
@@ -344,6 +346,7 @@ impl LifecycleServer {
         &self,
         Parameters(args): Parameters<GetUserArgs>,
     ) -> Result<Json<GetUserResult>, String> {
+        args.check_bounds().map_err(|e| e.0)?;
         read::get_user(&self.app, args)
             .await
             .map(Json)
@@ -361,6 +364,7 @@ impl LifecycleServer {
         &self,
         Parameters(args): Parameters<ListGroupsArgs>,
     ) -> Result<Json<ListGroupsResult>, String> {
+        args.check_bounds().map_err(|e| e.0)?;
         read::list_groups(&self.app, args)
             .await
             .map(Json)
@@ -381,6 +385,7 @@ impl LifecycleServer {
         InputResponses(responses): InputResponses,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, String> {
+        args.check_bounds().map_err(|e| e.0)?;
         // Asks a human only where policy.confirm_tools names create_user.
         self.guarded("create_user", state, responses, ctx, |app, who, confirmer| async move {
             write::create_user(&app, &who, &confirmer, args).await
@@ -402,6 +407,7 @@ impl LifecycleServer {
         InputResponses(responses): InputResponses,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, String> {
+        args.check_bounds().map_err(|e| e.0)?;
         // Asks a human only where policy.confirm_tools names add_to_group.
         self.guarded("add_to_group", state, responses, ctx, |app, who, confirmer| async move {
             write::add_to_group(&app, &who, &confirmer, args).await
@@ -423,6 +429,7 @@ impl LifecycleServer {
         InputResponses(responses): InputResponses,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, String> {
+        args.check_bounds().map_err(|e| e.0)?;
         self.guarded(
             "remove_from_group",
             state,
@@ -449,6 +456,7 @@ impl LifecycleServer {
         InputResponses(responses): InputResponses,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, String> {
+        args.check_bounds().map_err(|e| e.0)?;
         self.guarded("deactivate", state, responses, ctx, |app, who, confirmer| async move {
             write::deactivate(&app, &who, &confirmer, args).await
         })
@@ -466,6 +474,7 @@ impl LifecycleServer {
         &self,
         Parameters(args): Parameters<PendingChangesArgs>,
     ) -> Result<Json<PendingChangesResult>, String> {
+        args.check_bounds().map_err(|e| e.0)?;
         read::pending_changes(&self.app, args)
             .await
             .map(Json)
@@ -486,6 +495,7 @@ impl LifecycleServer {
         InputResponses(responses): InputResponses,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, String> {
+        args.check_bounds().map_err(|e| e.0)?;
         self.guarded(
             "activate_changes",
             state,
@@ -510,6 +520,7 @@ impl LifecycleServer {
         Parameters(args): Parameters<AuditArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, String> {
+        args.check_bounds().map_err(|e| e.0)?;
         let progress = McpProgress {
             peer: ctx.peer.clone(),
             token: ctx.meta.get_progress_token(),

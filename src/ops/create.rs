@@ -31,6 +31,12 @@ fn check_email(conn: &Connection, email: &str) -> Result<(), ToolError> {
     if email.len() > 127 {
         return bad("ZIA allows at most 127 characters");
     }
+    // A bidirectional override or a zero-width character makes one address look like another.
+    if let Some(what) = super::args::describe_hidden(email, super::args::hidden_char) {
+        return Err(ToolError(format!(
+            "email {email:?} contains {what}, an invisible or direction-changing character; type the address again without it"
+        )));
+    }
     if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return bad("it contains spaces or control characters");
     }

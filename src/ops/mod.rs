@@ -3,6 +3,7 @@
 //! a remote client run exactly the same code.
 
 mod activate;
+pub mod args;
 pub mod audit;
 pub mod batch;
 pub mod catalog;
@@ -182,6 +183,11 @@ pub fn provider_error(conn: &str, what: &str, e: ProviderError) -> ToolError {
             "; the rest was not attempted — read the state back with get_user, then call again for what is missing"
         }
         ProviderError::Transport { .. } => "; the tenant could not be reached — call again later",
+        // The message names the store and says writes wait for it.
+        ProviderError::StateStore { .. } => "; nothing was sent to the tenant",
+        ProviderError::Config { .. } => {
+            "; nothing was sent — an administrator must fix the connection's settings (run `zscaler-lifecycle-mcp check`)"
+        }
         ProviderError::Api { .. } | ProviderError::Decode { .. } => "",
     };
     ToolError(format!("{what} failed on connection {conn}: {e}{next}"))

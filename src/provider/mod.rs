@@ -3,6 +3,7 @@
 //! Tool handlers and the guard only see this trait; providers know nothing of MCP. A new backend
 //! (SCIM, another IdP) is one new module implementing [`Provider`].
 
+pub mod outcome;
 pub mod retry;
 pub mod scim;
 pub mod zia;
@@ -92,6 +93,15 @@ pub enum ProviderError {
     /// The tenant could not be reached.
     #[error("connection failed: {message}")]
     Transport { message: String },
+    /// The state store shared by replicas (Redis) could not be used, so nothing was sent: the
+    /// tenant was never asked. The message names the store.
+    #[error("{message}")]
+    StateStore { message: String },
+    /// The connection's own settings cannot make a request (a URL that does not parse, an
+    /// HTTP client that cannot be built): calling again will not help; the configuration must
+    /// change.
+    #[error("the connection's configuration is unusable: {message}")]
+    Config { message: String },
     /// Any other API error, with the tenant's own code and message.
     #[error("API error {status}{}: {message}", code.as_deref().map(|c| format!(" {c}")).unwrap_or_default())]
     Api {

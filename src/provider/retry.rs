@@ -11,11 +11,21 @@ pub fn backoff(attempt: u32) -> Duration {
     jitter(Duration::from_millis(base))
 }
 
-/// ±25 % so that many clients backing off together do not retry in lock-step.
-pub fn jitter(d: Duration) -> Duration {
+/// ±25 % so that many clients backing off together do not retry in lock-step. Only for waits
+/// of our own choosing: a wait the tenant asked for goes through [`honour_retry_after`].
+fn jitter(d: Duration) -> Duration {
     use rand::Rng;
     let f: f64 = rand::rng().random_range(0.75..1.25);
     d.mul_f64(f)
+}
+
+/// The wait before repeating a request the tenant answered with `Retry-After`: what it asked
+/// for (at least `floor`), plus up to 25 % so that clients told the same time do not return in
+/// lock-step. Never less than asked: coming back early earns another 429.
+pub fn honour_retry_after(asked: Duration, floor: Duration) -> Duration {
+    use rand::Rng;
+    let f: f64 = rand::rng().random_range(1.0..1.25);
+    asked.max(floor).mul_f64(f)
 }
 
 /// Writes are never repeated after an unknown outcome: a second POST could create a twin.
@@ -62,8 +72,28 @@ mod tests {
         }
 
         #[test]
+        fn a_wait_the_tenant_asked_for_is_never_shortened(asked_ms in 0u64..3_600_000, floor_ms in 0u64..2_000) {
+            let asked = Duration::from_millis(asked_ms);
+            let floor = Duration::from_millis(floor_ms);
+            let wait = honour_retry_after(asked, floor);
+            proptest::prop_assert!(wait >= asked && wait >= floor, "{wait:?} < {asked:?} or {floor:?}");
+            proptest::prop_assert!(wait <= asked.max(floor).mul_f64(1.25), "{wait:?} too long for {asked:?}");
+        }
+
+        #[test]
         fn retry_after_reads_every_seconds_spelling(n in 0u64..10_000_000, unit in proptest::sample::select(vec!["", "s", " s", " seconds", "second", " sec"])) {
             proptest::prop_assert_eq!(parse_retry_after(&format!(" {n}{unit} ")), Some(Duration::from_secs(n)));
+        }
+    }
+
+    #[test]
+    fn retry_after_one_second_waits_at_least_one_second() {
+        for _ in 0..1_000 {
+            let wait = honour_retry_after(
+                parse_retry_after("1").expect("seconds"),
+                Duration::from_millis(500),
+            );
+            assert!(wait >= Duration::from_secs(1), "{wait:?}");
         }
     }
 

@@ -139,7 +139,7 @@ async fn record_request(State(state): State<Shared>, mut req: Request, next: Nex
             state.lock().log.record_dropped(route);
             return r;
         }
-        Outcome::PassThrough => match (state.lock().limiter.as_mut(), weight) {
+        Outcome::PassThrough | Outcome::Spoil => match (state.lock().limiter.as_mut(), weight) {
             (Some(l), Some(w)) => {
                 let style = l.style();
                 match l.admit(w, Instant::now()) {
@@ -157,7 +157,17 @@ async fn record_request(State(state): State<Shared>, mut req: Request, next: Nex
             if let Some((style, b)) = budget {
                 limits::decorate(&mut resp, style, b);
             }
-            resp
+            match &fault {
+                Some(f) if f.kind.applies_first() => {
+                    if f.kind.drops_after_applying() {
+                        // Logged now: the write is done, whenever the connection breaks.
+                        state.lock().log.record_dropped(route);
+                        return faults::spoil(f, resp, fault_response).await;
+                    }
+                    faults::spoil(f, resp, fault_response).await
+                }
+                _ => resp,
+            }
         }
     };
     let status = response.status().as_u16();

@@ -2,12 +2,14 @@
 //! delay it answers with its status, lets the request through (a pure latency fault), closes
 //! the connection without answering (`reset`), or holds the request and then closes
 //! (`timeout`). Network-level failures are what client retry and timeout code must survive,
-//! and a real tenant produces them under load.
+//! and a real tenant produces them under load. The `apply_then_*` kinds handle the request
+//! first (the write happens) and then lose or spoil its answer ([`spoil`]).
 
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::state::{Fault, FaultKind};
@@ -22,6 +24,8 @@ pub(crate) enum Outcome {
     Answer(Response),
     /// Handle the request normally (the fault only added latency).
     PassThrough,
+    /// Handle the request, then spoil its answer with [`spoil`].
+    Spoil,
     /// Drop the connection without an answer; the response carries no bytes the client can
     /// read, because its body fails before the head is flushed.
     Drop(Response),
@@ -57,6 +61,66 @@ pub(crate) async fn play(f: &Fault, render: fn(&Fault) -> Response) -> Outcome {
             }
             Outcome::PassThrough
         }
+        _ => Outcome::Spoil,
+    }
+}
+
+/// Spoils the answer of a request that was handled (the write applied) as an `apply_then_*`
+/// fault says ([`FaultKind::drops_after_applying`] tells which break the connection).
+pub(crate) async fn spoil(f: &Fault, real: Response, render: fn(&Fault) -> Response) -> Response {
+    let status = f
+        .status
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(real.status());
+    match f.kind {
+        FaultKind::ApplyThenReset => broken_response(),
+        FaultKind::ApplyThenTimeout => {
+            tokio::time::sleep(f.latency_ms.map_or(DEFAULT_TIMEOUT, Duration::from_millis)).await;
+            broken_response()
+        }
+        FaultKind::ApplyThenHtml => (
+            status,
+            [(CONTENT_TYPE, "text/html; charset=utf-8")],
+            "<!DOCTYPE html><html><head><title>Please wait</title></head><body><p>Your request is being processed.</p></body></html>",
+        )
+            .into_response(),
+        FaultKind::ApplyThenEmpty => {
+            (status, [(CONTENT_TYPE, "application/json")], Bytes::new()).into_response()
+        }
+        FaultKind::ApplyThenTruncated | FaultKind::ApplyThenCut => {
+            let content_type = real
+                .headers()
+                .get(CONTENT_TYPE)
+                .cloned()
+                .unwrap_or(HeaderValue::from_static("application/json"));
+            let body = axum::body::to_bytes(real.into_body(), usize::MAX)
+                .await
+                .unwrap_or_default();
+            let half = body.slice(..body.len() / 2);
+            let mut resp = if f.kind == FaultKind::ApplyThenCut {
+                let stream = futures::stream::iter([
+                    Ok::<Bytes, std::io::Error>(half),
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::ConnectionReset,
+                        "connection cut mid-answer by the simulator",
+                    )),
+                ]);
+                (status, Body::from_stream(stream)).into_response()
+            } else {
+                (status, half).into_response()
+            };
+            resp.headers_mut().insert(CONTENT_TYPE, content_type);
+            resp
+        }
+        FaultKind::ApplyThenErrorBody => {
+            let mut resp = render(f);
+            *resp.status_mut() = status;
+            resp
+        }
+        FaultKind::Answer
+        | FaultKind::Reset
+        | FaultKind::Timeout
+        | FaultKind::IgnorePaging => real,
     }
 }
 

@@ -123,6 +123,41 @@ pub(crate) enum FaultKind {
     /// Handle the request as if it had no `page` (native) or `startIndex` (SCIM) parameter,
     /// like a tenant or proxy that ignores paging and sends the first page every time.
     IgnorePaging,
+    /// The rest apply the write (handle the request normally), then lose or spoil its answer:
+    /// what a caller must report as "outcome unknown" and settle by reading back.
+    /// Close the connection instead of answering.
+    ApplyThenReset,
+    /// Hold the answer for `latency_ms` (default 60 s), then close without it.
+    ApplyThenTimeout,
+    /// Send the status line and half the body, then close the connection.
+    ApplyThenCut,
+    /// Answer an HTML page (a proxy's or a login page) with the write's status (or `status`).
+    ApplyThenHtml,
+    /// Answer an empty body with the write's status (or `status`).
+    ApplyThenEmpty,
+    /// Answer the first half of the real JSON body, complete at the HTTP level.
+    ApplyThenTruncated,
+    /// Answer the flavour's error object (ZIA `{code, message}`, SCIM Error) with the write's
+    /// success status (or `status`).
+    ApplyThenErrorBody,
+}
+
+impl FaultKind {
+    /// Whether the request is handled (applied) before the fault spoils its answer.
+    pub fn applies_first(self) -> bool {
+        !matches!(
+            self,
+            Self::Answer | Self::Reset | Self::Timeout | Self::IgnorePaging
+        )
+    }
+
+    /// Whether a fault that applies first then breaks the connection (logged as dropped).
+    pub fn drops_after_applying(self) -> bool {
+        matches!(
+            self,
+            Self::ApplyThenReset | Self::ApplyThenTimeout | Self::ApplyThenCut
+        )
+    }
 }
 
 fn one() -> u32 {

@@ -14,7 +14,10 @@ use serde_json::Value;
 
 use super::wire;
 use crate::provider::ProviderError;
-use crate::provider::retry::{backoff, is_write, jitter, parse_retry_after, without_url};
+use crate::provider::outcome::{ErrorShape, check_written};
+use crate::provider::retry::{
+    backoff, honour_retry_after, is_write, parse_retry_after, without_url,
+};
 use crate::secret::Secret;
 
 /// The media type RFC 7644 §3.1 asks for.
@@ -48,7 +51,7 @@ impl ScimClient {
             // A redirect could carry the bearer token somewhere it was never meant to go.
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| ProviderError::Transport {
+            .map_err(|e| ProviderError::Config {
                 message: format!("cannot build HTTP client: {e}"),
             })?;
         let pacer = requests_per_second
@@ -90,6 +93,12 @@ impl ScimClient {
             }
             let resp = match req.send().await {
                 Ok(r) => r,
+                // The request could not even be built (the URL): nothing was sent.
+                Err(e) if e.is_builder() => {
+                    return Err(ProviderError::Config {
+                        message: format!("{method} {path}: {}", without_url(&e)),
+                    });
+                }
                 Err(e) => {
                     let never_sent = e.is_connect();
                     if attempt < MAX_ATTEMPTS && (never_sent || !is_write(&method)) {
@@ -98,7 +107,10 @@ impl ScimClient {
                     }
                     if is_write(&method) && !never_sent {
                         return Err(ProviderError::OutcomeUnknown {
-                            message: format!("{method} {path}: {}", without_url(&e)),
+                            message: format!(
+                                "{method} {path} was sent but no answer came back ({})",
+                                without_url(&e)
+                            ),
                         });
                     }
                     return Err(ProviderError::Transport {
@@ -117,7 +129,8 @@ impl ScimClient {
                 Err(e) if is_write(&method) => {
                     return Err(ProviderError::OutcomeUnknown {
                         message: format!(
-                            "{method} {path}: reading the answer: {}",
+                            "{method} {path} answered HTTP {} but its body broke off ({})",
+                            status.as_u16(),
                             without_url(&e)
                         ),
                     });
@@ -134,6 +147,9 @@ impl ScimClient {
                 }
             };
             if status.is_success() {
+                if is_write(&method) {
+                    return check_written(&method, path, status, &bytes, ErrorShape::Scim);
+                }
                 if bytes.iter().all(u8::is_ascii_whitespace) {
                     return Ok(None);
                 }
@@ -158,7 +174,7 @@ impl ScimClient {
                         wait_ms = asked.as_millis() as u64,
                         "the SCIM server is rate limiting (HTTP 429); waiting before retrying"
                     );
-                    tokio::time::sleep(jitter(asked.max(Duration::from_millis(200)))).await;
+                    tokio::time::sleep(honour_retry_after(asked, Duration::from_millis(200))).await;
                     continue;
                 }
             }

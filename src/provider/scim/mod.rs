@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 use crate::model::{
     ActivationState, Department, Group, GroupRef, NewUser, Page, PageRequest, User, UserFilter,
 };
+use crate::provider::outcome::decoded_after_write;
 use crate::provider::{Capabilities, Provider, ProviderError, ProviderKind};
 use crate::secret::Secret;
 use client::ScimClient;
@@ -609,13 +610,18 @@ impl Provider for ScimProvider {
             body["schemas"] = json!([wire::USER_SCHEMA, wire::ENTERPRISE]);
             body[wire::ENTERPRISE] = json!({"department": d.name});
         }
-        let created = expect_body(
-            self.client
-                .send(Method::POST, "/Users", &[], Some(&body))
-                .await?,
+        // The created resource is expected back: without it (or unreadable) the outcome is
+        // unknown, since the server may have created the account.
+        let created = decoded_after_write(
+            expect_body(
+                self.client
+                    .send(Method::POST, "/Users", &[], Some(&body))
+                    .await?,
+                "POST /Users",
+            )
+            .and_then(wire::user),
             "POST /Users",
         )?;
-        let created = wire::user(created)?;
         for g in &user.groups {
             if let Err(e) = self.change_member(&g.id, &created.id, true).await {
                 return Err(ProviderError::Partial {

@@ -2,7 +2,7 @@
 //!
 //! Policy, in order: pace the request to the tenant's published limits; on an invalid session
 //! log in again once (surfacing it when staged changes were open); on 429 wait what the tenant
-//! asks (every Retry-After form) with jitter, failing fast past the ceiling; on the tenant-wide
+//! asks (every Retry-After form; jitter only lengthens it), failing fast past the ceiling; on the tenant-wide
 //! edit lock back off and retry; retry 5xx and connection failures only for reads. A write whose
 //! outcome is unknown is reported as unknown, never retried.
 //!
@@ -24,7 +24,10 @@ use super::oneapi::{OneApiCredentials, fetch_token};
 use super::pacing::{Pacer, RateBudget};
 use super::wire::WireError;
 use crate::provider::ProviderError;
-use crate::provider::retry::{backoff, is_write, jitter, parse_retry_after, without_url};
+use crate::provider::outcome::{ErrorShape, check_written, decoded_after_write};
+use crate::provider::retry::{
+    backoff, honour_retry_after, is_write, parse_retry_after, without_url,
+};
 use crate::secret::Secret;
 use crate::state::RedisState;
 use crate::state::lock::{LockError, TenantLock};
@@ -222,7 +225,7 @@ impl ZiaClient {
             .timeout(timeout)
             .user_agent(concat!("zscaler-lifecycle-mcp/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| ProviderError::Transport {
+            .map_err(|e| ProviderError::Config {
                 message: format!("cannot build HTTP client: {e}"),
             })?;
         Ok(Self {
@@ -255,6 +258,13 @@ impl ZiaClient {
         // One request at a time holds it: its timeout plus a margin for the answer.
         let ttl = self.timeout + Duration::from_secs(5);
         self.write_lock = Some(TenantLock::new(state, tenant, ttl));
+    }
+
+    /// How many replicas split the rate budget while the shared one (Redis) is unreachable.
+    pub fn set_replicas(&mut self, replicas: u32) {
+        if let Some(p) = self.pacer.take() {
+            self.pacer = Some(p.with_replicas(replicas));
+        }
     }
 
     /// Trusts the tenant's own counters over any hard-coded limit.
@@ -491,10 +501,16 @@ impl ZiaClient {
         }
         let resp = match req.send().await {
             Ok(r) => r,
+            // The request could not even be built (the URL): nothing was sent.
+            Err(e) if e.is_builder() => {
+                return Err(ProviderError::Config {
+                    message: format!("{method} {path}: {}", without_url(&e)),
+                });
+            }
             Err(e) if is_write(method) && !e.is_connect() => {
                 return Err(ProviderError::OutcomeUnknown {
                     message: format!(
-                        "{method} {path} sent but no answer came back ({})",
+                        "{method} {path} was sent but no answer came back ({})",
                         without_url(&e)
                     ),
                 });
@@ -519,10 +535,12 @@ impl ZiaClient {
         self.note_rate_headers(resp.headers());
         let bytes = match resp.bytes().await {
             Ok(b) => b,
-            Err(e) if is_write(method) && status.is_success() => {
+            // A write answered 2xx or 5xx whose body broke off: applied or not, nobody knows.
+            Err(e) if is_write(method) && (status.is_success() || status.is_server_error()) => {
                 return Err(ProviderError::OutcomeUnknown {
                     message: format!(
-                        "{method} {path} succeeded but its answer was cut off ({})",
+                        "{method} {path} answered HTTP {} but its body broke off ({})",
+                        status.as_u16(),
                         without_url(&e)
                     ),
                 });
@@ -562,7 +580,7 @@ impl ZiaClient {
                                 message: e.to_string(),
                             },
                             // Nothing was sent; safe to call again once Redis is back.
-                            LockError::State(s) => ProviderError::Transport {
+                            LockError::State(s) => ProviderError::StateStore {
                                 message: s.to_string(),
                             },
                         })?,
@@ -587,6 +605,9 @@ impl ZiaClient {
                 Err(e) => return Err(e),
             };
             if status.is_success() {
+                if is_write(&method) {
+                    check_written(&method, path, status, &bytes, ErrorShape::Zia)?;
+                }
                 return Ok(bytes);
             }
             let text = String::from_utf8_lossy(&bytes);
@@ -606,7 +627,7 @@ impl ZiaClient {
                 ProviderError::RateLimited { retry_after, .. } => {
                     // "0 seconds" means "now", but a burst right back gets another 429.
                     let asked = retry_after.unwrap_or_else(|| backoff(attempt));
-                    let wait = jitter(asked.max(Duration::from_millis(500)));
+                    let wait = honour_retry_after(asked, Duration::from_millis(500));
                     if asked > self.retry.ceiling {
                         return Err(ProviderError::RateLimited {
                             message: format!(
@@ -635,7 +656,7 @@ impl ZiaClient {
                 } if is_write(&method) => {
                     return Err(ProviderError::OutcomeUnknown {
                         message: format!(
-                            "{method} {path} answered HTTP {}: {message}; the change may or may not have been made",
+                            "{method} {path} answered HTTP {}: {message}",
                             status.as_u16()
                         ),
                     });
@@ -665,9 +686,13 @@ impl ZiaClient {
         body: Option<&Value>,
     ) -> Result<T, ProviderError> {
         let bytes = self.call(method.clone(), path, query, body).await?;
-        serde_json::from_slice(&bytes).map_err(|e| ProviderError::Decode {
+        let decoded = serde_json::from_slice(&bytes).map_err(|e| ProviderError::Decode {
             message: format!("{method} {path}: {e}"),
-        })
+        });
+        if is_write(&method) {
+            return decoded_after_write(decoded, &format!("{method} {path}"));
+        }
+        decoded
     }
 
     /// Ends the session. ZIA activates pending changes when a session ends.

@@ -32,6 +32,7 @@ pub use pacing::RateBudget;
 use crate::model::{
     ActivationState, Department, Group, GroupRef, NewUser, Page, PageRequest, User, UserFilter,
 };
+use crate::provider::outcome::decoded_after_write;
 use crate::provider::{Capabilities, Provider, ProviderError, ProviderKind};
 use client::ZiaClient;
 use cursor::Walk;
@@ -71,19 +72,21 @@ pub struct ZiaConfig {
     pub session_timeout: Duration,
 }
 
+/// The ZIA clouds of the legacy session login.
+pub const CLOUDS: [&str; 9] = [
+    "zscaler",
+    "zscalerone",
+    "zscalertwo",
+    "zscalerthree",
+    "zscloud",
+    "zscalerbeta",
+    "zscalergov",
+    "zscalerten",
+    "zspreview",
+];
+
 /// The API base URL of a ZIA cloud, as every official SDK builds it.
 pub fn cloud_base_url(cloud: &str) -> Option<String> {
-    const CLOUDS: [&str; 9] = [
-        "zscaler",
-        "zscalerone",
-        "zscalertwo",
-        "zscalerthree",
-        "zscloud",
-        "zscalerbeta",
-        "zscalergov",
-        "zscalerten",
-        "zspreview",
-    ];
     let c = cloud.trim().to_ascii_lowercase();
     if !CLOUDS.contains(&c.as_str()) {
         return None;
@@ -187,6 +190,13 @@ impl ZiaProvider {
     /// Shares this tenant's rate budget and write lock with other replicas through Redis.
     pub fn with_shared_state(mut self, state: crate::state::RedisState, base_url: &str) -> Self {
         self.client.share_state(state, base_url);
+        self
+    }
+
+    /// How many replicas serve this tenant: while Redis is unreachable, each paces its reads to
+    /// its share of the budget, so that together they still meet no 429.
+    pub fn with_replicas(mut self, replicas: u32) -> Self {
+        self.client.set_replicas(replicas);
         self
     }
 
@@ -324,6 +334,16 @@ impl ZiaProvider {
             Ok(v) => done(v),
             Err(e) if not_applied(e) => {}
             Err(_) => self.cache.users_unknown(),
+        }
+    }
+
+    /// Counts writes the tenant staged, or may have staged (outcome unknown): a session that
+    /// ends now would activate them.
+    fn count_staged<T>(&self, result: &Result<T, ProviderError>, n: usize) {
+        if matches!(result, Ok(_) | Err(ProviderError::OutcomeUnknown { .. })) {
+            for _ in 0..n {
+                self.client.staged_write();
+            }
         }
     }
 
@@ -647,8 +667,8 @@ impl Provider for ZiaProvider {
             .json(Method::POST, "/users", &[], Some(&body))
             .await;
         self.after_write(&created, |_| {});
-        let created = to_user(created?);
-        self.client.staged_write();
+        self.count_staged(&created, 1);
+        let created = decoded_after_write(to_user(created?), "POST /users");
         match &created {
             Ok(u) => self.cache.user_changed(u),
             Err(_) => self.cache.users_unknown(),
@@ -705,8 +725,8 @@ impl Provider for ZiaProvider {
             .json(Method::PUT, &format!("/users/{n}"), &[], Some(&raw))
             .await;
         self.after_write(&updated, |_| {});
-        let updated = to_user(updated?);
-        self.client.staged_write();
+        self.count_staged(&updated, 1);
+        let updated = decoded_after_write(to_user(updated?), "PUT /users/{id}");
         match &updated {
             Ok(u) => self.cache.user_changed(u),
             Err(_) => self.cache.users_unknown(),
@@ -721,9 +741,8 @@ impl Provider for ZiaProvider {
             .call(Method::DELETE, &format!("/users/{n}"), &[], None)
             .await;
         self.after_write(&done, |_| self.cache.user_gone(user_id));
-        done?;
-        self.client.staged_write();
-        Ok(())
+        self.count_staged(&done, 1);
+        done.map(drop)
     }
 
     async fn delete_users(&self, user_ids: &[String]) -> Result<(), ProviderError> {
@@ -747,10 +766,8 @@ impl Provider for ZiaProvider {
                     self.cache.user_gone(&id.to_string());
                 }
             });
+            self.count_staged(&done, chunk.len());
             done?;
-            for _ in chunk {
-                self.client.staged_write();
-            }
         }
         Ok(())
     }
@@ -799,7 +816,7 @@ impl Provider for ZiaProvider {
             .json(Method::POST, "/status/activate", &[], Some(&json!({})))
             .await?;
         self.client.activated();
-        parse_status(s.status)
+        decoded_after_write(parse_status(s.status), "POST /status/activate")
     }
 }
 

@@ -11,7 +11,9 @@
 //! Those limits are per tenant, not per process: with shared state (`[state] backend =
 //! "redis"`) the same budgets are kept in Redis ([`SharedBudget`]) so that replicas together
 //! stay inside them. If Redis cannot be reached, a write fails closed (nothing is sent) and a
-//! read falls back to this process's own limiter, so reads keep working.
+//! read falls back to this process's own limiter, so reads keep working. That limiter then
+//! keeps to this replica's share of the budget (`[state] replicas`): replicas that all fell
+//! back at once still stay inside the tenant's limit together.
 
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -38,21 +40,27 @@ struct Weight {
 }
 
 impl Weight {
-    fn new(name: String, key: &'static str, burst: Rate, per_hour: u32) -> Self {
+    /// `share`: how many processes split this budget when they pace locally (the shared
+    /// budget in Redis is always the whole of it).
+    fn new(name: String, key: &'static str, burst: Rate, per_hour: u32, share: u32) -> Self {
         // Evenly spaced, with a 2 % margin, and no burst: a tenant that counts "N per second"
         // over a sliding window refuses the (N+1)th request that a bursting limiter would let
         // through right after a full burst (seen against the simulator with two replicas).
         // Plus 2 ms a slot for the jitter between leaving here and reaching the tenant, which
         // matters only at high rates (a scaled simulator, a tenant granted more).
         let period = (burst.per / burst.count.max(1)).mul_f64(1.02) + Duration::from_millis(2);
-        let quota = Quota::with_period(period)
+        let share = share.max(1);
+        let quota = Quota::with_period(period * share)
             .unwrap_or_else(|| Quota::per_second(nz(1)))
             .allow_burst(nz(1));
+        let local_per_hour = nz(per_hour / share);
         Self {
             name,
             key,
             burst: RateLimiter::direct(quota),
-            hourly: RateLimiter::direct(Quota::per_hour(nz(per_hour)).allow_burst(nz(per_hour))),
+            hourly: RateLimiter::direct(
+                Quota::per_hour(local_per_hour).allow_burst(local_per_hour),
+            ),
             burst_rate: Rate {
                 count: 1,
                 per: period,
@@ -189,17 +197,30 @@ pub struct Pacer {
     ceiling: Duration,
     /// The tenant's budget shared with other replicas, when configured.
     shared: Option<SharedBudget>,
+    budget: RateBudget,
+    /// Until when reads skip the shared budget after Redis failed (each failed attempt costs
+    /// the Redis client's retries; reads pace locally meanwhile).
+    shared_down_until: std::sync::Mutex<Option<std::time::Instant>>,
 }
+
+/// How long reads pace locally after the shared budget failed, before trying Redis again.
+const SHARED_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 impl Pacer {
     /// Paces to `b`, failing fast when a wait would exceed `ceiling`.
     pub fn new(b: &RateBudget, ceiling: Duration) -> Self {
+        Self::with_share(b, ceiling, 1)
+    }
+
+    /// Like [`Pacer::new`], pacing locally to `1/share` of `b`.
+    fn with_share(b: &RateBudget, ceiling: Duration, share: u32) -> Self {
         Self {
             get: Weight::new(
                 format!("GET ({}/s, {}/h)", b.get_per_second, b.get_per_hour),
                 "get",
                 rate(b.get_per_second, 1),
                 b.get_per_hour,
+                share,
             ),
             write: Weight::new(
                 format!(
@@ -209,6 +230,7 @@ impl Pacer {
                 "write",
                 rate(b.write_per_second, 1),
                 b.write_per_hour,
+                share,
             ),
             delete: Weight::new(
                 format!(
@@ -218,6 +240,7 @@ impl Pacer {
                 "delete",
                 rate(b.delete_per_minute, 60),
                 b.delete_per_hour,
+                share,
             ),
             activate: Weight::new(
                 format!(
@@ -227,9 +250,12 @@ impl Pacer {
                 "activate",
                 rate(b.activate_per_minute, 60),
                 b.activate_per_hour,
+                share,
             ),
             ceiling,
             shared: None,
+            budget: *b,
+            shared_down_until: std::sync::Mutex::new(None),
         }
     }
 
@@ -237,6 +263,15 @@ impl Pacer {
     pub fn with_shared(mut self, budget: SharedBudget) -> Self {
         self.shared = Some(budget);
         self
+    }
+
+    /// How many replicas split the budget when Redis is unreachable and each paces on its own:
+    /// this process then keeps to `1/replicas` of it.
+    pub fn with_replicas(self, replicas: u32) -> Self {
+        Self {
+            shared: self.shared,
+            ..Self::with_share(&self.budget, self.ceiling, replicas)
+        }
     }
 
     fn too_long(&self, w: &Weight, wait: Duration) -> Option<ProviderError> {
@@ -268,12 +303,17 @@ impl Pacer {
                     tokio::time::sleep(wait).await;
                 }
                 Err(e) if *method == Method::GET => {
-                    tracing::warn!(error = %e, "shared rate budget unavailable; pacing this read locally");
+                    tracing::warn!(error = %e, "shared rate budget unavailable; pacing reads locally to this replica's share");
+                    *self
+                        .shared_down_until
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner()) =
+                        Some(std::time::Instant::now() + SHARED_RETRY_AFTER);
                     return Ok(false);
                 }
                 // Nothing was sent: the caller may safely try again once Redis is back.
                 Err(e) => {
-                    return Err(ProviderError::Transport {
+                    return Err(ProviderError::StateStore {
                         message: e.to_string(),
                     });
                 }
@@ -296,7 +336,14 @@ impl Pacer {
     /// Waits for a slot of this request's weight, or fails when the wait exceeds the ceiling.
     pub async fn acquire(&self, method: &Method, path: &str) -> Result<(), ProviderError> {
         let w = self.weight(method, path);
+        let shared_down = *method == Method::GET
+            && self
+                .shared_down_until
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_some_and(|until| std::time::Instant::now() < until);
         if let Some(budget) = &self.shared
+            && !shared_down
             && self.acquire_shared(budget, w, method).await?
         {
             return Ok(());

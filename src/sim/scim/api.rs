@@ -113,6 +113,19 @@ async fn entry(f: Flavour, state: Shared, req: Request) -> Response {
             Ok(answer) => answer.into_response(),
             Err(e) => e.into_response(),
         },
+        Outcome::Spoil => {
+            let real = match handle(f, &state, &parts, ep, body).await {
+                Ok(answer) => answer.into_response(),
+                Err(e) => e.into_response(),
+            };
+            let Some(fault) = &fault else { return real };
+            if fault.kind.drops_after_applying() {
+                // Logged now: the write is done, whenever the connection breaks.
+                state.lock().log.record_dropped(route);
+                return faults::spoil(fault, real, fault_response).await;
+            }
+            faults::spoil(fault, real, fault_response).await
+        }
     };
     let status = resp.status().as_u16();
     tracing::debug!(target: "sim", %route, status, "scim request");
