@@ -3,9 +3,11 @@
 //! Tool handlers and the guard only see this trait; providers know nothing of MCP. A new backend
 //! (SCIM, another IdP) is one new module implementing [`Provider`].
 
+pub mod oneapi;
 pub mod retry;
 pub mod scim;
 pub mod zia;
+pub mod zidentity;
 
 use std::time::Duration;
 

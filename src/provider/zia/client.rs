@@ -20,7 +20,7 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 use super::auth::{jsessionid, obfuscate_api_key};
-use super::oneapi::{OneApiCredentials, fetch_token};
+use crate::provider::oneapi::{OneApiCredentials, fetch_token};
 use super::pacing::{Pacer, RateBudget};
 use super::wire::WireError;
 use crate::provider::ProviderError;

@@ -1,0 +1,1 @@
+//! ZIdentity (placeholder)
