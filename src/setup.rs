@@ -11,8 +11,9 @@ use crate::guard::ledger::Ledger;
 use crate::guard::policy::Policy;
 use crate::guard::store::PlanStore;
 use crate::ops::{App, Connection};
+use crate::provider::oneapi;
 use crate::provider::scim::{ScimConfig, ScimFlavor, ScimProvider};
-use crate::provider::zia::{ZiaAuth, ZiaConfig, ZiaProvider, cloud_base_url, oneapi};
+use crate::provider::zia::{ZiaAuth, ZiaConfig, ZiaProvider, cloud_base_url};
 use crate::sim::{Sim, SimOptions};
 
 /// Why the application could not start; each message says what to fix.
@@ -147,6 +148,18 @@ fn private_key_pem(value: crate::secret::Secret) -> Result<crate::secret::Secret
         .map_err(|e| format!("private_key: neither PEM text nor a readable key file ({e})"))
 }
 
+/// A OneAPI connection's proof: its private key when one is configured, else its secret.
+fn oneapi_credential(
+    c: &crate::config::ConnectionConfig,
+) -> Result<oneapi::OneApiCredential, String> {
+    Ok(match &c.private_key {
+        Some(r) => {
+            oneapi::OneApiCredential::PrivateKey(private_key_pem(r.resolve("private_key")?)?)
+        }
+        None => oneapi::OneApiCredential::ClientSecret(c.client_secret.resolve("client_secret")?),
+    })
+}
+
 /// A native ZIA connection's settings (legacy session or OneAPI) and the key that names its
 /// tenant in a shared rate budget: the API base for a session, the token endpoint for OneAPI
 /// (whose gateway every tenant shares).
@@ -171,14 +184,7 @@ fn zia_config(
             auth: ZiaAuth::OneApi(oneapi::OneApiCredentials {
                 token_url: token_url.clone(),
                 client_id: c.client_id.resolve("client_id").map_err(&err)?,
-                credential: match &c.private_key {
-                    Some(r) => oneapi::OneApiCredential::PrivateKey(
-                        private_key_pem(r.resolve("private_key").map_err(&err)?).map_err(&err)?,
-                    ),
-                    None => oneapi::OneApiCredential::ClientSecret(
-                        c.client_secret.resolve("client_secret").map_err(&err)?,
-                    ),
-                },
+                credential: oneapi_credential(c).map_err(&err)?,
             }),
             timeout,
             rate_limits: c.rate_limits.budget(),
@@ -253,6 +259,14 @@ fn build(config: Config) -> Result<Running, SetupError> {
                 })
                 .map_err(|e| err(e.to_string()))?;
                 Arc::new(provider)
+            }
+            ConnectionKind::Zidentity => {
+                use crate::provider::zidentity::{ZidentityProvider, from_connection};
+                let cfg = from_connection(c, oneapi_credential(c).map_err(&err)?, |n| {
+                    std::env::var(n).ok()
+                })
+                .map_err(&err)?;
+                Arc::new(ZidentityProvider::new(cfg).map_err(|e| err(e.to_string()))?)
             }
         };
         connections.insert(

@@ -143,6 +143,15 @@ fn connection(name: &str, c: &ConnectionConfig, out: &mut Vec<Problem>) {
                 ));
             }
         }
+        // vanity_domain may come from ZSCALER_VANITY_DOMAIN: checked when the connection is built.
+        ConnectionKind::Zidentity => {
+            if matches!(c.rate_limits, super::RateLimits::Budget(_)) {
+                out.push(Problem::at(
+                    at("rate_limits"),
+                    "a ZIdentity connection takes rate_limits = true (pace to the announced 150/s and 10,000/min) or false, not a table of ZIA figures",
+                ));
+            }
+        }
         ConnectionKind::ZiaScim | ConnectionKind::ZpaScim => {
             let url = c.base_url.as_deref().map(str::trim).unwrap_or("");
             if !(url.starts_with("https://") || url.starts_with("http://")) {

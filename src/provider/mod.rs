@@ -29,6 +29,8 @@ pub enum ProviderKind {
     ZiaScim,
     /// ZPA SCIM 2.0 endpoint.
     ZpaScim,
+    /// ZIdentity admin API (OneAPI).
+    Zidentity,
 }
 
 /// What a backend can do, so tools can refuse early with a clear message instead of failing

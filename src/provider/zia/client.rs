@@ -20,10 +20,10 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 use super::auth::{jsessionid, obfuscate_api_key};
-use crate::provider::oneapi::{OneApiCredentials, fetch_token};
 use super::pacing::{Pacer, RateBudget};
 use super::wire::WireError;
 use crate::provider::ProviderError;
+use crate::provider::oneapi::{OneApiCredentials, fetch_token};
 use crate::provider::retry::{backoff, is_write, jitter, parse_retry_after, without_url};
 use crate::secret::Secret;
 use crate::state::RedisState;

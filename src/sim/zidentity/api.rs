@@ -214,8 +214,8 @@ fn too_many_requests(limits: ZidLimits, retry_after: u64) -> Response {
 /// The answer an injected fault stands for: its status with a ZIdentity error body (or its raw
 /// `body_text`), plus its `Retry-After` and other headers.
 fn fault_response(f: &Fault) -> Response {
-    let status = StatusCode::from_u16(f.status.unwrap_or(500))
-        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status =
+        StatusCode::from_u16(f.status.unwrap_or(500)).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut resp = match &f.body_text {
         Some(text) => (status, text.clone()).into_response(),
         None => (
@@ -329,9 +329,7 @@ async fn handle(
             Ok(Json(out).into_response())
         }
         (Method::DELETE, Endpoint::User(id)) => {
-            d.users
-                .remove(id)
-                .ok_or_else(|| user_not_found(id))?;
+            d.users.remove(id).ok_or_else(|| user_not_found(id))?;
             for g in d.groups.values_mut() {
                 g.members.remove(id);
             }
@@ -524,8 +522,7 @@ fn user_from_body(
             "The domain {domain} of loginName does not belong to the organisation"
         )));
     }
-    if d
-        .by_login(&login)
+    if d.by_login(&login)
         .is_some_and(|u| Some(u.id.as_str()) != existing)
     {
         return Err(ZidError::conflict(format!(
@@ -548,7 +545,10 @@ fn user_from_body(
         None | Some(Value::Null) => None,
         Some(Value::Object(o)) if o.is_empty() => None,
         Some(Value::Object(o)) => {
-            let id = o.get("id").and_then(Value::as_str).filter(|s| !s.is_empty());
+            let id = o
+                .get("id")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty());
             let name = o
                 .get("name")
                 .and_then(Value::as_str)
@@ -766,7 +766,11 @@ async fn sim_users(State(state): State<Shared>, RawQuery(q): RawQuery) -> Respon
         })
         .map(|u| {
             let mut v = user_json(u);
-            v["groups"] = json!(d.groups_of(&u.id).map(|g| g.name.clone()).collect::<Vec<_>>());
+            v["groups"] = json!(
+                d.groups_of(&u.id)
+                    .map(|g| g.name.clone())
+                    .collect::<Vec<_>>()
+            );
             v["adminRoles"] = json!(u.admin_roles);
             v
         })

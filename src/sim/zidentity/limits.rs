@@ -63,7 +63,11 @@ fn prune(log: &mut VecDeque<Instant>, now: Instant, per: Duration) {
 /// Whole seconds until the oldest entry leaves a window of `per` (at least 1).
 fn wait(log: &VecDeque<Instant>, now: Instant, per: Duration) -> u64 {
     log.front()
-        .map(|t| (per.saturating_sub(now.duration_since(*t))).as_secs_f64().ceil() as u64)
+        .map(|t| {
+            (per.saturating_sub(now.duration_since(*t)))
+                .as_secs_f64()
+                .ceil() as u64
+        })
         .unwrap_or(1)
         .max(1)
 }
@@ -132,7 +136,10 @@ mod tests {
                 reset_secs: 1
             }
         );
-        assert!(matches!(l.admit(t0), Admission::Admitted { remaining: 0, .. }));
+        assert!(matches!(
+            l.admit(t0),
+            Admission::Admitted { remaining: 0, .. }
+        ));
         assert_eq!(
             l.admit(t0),
             Admission::Refused {
@@ -140,7 +147,10 @@ mod tests {
             }
         );
         let t1 = t0 + Duration::from_millis(1100);
-        assert!(matches!(l.admit(t1), Admission::Admitted { remaining: 0, .. }));
+        assert!(matches!(
+            l.admit(t1),
+            Admission::Admitted { remaining: 0, .. }
+        ));
         // The minute window is full now: wait until the first request leaves it.
         match l.admit(t1 + Duration::from_millis(1100)) {
             Admission::Refused { retry_after_secs } => {

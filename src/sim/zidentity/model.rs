@@ -156,7 +156,10 @@ pub(crate) fn user_json(u: &ZidUser) -> Value {
     o.insert("status".into(), json!(u.status));
     o.insert("department".into(), id_name(u.department.as_ref()));
     o.insert("idp".into(), id_name(u.idp.as_ref()));
-    o.insert("customAttrsInfo".into(), Value::Object(u.custom_attrs.clone()));
+    o.insert(
+        "customAttrsInfo".into(),
+        Value::Object(u.custom_attrs.clone()),
+    );
     Value::Object(o)
 }
 

@@ -32,7 +32,12 @@ const GROUPS: [(&str, &str, bool, bool); 16] = [
     ("Legal", "Legal team", false, false),
     ("Quarantine", "Accounts under investigation", false, false),
     ("Service Accounts", "Non-human accounts", false, false),
-    ("Empty Project", "A project group nobody is in", false, false),
+    (
+        "Empty Project",
+        "A project group nobody is in",
+        false,
+        false,
+    ),
     (
         "Engineering (dynamic)",
         "Everyone whose department is Engineering",

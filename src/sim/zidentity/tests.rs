@@ -111,7 +111,10 @@ async fn users_page_by_offset_and_limit_with_links_until_the_last_page() {
     assert_eq!(first.json["pageSize"], 100);
     assert_eq!(first.json["records"].as_array().map(Vec::len), Some(100));
     let next = first.json["next_link"].as_str().expect("next_link");
-    assert!(next.ends_with("/admin/api/v1/users?limit=100&offset=100"), "{next}");
+    assert!(
+        next.ends_with("/admin/api/v1/users?limit=100&offset=100"),
+        "{next}"
+    );
     assert!(first.json.get("prev_link").is_none());
     // Follow next_link as the Python SDK does, as a full URL.
     let mut seen = 100;
@@ -138,7 +141,10 @@ async fn the_gateway_prefix_serves_the_same_directory_with_total_record() {
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json["totalRecord"], r.json["results_total"]);
     let next = r.json["next_link"].as_str().expect("next");
-    assert!(next.contains("/admin/api/v1/users"), "points at the admin path: {next}");
+    assert!(
+        next.contains("/admin/api/v1/users"),
+        "points at the admin path: {next}"
+    );
     assert!(!next.contains("/ziam/"), "{next}");
 }
 
@@ -161,10 +167,15 @@ async fn every_filter_spelling_filters() {
     let like = c.get("/users?displayName%5Blike%5D=break").await;
     assert_eq!(like.json["results_total"], 1);
     let mail = c.get("/users?primaryemail%5Blike%5D=VENDOR-MAIL").await;
-    assert_eq!(mail.json["records"][0]["loginName"], "old.vendor@vendor-mail.example");
+    assert_eq!(
+        mail.json["records"][0]["loginName"],
+        "old.vendor@vendor-mail.example"
+    );
     let login_like = c.get("/users?loginName%5Blike%5D=svc-").await;
     assert_eq!(login_like.json["results_total"], 1);
-    let domain = c.get("/users?domainName=acme-labs.example&limit=1000").await;
+    let domain = c
+        .get("/users?domainName=acme-labs.example&limit=1000")
+        .await;
     let n = domain.json["results_total"].as_u64().expect("n");
     assert!(n > 10, "{n}");
     // Unknown parameters are ignored, as recorded (`search=` did not filter).
@@ -203,20 +214,31 @@ async fn create_replace_disable_restore_and_delete_a_user() {
         )
         .await;
     assert_eq!(foreign.status, StatusCode::BAD_REQUEST);
-    assert!(foreign.json["message"].as_str().is_some_and(|m| m.contains("organisation")));
+    assert!(
+        foreign.json["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("organisation"))
+    );
     // Disable by replacing the whole record with status false, as the SDKs' update does.
     let mut rec = c.get(&format!("/users/{id}")).await.json;
     rec["status"] = json!(false);
-    let put = c.req(Method::PUT, &format!("/users/{id}"), Some(rec.clone())).await;
+    let put = c
+        .req(Method::PUT, &format!("/users/{id}"), Some(rec.clone()))
+        .await;
     assert_eq!(put.status, StatusCode::OK);
     assert_eq!(put.json["status"], false);
-    assert_eq!(put.json["department"]["name"], "Sales", "fields sent back are kept");
+    assert_eq!(
+        put.json["department"]["name"], "Sales",
+        "fields sent back are kept"
+    );
     rec["status"] = json!(true);
     let restored = c.req(Method::PUT, &format!("/users/{id}"), Some(rec)).await;
     assert_eq!(restored.json["status"], true);
     // A PUT that leaves the department out clears it: PUT replaces.
     let bare = json!({"loginName": "new.hire@acme.example", "displayName": "New Hire", "primaryEmail": "new.hire@acme.example"});
-    let cleared = c.req(Method::PUT, &format!("/users/{id}"), Some(bare)).await;
+    let cleared = c
+        .req(Method::PUT, &format!("/users/{id}"), Some(bare))
+        .await;
     assert_eq!(cleared.json["department"], json!({}));
     let del = c.req(Method::DELETE, &format!("/users/{id}"), None).await;
     assert_eq!(del.status, StatusCode::NO_CONTENT);
@@ -232,7 +254,11 @@ async fn group_members_are_added_and_removed_one_by_one_or_in_bulk() {
     let john = c.user_id("john.smith@acme.example").await;
     let contractors = c.group_id("Contractors").await;
     let add = c
-        .req(Method::POST, &format!("/groups/{contractors}/users/{jane}"), None)
+        .req(
+            Method::POST,
+            &format!("/groups/{contractors}/users/{jane}"),
+            None,
+        )
         .await;
     assert_eq!(add.status, StatusCode::OK);
     let bulk = c
@@ -252,13 +278,24 @@ async fn group_members_are_added_and_removed_one_by_one_or_in_bulk() {
         .iter()
         .filter_map(|g| g["name"].as_str())
         .collect();
-    assert!(names.contains(&"Contractors") && names.contains(&"Sales"), "{names:?}");
+    assert!(
+        names.contains(&"Contractors") && names.contains(&"Sales"),
+        "{names:?}"
+    );
     let remove = c
-        .req(Method::DELETE, &format!("/groups/{contractors}/users/{jane}"), None)
+        .req(
+            Method::DELETE,
+            &format!("/groups/{contractors}/users/{jane}"),
+            None,
+        )
         .await;
     assert_eq!(remove.status, StatusCode::NO_CONTENT);
     let again = c
-        .req(Method::DELETE, &format!("/groups/{contractors}/users/{jane}"), None)
+        .req(
+            Method::DELETE,
+            &format!("/groups/{contractors}/users/{jane}"),
+            None,
+        )
         .await;
     assert_eq!(again.status, StatusCode::NOT_FOUND);
     let unknown = c
@@ -273,7 +310,11 @@ async fn group_members_are_added_and_removed_one_by_one_or_in_bulk() {
     assert_eq!(after.json["results_total"], 2, "all or nothing");
     let dynamic = c.group_id("Engineering (dynamic)").await;
     let refused = c
-        .req(Method::POST, &format!("/groups/{dynamic}/users/{jane}"), None)
+        .req(
+            Method::POST,
+            &format!("/groups/{dynamic}/users/{jane}"),
+            None,
+        )
         .await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
     let replace = c
@@ -321,7 +362,10 @@ async fn tokens_are_required_and_expire() {
     assert_eq!(c.get("/users?limit=1").await.status, StatusCode::OK);
     let expired: Value = c
         .http
-        .post(format!("{}/__sim/zidentity/expire-tokens", c.sim.base_url()))
+        .post(format!(
+            "{}/__sim/zidentity/expire-tokens",
+            c.sim.base_url()
+        ))
         .send()
         .await
         .expect("send")
@@ -329,7 +373,10 @@ async fn tokens_are_required_and_expire() {
         .await
         .expect("json");
     assert_eq!(expired["expired"], 1);
-    assert_eq!(c.get("/users?limit=1").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        c.get("/users?limit=1").await.status,
+        StatusCode::UNAUTHORIZED
+    );
 
     // A token lives as long as its expires_in.
     let short = start_with(SimOptions {
@@ -339,7 +386,10 @@ async fn tokens_are_required_and_expire() {
     .await;
     assert_eq!(short.get("/users?limit=1").await.status, StatusCode::OK);
     tokio::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(short.get("/users?limit=1").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        short.get("/users?limit=1").await.status,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -385,7 +435,9 @@ async fn injected_faults_use_the_zidentity_error_shape() {
     let c = start().await;
     c.http
         .post(format!("{}/__sim/faults", c.sim.base_url()))
-        .json(&json!({"route": "GET /admin/api/v1/users", "status": 503, "retry_after_header": "2"}))
+        .json(
+            &json!({"route": "GET /admin/api/v1/users", "status": 503, "retry_after_header": "2"}),
+        )
         .send()
         .await
         .expect("fault");
@@ -414,14 +466,40 @@ async fn bad_input_is_a_clear_400_never_a_crash() {
     let c = start().await;
     for (method, path, body) in [
         (Method::POST, "/users", Some(json!([1, 2]))),
-        (Method::POST, "/users", Some(json!({"loginName": "no-at", "displayName": "x", "primaryEmail": "a@acme.example"}))),
-        (Method::POST, "/users", Some(json!({"loginName": "a@acme.example", "primaryEmail": "a@acme.example"}))),
-        (Method::POST, "/users", Some(json!({"loginName": "a@acme.example", "displayName": "A", "primaryEmail": "a@acme.example", "status": "yes"}))),
-        (Method::POST, "/users", Some(json!({"loginName": "a@acme.example", "displayName": "A", "primaryEmail": "a@acme.example", "department": {"id": "nope"}}))),
+        (
+            Method::POST,
+            "/users",
+            Some(
+                json!({"loginName": "no-at", "displayName": "x", "primaryEmail": "a@acme.example"}),
+            ),
+        ),
+        (
+            Method::POST,
+            "/users",
+            Some(json!({"loginName": "a@acme.example", "primaryEmail": "a@acme.example"})),
+        ),
+        (
+            Method::POST,
+            "/users",
+            Some(
+                json!({"loginName": "a@acme.example", "displayName": "A", "primaryEmail": "a@acme.example", "status": "yes"}),
+            ),
+        ),
+        (
+            Method::POST,
+            "/users",
+            Some(
+                json!({"loginName": "a@acme.example", "displayName": "A", "primaryEmail": "a@acme.example", "department": {"id": "nope"}}),
+            ),
+        ),
         (Method::GET, "/users?offset=-1", None),
     ] {
         let r = c.req(method.clone(), path, body.clone()).await;
-        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{method} {path} {body:?}");
+        assert_eq!(
+            r.status,
+            StatusCode::BAD_REQUEST,
+            "{method} {path} {body:?}"
+        );
         assert!(r.json["message"].is_string());
     }
     assert_eq!(c.get("/nothing/here").await.status, StatusCode::NOT_FOUND);
