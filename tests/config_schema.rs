@@ -68,7 +68,8 @@ async fn schema_and_parser_accept_and_refuse_the_same_files() {
         vec!["oneapi"],
         vec!["zia-scim"],
         vec!["zpa-scim"],
-        vec!["zia", "oneapi", "zia-scim", "zpa-scim"],
+        vec!["zidentity"],
+        vec!["zia", "oneapi", "zia-scim", "zpa-scim", "zidentity"],
     ] {
         let mut args = vec!["init"];
         for k in &kinds {
@@ -136,6 +137,11 @@ async fn schema_and_parser_accept_and_refuse_the_same_files() {
             format!("{BASE}api_key = {{ env = \"K\", file = \"/k\" }}\n"),
         ),
         ("timeout 0", format!("{BASE}timeout_secs = 0\n")),
+        (
+            "zidentity with ZIA rate figures",
+            "[connections.z]\nkind = \"zidentity\"\n[connections.z.rate_limits]\nget_per_second = 5\n"
+                .into(),
+        ),
         (
             "redis without url",
             format!("{BASE}[state]\nbackend = \"redis\"\n"),

@@ -414,6 +414,10 @@ pub(super) fn connection_rules(schema: &mut Schema) {
                 "then": {"anyOf": [{"required": ["vanity_domain"]}, {"required": ["token_url"]}]}
             },
             {
+                "if": {"properties": {"kind": {"const": "zidentity"}}},
+                "then": {"properties": {"rate_limits": {"type": "boolean"}}}
+            },
+            {
                 "if": {"properties": {"kind": {"enum": ["zia-scim", "zpa-scim"]}}},
                 "then": {
                     "required": ["base_url"],
