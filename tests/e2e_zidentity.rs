@@ -275,6 +275,27 @@ async fn deactivate_disables_by_default_and_deletes_only_when_asked() {
         journal.contains("john.smith@acme.example") && journal.contains("Engineering"),
         "the deleted account's snapshot is journaled"
     );
+    // Several accounts in one plan: each disabled, each read back.
+    let r = client
+        .ok(
+            "deactivate",
+            json!({"users": ["temp.contractor@acme.example", "old.vendor@vendor-mail.example"]}),
+        )
+        .await;
+    assert_eq!(r["status"], "executed", "{r}");
+    let outcomes = r["outcomes"].as_array().expect("per-user outcomes");
+    assert_eq!(outcomes.len(), 2, "{r}");
+    assert!(outcomes.iter().all(|o| o["outcome"] == "executed"), "{r}");
+    for who in [
+        "temp.contractor@acme.example",
+        "old.vendor@vendor-mail.example",
+    ] {
+        assert_eq!(
+            zid_user(&env, who).await.expect("kept")["status"],
+            false,
+            "{who}"
+        );
+    }
     client.close().await;
 
     // Without an inline channel the plan waits for a person; nothing changes before.

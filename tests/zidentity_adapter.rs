@@ -154,6 +154,87 @@ async fn lists_every_page_with_memberships_and_keeps_the_listing_consistent() {
 }
 
 #[tokio::test]
+async fn a_short_listing_reads_its_rows_groups_instead_of_every_group() {
+    let sim = sim().await;
+    let p = provider(&sim);
+    let page = p
+        .list_users(
+            &UserFilter::default(),
+            &PageRequest {
+                cursor: None,
+                limit: 5,
+            },
+        )
+        .await
+        .expect("page");
+    assert_eq!(page.items.len(), 5);
+    // Fewer rows than groups (16): five per-user reads, no group's member list.
+    assert_eq!(
+        requests(&sim, "GET /admin/api/v1/users/{id}/groups").await,
+        5
+    );
+    assert_eq!(
+        requests(&sim, "GET /admin/api/v1/groups/{id}/users").await,
+        0
+    );
+    assert!(page.items.iter().any(|u| !u.groups.is_empty()));
+    let bg = p
+        .list_users(
+            &UserFilter {
+                email_prefix: Some("breakglass@".into()),
+                ..UserFilter::default()
+            },
+            &PageRequest {
+                cursor: None,
+                limit: 1,
+            },
+        )
+        .await
+        .expect("breakglass")
+        .items
+        .remove(0);
+    assert_eq!(bg.groups.len(), 1);
+    assert_eq!(bg.groups[0].name, "Admins");
+    assert!(bg.admin);
+    let next = p
+        .list_users(
+            &UserFilter::default(),
+            &PageRequest {
+                cursor: page.next_cursor.clone(),
+                limit: 5,
+            },
+        )
+        .await
+        .expect("next");
+    assert_eq!(next.items.len(), 5);
+    assert!(
+        next.items
+            .iter()
+            .all(|u| !page.items.iter().any(|x| x.id == u.id)),
+        "the next slice starts after the first"
+    );
+    // The same rows whichever way their groups were read.
+    let long = p
+        .list_users(
+            &UserFilter::default(),
+            &PageRequest {
+                cursor: None,
+                limit: 10,
+            },
+        )
+        .await
+        .expect("long");
+    let mut short: Vec<_> = page.items.into_iter().chain(next.items).collect();
+    let mut long = long.items;
+    for v in [&mut short, &mut long] {
+        for u in v.iter_mut() {
+            u.groups.sort_by(|a, b| a.id.cmp(&b.id));
+        }
+    }
+    assert_eq!(short, long);
+}
+
+#[tokio::test]
 async fn each_filter_narrows_on_the_server_and_matches_exactly_here() {
     let sim = sim().await;
     let p = provider(&sim);

@@ -9,8 +9,8 @@
 //! it); server-side filters (`loginName`, `loginName[like]`, `displayName[like]`,
 //! `primaryEmail[like]`) only narrow the transfer, and exact matching stays client-side, since
 //! the SDKs disagree on their spelling and an ignored filter returns everyone; a user record has
-//! no groups, so memberships come from `/users/{id}/groups` (one user) or from each group's
-//! members (a listing); a user is disabled and restored by writing its whole record back with
+//! no groups, so memberships come from `/users/{id}/groups` (one user, or each row of a short
+//! listing) or from each group's members (a long listing, read once for all its pages); a user is disabled and restored by writing its whole record back with
 //! `status` changed; nothing is staged, so nothing waits for activation.
 
 mod client;
@@ -43,6 +43,8 @@ pub const MAX_PAGE: usize = 1000;
 const LISTING_TTL: Duration = Duration::from_secs(600);
 /// Listings whose memberships are kept at once (others are read again when paged).
 const LISTINGS_KEPT: usize = 4;
+/// Users whose groups are read at once when a listing reads them per row.
+const FILL_CONCURRENCY: usize = 8;
 
 /// Settings of one ZIdentity connection.
 pub struct ZidentityConfig {
@@ -185,9 +187,8 @@ impl ZidentityProvider {
         }
     }
 
-    /// Every membership, read group by group (a user record carries none).
-    async fn read_memberships(&self) -> Result<Memberships, ProviderError> {
-        let groups: Vec<WireGroup> = self.all("/groups", &[]).await?;
+    /// Every membership of `groups`, read group by group (a user record carries none).
+    async fn read_memberships(&self, groups: Vec<WireGroup>) -> Result<Memberships, ProviderError> {
         let mut m = Memberships::default();
         for g in groups {
             let admin = g.admin();
@@ -208,23 +209,31 @@ impl ZidentityProvider {
         Ok(m)
     }
 
-    /// The memberships for a listing: the ones read for `listing` when still kept, else read
-    /// now under a new listing number.
+    /// Where a listing's rows get their groups. A cursor's listing keeps the memberships read
+    /// at its first page. A new listing reads the groups (one page per 1,000), then either every
+    /// group's members, or, when fewer rows are asked for than there are groups and no group
+    /// filter needs them all, each returned row's own groups: whichever costs fewer requests.
     async fn memberships(
         &self,
         listing: Option<u64>,
-    ) -> Result<(u64, Arc<Memberships>), ProviderError> {
-        if let Some(n) = listing {
+        filter: &UserFilter,
+        limit: usize,
+    ) -> Result<Option<(u64, Arc<Memberships>)>, ProviderError> {
+        if let Some(n) = listing.filter(|n| *n > 0) {
             let l = self.listings.lock().unwrap_or_else(|p| p.into_inner());
             if let Some((_, _, m)) = l
                 .recent
                 .iter()
                 .find(|(id, at, _)| *id == n && at.elapsed() < LISTING_TTL)
             {
-                return Ok((n, m.clone()));
+                return Ok(Some((n, m.clone())));
             }
         }
-        let m = Arc::new(self.read_memberships().await?);
+        let groups: Vec<WireGroup> = self.all("/groups", &[]).await?;
+        if filter.group.is_none() && limit < groups.len() {
+            return Ok(None);
+        }
+        let m = Arc::new(self.read_memberships(groups).await?);
         let mut l = self.listings.lock().unwrap_or_else(|p| p.into_inner());
         l.next += 1;
         let n = l.next;
@@ -232,23 +241,15 @@ impl ZidentityProvider {
         while l.recent.len() > LISTINGS_KEPT {
             l.recent.pop_front();
         }
-        Ok((n, m))
+        Ok(Some((n, m)))
     }
 
-    /// One user as it is now: its record, its groups and whether it is an administrator (admin
-    /// entitlements of its own, or membership of a group with admin entitlements).
-    async fn complete(&self, w: WireUser) -> Result<User, ProviderError> {
-        let id = seg(&w.id()?)?;
-        let groups_path = format!("/users/{id}/groups");
-        let entitlements_path = format!("/users/{id}/admin-entitlements");
-        let (groups, entitlements) = tokio::try_join!(
-            self.all::<WireGroup>(&groups_path, &[]),
-            self.client.send(Method::GET, &entitlements_path, &[], None)
-        )?;
-        let mut admin = entitlements
-            .as_ref()
-            .and_then(Value::as_array)
-            .is_some_and(|a| !a.is_empty());
+    /// A user's groups and whether one of them carries admin entitlements.
+    async fn groups_of(&self, user_id: &str) -> Result<(Vec<GroupRef>, bool), ProviderError> {
+        let groups: Vec<WireGroup> = self
+            .all(&format!("/users/{}/groups", seg(user_id)?), &[])
+            .await?;
+        let mut admin = false;
         let mut refs = Vec::with_capacity(groups.len());
         for g in groups {
             admin |= g.admin();
@@ -258,7 +259,42 @@ impl ZidentityProvider {
                 name: g.name,
             });
         }
-        w.into_user(refs, admin)
+        Ok((refs, admin))
+    }
+
+    /// Fills the groups of rows read without them, a few users at a time.
+    async fn fill_groups(&self, users: &mut [User]) -> Result<(), ProviderError> {
+        use futures::StreamExt;
+        let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
+        let found: Vec<Result<(Vec<GroupRef>, bool), ProviderError>> = futures::stream::iter(
+            ids.into_iter()
+                .map(|id| async move { self.groups_of(&id).await }),
+        )
+        .buffered(FILL_CONCURRENCY)
+        .collect()
+        .await;
+        for (u, r) in users.iter_mut().zip(found) {
+            let (groups, admin) = r?;
+            u.groups = groups;
+            u.admin = admin;
+        }
+        Ok(())
+    }
+
+    /// One user as it is now: its record, its groups and whether it is an administrator (admin
+    /// entitlements of its own, or membership of a group with admin entitlements).
+    async fn complete(&self, w: WireUser) -> Result<User, ProviderError> {
+        let id = w.id()?;
+        let entitlements_path = format!("/users/{}/admin-entitlements", seg(&id)?);
+        let ((groups, group_admin), entitlements) = tokio::try_join!(
+            self.groups_of(&id),
+            self.client.send(Method::GET, &entitlements_path, &[], None)
+        )?;
+        let own_admin = entitlements
+            .as_ref()
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty());
+        w.into_user(groups, group_admin || own_admin)
     }
 
     async fn raw_user(&self, id: &str) -> Result<Value, ProviderError> {
@@ -344,7 +380,8 @@ impl Provider for ZidentityProvider {
     ) -> Result<Page<User>, ProviderError> {
         let (mut offset, listing) = decode_cursor(page.cursor.as_deref())?;
         let limit = page.limit.max(1);
-        let (listing, memberships) = self.memberships(listing).await?;
+        let index = self.memberships(listing, filter, limit).await?;
+        let listing = index.as_ref().map_or(0, |(n, _)| *n);
         // Partial matches narrow the transfer; the exact prefix test stays client-side.
         let mut extra: Vec<(&'static str, String)> = Vec::new();
         if let Some(p) = &filter.email_prefix {
@@ -354,37 +391,36 @@ impl Provider for ZidentityProvider {
             extra.push(("displayName[like]", p.clone()));
         }
         let mut items = Vec::new();
-        loop {
+        let next_cursor = 'pages: loop {
             let (batch, more) = self.page::<WireUser>("/users", offset, &extra).await?;
             let n = batch.len();
             for (i, w) in batch.into_iter().enumerate() {
-                let (groups, admin) = memberships.of(&w.id()?);
+                let (groups, admin) = match &index {
+                    Some((_, m)) => m.of(&w.id()?),
+                    // Filled below, for the rows returned only (no group filter here).
+                    None => (Vec::new(), false),
+                };
                 let user = w.into_user(groups, admin)?;
                 if !filter.matches(&user) {
                     continue;
                 }
                 if items.len() == limit {
-                    return Ok(Page {
-                        items,
-                        next_cursor: Some(encode_cursor(offset + i, listing)),
-                    });
+                    break 'pages Some(encode_cursor(offset + i, listing));
                 }
                 items.push(user);
             }
             offset += n;
             if !more {
-                return Ok(Page {
-                    items,
-                    next_cursor: None,
-                });
+                break None;
             }
             if items.len() == limit {
-                return Ok(Page {
-                    items,
-                    next_cursor: Some(encode_cursor(offset, listing)),
-                });
+                break Some(encode_cursor(offset, listing));
             }
+        };
+        if index.is_none() {
+            self.fill_groups(&mut items).await?;
         }
+        Ok(Page { items, next_cursor })
     }
 
     async fn get_user(&self, id: &str) -> Result<User, ProviderError> {
