@@ -211,8 +211,9 @@ impl ZidentityProvider {
 
     /// Where a listing's rows get their groups. A cursor's listing keeps the memberships read
     /// at its first page. A new listing reads the groups (one page per 1,000), then either every
-    /// group's members, or, when fewer rows are asked for than there are groups and no group
-    /// filter needs them all, each returned row's own groups: whichever costs fewer requests.
+    /// group's members, or, when a short slice (under a full page) asks for fewer rows than there
+    /// are groups and no group filter needs every membership, each returned row's own groups:
+    /// whichever costs fewer requests.
     async fn memberships(
         &self,
         listing: Option<u64>,
@@ -230,7 +231,8 @@ impl ZidentityProvider {
             }
         }
         let groups: Vec<WireGroup> = self.all("/groups", &[]).await?;
-        if filter.group.is_none() && limit < groups.len() {
+        // A full page is a scan (the audit pages by 1,000): members read once serve every page.
+        if filter.group.is_none() && limit < groups.len() && limit < MAX_PAGE {
             return Ok(None);
         }
         let m = Arc::new(self.read_memberships(groups).await?);
