@@ -7,6 +7,7 @@
 pub mod config;
 pub mod guard;
 pub mod html;
+pub mod logs;
 pub mod mcp;
 pub mod model;
 pub mod ops;

@@ -184,17 +184,8 @@ enum JournalAction {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // Logs go to stderr: on stdio, stdout is the protocol channel.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let logs = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(filter);
-    if cli.log_format == "json" {
-        logs.json().init();
-    } else {
-        logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .init();
-    }
+    // Plan tokens and secrets are redacted from every line (libraries dump whole messages).
+    zscaler_lifecycle_mcp::logs::init(cli.log_format == "json");
     match &cli.command {
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();

@@ -8,8 +8,12 @@ use std::fmt;
 pub struct Secret(String);
 
 impl Secret {
+    /// Registers the value with [`crate::logs::never_log`], so that even a library's dump of a
+    /// request that carries it is redacted in the logs.
     pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
+        let value = value.into();
+        crate::logs::never_log(&value);
+        Self(value)
     }
 
     /// The only way to read the value: grep for `expose` to audit every use.

@@ -40,8 +40,18 @@ pub struct Running {
     pub demo_sim: Option<Sim>,
 }
 
+/// The backends of every connection, before they are wrapped for the tools.
+type Backends = BTreeMap<
+    String,
+    (
+        Arc<dyn crate::provider::Provider>,
+        Vec<String>,
+        Option<String>,
+    ),
+>;
+
 fn app(
-    connections: BTreeMap<String, Connection>,
+    backends: Backends,
     policy: &PolicyConfig,
     config: Option<&Config>,
     demo: bool,
@@ -50,12 +60,27 @@ fn app(
     // The policy's names, globs and caps were checked (with line numbers) by `Config::parse`.
     let dir = state_dir(config);
     let state_cfg = config.map(|c| c.state.clone()).unwrap_or_default();
-    let ledger = shared.clone().map(Ledger::shared).unwrap_or_default();
-    for (name, c) in &connections {
-        ledger.watch(name, c.provider.clone());
+    let ledger = Ledger::new(&dir, shared.clone());
+    let mut connections = BTreeMap::new();
+    for (name, (provider, registered_domains, quarantine_group)) in backends {
+        ledger.watch(&name, provider.clone());
+        connections.insert(
+            name.clone(),
+            Connection {
+                name,
+                provider: crate::ops::Tenant::new(provider),
+                registered_domains,
+                quarantine_group,
+            },
+        );
     }
     Ok(App {
         connections,
+        deletions: crate::guard::caps::DeletionBudget::new(
+            &dir,
+            shared.as_ref(),
+            policy.max_deletions_per_hour,
+        ),
         policy: Policy::new(policy).map_err(SetupError::Policy)?,
         plans: PlanStore::open_with(&dir, shared.as_ref())?,
         journal: Journal::for_config(&state_cfg, &dir)?
@@ -271,12 +296,11 @@ fn build(config: Config) -> Result<Running, SetupError> {
         };
         connections.insert(
             name.clone(),
-            Connection {
-                name: name.clone(),
+            (
                 provider,
-                registered_domains: c.registered_domains.clone(),
-                quarantine_group: c.quarantine_group.clone(),
-            },
+                c.registered_domains.clone(),
+                c.quarantine_group.clone(),
+            ),
         );
     }
     Ok(Running {
@@ -323,12 +347,11 @@ pub async fn demo() -> Result<Running, SetupError> {
     let mut connections = BTreeMap::new();
     connections.insert(
         "demo".to_string(),
-        Connection {
-            name: "demo".into(),
-            provider: Arc::new(provider),
-            registered_domains: vec!["acme.example".into(), "acme-labs.example".into()],
-            quarantine_group: None,
-        },
+        (
+            Arc::new(provider) as Arc<dyn crate::provider::Provider>,
+            vec!["acme.example".into(), "acme-labs.example".into()],
+            None,
+        ),
     );
     Ok(Running {
         app: Arc::new(app(connections, &demo_policy(), None, true, None)?),

@@ -64,6 +64,47 @@ async fn zid_user(env: &Env, login: &str) -> Option<Value> {
         .and_then(|a| a.first().cloned())
 }
 
+/// Changes a ZIdentity user's primary email straight on the simulator's API (as another
+/// administrator would), with a token of its own.
+async fn set_primary_email(env: &Env, login: &str, primary: &str) {
+    let sim = env.sim();
+    let http = reqwest::Client::new();
+    let token: Value = http
+        .post(format!("{}/oauth2/v1/token", sim.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "grant_type=client_credentials&client_id={ONEAPI_DEMO_CLIENT_ID}&client_secret={ONEAPI_DEMO_CLIENT_SECRET}&audience=https%3A%2F%2Fapi.zscaler.com"
+        ))
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    let token = token["access_token"].as_str().expect("token");
+    let user = zid_user(env, login).await.expect("user");
+    let id = user["id"].as_str().expect("id");
+    let url = format!("{}/admin/api/v1/users/{id}", sim.url);
+    let mut rec: Value = http
+        .get(&url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    rec["primaryEmail"] = json!(primary);
+    let put = http
+        .put(&url)
+        .bearer_auth(token)
+        .json(&rec)
+        .send()
+        .await
+        .expect("put");
+    assert!(put.status().is_success(), "{}", put.status());
+}
+
 fn group_names(user: &Value) -> Vec<String> {
     let mut v: Vec<String> = user["groups"]
         .as_array()
@@ -361,6 +402,24 @@ async fn guardrails_refuse_protected_accounts_admins_and_protected_groups() {
         let kept = zid_user(&env, user).await.expect("kept");
         assert_eq!(kept["status"], true, "{user} untouched");
     }
+    // Protection sees every address: an account whose primary email is a service account's is
+    // refused, whether named by its login name or by that email.
+    set_primary_email(
+        &env,
+        "temp.contractor@acme.example",
+        "svc-backup@acme.example",
+    )
+    .await;
+    for user in ["temp.contractor@acme.example", "svc-backup@acme.example"] {
+        let err = client.err("deactivate", json!({"user": user})).await;
+        assert!(err.contains("svc-"), "{user}: {err}");
+    }
+    assert_eq!(
+        zid_user(&env, "temp.contractor@acme.example")
+            .await
+            .expect("kept")["status"],
+        true
+    );
     let err = client
         .err(
             "add_to_group",

@@ -49,7 +49,7 @@ fn manifest_lists_exactly_the_servers_tools_and_marks_secrets_sensitive() {
         .filter_map(|t| t["name"].as_str())
         .collect();
     listed.sort_unstable();
-    let mut served: Vec<&str> = zscaler_lifecycle_mcp::mcp::server::TOOL_NAMES.to_vec();
+    let mut served: Vec<&str> = zscaler_lifecycle_mcp::ops::catalog::names();
     served.sort_unstable();
     assert_eq!(listed, served);
     let cfg = m["user_config"].as_object().expect("user_config");

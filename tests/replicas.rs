@@ -97,6 +97,8 @@ fn plan(id: &str) -> Plan {
         tool: "deactivate".into(),
         connection: "zia-test".into(),
         arguments: json!({"user": "a@acme.example"}),
+        input: String::new(),
+        caller: "local".into(),
         changes: vec!["Delete a".into()],
         targets: vec![],
         created_at: now,
@@ -567,4 +569,57 @@ async fn concurrent_writes_through_two_replicas_meet_no_429() {
         .expect("json");
     assert!(log["by_status"].get("429").is_none(), "no 429: {log}");
     assert_eq!(log["by_route"]["PUT /api/v1/users/{id}"], 4, "{log}");
+}
+
+/// The deletion cap is one counter for every replica (and survives a replica's restart): two
+/// replicas under a cap of 2 delete two accounts between them, not four.
+#[tokio::test]
+async fn the_deletion_cap_is_one_counter_for_every_replica() {
+    if redis_url("the_deletion_cap_is_one_counter_for_every_replica").is_none() {
+        return;
+    }
+    let sim = SimProc::start().await;
+    let prefix = fresh_prefix();
+    let a = replica(&sim, &redis_state_table(&prefix), None);
+    let b = replica(&sim, &redis_state_table(&prefix), None);
+    for env in [&a, &b] {
+        let config = env.config.clone().expect("config");
+        // Unpaced, so the shared DELETE budget (1 a minute) does not slow the test.
+        let text = std::fs::read_to_string(&config)
+            .expect("config")
+            .replace(
+                "protected_groups = [\"Admins\"]",
+                "protected_groups = [\"Admins\"]\nmax_deletions_per_hour = 2",
+            )
+            .replace(
+                "registered_domains = [",
+                "rate_limits = false\nregistered_domains = [",
+            );
+        std::fs::write(&config, text).expect("write config");
+    }
+    let ca = a.connect(Human::Accepts).await;
+    let cb = b.connect(Human::Accepts).await;
+    let r = ca
+        .ok("deactivate", json!({"user": "john.smith@acme.example"}))
+        .await;
+    assert_eq!(r["status"], "executed", "{r}");
+    let r = cb
+        .ok("deactivate", json!({"user": "jane.doe@acme.example"}))
+        .await;
+    assert_eq!(r["status"], "executed", "{r}");
+    for c in [&ca, &cb] {
+        let msg = c
+            .err("deactivate", json!({"user": "jdoe@acme.example"}))
+            .await;
+        assert!(msg.contains("cap of 2"), "{msg}");
+    }
+    ca.close().await;
+    cb.close().await;
+    let restarted = b.connect(Human::Accepts).await;
+    let msg = restarted
+        .err("deactivate", json!({"user": "jdoe@acme.example"}))
+        .await;
+    assert!(msg.contains("cap of 2"), "after a restart: {msg}");
+    restarted.close().await;
+    assert!(sim.user("jdoe@acme.example", "draft").await.is_some());
 }

@@ -588,28 +588,18 @@ async fn errors_are_classified_with_the_tenants_words() {
 
 #[tokio::test]
 async fn answers_429_with_retry_after_are_waited_out_even_for_writes() {
-    let sim = sim_with(SimOptions {
-        zidentity_limits: Some(ZidLimits {
-            per_second: 4,
-            per_minute: 10_000,
-        }),
-        ..SimOptions::default()
-    })
-    .await;
-    // No client-side pacing: the tenant's 429s do the pacing.
+    let sim = sim().await;
     let p = provider(&sim);
-    for _ in 0..3 {
-        let jane = p
-            .find_users_by_email("jane.doe@acme.example")
-            .await
-            .expect("read through 429s");
-        assert_eq!(jane.len(), 1);
-    }
-    let status = sim_json(&sim, "/__sim/zidentity/status").await;
-    assert!(
-        status["rate_limited"].as_u64().is_some_and(|n| n > 0),
-        "the tenant did answer 429: {status}"
+    fault(
+        &sim,
+        json!({"route": "GET /admin/api/v1/groups", "status": 429, "retry_after_header": "1", "count": 2}),
+    )
+    .await;
+    assert_eq!(
+        p.list_groups().await.expect("read after two 429s").len(),
+        16
     );
+    assert_eq!(requests(&sim, "GET /admin/api/v1/groups").await, 3);
     fault(
         &sim,
         json!({"route": "POST /admin/api/v1/users", "status": 429, "retry_after_header": "1", "count": 1}),
@@ -628,8 +618,50 @@ async fn answers_429_with_retry_after_are_waited_out_even_for_writes() {
         .expect("a 429 was not processed: the POST is sent again");
     assert_eq!(u.email, "retry.hire@acme.example");
     assert_eq!(requests(&sim, "POST /admin/api/v1/users").await, 2);
+    let stored = sim_json(&sim, "/__sim/zidentity/users?login=retry.hire@acme.example").await;
+    assert_eq!(stored.as_array().map(Vec::len), Some(1), "created once");
+}
 
-    // Pacing on: the client keeps to the tenant's limit and the tenant refuses nothing more.
+#[tokio::test]
+async fn the_tenants_rate_headers_and_the_pacing_keep_the_client_under_the_limit() {
+    let sim = sim_with(SimOptions {
+        zidentity_limits: Some(ZidLimits {
+            per_second: 4,
+            per_minute: 10_000,
+        }),
+        ..SimOptions::default()
+    })
+    .await;
+    let refused = |v: Value| v["rate_limited"].as_u64();
+    // No client-side pacing: `x-ratelimit-remaining: 0` makes the client wait for the
+    // window's reset instead of sending into a 429.
+    let p = provider(&sim);
+    for _ in 0..10 {
+        assert_eq!(p.list_groups().await.expect("read").len(), 16);
+    }
+    assert_eq!(
+        refused(sim_json(&sim, "/__sim/zidentity/status").await),
+        Some(0)
+    );
+    // The limit the tenant enforces is real: a burst that ignores it is refused.
+    let token = token(&sim).await;
+    let http = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(
+            http.get(format!("{}/groups", sim.zidentity_url()))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .expect("send")
+                .status()
+                .as_u16(),
+        );
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let before = refused(sim_json(&sim, "/__sim/zidentity/status").await);
+    // Client-side pacing under the tenant's limit.
     let paced = ZidentityProvider::new(ZidentityConfig {
         rate_limits: Some(ZidentityLimits {
             per_second: 3,
@@ -638,16 +670,14 @@ async fn answers_429_with_retry_after_are_waited_out_even_for_writes() {
         ..config(&sim, secret())
     })
     .expect("provider");
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    let before = sim_json(&sim, "/__sim/zidentity/status").await["rate_limited"].clone();
-    for _ in 0..2 {
-        paced
-            .find_users_by_email("john.smith@acme.example")
-            .await
-            .expect("paced");
+    for _ in 0..6 {
+        paced.list_groups().await.expect("paced");
     }
-    let after = sim_json(&sim, "/__sim/zidentity/status").await["rate_limited"].clone();
-    assert_eq!(before, after, "no 429 while paced");
+    assert_eq!(
+        refused(sim_json(&sim, "/__sim/zidentity/status").await),
+        before,
+        "no 429 while paced"
+    );
     let probe = paced.probe().await.expect("probe");
     assert!(probe.contains("tenant reports"), "{probe}");
 }

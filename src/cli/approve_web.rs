@@ -401,6 +401,8 @@ mod tests {
             tool: "deactivate".into(),
             connection: "zia-test".into(),
             arguments: serde_json::json!({"user": "1"}),
+            input: String::new(),
+            caller: "local".into(),
             changes: vec![format!("Delete user {name:?} \"x@acme.example\" (id 1)")],
             targets: vec![PlanTarget {
                 kind: "user".into(),

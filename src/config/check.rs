@@ -13,8 +13,8 @@ use super::{
     Config, ConnectionConfig, ConnectionKind, PolicyConfig, SecretRef, StateBackendKind, UrlRef,
     ZiaAuthKind, valid_replica_id,
 };
-use crate::guard::policy::{CONFIRMABLE_TOOLS, GUARDED_TOOLS, check_glob};
-use crate::mcp::server::TOOL_NAMES;
+use crate::guard::policy::check_glob;
+use crate::ops::catalog;
 
 /// One step of a key path: a table key or an array index.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,7 +114,29 @@ pub(super) fn problems(config: &Config) -> Vec<Problem> {
     state(config, &mut out);
     let names: Vec<&str> = config.connections.keys().map(String::as_str).collect();
     policy(&config.policy, &names, &mut out);
+    quarantine_groups(config, &mut out);
     out
+}
+
+/// A quarantine group that the policy protects could never be used (moving someone into it
+/// changes its membership): refuse the config rather than fail at the first offboarding.
+fn quarantine_groups(config: &Config, out: &mut Vec<Problem>) {
+    // Bad globs are reported by `policy`; without a compiled policy there is nothing to match.
+    let Ok(policy) = crate::guard::policy::Policy::new(&config.policy) else {
+        return;
+    };
+    for (name, c) in &config.connections {
+        if let Some(q) = &c.quarantine_group
+            && policy.group_protected(q)
+        {
+            out.push(Problem::at(
+                vec![key("connections"), key(name), key("quarantine_group")],
+                format!(
+                    "quarantine_group '{q}' is protected by policy.protected_groups, so quarantine could never move anyone into it; name an unprotected group"
+                ),
+            ));
+        }
+    }
 }
 
 fn connection(name: &str, c: &ConnectionConfig, out: &mut Vec<Problem>) {
@@ -253,35 +275,35 @@ fn policy(p: &PolicyConfig, connections: &[&str], out: &mut Vec<Problem>) {
         }
     }
     for (i, t) in p.disabled_tools.iter().enumerate() {
-        if !TOOL_NAMES.contains(&t.as_str()) {
+        if catalog::get(t).is_none() {
             out.push(Problem::at(
                 item("disabled_tools", i),
                 format!(
                     "disabled_tools names an unknown tool '{t}'; tools are: {}",
-                    TOOL_NAMES.join(", ")
+                    catalog::names().join(", ")
                 ),
             ));
         }
     }
     for (i, t) in p.confirm_tools.iter().enumerate() {
-        if !CONFIRMABLE_TOOLS.contains(&t.as_str()) {
+        if !catalog::confirmable().contains(&t.as_str()) {
             out.push(Problem::at(
                 item("confirm_tools", i),
                 format!(
                     "confirm_tools names '{t}'; only {} can be put behind confirmation (destructive tools always are)",
-                    CONFIRMABLE_TOOLS.join(", ")
+                    catalog::confirmable().join(", ")
                 ),
             ));
         }
     }
     for (tool, conns) in &p.tool_connections {
         let path = vec![key("policy"), key("tool_connections"), key(tool)];
-        if !TOOL_NAMES.contains(&tool.as_str()) {
+        if catalog::get(tool).is_none() {
             out.push(Problem::at(
                 path.clone(),
                 format!(
                     "tool_connections names an unknown tool '{tool}'; tools are: {}",
-                    TOOL_NAMES.join(", ")
+                    catalog::names().join(", ")
                 ),
             ));
         }
@@ -313,15 +335,15 @@ fn policy(p: &PolicyConfig, connections: &[&str], out: &mut Vec<Problem>) {
     for (i, t) in token.tools.iter().enumerate() {
         let mut path = tm("tools");
         path.push(Seg::Index(i));
-        if !GUARDED_TOOLS.contains(&t.as_str()) {
+        if !catalog::guarded().contains(&t.as_str()) {
             out.push(Problem::at(
                 path,
                 format!(
                     "token_mode.tools names '{t}'; only tools that need confirmation take a token: {}",
-                    GUARDED_TOOLS.join(", ")
+                    catalog::guarded().join(", ")
                 ),
             ));
-        } else if CONFIRMABLE_TOOLS.contains(&t.as_str()) && !p.confirm_tools.contains(t) {
+        } else if catalog::confirmable().contains(&t.as_str()) && !p.confirm_tools.contains(t) {
             out.push(Problem::at(
                 path,
                 format!(
@@ -350,24 +372,24 @@ fn policy(p: &PolicyConfig, connections: &[&str], out: &mut Vec<Problem>) {
 
 /// Schema of a list of tool names.
 pub(super) fn tool_list_schema(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({"type": "array", "items": {"enum": TOOL_NAMES}})
+    json_schema!({"type": "array", "items": {"enum": catalog::names()}})
 }
 
 /// Schema of `confirm_tools`.
 pub(super) fn confirmable_list_schema(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({"type": "array", "items": {"enum": CONFIRMABLE_TOOLS}})
+    json_schema!({"type": "array", "items": {"enum": catalog::confirmable()}})
 }
 
 /// Schema of `token_mode.tools`.
 pub(super) fn token_tool_list_schema(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({"type": "array", "items": {"enum": GUARDED_TOOLS}})
+    json_schema!({"type": "array", "items": {"enum": catalog::guarded()}})
 }
 
 /// Schema of `tool_connections`: tool names to lists of connection names.
 pub(super) fn tool_connections_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
         "type": "object",
-        "propertyNames": {"enum": TOOL_NAMES},
+        "propertyNames": {"enum": catalog::names()},
         "additionalProperties": {"type": "array", "items": {"type": "string"}}
     })
 }

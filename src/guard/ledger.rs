@@ -4,12 +4,18 @@
 //! is tenant-wide. The ledger lets `pending_changes` and `activate_changes` show a person
 //! exactly which of the pending changes came from this server.
 //!
-//! With several replicas the ledger is shared through Redis (one list per connection), since a
-//! change staged through one replica may be activated through another. Each replica also keeps
-//! its own entries in memory, so when Redis is unreachable it still shows what it staged itself
-//! (and logs that the shared view is missing) rather than nothing.
+//! Every process that stages changes on a tenant must see the others' entries, or
+//! `activate_changes` would show (and fingerprint) only part of what it publishes. With the
+//! file backend the ledger is `ledger.json` in the state directory, read and rewritten under
+//! an OS lock, so `serve`, `call` and every process on that directory share it. With several
+//! replicas it is shared through Redis (one list per connection), since a change staged through
+//! one replica may be activated through another; each replica also keeps its own entries in
+//! memory, so when Redis is unreachable it still shows what it staged itself (and logs that the
+//! shared view is missing) rather than nothing.
 
 use std::collections::BTreeMap;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use schemars::JsonSchema;
@@ -35,6 +41,8 @@ pub struct LedgerEntry {
 pub struct Ledger {
     entries: Mutex<BTreeMap<String, Vec<LedgerEntry>>>,
     shared: Option<RedisState>,
+    /// The ledger file every process on the state directory shares (file backend).
+    file: Option<PathBuf>,
     /// Providers whose admin sessions can end with changes staged (native ZIA), asked before
     /// each read or write of the ledger whether that happened.
     watched: Mutex<BTreeMap<String, Arc<dyn crate::provider::Provider>>>,
@@ -58,6 +66,67 @@ impl Ledger {
             shared: Some(state),
             ..Self::default()
         }
+    }
+
+    /// The ledger of a state directory: shared through Redis when given, else through
+    /// `ledger.json` in the directory.
+    pub fn new(state_dir: &Path, shared: Option<RedisState>) -> Self {
+        match shared {
+            Some(r) => Self::shared(r),
+            None => Self {
+                file: Some(state_dir.join("ledger.json")),
+                ..Self::default()
+            },
+        }
+    }
+
+    /// Runs `f` on the ledger file under an exclusive lock; writes it back when `f` says so.
+    fn with_file<T>(
+        path: &Path,
+        f: impl FnOnce(&mut BTreeMap<String, Vec<LedgerEntry>>) -> (T, bool),
+    ) -> std::io::Result<T> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut opts = std::fs::OpenOptions::new();
+        opts.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut file = opts.open(path)?;
+        file.lock()?;
+        let result = (|| {
+            let mut text = String::new();
+            file.read_to_string(&mut text)?;
+            let mut map: BTreeMap<String, Vec<LedgerEntry>> = if text.trim().is_empty() {
+                BTreeMap::new()
+            } else {
+                serde_json::from_str(&text).map_err(std::io::Error::other)?
+            };
+            let (out, write) = f(&mut map);
+            if write {
+                let cutoff = super::now_secs().saturating_sub(SHARED_TTL_SECS);
+                for list in map.values_mut() {
+                    list.retain(|e| {
+                        humantime::parse_rfc3339(&e.at)
+                            .ok()
+                            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                            .is_none_or(|d| d.as_secs() >= cutoff)
+                    });
+                }
+                map.retain(|_, l| !l.is_empty());
+                let body = serde_json::to_vec(&map).map_err(std::io::Error::other)?;
+                file.seek(SeekFrom::Start(0))?;
+                file.set_len(0)?;
+                file.write_all(&body)?;
+                file.sync_data()?;
+            }
+            Ok(out)
+        })();
+        let _ = file.unlock();
+        result
     }
 
     /// Keeps track of `provider`'s session ends: ZIA activates every pending change when the
@@ -131,6 +200,20 @@ impl Ledger {
             tool: tool.into(),
             summary,
         };
+        if let Some(path) = &self.file {
+            let pushed = Self::with_file(path, |map| {
+                map.entry(connection.to_string())
+                    .or_default()
+                    .push(entry.clone());
+                ((), true)
+            });
+            match pushed {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, connection, path = %path.display(), "staged change not recorded in the ledger file; kept in this process only");
+                }
+            }
+        }
         if let Some(r) = &self.shared
             && let Ok(json) = serde_json::to_string(&entry)
         {
@@ -161,6 +244,20 @@ impl Ledger {
     }
 
     fn read(&self, connection: &str) -> Vec<LedgerEntry> {
+        if let Some(path) = &self.file {
+            match Self::with_file(path, |map| (map.get(connection).cloned(), false)) {
+                Ok(found) => {
+                    let mut all = found.unwrap_or_default();
+                    // Entries this process could not write to the file are still its own.
+                    let map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+                    all.extend(map.get(connection).cloned().unwrap_or_default());
+                    return all;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, connection, "ledger file unreadable; showing this process's own entries");
+                }
+            }
+        }
         if let Some(r) = &self.shared {
             let key = Self::key(r, connection);
             match r.run(|c| {
@@ -187,6 +284,11 @@ impl Ledger {
 
     /// Called after a successful activation.
     pub fn clear(&self, connection: &str) {
+        if let Some(path) = &self.file
+            && let Err(e) = Self::with_file(path, |map| (map.remove(connection), true))
+        {
+            tracing::warn!(error = %e, connection, "ledger file not cleared");
+        }
         if let Some(r) = &self.shared {
             let key = Self::key(r, connection);
             if let Err(e) = r.run(|c| redis::cmd("DEL").arg(&key).exec(c)) {

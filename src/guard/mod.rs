@@ -1,6 +1,7 @@
 //! The guardrail: policy checks, plans bound to their targets' state, human approval, and the
 //! audit journal. It sees providers only through the `Provider` trait and knows nothing of MCP.
 
+pub mod caps;
 pub mod confirm;
 pub mod journal;
 pub mod ledger;

@@ -24,8 +24,16 @@ pub struct Plan {
     pub id: String,
     pub tool: String,
     pub connection: String,
-    /// The tool arguments the plan answers, without `plan_id`, in canonical form.
+    /// The tool arguments the plan answers, without `plan_id`, in canonical form (resolved ids).
     pub arguments: serde_json::Value,
+    /// SHA-256 of the whole normalised argument set as the caller sent it ([`input_digest`]):
+    /// a plan approved for one set of arguments executes with exactly those, every one of them.
+    #[serde(default)]
+    pub input: String,
+    /// The principal that proposed the plan (a token name over HTTP, `local` on stdio); only
+    /// it may carry the plan out.
+    #[serde(default)]
+    pub caller: String,
     /// Each change in plain words.
     pub changes: Vec<String>,
     pub targets: Vec<PlanTarget>,
@@ -45,6 +53,9 @@ impl Plan {
             out.push_str(change);
             out.push('\n');
         }
+        if !self.caller.is_empty() {
+            out.push_str(&format!("Proposed by caller '{}'. ", self.caller));
+        }
         out.push_str(&format!(
             "Expires {} (UTC).",
             super::rfc3339(self.expires_at)
@@ -62,6 +73,47 @@ pub fn split_plan_ref(plan_ref: &str) -> (&str, Option<&str>) {
     }
 }
 
+/// Keys whose values name accounts: matched case-insensitively, so their case does not matter.
+const IDENTITY_KEYS: [&str; 3] = ["user", "users", "email"];
+
+/// SHA-256 of a tool's whole argument set, normalised so that only a real difference counts:
+/// `plan_id` left out, strings trimmed, account names lower-cased, empty values dropped (an
+/// omitted argument equals its default), lists sorted, keys in order.
+pub fn input_digest(args: &serde_json::Value) -> String {
+    use serde_json::Value;
+    fn norm(key: Option<&str>, v: &Value) -> Option<Value> {
+        match v {
+            Value::Null => None,
+            Value::String(s) => {
+                let t = s.trim();
+                if t.is_empty() {
+                    None
+                } else if key.is_some_and(|k| IDENTITY_KEYS.contains(&k)) {
+                    Some(Value::from(t.to_lowercase()))
+                } else {
+                    Some(Value::from(t))
+                }
+            }
+            Value::Array(items) => {
+                let mut out: Vec<Value> = items.iter().filter_map(|x| norm(key, x)).collect();
+                out.sort_by_key(|x| x.to_string());
+                (!out.is_empty()).then_some(Value::Array(out))
+            }
+            Value::Object(m) => {
+                let out: serde_json::Map<String, Value> = m
+                    .iter()
+                    .filter(|(k, _)| k.as_str() != "plan_id")
+                    .filter_map(|(k, x)| norm(Some(k), x).map(|x| (k.clone(), x)))
+                    .collect();
+                (!out.is_empty()).then_some(Value::Object(out))
+            }
+            other => Some(other.clone()),
+        }
+    }
+    let canonical = norm(None, args).unwrap_or(Value::Null);
+    hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+}
+
 /// Fingerprint of a user's state: everything a change could be based on. Group order does not
 /// matter; any other difference does.
 pub fn user_fingerprint(user: &User) -> String {
@@ -75,6 +127,9 @@ pub fn user_fingerprint(user: &User) -> String {
         "groups": groups,
         "active": user.active,
         "admin": user.admin,
+        "user_name": user.user_name,
+        "other_emails": user.other_emails,
+        "external_id": user.external_id,
     });
     hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
 }
@@ -119,7 +174,20 @@ mod tests {
             admin: false,
             comments: None,
             external_id: None,
+            ..Default::default()
         }
+    }
+
+    #[test]
+    fn input_digest_binds_every_argument_but_not_its_spelling() {
+        use serde_json::json;
+        let a = json!({"name": "Jane", "email": "Jane@X.example", "groups": ["B", "A"], "comments": "benign", "plan_id": "p-1"});
+        let b = json!({"name": " Jane ", "email": "jane@x.example", "groups": ["A", "B"], "comments": "benign", "department": ""});
+        assert_eq!(input_digest(&a), input_digest(&b));
+        let c = json!({"name": "Jane", "email": "jane@x.example", "groups": ["A", "B"], "comments": "evil"});
+        assert_ne!(input_digest(&a), input_digest(&c), "comments count");
+        let d = json!({"name": "jane", "email": "jane@x.example", "groups": ["A", "B"], "comments": "benign"});
+        assert_ne!(input_digest(&a), input_digest(&d), "names keep their case");
     }
 
     #[test]

@@ -1,13 +1,11 @@
 //! Which accounts and groups no tool may change, and whether writes are allowed at all.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::collections::BTreeMap;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
 use crate::config::{PolicyConfig, TokenModeConfig};
-use crate::model::User;
+use crate::model::{GroupRef, User};
 
 /// The compiled policy.
 #[derive(Debug)]
@@ -18,30 +16,17 @@ pub struct Policy {
     groups: GlobSet,
     /// Plan lifetime in seconds.
     pub plan_ttl_secs: u64,
-    max_deletions_per_hour: u32,
+    /// The rolling-hour deletion cap per connection; counted in the state backend
+    /// ([`super::caps::DeletionBudget`]) so that it survives restarts and is shared.
+    pub max_deletions_per_hour: u32,
     /// Tools removed from the server.
     pub disabled_tools: Vec<String>,
-    /// Times of recent deletions per connection, for the rolling-hour cap.
-    deletions: Mutex<BTreeMap<String, VecDeque<Instant>>>,
     max_targets_per_call: u32,
     allowed_create_domains: Vec<String>,
     confirm_tools: Vec<String>,
     tool_connections: BTreeMap<String, Vec<String>>,
     token_mode: TokenModeConfig,
 }
-
-/// Non-destructive tools a deployment may put behind confirmation as well.
-pub const CONFIRMABLE_TOOLS: [&str; 2] = ["create_user", "add_to_group"];
-
-/// Every tool that can go through a plan and its confirmation: the destructive ones (always)
-/// and the confirmable ones (where `confirm_tools` says so).
-pub const GUARDED_TOOLS: [&str; 5] = [
-    "deactivate",
-    "remove_from_group",
-    "activate_changes",
-    "create_user",
-    "add_to_group",
-];
 
 fn glob(pattern: &str) -> Result<globset::Glob, globset::Error> {
     GlobBuilder::new(pattern)
@@ -73,7 +58,6 @@ impl Policy {
             plan_ttl_secs: cfg.plan_ttl_minutes.max(1) * 60,
             max_deletions_per_hour: cfg.max_deletions_per_hour,
             disabled_tools: cfg.disabled_tools.clone(),
-            deletions: Mutex::new(BTreeMap::new()),
             max_targets_per_call: cfg.max_targets_per_call,
             allowed_create_domains: cfg.allowed_create_domains.clone(),
             confirm_tools: cfg.confirm_tools.clone(),
@@ -170,48 +154,9 @@ impl Policy {
         self.confirm_tools.iter().any(|t| t == tool)
     }
 
-    /// Refuses a deletion that would exceed the rolling-hour cap on this connection. Checked when
-    /// planning (so nobody is asked to approve what cannot run) and again before executing.
-    pub fn check_deletion(&self, connection: &str) -> Result<(), String> {
-        self.check_deletions(connection, 1)
-    }
-
-    /// Refuses `count` deletions that would together exceed the rolling-hour cap, so a batch is
-    /// refused whole rather than stopped half-way by the cap.
-    pub fn check_deletions(&self, connection: &str, count: usize) -> Result<(), String> {
-        let mut map = self.deletions.lock().unwrap_or_else(|p| p.into_inner());
-        let recent = map.entry(connection.to_string()).or_default();
-        let hour = Duration::from_secs(3600);
-        while recent.front().is_some_and(|t| t.elapsed() > hour) {
-            recent.pop_front();
-        }
-        if recent.len() + count > self.max_deletions_per_hour as usize {
-            let wait = recent
-                .front()
-                .map(|t| hour.saturating_sub(t.elapsed()).as_secs() / 60 + 1)
-                .unwrap_or(60);
-            let left = (self.max_deletions_per_hour as usize).saturating_sub(recent.len());
-            return Err(if count <= 1 || left == 0 {
-                format!(
-                    "deletion refused: connection {connection} reached its cap of {} deletions per hour (policy.max_deletions_per_hour); try again in about {wait} minute(s) or ask an administrator to raise the cap",
-                    self.max_deletions_per_hour
-                )
-            } else {
-                format!(
-                    "deletion refused: {count} deletions would exceed connection {connection}'s cap of {} per hour (policy.max_deletions_per_hour; {left} left now); pass at most {left} users or ask an administrator to raise the cap",
-                    self.max_deletions_per_hour
-                )
-            });
-        }
-        Ok(())
-    }
-
-    /// Counts a deletion that was carried out.
-    pub fn record_deletion(&self, connection: &str) {
-        let mut map = self.deletions.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry(connection.to_string())
-            .or_default()
-            .push_back(Instant::now());
+    /// Whether every write is refused (and write tools are not offered).
+    pub fn read_only(&self) -> bool {
+        self.read_only
     }
 
     /// Refuses every write in read-only mode.
@@ -224,28 +169,47 @@ impl Policy {
         Ok(())
     }
 
-    /// Refuses changes to a protected account, whichever way it was named.
+    /// Refuses changes to a protected account. Decided on the account as resolved on the
+    /// tenant, against every name it carries (email, display name, SCIM userName, every other
+    /// email, externalId) and its id, so no spelling of the account reaches it.
     pub fn check_user(&self, user: &User) -> Result<(), String> {
-        let email = user.email.trim();
-        let name = user.name.trim();
-        if self.accounts.is_match(email) || self.accounts.is_match(name) {
+        let hit = std::iter::once(user.id.as_str())
+            .chain(user.identities())
+            .find(|i| self.accounts.is_match(i));
+        if let Some(name) = hit {
             return Err(format!(
-                "user {} ({}) is a protected account (policy.protected_accounts); no tool may change it — a human administrator must do this in the Zscaler admin portal",
-                quote(email),
-                user.id
+                "user {} ({}) is a protected account (policy.protected_accounts matches {}); no tool may change it — a human administrator must do this in the Zscaler admin portal",
+                quote(&user.email),
+                user.id,
+                quote(name)
             ));
         }
         if self.protect_admins && user.admin {
             return Err(format!(
                 "user {} ({}) is a tenant administrator, protected by policy.protect_admins; a human administrator must change it in the Zscaler admin portal",
-                quote(email),
+                quote(&user.email),
                 user.id
             ));
         }
         Ok(())
     }
 
-    /// Refuses membership changes of a protected group.
+    /// Refuses creating an account whose email or name a protected pattern matches: the
+    /// pattern names accounts no tool may touch, and that includes bringing one into being.
+    pub fn check_new_account(&self, email: &str, name: &str) -> Result<(), String> {
+        for i in [email.trim(), name.trim()] {
+            if self.accounts.is_match(i) {
+                return Err(format!(
+                    "create_user refused: {} matches policy.protected_accounts; accounts of that kind are created by a human administrator in the Zscaler admin portal",
+                    quote(i)
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses a group named (as the caller typed it) by a protected pattern, before any
+    /// lookup. The decisive check is [`Policy::check_group_ref`] on the resolved group.
     pub fn check_group(&self, group: &str) -> Result<(), String> {
         if self.groups.is_match(group.trim()) {
             return Err(format!(
@@ -254,6 +218,24 @@ impl Policy {
             ));
         }
         Ok(())
+    }
+
+    /// Refuses membership changes of a protected group, decided on the group as resolved on
+    /// the tenant: its name and its id, so naming it by id (or with spaces) does not get past.
+    pub fn check_group_ref(&self, group: &GroupRef) -> Result<(), String> {
+        if self.groups.is_match(group.name.trim()) || self.groups.is_match(group.id.trim()) {
+            return Err(format!(
+                "group {} (id {}) is protected (policy.protected_groups); its membership cannot be changed through this server",
+                quote(&group.name),
+                group.id
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether a group name or id is protected (for config checks of e.g. `quarantine_group`).
+    pub fn group_protected(&self, group: &str) -> bool {
+        self.groups.is_match(group.trim())
     }
 }
 
@@ -283,6 +265,7 @@ mod tests {
             admin,
             comments: None,
             external_id: None,
+            ..Default::default()
         }
     }
 
@@ -309,28 +292,32 @@ mod tests {
     }
 
     #[test]
-    fn deletion_cap_is_per_connection() {
+    fn protection_sees_every_identity_and_resolved_groups() {
         let p = Policy::new(&PolicyConfig {
-            max_deletions_per_hour: 2,
+            protected_accounts: vec!["breakglass@*".into(), "svc-*".into()],
+            protected_groups: vec!["Admins".into(), "42".into()],
             ..PolicyConfig::default()
         })
         .expect("policy");
-        for _ in 0..2 {
-            p.check_deletion("a").expect("under cap");
-            p.record_deletion("a");
-        }
-        assert!(
-            p.check_deletion("a")
-                .expect_err("capped")
-                .contains("2 deletions per hour")
-        );
-        p.check_deletion("b").expect("other connection unaffected");
-        let none = Policy::new(&PolicyConfig {
-            max_deletions_per_hour: 0,
-            ..PolicyConfig::default()
-        })
-        .expect("policy");
-        assert!(none.check_deletion("a").is_err());
+        let mut u = user("jane@acme.example", "Jane", false);
+        assert!(p.check_user(&u).is_ok());
+        u.user_name = Some("svc-scanner".into());
+        assert!(p.check_user(&u).is_err(), "SCIM userName");
+        u.user_name = None;
+        u.other_emails = vec!["BreakGlass@acme.example".into()];
+        assert!(p.check_user(&u).is_err(), "a secondary email");
+        u.other_emails.clear();
+        u.external_id = Some("svc-okta".into());
+        assert!(p.check_user(&u).is_err(), "externalId");
+        let g = |id: &str, name: &str| GroupRef {
+            id: id.into(),
+            name: name.into(),
+        };
+        assert!(p.check_group_ref(&g("7", "admins")).is_err(), "by name");
+        assert!(p.check_group_ref(&g("42", "Renamed")).is_err(), "by id");
+        assert!(p.check_group_ref(&g("8", "Sales")).is_ok());
+        assert!(p.check_new_account("svc-new@acme.example", "x").is_err());
+        assert!(p.check_new_account("new@acme.example", "New").is_ok());
     }
 
     #[test]

@@ -554,6 +554,8 @@ mod tests {
             tool: "deactivate".into(),
             connection: "demo".into(),
             arguments: serde_json::json!({"user": "a@x.example"}),
+            input: String::new(),
+            caller: "local".into(),
             changes: vec!["Delete a".into()],
             targets: vec![],
             created_at: now_secs(),

@@ -51,22 +51,31 @@ pub struct PriorAnswer {
     pub answer: ConfirmAnswer,
 }
 
+/// What a sealed confirmation state is bound to: the tool and the caller it was issued to, so
+/// that neither another tool nor another caller can use it.
+fn binding(tool: &str, principal: &str) -> Vec<u8> {
+    format!("{tool}\0{principal}").into_bytes()
+}
+
 /// Opens the echoed `requestState` and reads the human's answer from `inputResponses`.
-/// `Ok(None)` for a first call; `Err` with a message for tampered or expired state.
+/// `Ok(None)` for a first call; `Err` with a message for tampered, expired or foreign state.
 pub fn prior_answer(
     codec: &RequestStateCodec,
     tool: &str,
+    principal: &str,
     state: Option<&str>,
     responses: Option<&rmcp::model::InputResponses>,
 ) -> Result<Option<PriorAnswer>, String> {
     let Some(state) = state else {
         return Ok(None);
     };
-    let plan: Plan = codec.open_json_with(state, tool.as_bytes()).map_err(|e| {
-        format!(
-            "the confirmation state for {tool} is invalid ({e}): it was altered, belongs to another tool or server, or expired; call {tool} again without requestState"
-        )
-    })?;
+    let plan: Plan = codec
+        .open_json_with(state, &binding(tool, principal))
+        .map_err(|e| {
+            format!(
+                "the confirmation state for {tool} is invalid ({e}): it was altered, belongs to another tool, caller or server, or expired; call {tool} again without requestState"
+            )
+        })?;
     let response = responses.and_then(|r| r.get(INPUT_KEY));
     let action = response
         .and_then(|r| r.get("action"))
@@ -104,7 +113,7 @@ pub fn input_required(codec: &RequestStateCodec, plan: &Plan) -> Result<CallTool
         .seal_json_with(
             plan,
             &SealOptions::new()
-                .associated_data(plan.tool.as_bytes())
+                .associated_data(&binding(&plan.tool, &plan.caller))
                 .ttl(ttl),
         )
         .map_err(|e| format!("internal error sealing the confirmation state: {e}"))?;
@@ -176,6 +185,8 @@ impl Confirmer for McpConfirmer {
             let same = prior.plan.tool == plan.tool
                 && prior.plan.connection == plan.connection
                 && prior.plan.arguments == plan.arguments
+                && prior.plan.input == plan.input
+                && prior.plan.caller == plan.caller
                 && prior.plan.targets == plan.targets;
             if !same {
                 // The tenant or the arguments changed since the human saw the plan: ask again

@@ -290,7 +290,7 @@ mod tests {
                 .as_array()
                 .expect("enum, inlined")
                 .len(),
-            6
+            7
         );
         assert!(schema.get("$schema").is_none());
         let info = &schema["properties"]["confirmation"]["anyOf"][0];

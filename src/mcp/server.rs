@@ -34,20 +34,6 @@ use super::confirm::{McpConfirmer, input_required, prior_answer};
 use super::prompts::{connection_clause, render};
 use super::schema::{brief_output, compact_input, compact_output};
 
-/// Every tool's name, for the test that ties tools to their description files.
-pub const TOOL_NAMES: [&str; 10] = [
-    "list_users",
-    "get_user",
-    "list_groups",
-    "create_user",
-    "add_to_group",
-    "remove_from_group",
-    "deactivate",
-    "pending_changes",
-    "activate_changes",
-    "audit_orphans",
-];
-
 fn caller(ctx: &RequestContext<RoleServer>) -> Caller {
     let mut client = ctx
         .peer
@@ -55,14 +41,18 @@ fn caller(ctx: &RequestContext<RoleServer>) -> Caller {
         .map(|i| format!("{}/{}", i.client_info.name, i.client_info.version))
         .unwrap_or_else(|| "unknown".into());
     // Over HTTP, the bearer token's name says which caller this is.
-    if let Some(p) = ctx
+    let principal = match ctx
         .extensions
         .get::<http::request::Parts>()
         .and_then(|parts| parts.extensions.get::<super::http::Principal>())
     {
-        client.push_str(&format!(" via token {}", p.0));
-    }
-    Caller { client }
+        Some(p) => {
+            client.push_str(&format!(" via token {}", p.0));
+            p.0.clone()
+        }
+        None => crate::ops::LOCAL.to_string(),
+    };
+    Caller { client, principal }
 }
 
 /// The server: shared application state plus the routers.
@@ -85,8 +75,17 @@ impl LifecycleServer {
     pub fn new(app: Arc<App>) -> Self {
         let codec = RequestStateCodec::new_unchecked(app.plans.derived_key("mcp-request-state"));
         let mut tool_router = Self::tool_router();
+        // Tools the deployment removed, and in read_only mode every tool that writes, are not
+        // offered at all: a model never sees a tool it may not call.
         for name in &app.policy.disabled_tools {
             tool_router.remove_route(name);
+        }
+        if app.policy.read_only() {
+            for name in crate::ops::catalog::names() {
+                if crate::ops::catalog::writes(name) {
+                    tool_router.remove_route(name);
+                }
+            }
         }
         Self {
             app,
@@ -109,8 +108,14 @@ impl LifecycleServer {
         F: FnOnce(Arc<App>, Caller, McpConfirmer) -> Fut,
         Fut: std::future::Future<Output = Result<WriteResult, crate::ops::ToolError>>,
     {
-        let prior = prior_answer(&self.codec, tool, state.as_deref(), responses.as_ref())?;
         let who = caller(&ctx);
+        let prior = prior_answer(
+            &self.codec,
+            tool,
+            &who.principal,
+            state.as_deref(),
+            responses.as_ref(),
+        )?;
         let confirmer = McpConfirmer::new(ctx, self.app.clone(), prior);
         let result = run(self.app.clone(), who, confirmer)
             .await
@@ -531,7 +536,10 @@ mod tests {
             .map(|t| t.name.to_string())
             .collect();
         routed.sort();
-        let mut names: Vec<String> = TOOL_NAMES.iter().map(|s| s.to_string()).collect();
+        let mut names: Vec<String> = crate::ops::catalog::names()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         names.sort();
         assert_eq!(routed, names);
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tools");

@@ -16,11 +16,14 @@ use crate::guard::policy::quote;
 use crate::model::{PageRequest, User, UserFilter, normalize_email};
 use crate::provider::{ProviderError, ProviderKind, zia};
 
-use super::write::{
-    ConfirmationInfo, ConnectionOutcome, DeactivateArgs, DeactivateMode, Deactivation, Gate,
-    Proposal, Verification, WriteResult, WriteStatus, carry_out_deactivation, checked_mode,
-    ensure_unchanged, gate, journal, precheck_plan, quarantine_removals,
+use super::catalog::DEACTIVATE;
+use super::deactivate::{
+    DeactivateArgs, DeactivateMode, Deactivation, carry_out_deactivation, checked_mode,
+    quarantine_removals,
 };
+use super::execute::Writer;
+use super::gate::{Gate, Proposal, ensure_unchanged, gate, input_of, precheck_plan};
+use super::result::{ConfirmationInfo, ConnectionOutcome, Verification, WriteResult, WriteStatus};
 use super::{App, Caller, Connection, ToolError, provider_error};
 
 /// Most users one call may name, whatever the policy says: a plan a human can still read.
@@ -197,17 +200,17 @@ pub async fn deactivate_many(
             keys.len()
         )));
     }
-    let conn = app.connection_for("deactivate", super::write::opt(&args.connection).as_deref())?;
+    let conn = app.connection_for(DEACTIVATE, super::result::opt(&args.connection).as_deref())?;
     app.policy
-        .check_targets("deactivate", keys.len(), "accounts")
+        .check_targets(DEACTIVATE, keys.len(), "accounts")
         .map_err(ToolError)?;
     let caps = conn.provider.capabilities();
     let mode = checked_mode(conn, args.mode)?;
-    precheck_plan(app, caller, "deactivate", &conn.name, &args.plan_id)?;
+    precheck_plan(app, caller, DEACTIVATE, &conn.name, &args.plan_id)?;
     if mode.destructive(&caps) {
-        app.policy
-            .check_deletions(&conn.name, keys.len())
-            .map_err(ToolError)?;
+        app.deletions
+            .check(&conn.name, keys.len())
+            .map_err(|e| ToolError(e.to_string()))?;
     }
     let action = Deactivation::for_mode(mode, conn).await?;
     let users = resolve_all(conn, &keys).await?;
@@ -263,8 +266,9 @@ pub async fn deactivate_many(
     }
     let ids: Vec<&str> = users.iter().map(|u| u.id.as_str()).collect();
     let proposal = Proposal {
-        tool: "deactivate",
+        tool: DEACTIVATE,
         arguments: json!({"users": ids, "mode": mode}),
+        input: input_of(&args),
         plan_id: &args.plan_id,
         changes,
         targets: users.iter().map(user_target).collect(),
@@ -307,9 +311,17 @@ pub async fn deactivate_many(
                     )
                     .await
                     {
-                        Ok(done) => {
-                            outcome(conn, u, "executed", Some(done.verification), done.summary)
-                        }
+                        Ok(done) => outcome(
+                            conn,
+                            u,
+                            if done.written.unknown {
+                                "unknown"
+                            } else {
+                                "executed"
+                            },
+                            Some(done.written.verification),
+                            done.summary,
+                        ),
                         Err(e) => outcome(conn, u, "failed", None, e.0),
                     },
                 );
@@ -336,8 +348,9 @@ fn outcome(
     }
 }
 
-/// Deletes the batch (bulk where the backend has it), then reads back which accounts are gone.
-/// Every account gets its own journal record with its snapshot, whatever happened.
+/// Deletes the batch (bulk where the backend has it) through the [`Writer`], then reads back
+/// which accounts are gone. Every account gets its own journal record with its snapshot,
+/// whatever happened.
 async fn bulk_delete(
     app: &App,
     caller: &Caller,
@@ -346,77 +359,41 @@ async fn bulk_delete(
     plan: &Plan,
     confirmation: &ConfirmationInfo,
 ) -> Result<Vec<ConnectionOutcome>, ToolError> {
-    app.policy
-        .check_deletions(&conn.name, users.len())
-        .map_err(ToolError)?;
+    let writer = Writer {
+        app,
+        caller,
+        conn,
+        tool: DEACTIVATE,
+        plan: Some(plan),
+        confirmation,
+    };
     // One call: the adapter splits it into requests the API accepts (ZIA: ≤ 500 ids each). If it
-    // fails part-way, reading back below tells which accounts are gone.
+    // fails part-way, or its answer is lost, reading back below tells which accounts are gone.
+    let sent = writer.delete_many(users).await?;
+    let error = sent.error.clone();
     let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
-    let error = conn
-        .provider
-        .delete_users(&ids)
-        .await
-        .err()
-        .map(|e| provider_error(&conn.name, "deleting users", e));
     let present = still_present(conn, &ids).await;
-    let caps = conn.provider.capabilities();
+    let settled = writer.settle_bulk(sent, users, present.as_ref());
     let mut outcomes = Vec::new();
-    for u in users {
-        let gone = match &present {
-            Ok(p) => Some(!p.contains(&u.id)),
-            Err(_) => None,
-        };
-        let (what, verification, detail) = match gone {
-            Some(true) => (
-                "executed",
-                Verification::Verified,
-                format!("Deleted user {} (id {}).", quote(&u.email), u.id),
+    for (u, s) in users.iter().zip(settled) {
+        let detail = match s.outcome {
+            "executed" => format!("Deleted user {} (id {}).", quote(&u.email), u.id),
+            "failed" => format!(
+                "user {} (id {}) still exists after the delete{}",
+                quote(&u.email),
+                u.id,
+                error
+                    .as_ref()
+                    .map(|e| format!(": {}", e.0))
+                    .unwrap_or_default()
             ),
-            Some(false) => (
-                "failed",
-                Verification::Mismatch,
-                format!(
-                    "user {} (id {}) still exists after the delete{}",
-                    quote(&u.email),
-                    u.id,
-                    error
-                        .as_ref()
-                        .map(|e| format!(": {}", e.0))
-                        .unwrap_or_default()
-                ),
-            ),
-            None => (
-                "unknown",
-                Verification::Unknown,
-                format!(
-                    "could not read the tenant back to tell whether {} (id {}) was deleted; get_user shows its state",
-                    quote(&u.email),
-                    u.id
-                ),
+            _ => format!(
+                "could not read the tenant back to tell whether {} (id {}) was deleted; get_user shows its state",
+                quote(&u.email),
+                u.id
             ),
         };
-        if what == "executed" {
-            app.policy.record_deletion(&conn.name);
-            if caps.staged_changes {
-                app.ledger.record(
-                    &conn.name,
-                    "deactivate",
-                    format!("delete user {} ({})", u.email, u.id),
-                );
-            }
-        }
-        journal(
-            app,
-            caller,
-            "deactivate",
-            &conn.name,
-            json!({
-                "outcome": what, "mode": DeactivateMode::Delete, "verification": verification,
-                "before": u, "after": null, "plan_id": plan.id, "confirmation": confirmation,
-                "batch": users.len(),
-            }),
-        );
-        outcomes.push(outcome(conn, u, what, Some(verification), detail));
+        outcomes.push(outcome(conn, u, s.outcome, Some(s.verification), detail));
     }
     Ok(outcomes)
 }

@@ -2,22 +2,33 @@
 //! error out. The MCP layer only adapts these to the protocol, so `call` on the command line and
 //! a remote client run exactly the same code.
 
+mod activate;
 pub mod audit;
 pub mod batch;
+pub mod catalog;
+mod create;
+mod deactivate;
+pub mod execute;
+mod gate;
+mod membership;
 pub mod offboard;
 pub mod read;
+mod record;
 pub mod resolve;
+mod result;
 pub mod write;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 
+use crate::guard::caps::DeletionBudget;
 use crate::guard::journal::Journal;
 use crate::guard::ledger::Ledger;
 use crate::guard::policy::Policy;
 use crate::guard::store::PlanStore;
-use crate::provider::{Provider, ProviderError};
+use crate::provider::ProviderError;
+
+pub use execute::Tenant;
 
 /// A tool failure the model can act on: what was wrong and what to call instead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,18 +50,36 @@ impl From<crate::guard::GuardError> for ToolError {
 /// One configured tenant.
 pub struct Connection {
     pub name: String,
-    pub provider: Arc<dyn Provider>,
+    /// The backend, for reads; writes go through [`execute::Writer`] only.
+    pub provider: Tenant,
     /// Email domains the tenant has registered (empty = unknown).
     pub registered_domains: Vec<String>,
     /// Group that deactivate's quarantine mode moves people into (None = no quarantine).
     pub quarantine_group: Option<String>,
 }
 
-/// Who is calling, for the journal.
-#[derive(Debug, Clone, Default)]
+/// Who is calling: plans, confirmations and reports are bound to the principal, and the
+/// journal records both.
+#[derive(Debug, Clone)]
 pub struct Caller {
-    /// `name/version` from the MCP client's clientInfo.
+    /// `name/version` from the MCP client's clientInfo (self-declared: informative only).
     pub client: String,
+    /// Who the server authenticated: the bearer token's name over HTTP, [`LOCAL`] on stdio and
+    /// in `call` (whoever can start the process).
+    pub principal: String,
+}
+
+/// The principal of a caller the server did not authenticate over the network: the process
+/// that spawned it (stdio) or the person running `call`.
+pub const LOCAL: &str = "local";
+
+impl Default for Caller {
+    fn default() -> Self {
+        Self {
+            client: "unknown".into(),
+            principal: LOCAL.into(),
+        }
+    }
 }
 
 /// Everything the tools share.
@@ -60,6 +89,8 @@ pub struct App {
     pub plans: PlanStore,
     pub journal: Journal,
     pub ledger: Ledger,
+    /// The hourly deletion budget, kept in the state backend.
+    pub deletions: DeletionBudget,
     pub state_dir: PathBuf,
     /// Set when serving the embedded demo tenant.
     pub demo: bool,

@@ -13,11 +13,12 @@ use crate::guard::plan::{PlanTarget, user_fingerprint};
 use crate::guard::policy::quote;
 use crate::model::{User, normalize_email};
 
-use super::write::{
-    ConnectionOutcome, DeactivateArgs, DeactivateMode, Deactivation, Gate, Proposal, WriteResult,
-    WriteStatus, carry_out_deactivation, ensure_unchanged, gate, precheck_plan,
-    quarantine_removals,
+use super::catalog::DEACTIVATE;
+use super::deactivate::{
+    DeactivateArgs, DeactivateMode, Deactivation, carry_out_deactivation, quarantine_removals,
 };
+use super::gate::{Gate, Proposal, ensure_unchanged, gate, input_of, precheck_plan};
+use super::result::{ConnectionOutcome, WriteResult, WriteStatus};
 use super::{App, Caller, Connection, ToolError, provider_error};
 
 /// The scope name a plan covering every connection is bound to.
@@ -66,7 +67,7 @@ async fn find_everywhere<'a>(
     let mut missing = Vec::new();
     for conn in app.connections.values() {
         let mode = mode_for(conn, asked)?;
-        let allowed = app.policy.check_connection("deactivate", &conn.name);
+        let allowed = app.policy.check_connection(DEACTIVATE, &conn.name);
         let hits = conn
             .provider
             .find_users_by_email(email)
@@ -94,7 +95,9 @@ async fn find_everywhere<'a>(
                     .ok_or_else(|| ToolError::new("lookup lost its result"))?;
                 app.policy.check_user(&user).map_err(ToolError)?;
                 if mode.destructive(&conn.provider.capabilities()) {
-                    app.policy.check_deletion(&conn.name).map_err(ToolError)?;
+                    app.deletions
+                        .check(&conn.name, 1)
+                        .map_err(|e| ToolError(e.to_string()))?;
                 }
                 let action = Deactivation::for_mode(mode, conn).await?;
                 if let Deactivation::Quarantine(q) = &action {
@@ -166,7 +169,7 @@ pub async fn deactivate_everywhere(
             quote(email)
         )));
     }
-    precheck_plan(app, caller, "deactivate", ALL, &args.plan_id)?;
+    precheck_plan(app, caller, DEACTIVATE, ALL, &args.plan_id)?;
     let (found, missing) = find_everywhere(app, email, args.mode).await?;
     if found.is_empty() {
         return Err(ToolError(format!(
@@ -176,7 +179,7 @@ pub async fn deactivate_everywhere(
         )));
     }
     app.policy
-        .check_targets("deactivate", found.len(), "accounts")
+        .check_targets(DEACTIVATE, found.len(), "accounts")
         .map_err(ToolError)?;
     let mut changes: Vec<String> = found.iter().flat_map(change_line).collect();
     if !missing.is_empty() {
@@ -192,7 +195,8 @@ pub async fn deactivate_everywhere(
         })
         .collect();
     let proposal = Proposal {
-        tool: "deactivate",
+        tool: DEACTIVATE,
+        input: input_of(&args),
         arguments: json!({"user": normalize_email(email), "mode": args.mode, "connections": per_conn}),
         plan_id: &args.plan_id,
         changes,
@@ -222,6 +226,7 @@ pub async fn deactivate_everywhere(
         ensure_unchanged(&plan, &fresh)?;
     }
     let mut outcomes = Vec::new();
+    let mut notices = Vec::new();
     let mut staged_on = Vec::new();
     for f in &found {
         match carry_out_deactivation(
@@ -239,11 +244,17 @@ pub async fn deactivate_everywhere(
                 if f.conn.provider.capabilities().staged_changes {
                     staged_on.push(f.conn.name.clone());
                 }
+                notices.extend(done.written.notices);
                 outcomes.push(ConnectionOutcome {
                     connection: f.conn.name.clone(),
-                    outcome: "executed".into(),
+                    outcome: if done.written.unknown {
+                        "unknown"
+                    } else {
+                        "executed"
+                    }
+                    .into(),
                     user_id: Some(f.user.id.clone()),
-                    verification: Some(done.verification),
+                    verification: Some(done.written.verification),
                     detail: done.summary,
                 });
             }
@@ -301,6 +312,7 @@ pub async fn deactivate_everywhere(
         }
     );
     let mut r = WriteResult::scoped(status, ALL, summary);
+    r.notices = notices;
     for f in &found {
         r.notices.extend(f.conn.provider.take_notices());
     }

@@ -8,7 +8,9 @@ use crate::provider::ProviderError;
 
 use super::{Connection, ToolError, provider_error};
 
-/// Finds exactly one user by email (case-insensitive) or id.
+/// Finds exactly one user by id or by any identity the backend has (email, SCIM userName,
+/// any other email, externalId), case-insensitively. A key two accounts answer to is an
+/// error, never a guess.
 pub async fn user(conn: &Connection, key: &str) -> Result<User, ToolError> {
     let key = key.trim();
     if key.is_empty() {
@@ -16,44 +18,39 @@ pub async fn user(conn: &Connection, key: &str) -> Result<User, ToolError> {
             "user is empty: pass the user's email (e.g. jane.doe@acme.example) or id",
         ));
     }
-    if key.contains('@') {
-        let found = conn
-            .provider
-            .find_users_by_email(key)
-            .await
-            .map_err(|e| provider_error(&conn.name, "looking up the user", e))?;
-        match found.len() {
-            1 => Ok(found.into_iter().next().expect("len is 1")),
-            0 => Err(ToolError(format!(
-                "no user with email {} on connection {}; list_users with email_prefix or name_prefix shows similar accounts",
+    let found = match conn.provider.find_users(key).await {
+        Ok(found) => found,
+        Err(ProviderError::Invalid { message }) => {
+            return Err(ToolError(format!(
+                "{} is not a valid user id on connection {} ({message}); pass the user's email or an id from list_users",
                 quote(key),
                 conn.name
-            ))),
-            n => Err(ToolError(format!(
-                "{n} users on connection {} have the email {} (ids {}); pass the id of the one you mean",
+            )));
+        }
+        Err(e) => return Err(provider_error(&conn.name, "looking up the user", e)),
+    };
+    let mut found = found.into_iter();
+    match (found.next(), found.next()) {
+        (Some(u), None) => Ok(u),
+        (None, _) => Err(ToolError(format!(
+            "no user {} {} on connection {}; list_users with email_prefix or name_prefix shows similar accounts",
+            if key.contains('@') {
+                "with email"
+            } else {
+                "with id or user name"
+            },
+            quote(key),
+            conn.name
+        ))),
+        (Some(a), Some(b)) => {
+            let ids: Vec<String> = [a, b].into_iter().chain(found).map(|u| u.id).collect();
+            Err(ToolError(format!(
+                "{} users on connection {} answer to {} (ids {}); pass the id of the one you mean",
+                ids.len(),
                 conn.name,
                 quote(key),
-                found
-                    .iter()
-                    .map(|u| u.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))),
-        }
-    } else {
-        match conn.provider.get_user(key).await {
-            Ok(u) => Ok(u),
-            Err(ProviderError::NotFound { .. }) => Err(ToolError(format!(
-                "no user with id {} on connection {}; list_users shows user ids, or pass an email",
-                quote(key),
-                conn.name
-            ))),
-            Err(ProviderError::Invalid { message }) => Err(ToolError(format!(
-                "{} is not a valid user id on connection {} ({message}); pass the user's email or a numeric id from list_users",
-                quote(key),
-                conn.name
-            ))),
-            Err(e) => Err(provider_error(&conn.name, "looking up the user", e)),
+                ids.join(", ")
+            )))
         }
     }
 }

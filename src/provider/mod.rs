@@ -136,6 +136,22 @@ pub trait Provider: Send + Sync {
     /// holds duplicates, which callers must treat as ambiguous).
     async fn find_users_by_email(&self, email: &str) -> Result<Vec<User>, ProviderError>;
 
+    /// Every account that answers to `key` — by id, or by any identity attribute the backend
+    /// has (email, SCIM userName, any of its emails, externalId) — so that a lookup finds an
+    /// account however it is named, and a key two accounts answer to is seen as ambiguous.
+    /// The default covers backends whose only identities are the id and one email.
+    async fn find_users(&self, key: &str) -> Result<Vec<User>, ProviderError> {
+        let key = key.trim();
+        if key.contains('@') {
+            return self.find_users_by_email(key).await;
+        }
+        match self.get_user(key).await {
+            Ok(u) => Ok(vec![u]),
+            Err(ProviderError::NotFound { .. }) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// All groups.
     async fn list_groups(&self) -> Result<Vec<Group>, ProviderError>;
 

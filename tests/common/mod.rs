@@ -246,6 +246,64 @@ protected_groups = ["Admins"]
         self.connect_with(human, false).await
     }
 
+    /// Starts `serve` with `RUST_LOG` set to `filter`, its stderr kept in a file under the env's
+    /// directory (returned), and connects an MCP client to it.
+    pub async fn connect_logging(&self, human: Human, filter: &str) -> (Client, PathBuf) {
+        let log = self.dir.path().join(format!("serve-{}.log", rand_suffix()));
+        let file = std::fs::File::create(&log).expect("log file");
+        let mut cmd = self.command(&["serve"]);
+        cmd.env("RUST_LOG", filter);
+        let cmd = cmd.configure(|_| {});
+        let (transport, _stderr) = TokioChildProcess::builder(cmd)
+            .stderr(Stdio::from(file))
+            .spawn()
+            .expect("spawn server");
+        let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let handler = TestClient {
+            human,
+            asked: asked.clone(),
+        };
+        let service = handler.serve(transport).await.expect("initialize");
+        (Client { service, asked }, log)
+    }
+
+    /// Starts `serve --transport http` on a free loopback port with `tokens`
+    /// (`name:token,...`) and waits until it answers.
+    pub async fn serve_http(&self, tokens: &str, extra: &[&str]) -> HttpServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let bind = format!("127.0.0.1:{port}");
+        let mut args = vec!["serve", "--transport", "http", "--bind", &bind];
+        args.extend_from_slice(extra);
+        let child = self
+            .command(&args)
+            .env("ZSCALER_LIFECYCLE_MCP_TOKENS", tokens)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn");
+        let url = format!("http://{bind}");
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::new();
+        for _ in 0..400 {
+            if http
+                .get(format!("{url}/healthz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return HttpServer { url, _child: child };
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("HTTP server did not come up on {url}");
+    }
+
     /// Starts `serve` and connects a protocol 2026-07-28 client (`server/discover`, MRTR).
     pub async fn connect_modern(&self, human: Human) -> Client {
         self.connect_with(human, true).await
@@ -413,6 +471,71 @@ impl Client {
     pub async fn close(self) {
         let _ = self.service.cancel().await;
     }
+}
+
+/// A running `serve --transport http`.
+pub struct HttpServer {
+    pub url: String,
+    _child: tokio::process::Child,
+}
+
+impl HttpServer {
+    /// An MCP client over Streamable HTTP with `token`; `modern` speaks protocol 2026-07-28.
+    pub async fn connect(&self, token: &str, human: Human, modern: bool) -> Client {
+        use rmcp::transport::StreamableHttpClientTransport;
+        use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+        let transport = StreamableHttpClientTransport::from_config(
+            StreamableHttpClientTransportConfig::with_uri(format!("{}/mcp", self.url))
+                .auth_header(token.to_string()),
+        );
+        let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let handler = TestClient {
+            human,
+            asked: asked.clone(),
+        };
+        let service = if modern {
+            handler
+                .serve_with_lifecycle(
+                    transport,
+                    ClientLifecycleMode::Discover {
+                        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+                    },
+                )
+                .await
+                .expect("discover over HTTP")
+        } else {
+            handler
+                .serve(transport)
+                .await
+                .expect("initialize over HTTP")
+        };
+        Client { service, asked }
+    }
+}
+
+fn rand_suffix() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Sends a SCIM request to the simulator's ZPA SCIM endpoint, as an IdP would.
+pub async fn zpa_scim(sim: &SimProc, method: reqwest::Method, path: &str, body: Value) -> Value {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let resp = reqwest::Client::new()
+        .request(method, format!("{}{path}", sim.zpa_scim_url))
+        .bearer_auth(&sim.zpa_scim_token)
+        .header("content-type", "application/scim+json")
+        .json(&body)
+        .send()
+        .await
+        .expect("ZPA SCIM reachable");
+    assert!(resp.status().is_success(), "SCIM {path}: {}", resp.status());
+    resp.json().await.unwrap_or(Value::Null)
 }
 
 pub fn path_str(p: &Path) -> String {

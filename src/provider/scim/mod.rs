@@ -22,7 +22,6 @@ use serde_json::{Value, json};
 
 use crate::model::{
     ActivationState, Department, Group, GroupRef, NewUser, Page, PageRequest, User, UserFilter,
-    normalize_email,
 };
 use crate::provider::{Capabilities, Provider, ProviderError, ProviderKind};
 use crate::secret::Secret;
@@ -251,6 +250,29 @@ impl ScimProvider {
     }
 
     /// A user with memberships; servers that do not list groups on users are asked per group.
+    /// Accounts whose `attrs` equal `key` (one `eq` filter each), de-duplicated, each checked
+    /// on our side too: a server that ignores the filter must not make us pick the wrong
+    /// person.
+    async fn find_by_attributes(
+        &self,
+        key: &str,
+        attrs: &[&str],
+    ) -> Result<Vec<User>, ProviderError> {
+        let mut out: Vec<User> = Vec::new();
+        for attr in attrs {
+            let hits = self
+                .all("/Users", &[("filter", filter::eq(attr, key))])
+                .await?;
+            for raw in hits {
+                let user = self.user_with_groups(raw).await?;
+                if user.answers_to(key) && !out.iter().any(|x| x.id == user.id) {
+                    out.push(user);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     async fn user_with_groups(&self, raw: Value) -> Result<User, ProviderError> {
         let (mut user, has_groups) = wire::user_with_membership_flag(raw)?;
         if !has_groups {
@@ -390,19 +412,29 @@ impl Provider for ScimProvider {
     }
 
     async fn find_users_by_email(&self, email: &str) -> Result<Vec<User>, ProviderError> {
-        let wanted = normalize_email(email);
-        let hits = self
-            .all(
-                "/Users",
-                &[("filter", filter::eq("userName", email.trim()))],
-            )
-            .await?;
+        // Whichever attribute holds the address: userName (usual) or any of the emails.
+        self.find_by_attributes(email.trim(), &["userName", "emails.value"])
+            .await
+    }
+
+    async fn find_users(&self, key: &str) -> Result<Vec<User>, ProviderError> {
+        let key = key.trim();
         let mut out = Vec::new();
-        for raw in hits {
-            let user = self.user_with_groups(raw).await?;
-            // A server that ignores the filter must not make us pick the wrong person.
-            if user.email_key() == wanted {
-                out.push(user);
+        if !key.contains('@') {
+            match self.get_user(key).await {
+                Ok(u) => out.push(u),
+                Err(ProviderError::NotFound { .. } | ProviderError::Invalid { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let attrs: &[&str] = if key.contains('@') {
+            &["userName", "emails.value", "externalId"]
+        } else {
+            &["userName", "externalId"]
+        };
+        for u in self.find_by_attributes(key, attrs).await? {
+            if !out.iter().any(|x: &User| x.id == u.id) {
+                out.push(u);
             }
         }
         Ok(out)

@@ -237,6 +237,16 @@ fn user_from_wire(w: WireUser) -> Result<User, ProviderError> {
         .and_then(|e| nonempty(e.value.clone()))
         .or_else(|| nonempty(w.user_name.clone()))
         .unwrap_or_default();
+    let mut other_emails: Vec<String> = Vec::new();
+    for e in &emails {
+        if let Some(v) = nonempty(e.value.clone())
+            && !v.eq_ignore_ascii_case(&email)
+            && !other_emails.iter().any(|o| o.eq_ignore_ascii_case(&v))
+        {
+            other_emails.push(v);
+        }
+    }
+    let user_name = nonempty(w.user_name.clone()).filter(|u| !u.eq_ignore_ascii_case(&email));
     let name_parts = w.name.unwrap_or_default();
     let joined = [name_parts.given_name, name_parts.family_name]
         .into_iter()
@@ -278,6 +288,8 @@ fn user_from_wire(w: WireUser) -> Result<User, ProviderError> {
         admin: false,
         comments: None,
         external_id: nonempty(w.external_id),
+        user_name,
+        other_emails,
     })
 }
 

@@ -68,6 +68,7 @@ impl From<WireUser> for User {
             admin: u.admin_user.unwrap_or(false),
             comments: u.comments.filter(|c| !c.is_empty()),
             external_id: None,
+            ..Default::default()
         }
     }
 }

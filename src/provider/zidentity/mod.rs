@@ -433,31 +433,26 @@ impl Provider for ZidentityProvider {
         self.complete(w).await
     }
 
-    /// Exact matches on the login name, then (when none) on the primary email; both filters
-    /// are only hints to the server, so every candidate is compared here.
+    /// Every account one of whose addresses (login name, primary or secondary email) is
+    /// `email`: the login name and primary email are asked of the server (two filters, only
+    /// hints to it), and every candidate is compared here. A secondary email has no server
+    /// filter, so an account is not found by it (docs/ZIDENTITY.md).
     async fn find_users_by_email(&self, email: &str) -> Result<Vec<User>, ProviderError> {
         let wanted = normalize_email(email);
         if wanted.is_empty() {
             return Ok(Vec::new());
         }
-        let by_login: Vec<WireUser> = self
-            .all("/users", &[("loginName", email.trim().to_string())])
-            .await?;
-        let mut hits: Vec<WireUser> = by_login
-            .into_iter()
-            .filter(|u| u.identities().0.as_deref() == Some(wanted.as_str()))
-            .collect();
-        if hits.is_empty() {
-            let by_mail: Vec<WireUser> = self
-                .all(
-                    "/users",
-                    &[("primaryEmail[like]", email.trim().to_string())],
-                )
-                .await?;
-            hits = by_mail
-                .into_iter()
-                .filter(|u| u.identities().1.as_deref() == Some(wanted.as_str()))
-                .collect();
+        let login = [("loginName", wanted.clone())];
+        let mail = [("primaryEmail[like]", wanted.clone())];
+        let (by_login, by_mail) = tokio::try_join!(
+            self.all::<WireUser>("/users", &login),
+            self.all::<WireUser>("/users", &mail),
+        )?;
+        let mut hits: Vec<WireUser> = Vec::new();
+        for u in by_login.into_iter().chain(by_mail) {
+            if u.answers_to(&wanted) && !hits.iter().any(|h| h.id == u.id) {
+                hits.push(u);
+            }
         }
         let mut out = Vec::with_capacity(hits.len());
         for w in hits {

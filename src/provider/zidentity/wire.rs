@@ -21,6 +21,8 @@ pub struct WireUser {
     pub display_name: Option<String>,
     #[serde(default)]
     pub primary_email: Option<String>,
+    #[serde(default)]
+    pub secondary_email: Option<String>,
     /// `{id, name}`, or `{}` for none.
     #[serde(default)]
     pub department: Option<Value>,
@@ -93,20 +95,35 @@ impl WireUser {
         })
     }
 
-    /// The login name and the primary email, lower-cased, for exact matching.
-    pub fn identities(&self) -> (Option<String>, Option<String>) {
-        let low = |s: &Option<String>| nonempty(s.clone()).map(|x| x.to_ascii_lowercase());
-        (low(&self.login_name), low(&self.primary_email))
+    /// Whether `key` (lower-cased) is one of the account's addresses.
+    pub fn answers_to(&self, key: &str) -> bool {
+        [&self.login_name, &self.primary_email, &self.secondary_email]
+            .into_iter()
+            .filter_map(|v| nonempty(v.clone()))
+            .any(|v| v.eq_ignore_ascii_case(key))
     }
 
     /// The unified user: `email` is the login name (unique, in email format: the identity
-    /// ZIdentity signs people in with), else the primary email; the department is free text
-    /// (its name doubles as its id, as on SCIM); groups and the admin flag come from the caller.
+    /// ZIdentity signs people in with), else the primary email; the primary and secondary
+    /// emails, where they differ, are its other emails (protection considers them all); the
+    /// department is free text (its name doubles as its id, as on SCIM); groups and the admin
+    /// flag come from the caller.
     pub fn into_user(self, groups: Vec<GroupRef>, admin: bool) -> Result<User, ProviderError> {
         let id = self.id()?;
         let email = nonempty(self.login_name)
-            .or_else(|| nonempty(self.primary_email))
+            .or_else(|| nonempty(self.primary_email.clone()))
             .unwrap_or_default();
+        let mut other_emails: Vec<String> = Vec::new();
+        for e in [self.primary_email, self.secondary_email]
+            .into_iter()
+            .filter_map(nonempty)
+        {
+            if !e.eq_ignore_ascii_case(&email)
+                && !other_emails.iter().any(|o| o.eq_ignore_ascii_case(&e))
+            {
+                other_emails.push(e);
+            }
+        }
         let name = nonempty(self.display_name).unwrap_or_else(|| email.clone());
         let department = self
             .department
@@ -128,6 +145,8 @@ impl WireUser {
             admin,
             comments: None,
             external_id: None,
+            user_name: None,
+            other_emails,
         })
     }
 }
@@ -190,15 +209,11 @@ mod tests {
             "source": "API", "idp": {"id": "x", "name": "ZIdentity"}
         }))
         .expect("record");
-        assert_eq!(
-            w.identities(),
-            (
-                Some("jdoe@acme.example".into()),
-                Some("jane@acme.example".into())
-            )
-        );
+        assert!(w.answers_to("jdoe@acme.example") && w.answers_to("JANE@acme.example"));
+        assert!(!w.answers_to("jane"));
         let u = w.into_user(vec![], false).expect("user");
         assert_eq!(u.email, "jdoe@acme.example");
+        assert_eq!(u.other_emails, vec!["jane@acme.example".to_string()]);
         assert_eq!(u.active, Some(false));
         assert_eq!(u.department, None);
         let s: WireUser = serde_json::from_value(

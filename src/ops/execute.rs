@@ -1,0 +1,657 @@
+//! The one way from a tool to a tenant write.
+//!
+//! A tool sees its connection as a [`Tenant`]: every read of the backend, and no write. Writes
+//! exist only on [`Writer`], which holds, for every write path that exists or is added later:
+//! - `read_only` refuses;
+//! - protection is decided on the **resolved** objects — the account as the tenant returned it
+//!   (every identity it carries) and each group by its tenant id and name — so no spelling of
+//!   an account or group gets past;
+//! - deletions are reserved from the shared, persistent hourly budget before anything is sent;
+//! - an intent record (with the full "before" state) is journaled and fsynced first: no
+//!   journal, no write;
+//! - the outcome is what the tenant shows afterwards: a lost or unreadable answer is read back,
+//!   and only then reported and journaled as executed, not applied, or unknown.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use serde_json::json;
+
+use crate::guard::caps::Reservation;
+use crate::guard::plan::Plan;
+use crate::guard::policy::quote;
+use crate::model::{
+    ActivationState, Department, Group, GroupRef, NewUser, Page, PageRequest, User, UserFilter,
+    normalize_email,
+};
+use crate::provider::{Capabilities, Provider, ProviderError, ProviderKind};
+
+use super::write::{ConfirmationInfo, Verification};
+use super::{App, Caller, Connection, ToolError, provider_error, record};
+
+/// A connection's backend as tools see it: reads only.
+#[derive(Clone)]
+pub struct Tenant {
+    inner: Arc<dyn Provider>,
+}
+
+impl Tenant {
+    /// Wraps a backend; the only place that holds its write methods is this module.
+    pub fn new(inner: Arc<dyn Provider>) -> Self {
+        Self { inner }
+    }
+
+    pub fn kind(&self) -> ProviderKind {
+        self.inner.kind()
+    }
+
+    pub fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+
+    pub async fn list_users(
+        &self,
+        filter: &UserFilter,
+        page: &PageRequest,
+    ) -> Result<Page<User>, ProviderError> {
+        self.inner.list_users(filter, page).await
+    }
+
+    pub async fn get_user(&self, id: &str) -> Result<User, ProviderError> {
+        self.inner.get_user(id).await
+    }
+
+    pub async fn find_users_by_email(&self, email: &str) -> Result<Vec<User>, ProviderError> {
+        self.inner.find_users_by_email(email).await
+    }
+
+    /// Every account that answers to `key` by id or by any identity attribute.
+    pub async fn find_users(&self, key: &str) -> Result<Vec<User>, ProviderError> {
+        self.inner.find_users(key).await
+    }
+
+    pub async fn list_groups(&self) -> Result<Vec<Group>, ProviderError> {
+        self.inner.list_groups().await
+    }
+
+    pub async fn list_departments(&self) -> Result<Vec<Department>, ProviderError> {
+        self.inner.list_departments().await
+    }
+
+    pub async fn activation_status(&self) -> Result<ActivationState, ProviderError> {
+        self.inner.activation_status().await
+    }
+
+    pub async fn probe(&self) -> Result<String, ProviderError> {
+        self.inner.probe().await
+    }
+
+    pub fn take_notices(&self) -> Vec<String> {
+        self.inner.take_notices()
+    }
+}
+
+/// What a write did, as the tenant shows it afterwards.
+#[derive(Debug, Clone)]
+pub(super) struct Written<T> {
+    pub verification: Verification,
+    /// The state read back (`None` when gone, or when it could not be read).
+    pub after: Option<T>,
+    /// The tenant's answer was lost and reading back could not tell whether it applied.
+    pub unknown: bool,
+    /// Things the person must hear (a lost answer settled by read-back, a journal failure).
+    pub notices: Vec<String>,
+}
+
+impl<T> Written<T> {
+    fn new(verification: Verification, after: Option<T>) -> Self {
+        Self {
+            verification,
+            after,
+            unknown: false,
+            notices: Vec::new(),
+        }
+    }
+}
+
+/// Everything a write is done under: stamped on its journal records.
+pub(super) struct Writer<'a> {
+    pub app: &'a App,
+    pub caller: &'a Caller,
+    pub conn: &'a Connection,
+    pub tool: &'a str,
+    pub plan: Option<&'a Plan>,
+    pub confirmation: &'a ConfirmationInfo,
+}
+
+/// What the read-back after a lost answer showed.
+enum Settled<T> {
+    /// The change is there.
+    Applied(T),
+    /// The target is as it was before: the write did not happen.
+    NotApplied,
+    /// Neither could be told.
+    Unknown(String),
+}
+
+const LOST: &str = "the tenant's answer to the write was lost";
+
+impl Writer<'_> {
+    fn provider(&self) -> &dyn Provider {
+        self.conn.provider.inner.as_ref()
+    }
+
+    fn plan_id(&self) -> Option<&str> {
+        self.plan.map(|p| p.id.as_str())
+    }
+
+    /// Refuses in read_only mode and any write to a protected account or group.
+    fn allowed(&self, user: Option<&User>, groups: &[&GroupRef]) -> Result<(), ToolError> {
+        let policy = &self.app.policy;
+        policy.check_write(self.tool).map_err(ToolError)?;
+        if let Some(u) = user {
+            policy.check_user(u).map_err(ToolError)?;
+        }
+        for g in groups {
+            policy.check_group_ref(g).map_err(ToolError)?;
+        }
+        Ok(())
+    }
+
+    /// Records the intent before the tenant hears of it; refuses when it cannot.
+    fn intent(&self, op: &str, fields: serde_json::Value) -> Result<String, ToolError> {
+        let mut body = json!({
+            "outcome": "intent", "op": op, "plan_id": self.plan_id(),
+            "confirmation": self.confirmation,
+        });
+        if let (Some(m), serde_json::Value::Object(extra)) = (body.as_object_mut(), fields) {
+            m.extend(extra);
+        }
+        record::ahead(self.app, self.caller, self.tool, &self.conn.name, body)
+    }
+
+    /// Journals what happened after the tenant was asked; a failure becomes a notice.
+    fn outcome(&self, intent: &str, fields: serde_json::Value, notices: &mut Vec<String>) {
+        let mut body =
+            json!({"intent": intent, "plan_id": self.plan_id(), "confirmation": self.confirmation});
+        if let (Some(m), serde_json::Value::Object(extra)) = (body.as_object_mut(), fields) {
+            m.extend(extra);
+        }
+        if let Some(n) = record::after(self.app, self.caller, self.tool, &self.conn.name, body) {
+            notices.push(n);
+        }
+    }
+
+    /// Journals a write the tenant refused (or that read-back showed did not happen) and turns
+    /// it into the tool's error.
+    fn failed(
+        &self,
+        intent: &str,
+        what: &str,
+        e: ProviderError,
+        before: Option<&User>,
+    ) -> ToolError {
+        let err = provider_error(&self.conn.name, what, e);
+        let mut notices = Vec::new();
+        self.outcome(
+            intent,
+            json!({"outcome": "failed", "before": before, "error": err.0}),
+            &mut notices,
+        );
+        match notices.pop() {
+            Some(n) => ToolError(format!("{} ({n})", err.0)),
+            None => err,
+        }
+    }
+
+    fn not_applied(&self, intent: &str, what: &str, before: Option<&User>) -> ToolError {
+        self.failed(
+            intent,
+            what,
+            ProviderError::Api {
+                status: 0,
+                code: None,
+                message: format!("{LOST}, and reading the tenant back shows it did not happen; nothing changed — call again"),
+            },
+            before,
+        )
+    }
+
+    /// Staged writes go into the activation ledger: certain ones as they are, uncertain ones
+    /// marked so, because a write that may have happened may also wait for activation.
+    fn ledger(&self, summary: String, unknown: bool) {
+        if self.conn.provider.capabilities().staged_changes {
+            let summary = if unknown {
+                format!("possibly (answer lost): {summary}")
+            } else {
+                summary
+            };
+            self.app.ledger.record(&self.conn.name, self.tool, summary);
+        }
+    }
+
+    fn reserve(&self, count: usize) -> Result<Reservation, ToolError> {
+        self.app
+            .deletions
+            .reserve(&self.conn.name, count)
+            .map_err(|e| ToolError(e.to_string()))
+    }
+
+    /// Creates an account, verified by reading it back.
+    pub async fn create_user(&self, new: &NewUser) -> Result<Written<User>, ToolError> {
+        let groups: Vec<&GroupRef> = new.groups.iter().collect();
+        self.allowed(None, &groups)?;
+        self.app
+            .policy
+            .check_new_account(&new.email, &new.name)
+            .map_err(ToolError)?;
+        let intent = self.intent(
+            "create_user",
+            json!({"new": {
+                "name": new.name, "email": new.email, "department": new.department,
+                "groups": new.groups, "comments": new.comments,
+            }}),
+        )?;
+        let settled = match self.provider().create_user(new).await {
+            Ok(created) => match self.provider().get_user(&created.id).await {
+                Ok(u) => Settled::Applied(u),
+                Err(e) => Settled::Unknown(format!(
+                    "created as id {}, but reading it back failed: {e}",
+                    created.id
+                )),
+            },
+            Err(ProviderError::OutcomeUnknown { message }) => {
+                match self.provider().find_users_by_email(&new.email).await {
+                    Ok(found) => match found.into_iter().next() {
+                        Some(u) => Settled::Applied(u),
+                        None => Settled::NotApplied,
+                    },
+                    Err(e) => {
+                        Settled::Unknown(format!("{LOST} ({message}) and reading back failed: {e}"))
+                    }
+                }
+            }
+            Err(e) => return Err(self.failed(&intent, "create_user", e, None)),
+        };
+        let mut notices = Vec::new();
+        match settled {
+            Settled::Applied(u) => {
+                let mut want: Vec<&str> = new.groups.iter().map(|g| g.id.as_str()).collect();
+                let mut got: Vec<&str> = u.groups.iter().map(|g| g.id.as_str()).collect();
+                want.sort_unstable();
+                got.sort_unstable();
+                let ok = normalize_email(&u.email) == normalize_email(&new.email)
+                    && u.name == new.name
+                    && u.department.as_ref().map(|d| &d.id)
+                        == new.department.as_ref().map(|d| &d.id)
+                    && want == got;
+                let verification = Verification::matched(ok);
+                self.ledger(format!("created user {} ({})", new.email, u.id), false);
+                self.outcome(
+                    &intent,
+                    json!({"outcome": "executed", "verification": verification, "after": u}),
+                    &mut notices,
+                );
+                let mut w = Written::new(verification, Some(u));
+                w.notices = notices;
+                Ok(w)
+            }
+            Settled::NotApplied => Err(self.not_applied(&intent, "create_user", None)),
+            Settled::Unknown(why) => {
+                self.ledger(format!("created user {}", new.email), true);
+                self.outcome(
+                    &intent,
+                    json!({"outcome": "unknown", "error": why}),
+                    &mut notices,
+                );
+                notices.push(format!(
+                    "Whether user {} was created is unknown: {why}. Call get_user with the email before trying again.",
+                    quote(&new.email)
+                ));
+                let mut w = Written::new(Verification::Unknown, None);
+                w.unknown = true;
+                w.notices = notices;
+                Ok(w)
+            }
+        }
+    }
+
+    /// Adds and removes memberships of one resolved account, keeping every other attribute.
+    pub async fn change_groups(
+        &self,
+        before: &User,
+        add: &[GroupRef],
+        remove: &[GroupRef],
+        summary: String,
+    ) -> Result<Written<User>, ToolError> {
+        let groups: Vec<&GroupRef> = add.iter().chain(remove).collect();
+        self.allowed(Some(before), &groups)?;
+        let intent = self.intent(
+            "change_groups",
+            json!({"user": before.id, "before": before, "add": add, "remove": remove}),
+        )?;
+        let sent = self.provider().change_groups(&before.id, add, remove).await;
+        let lost = match sent {
+            Ok(_) => None,
+            Err(ProviderError::OutcomeUnknown { message }) => Some(message),
+            Err(e) => return Err(self.failed(&intent, self.tool, e, Some(before))),
+        };
+        let has = |u: &User, g: &GroupRef| u.groups.iter().any(|m| m.id == g.id);
+        let settled = match self.provider().get_user(&before.id).await {
+            Ok(u) => {
+                let unchanged = add.iter().all(|g| has(before, g) == has(&u, g))
+                    && remove.iter().all(|g| has(before, g) == has(&u, g));
+                if lost.is_some() && unchanged && (!add.is_empty() || !remove.is_empty()) {
+                    Settled::NotApplied
+                } else {
+                    Settled::Applied(u)
+                }
+            }
+            Err(e) => Settled::Unknown(match &lost {
+                Some(m) => format!("{LOST} ({m}) and reading back failed: {e}"),
+                None => format!("the tenant accepted the change, but reading it back failed: {e}"),
+            }),
+        };
+        let mut notices = Vec::new();
+        match settled {
+            Settled::Applied(u) => {
+                let kept = before
+                    .groups
+                    .iter()
+                    .filter(|g| !remove.iter().any(|r| r.id == g.id))
+                    .all(|g| has(&u, g));
+                let ok =
+                    kept && add.iter().all(|g| has(&u, g)) && !remove.iter().any(|g| has(&u, g));
+                let verification = Verification::matched(ok);
+                if lost.is_some() {
+                    notices.push(format!(
+                        "The tenant's answer was lost; reading {} back shows the change was made.",
+                        quote(&before.email)
+                    ));
+                }
+                self.ledger(summary, false);
+                self.outcome(
+                    &intent,
+                    json!({"outcome": "executed", "verification": verification, "before": before, "after": u}),
+                    &mut notices,
+                );
+                let mut w = Written::new(verification, Some(u));
+                w.notices = notices;
+                Ok(w)
+            }
+            Settled::NotApplied => Err(self.not_applied(&intent, self.tool, Some(before))),
+            Settled::Unknown(why) => {
+                self.ledger(summary, lost.is_some());
+                self.outcome(
+                    &intent,
+                    json!({"outcome": if lost.is_some() { "unknown" } else { "executed" }, "verification": Verification::Unknown, "before": before, "error": why}),
+                    &mut notices,
+                );
+                let mut w = Written::new(Verification::Unknown, None);
+                w.unknown = lost.is_some();
+                if w.unknown {
+                    notices.push(format!(
+                        "Whether the change to {} happened is unknown: {why}. Call get_user before trying again.",
+                        quote(&before.email)
+                    ));
+                }
+                w.notices = notices;
+                Ok(w)
+            }
+        }
+    }
+
+    /// Deletes one resolved account (or, with `disable`, sets it inactive), counted against the
+    /// deletion cap when it removes the account.
+    pub async fn take_away(
+        &self,
+        before: &User,
+        disable: bool,
+        counts_as_deletion: bool,
+        summary: String,
+    ) -> Result<Written<User>, ToolError> {
+        self.allowed(Some(before), &[])?;
+        let mut reservation = if counts_as_deletion {
+            Some(self.reserve(1)?)
+        } else {
+            None
+        };
+        let op = if disable { "disable" } else { "delete" };
+        let intent = match self.intent(op, json!({"user": before.id, "before": before})) {
+            Ok(i) => i,
+            Err(e) => {
+                self.release(reservation.as_mut(), 1);
+                return Err(e);
+            }
+        };
+        let sent = if disable {
+            self.provider()
+                .set_active(&before.id, false)
+                .await
+                .map(|_| ())
+        } else {
+            self.provider().delete_user(&before.id).await
+        };
+        let lost = match sent {
+            Ok(()) => None,
+            Err(ProviderError::OutcomeUnknown { message }) => Some(message),
+            Err(e) => {
+                self.release(reservation.as_mut(), 1);
+                return Err(self.failed(&intent, "deactivate", e, Some(before)));
+            }
+        };
+        let settled = match self.provider().get_user(&before.id).await {
+            Err(ProviderError::NotFound { .. }) => Settled::Applied(None),
+            Ok(u) if disable && u.active == Some(false) => Settled::Applied(Some(u)),
+            Ok(u)
+                if lost.is_some()
+                    && crate::guard::plan::user_fingerprint(&u)
+                        == crate::guard::plan::user_fingerprint(before) =>
+            {
+                Settled::NotApplied
+            }
+            Ok(u) => Settled::Applied(Some(u)),
+            Err(e) => Settled::Unknown(match &lost {
+                Some(m) => format!("{LOST} ({m}) and reading back failed: {e}"),
+                None => format!("the tenant accepted it, but reading the account back failed: {e}"),
+            }),
+        };
+        let mut notices = Vec::new();
+        match settled {
+            Settled::Applied(after) => {
+                let verification = Verification::matched(match &after {
+                    None => true,
+                    Some(u) => disable && u.active == Some(false),
+                });
+                if verification == Verification::Mismatch && !disable {
+                    // Still there after a delete: it was not deleted, so it does not count.
+                    self.release(reservation.as_mut(), 1);
+                }
+                if lost.is_some() {
+                    notices.push(format!(
+                        "The tenant's answer was lost; reading {} back shows the change was made.",
+                        quote(&before.email)
+                    ));
+                }
+                self.ledger(summary, false);
+                self.outcome(
+                    &intent,
+                    json!({"outcome": "executed", "mode": op, "verification": verification, "before": before, "after": after}),
+                    &mut notices,
+                );
+                let mut w = Written::new(verification, after);
+                w.notices = notices;
+                Ok(w)
+            }
+            Settled::NotApplied => {
+                self.release(reservation.as_mut(), 1);
+                Err(self.not_applied(&intent, "deactivate", Some(before)))
+            }
+            Settled::Unknown(why) => {
+                self.ledger(summary, lost.is_some());
+                self.outcome(
+                    &intent,
+                    json!({"outcome": if lost.is_some() { "unknown" } else { "executed" }, "mode": op, "verification": Verification::Unknown, "before": before, "error": why}),
+                    &mut notices,
+                );
+                let mut w = Written::new(Verification::Unknown, None);
+                w.unknown = lost.is_some();
+                if w.unknown {
+                    notices.push(format!(
+                        "Whether {} was deactivated is unknown: {why}. Call get_user before trying again.",
+                        quote(&before.email)
+                    ));
+                }
+                w.notices = notices;
+                Ok(w)
+            }
+        }
+    }
+
+    fn release(&self, reservation: Option<&mut Reservation>, count: usize) {
+        if let Some(r) = reservation {
+            self.app.deletions.release(r, count);
+        }
+    }
+
+    /// Deletes several resolved accounts with the backend's bulk call. The caller reads back
+    /// which are gone and hands that to [`Writer::settle_bulk`].
+    pub async fn delete_many(&self, users: &[User]) -> Result<BulkSent, ToolError> {
+        for u in users {
+            self.allowed(Some(u), &[])?;
+        }
+        let mut reservation = self.reserve(users.len())?;
+        let intent = match self.intent("delete_users", json!({"users": users})) {
+            Ok(i) => i,
+            Err(e) => {
+                self.app.deletions.release(&mut reservation, users.len());
+                return Err(e);
+            }
+        };
+        let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
+        let error = self
+            .provider()
+            .delete_users(&ids)
+            .await
+            .err()
+            .map(|e| provider_error(&self.conn.name, "deleting users", e));
+        Ok(BulkSent {
+            intent,
+            reservation,
+            error,
+        })
+    }
+
+    /// Journals each account's outcome after a bulk delete, from what the read-back showed
+    /// (`present`: the ids still there, or why the tenant could not be read), and gives back
+    /// the budget of every account still present.
+    pub fn settle_bulk(
+        &self,
+        mut sent: BulkSent,
+        users: &[User],
+        present: Result<&BTreeSet<String>, &ToolError>,
+    ) -> Vec<BulkOutcome> {
+        let mut out = Vec::new();
+        let mut notices = Vec::new();
+        let still = users
+            .iter()
+            .filter(|u| present.is_ok_and(|p| p.contains(&u.id)))
+            .count();
+        self.app.deletions.release(&mut sent.reservation, still);
+        for u in users {
+            let (outcome, verification) = match present {
+                Ok(p) if !p.contains(&u.id) => ("executed", Verification::Verified),
+                Ok(_) => ("failed", Verification::Mismatch),
+                Err(_) => ("unknown", Verification::Unknown),
+            };
+            if outcome != "failed" {
+                self.ledger(
+                    format!("delete user {} ({})", u.email, u.id),
+                    outcome == "unknown",
+                );
+            }
+            self.outcome(
+                &sent.intent,
+                json!({
+                    "outcome": outcome, "mode": "delete", "verification": verification,
+                    "before": u, "after": null, "batch": users.len(),
+                    "error": sent.error.as_ref().map(|e| &e.0),
+                    "read_back_error": present.err().map(|e| &e.0),
+                }),
+                &mut notices,
+            );
+            out.push(BulkOutcome {
+                outcome,
+                verification,
+            });
+        }
+        if let Some(n) = notices.into_iter().next() {
+            tracing::warn!("{n}");
+        }
+        out
+    }
+
+    /// Activates the tenant's staged changes, verified by reading the status back.
+    pub async fn activate(
+        &self,
+        staged: &serde_json::Value,
+    ) -> Result<Written<ActivationState>, ToolError> {
+        self.allowed(None, &[])?;
+        let intent = self.intent("activate", json!({"activating": staged}))?;
+        let lost = match self.provider().activate().await {
+            Ok(_) => None,
+            Err(ProviderError::OutcomeUnknown { message }) => Some(message),
+            Err(e) => return Err(self.failed(&intent, "activate_changes", e, None)),
+        };
+        let mut notices = Vec::new();
+        match self.provider().activation_status().await {
+            Ok(ActivationState::Pending) if lost.is_some() => {
+                Err(self.not_applied(&intent, "activate_changes", None))
+            }
+            Ok(status) => {
+                let verification = Verification::matched(status != ActivationState::Pending);
+                self.app.ledger.clear(&self.conn.name);
+                self.outcome(
+                    &intent,
+                    json!({"outcome": "executed", "verification": verification, "activated": staged}),
+                    &mut notices,
+                );
+                let mut w = Written::new(verification, Some(status));
+                w.notices = notices;
+                Ok(w)
+            }
+            Err(e) => {
+                let why = format!("reading the activation status back failed: {e}");
+                if lost.is_none() {
+                    self.app.ledger.clear(&self.conn.name);
+                }
+                self.outcome(
+                    &intent,
+                    json!({"outcome": if lost.is_some() { "unknown" } else { "executed" }, "verification": Verification::Unknown, "error": why}),
+                    &mut notices,
+                );
+                let mut w = Written::new(Verification::Unknown, None);
+                w.unknown = lost.is_some();
+                w.notices = notices;
+                Ok(w)
+            }
+        }
+    }
+}
+
+/// A bulk delete that was sent; settle it with [`Writer::settle_bulk`].
+#[must_use]
+pub(super) struct BulkSent {
+    intent: String,
+    reservation: Reservation,
+    /// The bulk call's own error, if it reported one (read-back decides each account).
+    pub error: Option<ToolError>,
+}
+
+/// One account's outcome in a bulk delete.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct BulkOutcome {
+    /// `executed`, `failed` or `unknown`.
+    pub outcome: &'static str,
+    pub verification: Verification,
+}
