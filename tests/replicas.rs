@@ -388,9 +388,13 @@ async fn activation_ledger_is_shared_between_replicas() {
     let prefix = fresh_prefix();
     let a = Ledger::shared(redis(&url, &prefix));
     let b = Ledger::shared(redis(&url, &prefix));
-    a.record("zia-test", "deactivate", "Deleted a@acme.example".into());
-    b.record("zia-test", "add_to_groups", "Added b to Sales".into());
-    b.record("other", "deactivate", "Deleted c".into());
+    for (l, conn, tool, what) in [
+        (&a, "zia-test", "deactivate", "Deleted a@acme.example"),
+        (&b, "zia-test", "add_to_groups", "Added b to Sales"),
+        (&b, "other", "deactivate", "Deleted c"),
+    ] {
+        assert_eq!(l.record(conn, tool, what.into()), None, "recorded in Redis");
+    }
     let seen: Vec<String> = a
         .pending("zia-test")
         .into_iter()
@@ -416,6 +420,10 @@ impl OwnRedis {
             .local_addr()
             .expect("addr")
             .port();
+        Self::start_on(port)
+    }
+
+    fn start_on(port: u16) -> OwnRedis {
         let child = std::process::Command::new("redis-server")
             .args([
                 "--port",
@@ -622,4 +630,43 @@ async fn the_deletion_cap_is_one_counter_for_every_replica() {
     assert!(msg.contains("cap of 2"), "after a restart: {msg}");
     restarted.close().await;
     assert!(sim.user("jdoe@acme.example", "draft").await.is_some());
+}
+
+/// A staged change made while Redis was down still reaches the shared ledger: the replica says
+/// so in the result, keeps the entry, and pushes it when Redis is back.
+#[tokio::test]
+async fn a_change_staged_while_redis_is_down_reaches_the_shared_ledger_later() {
+    if redis_url("a_change_staged_while_redis_is_down_reaches_the_shared_ledger_later").is_none() {
+        return;
+    }
+    let mut own = OwnRedis::start();
+    let url = format!("redis://127.0.0.1:{}", own.port);
+    let prefix = fresh_prefix();
+    let a = Ledger::shared(redis(&url, &prefix));
+    let b = Ledger::shared(redis(&url, &prefix));
+    assert_eq!(a.record("zia-test", "deactivate", "first".into()), None);
+    own.kill();
+    let notice = a
+        .record("zia-test", "deactivate", "while down".into())
+        .expect("the result says the shared ledger missed it");
+    assert!(notice.contains("shared activation ledger"), "{notice}");
+    let port = own.port;
+    let _back = OwnRedis::start_on(port);
+    // Redis came back empty (no persistence): the replica re-adds what it staged while it was
+    // down on its next contact.
+    let seen: Vec<String> = a
+        .pending("zia-test")
+        .into_iter()
+        .map(|e| e.summary)
+        .collect();
+    assert!(seen.contains(&"while down".to_string()), "{seen:?}");
+    let seen_by_b: Vec<String> = b
+        .pending("zia-test")
+        .into_iter()
+        .map(|e| e.summary)
+        .collect();
+    assert!(
+        seen_by_b.contains(&"while down".to_string()),
+        "{seen_by_b:?}"
+    );
 }

@@ -46,6 +46,9 @@ pub struct Ledger {
     /// Providers whose admin sessions can end with changes staged (native ZIA), asked before
     /// each read or write of the ledger whether that happened.
     watched: Mutex<BTreeMap<String, Arc<dyn crate::provider::Provider>>>,
+    /// Entries the shared store did not take (Redis was unreachable), pushed on the next
+    /// successful contact so a write that happened still reaches every replica's view.
+    unsynced: Mutex<BTreeMap<String, Vec<LedgerEntry>>>,
     /// What the ledger learnt about session ends, per connection, until `pending_changes`
     /// shows it.
     session_ends: Mutex<BTreeMap<String, Vec<String>>>,
@@ -192,7 +195,10 @@ impl Ledger {
         state.key(&format!("ledger:{connection}"))
     }
 
-    pub fn record(&self, connection: &str, tool: &str, summary: String) {
+    /// Records a staged change. Returns a notice for the person when the shared ledger could
+    /// not take it (it is kept in this process and pushed again on the next contact).
+    #[must_use]
+    pub fn record(&self, connection: &str, tool: &str, summary: String) -> Option<String> {
         // Entries staged before a session end are live now; this one belongs to the new session.
         self.settle(connection);
         let entry = LedgerEntry {
@@ -208,34 +214,84 @@ impl Ledger {
                 ((), true)
             });
             match pushed {
-                Ok(()) => return,
+                Ok(()) => return None,
                 Err(e) => {
                     tracing::warn!(error = %e, connection, path = %path.display(), "staged change not recorded in the ledger file; kept in this process only");
+                    self.entries
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .entry(connection.to_string())
+                        .or_default()
+                        .push(entry);
+                    return Some(format!(
+                        "The change was made, but the activation ledger file could not record it ({e}); pending_changes in other processes will not list it."
+                    ));
                 }
             }
         }
-        if let Some(r) = &self.shared
-            && let Ok(json) = serde_json::to_string(&entry)
-        {
-            let key = Self::key(r, connection);
-            let pushed = r.run(|c| {
-                redis::pipe()
-                    .cmd("RPUSH")
-                    .arg(&key)
-                    .arg(&json)
-                    .ignore()
-                    .cmd("EXPIRE")
-                    .arg(&key)
-                    .arg(SHARED_TTL_SECS)
-                    .ignore()
-                    .exec(c)
+        let mut notice = None;
+        if let Some(r) = &self.shared {
+            self.unsynced
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(connection.to_string())
+                .or_default()
+                .push(entry.clone());
+            // One retry: a write that happened must reach the shared view if Redis blinked.
+            let synced = self.sync(r, connection).or_else(|_| {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                self.sync(r, connection)
             });
-            if let Err(e) = pushed {
-                tracing::warn!(error = %e, connection, "staged change not recorded in the shared ledger");
+            if let Err(e) = synced {
+                tracing::warn!(error = %e, connection, "staged change not recorded in the shared ledger; kept here and pushed on the next contact");
+                notice = Some(format!(
+                    "The change was made, but the shared activation ledger could not record it ({e}); this replica keeps it and adds it when the state store is back."
+                ));
             }
         }
         let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         map.entry(connection.to_string()).or_default().push(entry);
+        notice
+    }
+
+    /// Pushes this replica's entries that the shared store has not taken yet.
+    fn sync(&self, r: &RedisState, connection: &str) -> Result<(), crate::state::StateError> {
+        let waiting: Vec<String> = self
+            .unsynced
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(connection)
+            .map(|l| {
+                l.iter()
+                    .filter_map(|e| serde_json::to_string(e).ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        let key = Self::key(r, connection);
+        r.run(|c| {
+            redis::pipe()
+                .cmd("RPUSH")
+                .arg(&key)
+                .arg(&waiting)
+                .ignore()
+                .cmd("EXPIRE")
+                .arg(&key)
+                .arg(SHARED_TTL_SECS)
+                .ignore()
+                .exec(c)
+        })?;
+        if let Some(l) = self
+            .unsynced
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(connection)
+        {
+            l.drain(..waiting.len().min(l.len()));
+        }
+        Ok(())
     }
 
     pub fn pending(&self, connection: &str) -> Vec<LedgerEntry> {
@@ -244,6 +300,11 @@ impl Ledger {
     }
 
     fn read(&self, connection: &str) -> Vec<LedgerEntry> {
+        if let Some(r) = &self.shared
+            && let Err(e) = self.sync(r, connection)
+        {
+            tracing::debug!(error = %e, connection, "ledger entries still waiting for the shared store");
+        }
         if let Some(path) = &self.file {
             match Self::with_file(path, |map| (map.get(connection).cloned(), false)) {
                 Ok(found) => {
@@ -284,6 +345,10 @@ impl Ledger {
 
     /// Called after a successful activation.
     pub fn clear(&self, connection: &str) {
+        self.unsynced
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(connection);
         if let Some(path) = &self.file
             && let Err(e) = Self::with_file(path, |map| (map.remove(connection), true))
         {

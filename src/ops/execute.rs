@@ -124,6 +124,20 @@ pub(super) struct Writer<'a> {
     pub confirmation: &'a ConfirmationInfo,
 }
 
+/// A write whose outcome could not be read back, for [`Writer::uncertain`].
+struct Uncertain<'a> {
+    intent: &'a str,
+    /// The tenant's answer itself was lost (else it answered, and only the read-back failed).
+    lost: bool,
+    why: String,
+    /// Extra fields of the outcome record.
+    fields: serde_json::Value,
+    /// The activation ledger's line.
+    summary: String,
+    /// What may have happened, in words.
+    what: String,
+}
+
 /// What the read-back after a lost answer showed.
 enum Settled<T> {
     /// The change is there.
@@ -219,14 +233,14 @@ impl Writer<'_> {
 
     /// Staged writes go into the activation ledger: certain ones as they are, uncertain ones
     /// marked so, because a write that may have happened may also wait for activation.
-    fn ledger(&self, summary: String, unknown: bool) {
+    fn ledger(&self, summary: String, unknown: bool, notices: &mut Vec<String>) {
         if self.conn.provider.capabilities().staged_changes {
             let summary = if unknown {
                 format!("possibly (answer lost): {summary}")
             } else {
                 summary
             };
-            self.app.ledger.record(&self.conn.name, self.tool, summary);
+            notices.extend(self.app.ledger.record(&self.conn.name, self.tool, summary));
         }
     }
 
@@ -252,28 +266,48 @@ impl Writer<'_> {
                 "groups": new.groups, "comments": new.comments,
             }}),
         )?;
-        let settled = match self.provider().create_user(new).await {
+        let mut notices = Vec::new();
+        let (settled, lost) = match self.provider().create_user(new).await {
             Ok(created) => match self.provider().get_user(&created.id).await {
-                Ok(u) => Settled::Applied(u),
-                Err(e) => Settled::Unknown(format!(
-                    "created as id {}, but reading it back failed: {e}",
-                    created.id
-                )),
+                Ok(u) => (Settled::Applied(u), false),
+                Err(e) => {
+                    // Created for certain: the account is what the tenant answered, unverified.
+                    notices.push(format!(
+                        "User {} was created as id {}, but reading it back failed ({e}); call get_user to verify it.",
+                        quote(&new.email),
+                        created.id
+                    ));
+                    self.ledger(
+                        format!("created user {} ({})", new.email, created.id),
+                        false,
+                        &mut notices,
+                    );
+                    self.outcome(
+                        &intent,
+                        json!({"outcome": "executed", "verification": Verification::Unknown, "after": created}),
+                        &mut notices,
+                    );
+                    let mut w = Written::new(Verification::Unknown, Some(created));
+                    w.notices = notices;
+                    return Ok(w);
+                }
             },
             Err(ProviderError::OutcomeUnknown { message }) => {
                 match self.provider().find_users_by_email(&new.email).await {
                     Ok(found) => match found.into_iter().next() {
-                        Some(u) => Settled::Applied(u),
-                        None => Settled::NotApplied,
+                        Some(u) => (Settled::Applied(u), true),
+                        None => (Settled::NotApplied, true),
                     },
-                    Err(e) => {
-                        Settled::Unknown(format!("{LOST} ({message}) and reading back failed: {e}"))
-                    }
+                    Err(e) => (
+                        Settled::Unknown(format!(
+                            "{LOST} ({message}) and reading back failed: {e}"
+                        )),
+                        true,
+                    ),
                 }
             }
             Err(e) => return Err(self.failed(&intent, "create_user", e, None)),
         };
-        let mut notices = Vec::new();
         match settled {
             Settled::Applied(u) => {
                 let mut want: Vec<&str> = new.groups.iter().map(|g| g.id.as_str()).collect();
@@ -286,7 +320,17 @@ impl Writer<'_> {
                         == new.department.as_ref().map(|d| &d.id)
                     && want == got;
                 let verification = Verification::matched(ok);
-                self.ledger(format!("created user {} ({})", new.email, u.id), false);
+                if lost {
+                    notices.push(format!(
+                        "The tenant's answer was lost; reading back shows user {} was created.",
+                        quote(&new.email)
+                    ));
+                }
+                self.ledger(
+                    format!("created user {} ({})", new.email, u.id),
+                    false,
+                    &mut notices,
+                );
                 self.outcome(
                     &intent,
                     json!({"outcome": "executed", "verification": verification, "after": u}),
@@ -297,22 +341,17 @@ impl Writer<'_> {
                 Ok(w)
             }
             Settled::NotApplied => Err(self.not_applied(&intent, "create_user", None)),
-            Settled::Unknown(why) => {
-                self.ledger(format!("created user {}", new.email), true);
-                self.outcome(
-                    &intent,
-                    json!({"outcome": "unknown", "error": why}),
-                    &mut notices,
-                );
-                notices.push(format!(
-                    "Whether user {} was created is unknown: {why}. Call get_user with the email before trying again.",
-                    quote(&new.email)
-                ));
-                let mut w = Written::new(Verification::Unknown, None);
-                w.unknown = true;
-                w.notices = notices;
-                Ok(w)
-            }
+            Settled::Unknown(why) => Ok(self.uncertain(
+                Uncertain {
+                    intent: &intent,
+                    lost: true,
+                    why,
+                    fields: json!({}),
+                    summary: format!("created user {}", new.email),
+                    what: format!("the creation of user {}", quote(&new.email)),
+                },
+                notices,
+            )),
         }
     }
 
@@ -369,7 +408,7 @@ impl Writer<'_> {
                         quote(&before.email)
                     ));
                 }
-                self.ledger(summary, false);
+                self.ledger(summary, false, &mut notices);
                 self.outcome(
                     &intent,
                     json!({"outcome": "executed", "verification": verification, "before": before, "after": u}),
@@ -380,24 +419,17 @@ impl Writer<'_> {
                 Ok(w)
             }
             Settled::NotApplied => Err(self.not_applied(&intent, self.tool, Some(before))),
-            Settled::Unknown(why) => {
-                self.ledger(summary, lost.is_some());
-                self.outcome(
-                    &intent,
-                    json!({"outcome": if lost.is_some() { "unknown" } else { "executed" }, "verification": Verification::Unknown, "before": before, "error": why}),
-                    &mut notices,
-                );
-                let mut w = Written::new(Verification::Unknown, None);
-                w.unknown = lost.is_some();
-                if w.unknown {
-                    notices.push(format!(
-                        "Whether the change to {} happened is unknown: {why}. Call get_user before trying again.",
-                        quote(&before.email)
-                    ));
-                }
-                w.notices = notices;
-                Ok(w)
-            }
+            Settled::Unknown(why) => Ok(self.uncertain(
+                Uncertain {
+                    intent: &intent,
+                    lost: lost.is_some(),
+                    why,
+                    fields: json!({"before": before}),
+                    summary,
+                    what: format!("the change to {}", quote(&before.email)),
+                },
+                notices,
+            )),
         }
     }
 
@@ -473,7 +505,7 @@ impl Writer<'_> {
                         quote(&before.email)
                     ));
                 }
-                self.ledger(summary, false);
+                self.ledger(summary, false, &mut notices);
                 self.outcome(
                     &intent,
                     json!({"outcome": "executed", "mode": op, "verification": verification, "before": before, "after": after}),
@@ -487,25 +519,49 @@ impl Writer<'_> {
                 self.release(reservation.as_mut(), 1);
                 Err(self.not_applied(&intent, "deactivate", Some(before)))
             }
-            Settled::Unknown(why) => {
-                self.ledger(summary, lost.is_some());
-                self.outcome(
-                    &intent,
-                    json!({"outcome": if lost.is_some() { "unknown" } else { "executed" }, "mode": op, "verification": Verification::Unknown, "before": before, "error": why}),
-                    &mut notices,
-                );
-                let mut w = Written::new(Verification::Unknown, None);
-                w.unknown = lost.is_some();
-                if w.unknown {
-                    notices.push(format!(
-                        "Whether {} was deactivated is unknown: {why}. Call get_user before trying again.",
-                        quote(&before.email)
-                    ));
-                }
-                w.notices = notices;
-                Ok(w)
-            }
+            Settled::Unknown(why) => Ok(self.uncertain(
+                Uncertain {
+                    intent: &intent,
+                    lost: lost.is_some(),
+                    why,
+                    fields: json!({"mode": op, "before": before}),
+                    summary,
+                    what: format!("the {op} of {}", quote(&before.email)),
+                },
+                notices,
+            )),
         }
+    }
+
+    /// A write whose effect reading back could not establish: staged as possible, journaled as
+    /// `unknown` when the tenant's answer was lost (else as executed, unverified), and told.
+    fn uncertain<T>(&self, u: Uncertain<'_>, mut notices: Vec<String>) -> Written<T> {
+        let Uncertain {
+            intent,
+            lost,
+            why,
+            fields,
+            summary,
+            what,
+        } = u;
+        self.ledger(summary, lost, &mut notices);
+        let mut body = json!({
+            "outcome": if lost { "unknown" } else { "executed" },
+            "verification": Verification::Unknown, "error": why,
+        });
+        if let (Some(m), serde_json::Value::Object(extra)) = (body.as_object_mut(), fields) {
+            m.extend(extra);
+        }
+        self.outcome(intent, body, &mut notices);
+        if lost {
+            notices.push(format!(
+                "Whether {what} happened is unknown: {why}. Read the state (get_user) before trying again."
+            ));
+        }
+        let mut w = Written::new(Verification::Unknown, None);
+        w.unknown = lost;
+        w.notices = notices;
+        w
     }
 
     fn release(&self, reservation: Option<&mut Reservation>, count: usize) {
@@ -568,6 +624,7 @@ impl Writer<'_> {
                 self.ledger(
                     format!("delete user {} ({})", u.email, u.id),
                     outcome == "unknown",
+                    &mut notices,
                 );
             }
             self.outcome(
