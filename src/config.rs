@@ -30,6 +30,7 @@ pub enum ConfigError {
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(extend("required" = ["connections"]))]
+#[schemars(transform = check::four_eyes_rules)]
 pub struct Config {
     /// Named tenants. The name is what tools take as `connection`; at least one is needed.
     #[serde(default)]
@@ -45,6 +46,41 @@ pub struct Config {
     /// Where shared state (plans, approvals, rate budgets, locks, the activation ledger) lives.
     #[serde(default)]
     pub state: StateConfig,
+    /// Named approvers (`[approvers.NAME]`): the people who may approve plans, each with their
+    /// own secret. With at least one, `approve` and the approval page need a name and that
+    /// person's secret, and neither a terminal nor an inline confirmation approves anything.
+    #[serde(default)]
+    #[schemars(transform = check::approver_names)]
+    pub approvers: BTreeMap<String, ApproverConfig>,
+}
+
+/// One named approver. Give exactly one of `secret_hash` and `secret`.
+#[derive(Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(transform = check::approver_rules)]
+pub struct ApproverConfig {
+    /// Argon2id hash of the approver's secret, as printed by `zscaler-lifecycle-mcp approvers
+    /// hash` (a PHC string, `$argon2id$v=19$...`). The secret itself is never stored.
+    #[serde(default)]
+    pub secret_hash: Option<String>,
+    /// Or the secret itself, in a file only that person can read:
+    /// `{ file = "/home/jane/.config/zlm/approver-secret" }`. Not `env` or `value`: whoever runs
+    /// `approve` chooses its environment, and the config is readable by the server's account.
+    #[serde(default)]
+    pub secret: Option<SecretRef>,
+}
+
+impl std::fmt::Debug for ApproverConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A weak secret can be guessed from its hash: keep the hash out of logs too.
+        f.debug_struct("ApproverConfig")
+            .field(
+                "secret_hash",
+                &self.secret_hash.as_ref().map(|_| "<redacted>"),
+            )
+            .field("secret", &self.secret)
+            .finish()
+    }
 }
 
 /// Which store holds state that replicas must share.
@@ -436,6 +472,14 @@ pub struct PolicyConfig {
     /// Unattended confirmation by token (`[policy.token_mode]`), off unless enabled.
     #[serde(default)]
     pub token_mode: TokenModeConfig,
+    /// Four-eyes: a plan with more targets than this needs two distinct named approvers
+    /// (needs at least two `[approvers.NAME]`).
+    #[serde(default)]
+    pub four_eyes_over_targets: Option<u32>,
+    /// Four-eyes: every `connection: "all"` plan needs two distinct named approvers (needs at
+    /// least two `[approvers.NAME]`).
+    #[serde(default)]
+    pub four_eyes_all_connections: bool,
 }
 
 /// Token mode, for unattended automation where no person can confirm: when no inline channel
@@ -507,6 +551,8 @@ impl Default for PolicyConfig {
             confirm_tools: Vec::new(),
             tool_connections: BTreeMap::new(),
             token_mode: TokenModeConfig::default(),
+            four_eyes_over_targets: None,
+            four_eyes_all_connections: false,
         }
     }
 }

@@ -72,15 +72,29 @@ enum Command {
         #[arg(long)]
         html: Option<PathBuf>,
     },
-    /// Approve a pending plan as a human, at a terminal. Without an id, lists pending plans.
-    /// With --web, serves a local approval page instead. Never let an agent run this.
+    /// Approve a pending plan as a human, at a terminal. Without an id, lists pending plans
+    /// and the approvals each still needs. With --web, serves a local approval page instead.
+    /// With [approvers] configured, approve as a named approver with --as NAME (your secret is
+    /// asked without echo). Never let an agent run this.
     ///
     /// Example: zscaler-lifecycle-mcp approve p-1a2b3c4d
+    /// Example: zscaler-lifecycle-mcp approve p-1a2b3c4d --as jane
     /// Example: zscaler-lifecycle-mcp approve --web
     Approve {
         /// The plan id a tool returned (p-xxxxxxxx).
         #[arg(conflicts_with = "web")]
         plan_id: Option<String>,
+        /// Approve as this named approver ([approvers.NAME] in the config).
+        #[arg(
+            long = "as",
+            value_name = "NAME",
+            requires = "plan_id",
+            conflicts_with = "web"
+        )]
+        as_name: Option<String>,
+        /// With --as: read your secret from this file instead of typing it.
+        #[arg(long, value_name = "FILE", requires = "as_name")]
+        secret_file: Option<PathBuf>,
         /// Serve an approval page on loopback and print its secret URL (http://127.0.0.1:PORT/?k=…).
         #[arg(long)]
         web: bool,
@@ -90,6 +104,11 @@ enum Command {
         /// With --web: exit after the first approval.
         #[arg(long, requires = "web")]
         once: bool,
+    },
+    /// Named approvers: print the hash of an approver's secret for the config.
+    Approvers {
+        #[command(subcommand)]
+        action: ApproversAction,
     },
     /// Run the ZIA tenant simulator on 127.0.0.1 and print its URL and demo credentials.
     ///
@@ -170,6 +189,19 @@ enum ConfigAction {
 }
 
 #[derive(Debug, Subcommand)]
+enum ApproversAction {
+    /// Ask for a secret twice without echo and print `secret_hash = "$argon2id$..."`, to put
+    /// in `[approvers.NAME]`. The secret itself is never stored or printed.
+    ///
+    /// Example: zscaler-lifecycle-mcp approvers hash
+    Hash {
+        /// Read the secret from this file instead of the terminal.
+        #[arg(long, value_name = "FILE")]
+        secret_file: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum JournalAction {
     /// Check the hash chain: detects edited, removed or reordered records.
     ///
@@ -208,6 +240,17 @@ fn main() -> std::process::ExitCode {
                 }
                 Err(e) => {
                     eprintln!("error: {e}");
+                    std::process::ExitCode::FAILURE
+                }
+            };
+        }
+        Command::Approvers {
+            action: ApproversAction::Hash { secret_file },
+        } => {
+            return match cli::approve::hash(secret_file.as_deref()) {
+                Ok(code) => code,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
                     std::process::ExitCode::FAILURE
                 }
             };
@@ -279,6 +322,8 @@ fn main() -> std::process::ExitCode {
             Command::Check => cli::check::run(config.as_deref()).await,
             Command::Approve {
                 plan_id,
+                as_name,
+                secret_file,
                 web,
                 bind,
                 once,
@@ -287,7 +332,12 @@ fn main() -> std::process::ExitCode {
                     let args = cli::approve_web::WebArgs { bind, once };
                     cli::approve_web::run(config.as_deref(), args).await
                 } else {
-                    cli::approve::run(config.as_deref(), plan_id.as_deref())
+                    let args = cli::approve::CliArgs {
+                        plan_id: plan_id.as_deref(),
+                        as_name: as_name.as_deref(),
+                        secret_file: secret_file.as_deref(),
+                    };
+                    cli::approve::run(config.as_deref(), &args)
                 }
             }
             Command::Sim {
@@ -317,9 +367,10 @@ fn main() -> std::process::ExitCode {
             Command::Journal {
                 action: JournalAction::Verify { file },
             } => cli::journal::verify(config.as_deref(), file.as_deref()),
-            Command::Init { .. } | Command::Completions { .. } | Command::Config { .. } => {
-                Ok(std::process::ExitCode::SUCCESS)
-            }
+            Command::Init { .. }
+            | Command::Completions { .. }
+            | Command::Config { .. }
+            | Command::Approvers { .. } => Ok(std::process::ExitCode::SUCCESS),
         }
     });
     match result {

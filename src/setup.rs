@@ -82,7 +82,11 @@ fn app(
             policy.max_deletions_per_hour,
         ),
         policy: Policy::new(policy).map_err(SetupError::Policy)?,
-        plans: PlanStore::open_with(&dir, shared.as_ref())?,
+        plans: PlanStore::open_with(&dir, shared.as_ref())?.with_approvers(
+            &crate::guard::approvers::Approvers::from_config(
+                &config.map(|c| c.approvers.clone()).unwrap_or_default(),
+            ),
+        ),
         journal: Journal::for_config(&state_cfg, &dir)?
             .with_max_bytes(config.map_or(64, |c| c.server.journal_max_mb) << 20),
         ledger,

@@ -194,10 +194,14 @@ async fn web_page_refuses_without_secret_host_or_retyped_id_then_approval_execut
     // Retyped, same origin, right secret: approved, and `--once` stops the page.
     let (status, body) = post_form(&web, &fields, &[("origin", web.origin.as_str())]).await;
     assert_eq!(status, 200, "{body}");
+    // The OS account of the page's process, never what `USER` says (the harness sets
+    // USER=test-approver), and the channel as its own field.
+    let account = common::os_account();
     assert!(
-        body.contains("Approved by test-approver (web) via web"),
+        body.contains(&format!("Approved by {account} via web")),
         "{body}"
     );
+    assert!(!body.contains("test-approver"), "{body}");
     assert!(body.contains(&plan_id) && body.contains("deactivate"));
     let mut child = web.child;
     let exit = tokio::time::timeout(std::time::Duration::from_secs(10), child.wait())
@@ -209,7 +213,7 @@ async fn web_page_refuses_without_secret_host_or_retyped_id_then_approval_execut
     let done = client.ok("deactivate", with_plan.clone()).await;
     assert_eq!(done["status"], "executed");
     assert_eq!(done["confirmation"]["channel"], "approve-web");
-    assert_eq!(done["confirmation"]["approver"], "test-approver (web)");
+    assert_eq!(done["confirmation"]["approver"], account.as_str());
     assert!(
         sim.user("markup.test@acme.example", "draft")
             .await
@@ -227,7 +231,8 @@ async fn web_page_refuses_without_secret_host_or_retyped_id_then_approval_execut
         .collect();
     assert_eq!(approved.len(), 1, "{journal}");
     assert_eq!(approved[0]["channel"], "approve-web");
-    assert_eq!(approved[0]["approver"], "test-approver (web)");
+    assert_eq!(approved[0]["approver"], account.as_str());
+    assert_eq!(approved[0]["os_account"], account.as_str());
     assert_eq!(approved[0]["plan_id"], plan_id.as_str());
     let verify = env.run(&["journal", "verify"]).await;
     assert!(
@@ -267,4 +272,138 @@ async fn web_page_listens_on_loopback_only() {
         let out = env.run(args).await;
         assert!(!out.status.success(), "{args:?} accepted");
     }
+}
+
+fn journal_records(env: &Env, plan: &str, outcome: &str) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(env.journal())
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["outcome"] == outcome && e["plan_id"] == plan)
+        .collect()
+}
+
+#[tokio::test]
+async fn with_named_approvers_the_page_needs_the_approvers_name_and_secret() {
+    use zscaler_lifecycle_mcp::guard::approvers::hash_secret;
+    use zscaler_lifecycle_mcp::secret::Secret;
+    let env = Env::with_sim().await;
+    let secret = "jane correct horse battery";
+    let hash = hash_secret(&Secret::new(secret)).expect("hash");
+    let config = env.config.clone().expect("config");
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    text.push_str(&format!("\n[approvers.jane]\nsecret_hash = \"{hash}\"\n"));
+    std::fs::write(&config, text).expect("write");
+    let client = env.connect(Human::Absent).await;
+    let args = json!({"user": "john.smith@acme.example"});
+    let first = client.ok("deactivate", args.clone()).await;
+    let plan_id = first["plan"]["id"].as_str().expect("plan id").to_string();
+    let web = env.approve_web().await;
+    let page = get(&web.url, &[]).await.text().await.expect("page");
+    assert!(
+        page.contains("name=\"approver\"") && page.contains("type=\"password\" name=\"secret\""),
+        "{page}"
+    );
+    let mut with_plan = args.clone();
+    with_plan["plan_id"] = json!(plan_id);
+    // The page's own secret and the retyped id, without a name and secret, or with a wrong
+    // one: not approved.
+    for (name, given) in [("", ""), ("jane", "not her secret at all"), ("bob", secret)] {
+        let (status, body) = post_form(
+            &web,
+            &[
+                ("k", web.secret.as_str()),
+                ("plan_id", plan_id.as_str()),
+                ("confirm", plan_id.as_str()),
+                ("approver", name),
+                ("secret", given),
+            ],
+            &[],
+        )
+        .await;
+        assert_eq!(status, 403, "{name}: {body}");
+        assert!(body.contains("Not approved"), "{body}");
+        assert!(!body.contains(secret), "the page never shows a secret");
+        let refused = client.err("deactivate", with_plan.clone()).await;
+        assert!(refused.contains("needs 1 distinct approver"), "{refused}");
+    }
+    let (status, body) = post_form(
+        &web,
+        &[
+            ("k", web.secret.as_str()),
+            ("plan_id", plan_id.as_str()),
+            ("confirm", plan_id.as_str()),
+            ("approver", "jane"),
+            ("secret", secret),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let account = common::os_account();
+    assert!(
+        body.contains(&format!("Approved by jane (OS account {account}) via web")),
+        "{body}"
+    );
+    let done = client.ok("deactivate", with_plan).await;
+    assert_eq!(done["status"], "executed", "{done}");
+    assert_eq!(done["confirmation"]["approver"], "jane");
+    assert_eq!(done["confirmation"]["channel"], "approve-web");
+    let approved = journal_records(&env, &plan_id, "approved");
+    assert_eq!(approved.len(), 1, "{approved:?}");
+    assert_eq!(approved[0]["approver"], "jane");
+    assert_eq!(approved[0]["channel"], "approve-web");
+    assert_eq!(approved[0]["os_account"], account.as_str());
+    let journal = std::fs::read_to_string(env.journal()).expect("journal");
+    assert!(!journal.contains(secret));
+    client.close().await;
+}
+
+#[tokio::test]
+async fn web_page_says_not_approved_when_the_journal_cannot_be_written() {
+    let env = Env::with_sim().await;
+    let client = env.connect(Human::Absent).await;
+    let args = json!({"user": "john.smith@acme.example"});
+    let first = client.ok("deactivate", args.clone()).await;
+    let plan_id = first["plan"]["id"].as_str().expect("plan id").to_string();
+    let web = env.approve_web().await;
+    // A journal nobody can append to (a directory in its place; root included).
+    let journal = env.journal();
+    let aside = journal.with_extension("jsonl.aside");
+    std::fs::rename(&journal, &aside).expect("move aside");
+    std::fs::create_dir(&journal).expect("directory");
+    let fields = [
+        ("k", web.secret.as_str()),
+        ("plan_id", plan_id.as_str()),
+        ("confirm", plan_id.as_str()),
+    ];
+    let (status, body) = post_form(&web, &fields, &[]).await;
+    std::fs::remove_dir(&journal).expect("rmdir");
+    std::fs::rename(&aside, &journal).expect("restore");
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains("Not approved"), "{body}");
+    assert!(
+        body.contains("not approved: the journal could not be written"),
+        "{body}"
+    );
+    assert!(!body.contains("Approved by"), "{body}");
+    let mut with_plan = args.clone();
+    with_plan["plan_id"] = json!(plan_id);
+    let refused = client.err("deactivate", with_plan.clone()).await;
+    assert!(refused.contains("not been approved"), "{refused}");
+    assert!(
+        env.sim()
+            .user("john.smith@acme.example", "draft")
+            .await
+            .is_some(),
+        "the plan stays unapproved and nothing ran"
+    );
+    assert!(journal_records(&env, &plan_id, "approved").is_empty());
+    // The page is still up (`--once` stops after an approval, and there was none): with the
+    // journal back, the same form approves.
+    let (status, body) = post_form(&web, &fields, &[]).await;
+    assert_eq!(status, 200, "{body}");
+    let done = client.ok("deactivate", with_plan).await;
+    assert_eq!(done["status"], "executed", "{done}");
+    client.close().await;
 }

@@ -309,7 +309,7 @@ async fn person_approves_in_headless_chromium_then_the_agent_executes() {
     let said = browser.text(&result).await;
     browser.screenshot("approval-web-approved").await;
     assert!(
-        said.contains("Approved by test-approver (web) via web")
+        said.contains(&format!("Approved by {} via web", common::os_account()))
             && said.contains(&plan_id)
             && said.contains("deactivate"),
         "{said}"
@@ -330,5 +330,57 @@ async fn person_approves_in_headless_chromium_then_the_agent_executes() {
         sim.user("john.smith@acme.example", "draft").await.is_none(),
         "deleted after approval"
     );
+    client.close().await;
+}
+
+#[tokio::test]
+async fn named_approver_approves_with_name_and_secret_in_headless_chromium() {
+    let Some((chromium, chromedriver)) = browser_tools() else {
+        return;
+    };
+    use zscaler_lifecycle_mcp::guard::approvers::hash_secret;
+    use zscaler_lifecycle_mcp::secret::Secret;
+    let env = Env::with_sim().await;
+    let secret = "jane correct horse battery";
+    let hash = hash_secret(&Secret::new(secret)).expect("hash");
+    let config = env.config.clone().expect("config");
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    text.push_str(&format!("\n[approvers.jane]\nsecret_hash = \"{hash}\"\n"));
+    std::fs::write(&config, text).expect("write");
+    let client = env.connect(Human::Absent).await;
+    let args = json!({"user": "john.smith@acme.example"});
+    let first = client.ok("deactivate", args.clone()).await;
+    let plan_id = first["plan"]["id"].as_str().expect("plan id").to_string();
+
+    let web = env.approve_web().await;
+    let browser = Browser::start(&chromium, &chromedriver).await;
+    browser.goto(&web.url).await;
+    for (field, value) in [
+        (format!("#confirm-{plan_id}"), plan_id.as_str()),
+        (format!("#approver-{plan_id}"), "jane"),
+        (format!("#secret-{plan_id}"), secret),
+    ] {
+        let el = browser.find(&field).await;
+        browser.type_into(&el, value).await;
+    }
+    let button = browser.find(&format!("#approve-{plan_id}")).await;
+    browser.click(&button).await;
+    let result = browser.find("#result").await;
+    let said = browser.text(&result).await;
+    browser.screenshot("approval-web-named").await;
+    assert!(
+        said.contains(&format!(
+            "Approved by jane (OS account {}) via web",
+            common::os_account()
+        )),
+        "{said}"
+    );
+    browser.quit().await;
+    let mut with_plan = args.clone();
+    with_plan["plan_id"] = json!(plan_id);
+    let done = client.ok("deactivate", with_plan).await;
+    assert_eq!(done["status"], "executed", "{done}");
+    assert_eq!(done["confirmation"]["approver"], "jane");
+    assert_eq!(done["confirmation"]["channel"], "approve-web");
     client.close().await;
 }

@@ -37,6 +37,9 @@ fn readme_example() -> String {
 
 const BASE: &str = "[connections.a]\nkind = \"zia\"\ncloud = \"zscalertwo\"\n";
 
+/// An Argon2id PHC string (of "a long enough secret"), as `approvers hash` prints one.
+const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$Gr+JY/Fu1441g8IB/BqrPQ$PAneL9VOtyMYyvj+D9TOpgYivplRIrZ9h8wuMyaEmHY";
+
 #[tokio::test]
 async fn schema_and_parser_accept_and_refuse_the_same_files() {
     let schema = exported_schema().await;
@@ -55,6 +58,12 @@ async fn schema_and_parser_accept_and_refuse_the_same_files() {
             "token mode".into(),
             format!(
                 "{BASE}[policy]\nconfirm_tools = [\"add_to_group\"]\n[policy.token_mode]\nenabled = true\ntools = [\"deactivate\", \"add_to_group\"]\nconnections = [\"a\", \"all\"]\nplan_ttl_secs = 30\n"
+            ),
+        ),
+        (
+            "named approvers and four-eyes".into(),
+            format!(
+                "{BASE}[policy]\nfour_eyes_over_targets = 5\nfour_eyes_all_connections = true\n\n[approvers.jane]\nsecret_hash = \"{HASH}\"\n\n[approvers.bob-2]\nsecret = {{ file = \"/home/bob/.config/zlm/approver-secret\" }}\n"
             ),
         ),
         (
@@ -176,6 +185,38 @@ async fn schema_and_parser_accept_and_refuse_the_same_files() {
             format!("{BASE}[policy.token_mode]\nenabled = true\nplan_ttl_secs = 0\n"),
         ),
         (
+            "four-eyes with one approver",
+            format!(
+                "{BASE}[policy]\nfour_eyes_all_connections = true\n[approvers.jane]\nsecret_hash = \"{HASH}\"\n"
+            ),
+        ),
+        (
+            "four-eyes without approvers",
+            format!("{BASE}[policy]\nfour_eyes_over_targets = 3\n"),
+        ),
+        (
+            "approver secret from the environment",
+            format!("{BASE}[approvers.jane]\nsecret = {{ env = \"JANE_SECRET\" }}\n"),
+        ),
+        (
+            "approver with hash and file",
+            format!(
+                "{BASE}[approvers.jane]\nsecret_hash = \"{HASH}\"\nsecret = {{ file = \"/s\" }}\n"
+            ),
+        ),
+        (
+            "approver without a secret",
+            format!("{BASE}[approvers.jane]\n"),
+        ),
+        (
+            "approver hash not argon2id",
+            format!("{BASE}[approvers.jane]\nsecret_hash = \"$2b$12$abcdefghijklmnopqrstuv\"\n"),
+        ),
+        (
+            "approver name with a space",
+            format!("{BASE}[approvers.\"jane doe\"]\nsecret_hash = \"{HASH}\"\n"),
+        ),
+        (
             "token mode typo",
             format!("{BASE}[policy.token_mode]\nenable = true\n"),
         ),
@@ -212,6 +253,22 @@ async fn schema_and_parser_accept_and_refuse_the_same_files() {
         (
             format!("{BASE}[policy.token_mode]\nenabled = true\ntools = [\"create_user\"]\n"),
             "line 6, policy.token_mode.tools[0]",
+        ),
+        (
+            format!(
+                "{BASE}[policy]\nfour_eyes_all_connections = true\n[approvers.jane]\nsecret_hash = \"{HASH}\"\n"
+            ),
+            "line 5, policy.four_eyes_all_connections",
+        ),
+        (
+            format!("{BASE}[approvers.jane]\nsecret = {{ env = \"JANE_SECRET\" }}\n"),
+            "line 5, approvers.jane.secret",
+        ),
+        (
+            format!(
+                "{BASE}[approvers.jane]\nsecret_hash = \"$argon2i$v=19$m=19456,t=2,p=1$Gr+JY/Fu1441g8IB/BqrPQ$PAneL9VOtyMYyvj+D9TOpgYivplRIrZ9h8wuMyaEmHY\"\n"
+            ),
+            "line 5, approvers.jane.secret_hash",
         ),
     ] {
         let msg = Config::parse(&text, Path::new("bad.toml"))

@@ -284,7 +284,7 @@ async fn deactivate_without_confirmation_changes_nothing_then_approval_executes_
     assert_eq!(done["status"], "executed");
     assert_eq!(done["verification"], "verified");
     assert_eq!(done["confirmation"]["channel"], "approve-cli");
-    assert_eq!(done["confirmation"]["approver"], "test-approver");
+    assert_eq!(done["confirmation"]["approver"], common::os_account());
     assert!(
         sim.user("john.smith@acme.example", "draft").await.is_none(),
         "deleted after approval"

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use zscaler_lifecycle_mcp::guard::GuardError;
 use zscaler_lifecycle_mcp::guard::ledger::Ledger;
 use zscaler_lifecycle_mcp::guard::plan::Plan;
-use zscaler_lifecycle_mcp::guard::store::PlanStore;
+use zscaler_lifecycle_mcp::guard::store::{Approver, PlanStore};
 use zscaler_lifecycle_mcp::secret::Secret;
 use zscaler_lifecycle_mcp::state::RedisState;
 use zscaler_lifecycle_mcp::state::lock::{LockError, TenantLock};
@@ -103,6 +103,7 @@ fn plan(id: &str) -> Plan {
         targets: vec![],
         created_at: now,
         expires_at: now + 300,
+        approvals_required: 1,
     }
 }
 
@@ -148,7 +149,7 @@ async fn plan_approved_via_one_replica_runs_once_via_another() {
     with_plan["plan_id"] = json!(plan_id);
     let done = client_b.ok("deactivate", with_plan.clone()).await;
     assert_eq!(done["status"], "executed", "{done}");
-    assert_eq!(done["confirmation"]["approver"], "test-approver");
+    assert_eq!(done["confirmation"]["approver"], os_account());
     assert!(sim.user(user, "draft").await.is_none(), "deleted once");
 
     // Replays through either replica are refused.
@@ -215,13 +216,16 @@ async fn plans_on_redis_are_shared_signed_and_consumed_exactly_once() {
     let p = plan(&id);
     one.save(&p).expect("save");
     assert!(matches!(
-        two.approval(&p),
+        two.approvals_for(&p),
         Err(GuardError::NotApproved { .. })
     ));
     assert_eq!(two.pending().len(), 1);
-    two.approve(&id, "alice")
+    two.approve(&id, &Approver::os_account("alice", "approve-cli"))
         .expect("approve via the other store");
-    assert_eq!(one.approval(&p).expect("approved").approver, "alice");
+    assert_eq!(
+        one.approvals_for(&p).expect("approved")[0].approver,
+        "alice"
+    );
 
     // Eight racing consumers across two stores: exactly one wins.
     let stores = std::sync::Arc::new([one, two]);
@@ -509,6 +513,95 @@ async fn redis_gone_refuses_writes_clearly_and_reads_keep_working() {
         "{users}"
     );
     client.close().await;
+}
+
+/// Redis restarted empty under two running replicas (FLUSHALL), then only its signing key
+/// lost (as an eviction would): no restart, new plans work at once through either replica, and
+/// a plan signed with the lost key is refused as such, never as "tampered with".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_survive_a_flushed_state_store_without_a_restart() {
+    if redis_url("replicas_survive_a_flushed_state_store_without_a_restart").is_none() {
+        return;
+    }
+    // Its own Redis: FLUSHALL on the shared one would wipe the other tests' keys.
+    let own = OwnRedis::start();
+    let sim = SimProc::start().await;
+    let prefix = fresh_prefix();
+    let url = format!("redis://127.0.0.1:{}", own.port);
+    let state = format!(
+        "backend = \"redis\"\nurl = \"{url}\"\nkey_prefix = \"{prefix}\"\ntimeout_ms = 1000\n"
+    );
+    let a = replica(&sim, &state, None);
+    let b = replica(&sim, &state, None);
+    let client_a = a.connect(Human::Absent).await;
+    let client_b = b.connect(Human::Absent).await;
+    let plan = |r: &Value| r["plan"]["id"].as_str().expect("plan id").to_string();
+    let args = |user: &str, plan_id: Option<&str>| match plan_id {
+        Some(id) => json!({ "user": user, "plan_id": id }),
+        None => json!({ "user": user }),
+    };
+    let (john, jane) = ("john.smith@acme.example", "jane.doe@acme.example");
+    let before = plan(&client_a.ok("deactivate", args(john, None)).await);
+    let direct = redis(&url, "");
+
+    direct
+        .run(|c| redis::cmd("FLUSHALL").exec(c))
+        .expect("FLUSHALL");
+    // The plan went with the store: said plainly.
+    let gone = client_a.err("deactivate", args(john, Some(&before))).await;
+    assert!(
+        gone.contains("not found") && !gone.contains("tampered"),
+        "{gone}"
+    );
+    // A new plan through A, approved by a fresh `approve`, executes through B, which still
+    // held the old key in memory.
+    let p1 = plan(&client_a.ok("deactivate", args(john, None)).await);
+    let approved = b.approve(&p1, &p1).await;
+    assert!(
+        approved.status.success(),
+        "{}",
+        String::from_utf8_lossy(&approved.stdout)
+    );
+    let done = client_b.ok("deactivate", args(john, Some(&p1))).await;
+    assert_eq!(done["status"], "executed", "{done}");
+    assert!(sim.user(john, "draft").await.is_none());
+
+    // Only the key lost: a plan signed with it is refused as such, by a replica and by a
+    // fresh `approve` that never held that key.
+    let p2 = plan(&client_b.ok("deactivate", args(jane, None)).await);
+    direct
+        .run(|c| redis::cmd("DEL").arg(format!("{prefix}plan-key")).exec(c))
+        .expect("DEL");
+    let lost = client_a.err("deactivate", args(jane, Some(&p2))).await;
+    assert!(
+        lost.contains(&format!(
+            "plan {p2} was signed with a key the state store no longer has"
+        )) && lost.contains("without plan_id"),
+        "{lost}"
+    );
+    let listed = b.run(&["approve", &p2]).await;
+    let said = String::from_utf8_lossy(&listed.stderr);
+    assert!(
+        !listed.status.success() && said.contains("no longer has"),
+        "{said}"
+    );
+    assert!(sim.user(jane, "draft").await.is_some(), "nothing ran");
+    // And new plans work at once, the other way round (a membership change: deletions are
+    // paced at one a minute).
+    let change = json!({ "user": jane, "groups": ["Sales"] });
+    let p3 = plan(&client_b.ok("remove_from_group", change.clone()).await);
+    let approved = a.approve(&p3, &p3).await;
+    assert!(
+        approved.status.success(),
+        "{}",
+        String::from_utf8_lossy(&approved.stdout)
+    );
+    let mut with_plan = change;
+    with_plan["plan_id"] = json!(p3);
+    let done = client_a.ok("remove_from_group", with_plan).await;
+    assert_eq!(done["status"], "executed", "{done}");
+    client_a.close().await;
+    client_b.close().await;
 }
 
 /// Two replicas writing to one tenant at the same time, the simulator enforcing the documented

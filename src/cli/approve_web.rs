@@ -11,6 +11,9 @@
 //! - the Host header must name the loopback address it listens on (or `localhost`), so a
 //!   DNS-rebinding page cannot talk to it under a foreign name; a foreign Origin is refused;
 //! - approving means retyping the plan id, as at the terminal, so a stray click approves nothing;
+//! - with named approvers (`[approvers]`), the form also takes the approver's name and secret,
+//!   checked like `approve --as NAME` (Argon2id, constant time); the page's own secret alone
+//!   then approves nothing;
 //! - tenant-originated text is HTML-escaped and a strict Content-Security-Policy forbids scripts,
 //!   frames and foreign form targets, so a user name carrying markup is shown as text.
 
@@ -32,6 +35,8 @@ use subtle::ConstantTimeEq;
 use tokio_util::sync::CancellationToken;
 use zscaler_lifecycle_mcp::guard::plan::Plan;
 use zscaler_lifecycle_mcp::guard::rfc3339;
+use zscaler_lifecycle_mcp::guard::store::Approver;
+use zscaler_lifecycle_mcp::secret::Secret;
 
 /// The channel name in the journal: which way the person approved.
 pub const CHANNEL: &str = "approve-web";
@@ -55,8 +60,8 @@ struct Web {
     secret: String,
     /// Host header values that name this server: its address and `localhost`, with the port.
     hosts: Vec<String>,
-    /// Who the journal says approved: the OS user who started the page, marked as web.
-    approver: String,
+    /// The OS account that started the page (its real uid, looked up).
+    os_account: String,
     once: bool,
     stop: CancellationToken,
 }
@@ -82,7 +87,7 @@ pub async fn run(config: Option<&Path>, args: WebArgs) -> anyhow::Result<ExitCod
         state,
         secret: secret.clone(),
         hosts: allowed_hosts(addr),
-        approver: format!("{} (web)", super::approve::approver()),
+        os_account: super::approve::os_account(),
         once: args.once,
         stop: stop.clone(),
     });
@@ -214,63 +219,141 @@ async fn index(State(web): State<Arc<Web>>, uri: Uri) -> Response {
     if !secret_ok(&web, k.as_deref()) {
         return forbidden();
     }
-    let plans = web.state.store.pending();
-    html(StatusCode::OK, &render_index(&plans, &web.secret))
+    let plans: Vec<(Plan, String)> = web
+        .state
+        .store
+        .pending()
+        .into_iter()
+        .map(|p| {
+            let progress = super::approve::progress(&web.state.store, &p);
+            (p, progress)
+        })
+        .collect();
+    let named = !web.state.approvers.is_empty();
+    html(StatusCode::OK, &render_index(&plans, &web.secret, named))
 }
 
-/// `POST /approve` (form fields `k`, `plan_id`, `confirm`): approves a live plan when the
-/// person retyped its id.
+/// `POST /approve` (form fields `k`, `plan_id`, `confirm`, and with named approvers
+/// `approver` and `secret`): approves a live plan when the person retyped its id (and, with
+/// named approvers, gave their name and secret). The page says exactly what happened.
 async fn approve(State(web): State<Arc<Web>>, body: Bytes) -> Response {
     if !secret_ok(&web, field(&body, "k").as_deref()) {
         return forbidden();
     }
+    let not_approved = |status: StatusCode, text: &str| {
+        html(
+            status,
+            &render_message("Not approved", &escape(text), Some(&web.secret)),
+        )
+    };
     let plan_id = field(&body, "plan_id").unwrap_or_default();
     let plan_id = plan_id.trim();
     let confirm = field(&body, "confirm").unwrap_or_default();
     if plan_id.is_empty() || confirm.trim() != plan_id {
-        return html(
+        return not_approved(
             StatusCode::BAD_REQUEST,
-            &render_message(
-                "Not approved",
-                &format!(
-                    "The id you typed does not match plan {}, so it was not approved and nothing will change. Type the plan id exactly as shown to approve it.",
-                    escape(plan_id)
-                ),
-                Some(&web.secret),
+            &format!(
+                "The id you typed does not match plan {plan_id}, so it was not approved and nothing will change. Type the plan id exactly as shown to approve it."
             ),
         );
     }
     let plan = match web.state.store.load_live(plan_id) {
         Ok(plan) => plan,
+        Err(e) => return not_approved(StatusCode::CONFLICT, &e.to_string()),
+    };
+    let who = if web.state.approvers.is_empty() {
+        Approver::os_account(&web.os_account, CHANNEL)
+    } else {
+        let name = field(&body, "approver").unwrap_or_default();
+        let secret = Secret::new(field(&body, "secret").unwrap_or_default());
+        let check = web.clone();
+        let name_for_check = name.trim().to_string();
+        // Argon2id is slow on purpose: off the async workers.
+        let verified = tokio::task::spawn_blocking(move || {
+            check.state.approvers.verify(&name_for_check, &secret)
+        })
+        .await;
+        match verified {
+            Ok(Ok(v)) => Approver::named(&v, &web.os_account, CHANNEL),
+            Ok(Err(e)) => {
+                tracing::warn!(plan = %plan.id, approver = %name.trim(), "web approval refused: {e}");
+                return not_approved(
+                    StatusCode::FORBIDDEN,
+                    &format!(
+                        "Plan {} was not approved: {e}. Nothing will change. Enter your approver name and your own secret.",
+                        plan.id
+                    ),
+                );
+            }
+            Err(e) => {
+                return not_approved(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &format!(
+                        "Plan {} was not approved: checking the secret failed ({e}).",
+                        plan.id
+                    ),
+                );
+            }
+        }
+    };
+    let recorded = {
+        let web = web.clone();
+        let plan = plan.clone();
+        let who = who.clone();
+        tokio::task::spawn_blocking(move || {
+            super::approve::record_approval(&web.state, &plan, &who)
+        })
+        .await
+    };
+    let approval = match recorded {
+        Ok(Ok(a)) => a,
+        Ok(Err(e)) => {
+            tracing::error!(plan = %plan.id, error = %format!("{e:#}"), "recording a web approval failed");
+            return not_approved(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e:#}"));
+        }
         Err(e) => {
-            return html(
-                StatusCode::CONFLICT,
-                &render_message("Not approved", &escape(&e.to_string()), Some(&web.secret)),
+            return not_approved(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("not approved: recording the approval failed ({e})"),
             );
         }
     };
-    if let Err(e) = super::approve::record_approval(&web.state, &plan, &web.approver, CHANNEL) {
-        tracing::error!(plan = %plan.id, error = %format!("{e:#}"), "recording a web approval failed");
-        return html(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            &render_message(
-                "Not approved",
-                &escape(&format!("Recording the approval failed: {e:#}")),
-                Some(&web.secret),
-            ),
-        );
-    }
-    tracing::info!(plan = %plan.id, approver = %web.approver, "approved via the web page");
+    tracing::info!(plan = %plan.id, approver = %approval.approver, os_account = %web.os_account, "approved via the web page");
     if web.once {
         web.stop.cancel();
     }
-    let body = format!(
-        "<p id=\"result\">Approved by {} via web. The agent can now call <code>{}</code> again with plan_id <code>{}</code> (until {} UTC).</p>",
-        escape(&web.approver),
-        escape(&plan.tool),
-        escape(&plan.id),
-        escape(&rfc3339(plan.expires_at)),
-    );
+    let have = web
+        .state
+        .store
+        .approvals(&plan)
+        .map(|l| l.len())
+        .unwrap_or(1);
+    let by = if approval.is_named() {
+        format!(
+            "Approved by {} (OS account {}) via web.",
+            escape(&approval.approver),
+            escape(&web.os_account)
+        )
+    } else {
+        format!("Approved by {} via web.", escape(&approval.approver))
+    };
+    let next = if (have as u32) < plan.approvals() {
+        format!(
+            "Plan <code>{}</code> needs {} distinct approvers and has {have}: another approver must approve it before the agent can call <code>{}</code> again (until {} UTC).",
+            escape(&plan.id),
+            plan.approvals(),
+            escape(&plan.tool),
+            escape(&rfc3339(plan.expires_at)),
+        )
+    } else {
+        format!(
+            "The agent can now call <code>{}</code> again with plan_id <code>{}</code> (until {} UTC).",
+            escape(&plan.tool),
+            escape(&plan.id),
+            escape(&rfc3339(plan.expires_at)),
+        )
+    };
+    let body = format!("<p id=\"result\">{by} {next}</p>");
     let back = if web.once {
         None
     } else {
@@ -327,7 +410,7 @@ fn page(title: &str, body: &str) -> String {
 }
 
 /// The list of pending plans. Only the secret (hex) and escaped text are interpolated.
-fn render_index(plans: &[Plan], secret: &str) -> String {
+fn render_index(plans: &[(Plan, String)], secret: &str, named: bool) -> String {
     let mut body = String::from(
         "<h1>Plans waiting for your approval</h1>\n<p class=\"note\">An AI agent proposed these changes. Approve only what you asked for: read each change, then type the plan id to approve it. Names and emails come from the tenant and are shown in quotes, as data.</p>\n",
     );
@@ -336,13 +419,13 @@ fn render_index(plans: &[Plan], secret: &str) -> String {
             "<p id=\"none\">No plans are waiting for approval. Reload this page after the agent proposes one.</p>\n",
         );
     }
-    for plan in plans {
-        body.push_str(&render_plan(plan, secret));
+    for (plan, progress) in plans {
+        body.push_str(&render_plan(plan, progress, secret, named));
     }
     page("Pending plans", &body)
 }
 
-fn render_plan(plan: &Plan, secret: &str) -> String {
+fn render_plan(plan: &Plan, progress: &str, secret: &str, named: bool) -> String {
     let id = escape(&plan.id);
     let mut out = format!(
         "<section class=\"plan\" id=\"plan-{id}\">\n<h2>Plan <code class=\"plan-id\">{id}</code>: <code>{}</code> on connection <code>{}</code></h2>\n<ul class=\"changes\">\n",
@@ -361,13 +444,22 @@ fn render_plan(plan: &Plan, secret: &str) -> String {
             escape(&t.id)
         ));
     }
+    let who = if named {
+        format!(
+            "<label>Approver name: <input type=\"text\" name=\"approver\" id=\"approver-{id}\" autocomplete=\"username\" spellcheck=\"false\" required></label> \
+             <label>Your approver secret: <input type=\"password\" name=\"secret\" id=\"secret-{id}\" autocomplete=\"current-password\" required></label> "
+        )
+    } else {
+        String::new()
+    };
     out.push_str(&format!(
-        "</ul>\n<p>Expires {} UTC.</p>\n\
+        "</ul>\n<p class=\"progress\">{}</p>\n<p>Expires {} UTC.</p>\n\
          <form method=\"post\" action=\"/approve\">\
          <input type=\"hidden\" name=\"k\" value=\"{}\">\
          <input type=\"hidden\" name=\"plan_id\" value=\"{id}\">\
          <label>Type the plan id to approve it: <input type=\"text\" name=\"confirm\" id=\"confirm-{id}\" autocomplete=\"off\" spellcheck=\"false\" required></label> \
-         <button type=\"submit\" id=\"approve-{id}\">Approve</button></form>\n</section>\n",
+         {who}<button type=\"submit\" id=\"approve-{id}\">Approve</button></form>\n</section>\n",
+        escape(progress),
         escape(&rfc3339(plan.expires_at)),
         escape(secret),
     ));
@@ -412,6 +504,7 @@ mod tests {
             }],
             created_at: 0,
             expires_at: 600,
+            approvals_required: 1,
         }
     }
 
@@ -425,7 +518,14 @@ mod tests {
 
     #[test]
     fn plan_text_from_the_tenant_is_rendered_as_text() {
-        let html = render_index(&[plan("<script>alert(1)</script> \"><img src=x>")], "ab");
+        let html = render_index(
+            &[(
+                plan("<script>alert(1)</script> \"><img src=x>"),
+                "Approvals: none yet".into(),
+            )],
+            "ab",
+            true,
+        );
         assert!(!html.contains("<script>"), "{html}");
         assert!(!html.contains("<img"), "{html}");
         assert!(
@@ -434,6 +534,7 @@ mod tests {
         );
         assert!(html.contains("id=\"approve-p-0123abcd\""));
         assert!(html.contains("name=\"k\" value=\"ab\""));
+        assert!(html.contains("type=\"password\" name=\"secret\""), "{html}");
     }
 
     #[test]

@@ -115,6 +115,7 @@ pub(super) fn problems(config: &Config) -> Vec<Problem> {
     let names: Vec<&str> = config.connections.keys().map(String::as_str).collect();
     policy(&config.policy, &names, &mut out);
     quarantine_groups(config, &mut out);
+    approvers(config, &mut out);
     out
 }
 
@@ -134,6 +135,56 @@ fn quarantine_groups(config: &Config, out: &mut Vec<Problem>) {
                 format!(
                     "quarantine_group '{q}' is protected by policy.protected_groups, so quarantine could never move anyone into it; name an unprotected group"
                 ),
+            ));
+        }
+    }
+}
+
+/// `[approvers.NAME]`: a usable name, one checkable secret each; and four-eyes only with two
+/// people to be the eyes.
+fn approvers(config: &Config, out: &mut Vec<Problem>) {
+    for (name, a) in &config.approvers {
+        let table = || vec![key("approvers"), key(name)];
+        let at = |field: &str| vec![key("approvers"), key(name), key(field)];
+        if !crate::guard::approvers::valid_name(name) {
+            out.push(Problem::at(
+                table(),
+                "approver names may hold only letters, digits, '-', '_' and '.' (at most 64, starting with a letter or digit)",
+            ));
+        }
+        match (&a.secret_hash, &a.secret) {
+            (Some(_), Some(_)) | (None, None) => out.push(Problem::at(
+                table(),
+                "give exactly one of secret_hash (from `zscaler-lifecycle-mcp approvers hash`) or secret = { file = \"...\" }",
+            )),
+            (Some(hash), None) => {
+                if let Err(e) = crate::guard::approvers::check_hash(hash) {
+                    out.push(Problem::at(at("secret_hash"), e));
+                }
+            }
+            (None, Some(r)) => {
+                if r.env.is_some() || r.value.is_some() || r.file.is_none() {
+                    out.push(Problem::at(
+                        at("secret"),
+                        "an approver's secret is read from a file only that person can read, secret = { file = \"/home/NAME/...\" }, or given as secret_hash: not env (whoever runs `approve` sets its environment) nor value (the config is readable by the server's account)",
+                    ));
+                }
+            }
+        }
+    }
+    let p = &config.policy;
+    let need = "four-eyes needs at least two named approvers to be the two pairs of eyes: add [approvers.NAME] tables (`zscaler-lifecycle-mcp approvers hash` prints a secret_hash)";
+    if config.approvers.len() < 2 {
+        if p.four_eyes_over_targets.is_some() {
+            out.push(Problem::at(
+                vec![key("policy"), key("four_eyes_over_targets")],
+                need,
+            ));
+        }
+        if p.four_eyes_all_connections {
+            out.push(Problem::at(
+                vec![key("policy"), key("four_eyes_all_connections")],
+                need,
             ));
         }
     }
@@ -400,6 +451,60 @@ pub(super) fn connection_names(schema: &mut Schema) {
     schema.insert(
         "propertyNames".into(),
         json!({"not": {"pattern": "^[Aa][Ll][Ll]$"}}),
+    );
+}
+
+/// `[approvers]`: names keep to a safe alphabet (they are typed after `--as` and journaled).
+pub(super) fn approver_names(schema: &mut Schema) {
+    schema.insert(
+        "propertyNames".into(),
+        json!({"pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}),
+    );
+}
+
+/// One approver: exactly one of an argon2id hash or a file holding the secret.
+pub(super) fn approver_rules(schema: &mut Schema) {
+    schema.insert(
+        "oneOf".into(),
+        json!([{"required": ["secret_hash"]}, {"required": ["secret"]}]),
+    );
+    if let Some(props) = schema.get_mut("properties").and_then(|v| v.as_object_mut()) {
+        props.insert(
+            "secret_hash".into(),
+            json!({
+                "description": "Argon2id hash of the approver's secret (PHC string from `zscaler-lifecycle-mcp approvers hash`).",
+                "type": "string",
+                "pattern": "^\\$argon2id\\$"
+            }),
+        );
+        props.insert(
+            "secret".into(),
+            json!({
+                "description": "A file holding the secret, readable only by that person.",
+                "type": "object",
+                "properties": {"file": {"type": "string"}},
+                "required": ["file"],
+                "additionalProperties": false
+            }),
+        );
+    }
+}
+
+/// Four-eyes needs two named approvers.
+pub(super) fn four_eyes_rules(schema: &mut Schema) {
+    schema.insert(
+        "if".into(),
+        json!({
+            "required": ["policy"],
+            "properties": {"policy": {"anyOf": [
+                {"required": ["four_eyes_over_targets"]},
+                {"required": ["four_eyes_all_connections"], "properties": {"four_eyes_all_connections": {"const": true}}}
+            ]}}
+        }),
+    );
+    schema.insert(
+        "then".into(),
+        json!({"required": ["approvers"], "properties": {"approvers": {"minProperties": 2}}}),
     );
 }
 

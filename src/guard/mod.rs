@@ -1,6 +1,7 @@
 //! The guardrail: policy checks, plans bound to their targets' state, human approval, and the
 //! audit journal. It sees providers only through the `Provider` trait and knows nothing of MCP.
 
+pub mod approvers;
 pub mod caps;
 pub mod confirm;
 pub mod journal;
@@ -23,6 +24,10 @@ pub enum GuardError {
     #[error("plan {id} was tampered with or signed by another key; refusing it")]
     BadSignature { id: String },
     #[error(
+        "plan {id} was signed with a key the state store no longer has (the store was reset); call the tool again without plan_id to get a new plan"
+    )]
+    KeyGone { id: String },
+    #[error(
         "the token given with plan {id} is not valid: it was not issued by this server for this exact plan; nothing was changed — call the tool again without plan_id to get a new plan"
     )]
     BadToken { id: String },
@@ -42,6 +47,18 @@ pub enum GuardError {
         "plan {id} has not been approved yet: a human must run `zscaler-lifecycle-mcp approve {id}` in a terminal, or approve it on the page of `zscaler-lifecycle-mcp approve --web`, first"
     )]
     NotApproved { id: String },
+    /// Named approvers or four-eyes: not enough distinct approvers yet.
+    #[error(
+        "plan {id} needs {required} distinct approver{plural}; approved so far by {so_far}: {who} must run `zscaler-lifecycle-mcp approve {id} --as NAME` in a terminal (or approve it with name and secret on the page of `zscaler-lifecycle-mcp approve --web`), then call again with plan_id \"{id}\"",
+        plural = if *required == 1 { "" } else { "s" },
+        who = if so_far == "nobody" { "a named approver" } else { "another named approver" }
+    )]
+    NeedsApprovals {
+        id: String,
+        required: u32,
+        /// The approvers so far, `nobody` when none.
+        so_far: String,
+    },
     #[error(
         "plan {id} was made for {planned}, not for this call ({actual}); call the tool again without plan_id"
     )]

@@ -39,6 +39,19 @@ pub struct Plan {
     pub targets: Vec<PlanTarget>,
     pub created_at: u64,
     pub expires_at: u64,
+    /// How many distinct named approvers must approve it (four-eyes: 2), decided by the policy
+    /// when the plan is made and signed with it. Absent (older plans) means 1; not written
+    /// when 1, so the signed form of a plan without four-eyes is unchanged.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub approvals_required: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }
 
 impl Plan {
@@ -53,6 +66,12 @@ impl Plan {
             out.push_str(change);
             out.push('\n');
         }
+        if self.approvals() > 1 {
+            out.push_str(&format!(
+                "Needs {} distinct named approvers (four-eyes).\n",
+                self.approvals()
+            ));
+        }
         if !self.caller.is_empty() {
             out.push_str(&format!("Proposed by caller '{}'. ", self.caller));
         }
@@ -61,6 +80,11 @@ impl Plan {
             super::rfc3339(self.expires_at)
         ));
         out
+    }
+
+    /// Distinct approvals this plan needs (at least 1).
+    pub fn approvals(&self) -> u32 {
+        self.approvals_required.max(1)
     }
 }
 

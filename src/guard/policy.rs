@@ -26,6 +26,8 @@ pub struct Policy {
     confirm_tools: Vec<String>,
     tool_connections: BTreeMap<String, Vec<String>>,
     token_mode: TokenModeConfig,
+    four_eyes_over_targets: Option<u32>,
+    four_eyes_all_connections: bool,
 }
 
 fn glob(pattern: &str) -> Result<globset::Glob, globset::Error> {
@@ -63,7 +65,21 @@ impl Policy {
             confirm_tools: cfg.confirm_tools.clone(),
             tool_connections: cfg.tool_connections.clone(),
             token_mode: cfg.token_mode.clone(),
+            four_eyes_over_targets: cfg.four_eyes_over_targets,
+            four_eyes_all_connections: cfg.four_eyes_all_connections,
         })
+    }
+
+    /// How many distinct named approvers a plan of `tool` on `scope` (a connection, or `all`)
+    /// with `targets` targets needs: 2 under four-eyes (`policy.four_eyes_over_targets`,
+    /// `policy.four_eyes_all_connections`), else 1. Decided when the plan is made and signed
+    /// into it, so a later config change does not lower what an issued plan needs.
+    pub fn approvals_required(&self, _tool: &str, scope: &str, targets: usize) -> u32 {
+        let everywhere = self.four_eyes_all_connections && scope == "all";
+        let many = self
+            .four_eyes_over_targets
+            .is_some_and(|n| targets > n as usize);
+        if everywhere || many { 2 } else { 1 }
     }
 
     /// Whether a plan of `tool` on `scope` (a connection, or `all`) may be confirmed by token
@@ -318,6 +334,21 @@ mod tests {
         assert!(p.check_group_ref(&g("8", "Sales")).is_ok());
         assert!(p.check_new_account("svc-new@acme.example", "x").is_err());
         assert!(p.check_new_account("new@acme.example", "New").is_ok());
+    }
+
+    #[test]
+    fn four_eyes_over_a_threshold_and_on_every_connection() {
+        let p = Policy::new(&PolicyConfig {
+            four_eyes_over_targets: Some(3),
+            four_eyes_all_connections: true,
+            ..PolicyConfig::default()
+        })
+        .expect("policy");
+        assert_eq!(p.approvals_required("deactivate", "zia", 3), 1);
+        assert_eq!(p.approvals_required("deactivate", "zia", 4), 2);
+        assert_eq!(p.approvals_required("deactivate", "all", 1), 2);
+        let off = Policy::new(&PolicyConfig::default()).expect("policy");
+        assert_eq!(off.approvals_required("deactivate", "all", 500), 1);
     }
 
     #[test]

@@ -6,20 +6,37 @@
 //! - File (default): the key is kept in the state directory (mode 0600); single use is enforced
 //!   by creating a `.used` marker with `create_new`, which is atomic on every platform.
 //! - Redis (`[state] backend = "redis"`), for several replicas: the key is stored in Redis,
-//!   created once with `SET NX` so every replica and `approve` sign with the same one; plans and
+//!   created with `SET NX` so every replica and `approve` sign with the same one; plans and
 //!   approvals expire with the plan; single use is a `SET NX` of a used marker, atomic on the
 //!   server, so a plan approved through one replica runs once through any. Redis calls are
 //!   blocking with timeouts (see [`crate::state::RedisState::run`]); when Redis is down every
 //!   method fails closed with an error naming it.
+//!
+//! The key has an id (a hash of the key), stamped on every signed plan and approval. The key
+//! is read from its store before each signing and each check, so a store that lost its key
+//! (Redis flushed or restarted empty, a key evicted, `plan.key` removed) is noticed at once:
+//! the first process to notice makes a new key (`SET NX`, so all agree on it), new plans work
+//! at once on every replica, and a plan or approval signed with the old key is refused as
+//! signed with a key the store no longer has, never as "tampered with".
+//!
+//! A plan keeps every approval it was given, one per approver (an approver approving twice
+//! counts once), each signed and bound to the plan's content. With named approvers configured
+//! (`[approvers]`), only approvals by a configured approver, checked against the same config
+//! entry the server has, count; a plan needs as many distinct ones as it says
+//! (`approvals_required`, two for four-eyes).
 
+use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use hmac::{KeyInit, Mac};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 
+use super::approvers::{Approvers, VerifiedApprover};
 use super::plan::Plan;
 use super::{GuardError, now_secs};
 use crate::state::RedisState;
@@ -33,27 +50,164 @@ type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 #[derive(Serialize, Deserialize)]
 struct SignedPlan {
     plan: Plan,
+    /// Id of the key that signed it (absent in plans signed before key ids existed).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    key_id: String,
     signature: String,
 }
 
-/// A human's approval of one plan.
+/// A person's approval of one plan, signed and bound to the plan's exact content.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Approval {
     pub plan_id: String,
-    /// Who approved: the OS user that ran `approve`.
+    /// Who approved: a named approver (`[approvers.NAME]`), or else the OS account that ran
+    /// `approve` (`jane (uid 1000)`).
     pub approver: String,
+    /// Fingerprint of the `[approvers.NAME]` entry the secret was checked against; empty for an
+    /// OS-account approval.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub approver_ref: String,
+    /// How: `approve-cli` (a terminal) or `approve-web` (the approval page).
+    pub channel: String,
+    /// The OS account of the approving process, from its real uid (never the environment).
+    pub os_account: String,
     pub approved_at: u64,
+    #[serde(default)]
+    key_id: String,
     signature: String,
+}
+
+impl Approval {
+    /// How the approval was given (`approve-cli`, `approve-web`): a signed field, so a name
+    /// cannot pose as a channel.
+    pub fn channel(&self) -> &str {
+        &self.channel
+    }
+
+    /// Whether a named approver gave it (with their secret), rather than an OS account.
+    pub fn is_named(&self) -> bool {
+        !self.approver_ref.is_empty()
+    }
+
+    /// Approvers of several approvals, in words: `jane and bob`.
+    pub fn names(list: &[Approval]) -> String {
+        let names: Vec<&str> = list.iter().map(|a| a.approver.as_str()).collect();
+        match names.as_slice() {
+            [] => "nobody".into(),
+            [one] => (*one).into(),
+            [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+        }
+    }
+
+    /// Channels of several approvals, distinct, joined with `+` (`approve-cli+approve-web`).
+    pub fn channels(list: &[Approval]) -> String {
+        let mut out: Vec<&str> = Vec::new();
+        for a in list {
+            if !out.contains(&a.channel.as_str()) {
+                out.push(&a.channel);
+            }
+        }
+        out.join("+")
+    }
+}
+
+/// Who is approving, as the approving process established it. A named approver can only come
+/// from a [`VerifiedApprover`] (a checked secret).
+#[derive(Debug, Clone)]
+pub struct Approver {
+    name: String,
+    approver_ref: String,
+    os_account: String,
+    channel: String,
+}
+
+impl Approver {
+    /// An approval by the OS account running `approve` (no `[approvers]` configured).
+    pub fn os_account(os_account: &str, channel: &str) -> Self {
+        Self {
+            name: os_account.into(),
+            approver_ref: String::new(),
+            os_account: os_account.into(),
+            channel: channel.into(),
+        }
+    }
+
+    /// An approval by a named approver whose secret was just verified.
+    pub fn named(who: &VerifiedApprover, os_account: &str, channel: &str) -> Self {
+        Self {
+            name: who.name().into(),
+            approver_ref: who.fingerprint().into(),
+            os_account: os_account.into(),
+            channel: channel.into(),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn os_account_name(&self) -> &str {
+        &self.os_account
+    }
+
+    pub fn channel(&self) -> &str {
+        &self.channel
+    }
+}
+
+/// The signing key and its id (a hash of the key: every process holding the key names it the
+/// same way).
+#[derive(Clone)]
+struct SigningKey {
+    id: String,
+    bytes: Arc<[u8]>,
+}
+
+impl SigningKey {
+    fn new(bytes: Vec<u8>) -> Self {
+        let mut h = sha2::Sha256::new();
+        h.update(b"plan-key-id\0");
+        h.update(&bytes);
+        Self {
+            id: hex::encode(&h.finalize()[..8]),
+            bytes: bytes.into(),
+        }
+    }
+
+    fn mac(&self, domain: &str, payload: &[u8]) -> HmacSha256 {
+        let mut mac = HmacSha256::new_from_slice(&self.bytes).expect("HMAC accepts any key length");
+        mac.update(domain.as_bytes());
+        mac.update(&[0]);
+        mac.update(payload);
+        mac
+    }
+
+    fn sign(&self, domain: &str, payload: &[u8]) -> String {
+        hex::encode(self.mac(domain, payload).finalize().into_bytes())
+    }
+
+    fn verify(&self, domain: &str, payload: &[u8], signature: &str) -> bool {
+        let Ok(sig) = hex::decode(signature) else {
+            return false;
+        };
+        self.mac(domain, payload).verify_slice(&sig).is_ok()
+    }
 }
 
 /// The plan and approval store: a state directory or a shared Redis.
 pub struct PlanStore {
     backend: Backend,
-    key: Vec<u8>,
+    /// The key as last read from the backend; replaced when the backend's key changes.
+    key: RwLock<SigningKey>,
+    /// Named approvers (name → fingerprint of their config entry); empty = OS-account approval.
+    approvers: BTreeMap<String, String>,
+    /// Ids of every key this process used, so what a lost key signed is refused as such rather
+    /// than as forged (the backend keeps the same list for processes that never held it).
+    known: std::sync::Mutex<Vec<String>>,
 }
 
 enum Backend {
-    File { dir: PathBuf },
+    File { dir: PathBuf, key_path: PathBuf },
     Redis(RedisState),
 }
 
@@ -61,9 +215,10 @@ impl std::fmt::Debug for PlanStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut d = f.debug_struct("PlanStore");
         match &self.backend {
-            Backend::File { dir } => d.field("dir", dir),
+            Backend::File { dir, .. } => d.field("dir", dir),
             Backend::Redis(r) => d.field("redis", r),
         };
+        d.field("approvers", &self.approvers.keys().collect::<Vec<_>>());
         d.finish_non_exhaustive()
     }
 }
@@ -80,6 +235,68 @@ fn valid_plan_id(id: &str) -> bool {
     id.len() == 10 && id.starts_with("p-") && id[2..].chars().all(|c| c.is_ascii_hexdigit())
 }
 
+fn fresh_key_bytes() -> Vec<u8> {
+    let mut key = vec![0u8; 32];
+    rand::rng().fill_bytes(&mut key);
+    key
+}
+
+fn decode_key(text: &str, at: impl Fn(String) -> GuardError) -> Result<SigningKey, GuardError> {
+    let key = hex::decode(text.trim()).map_err(|e| at(e.to_string()))?;
+    if key.len() < 32 {
+        return Err(at("signing key is shorter than 32 bytes".into()));
+    }
+    Ok(SigningKey::new(key))
+}
+
+/// Reads the key file, creating it (0600) if it does not exist; if another process created it
+/// first, theirs is used.
+fn file_key(key_path: &Path) -> Result<SigningKey, GuardError> {
+    let at = |m: String| state_err(key_path, m);
+    match fs::read_to_string(key_path) {
+        Ok(text) => decode_key(&text, at),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = fresh_key_bytes();
+            match create_private(key_path) {
+                Ok(mut f) => {
+                    f.write_all(hex::encode(&key).as_bytes())
+                        .and_then(|_| f.sync_all())
+                        .map_err(|e| state_err(key_path, e))?;
+                    Ok(SigningKey::new(key))
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let text = fs::read_to_string(key_path).map_err(|e| state_err(key_path, e))?;
+                    decode_key(&text, at)
+                }
+                Err(e) => Err(state_err(key_path, e)),
+            }
+        }
+        Err(e) => Err(state_err(key_path, e)),
+    }
+}
+
+/// Reads the shared key, creating it if Redis has none (first start, or Redis was flushed):
+/// `SET NX` then `GET`, so whoever creates it first, everyone uses that key.
+fn redis_key(r: &RedisState) -> Result<SigningKey, GuardError> {
+    let key_name = r.key("plan-key");
+    let text: String = r.run(|c| {
+        let current: Option<String> = redis::cmd("GET").arg(&key_name).query(c)?;
+        if let Some(text) = current {
+            return Ok(text);
+        }
+        redis::cmd("SET")
+            .arg(&key_name)
+            .arg(hex::encode(fresh_key_bytes()))
+            .arg("NX")
+            .exec(c)?;
+        redis::cmd("GET").arg(&key_name).query(c)
+    })?;
+    decode_key(&text, |m| GuardError::State {
+        path: format!("redis {key_name}"),
+        message: m,
+    })
+}
+
 impl PlanStore {
     /// Opens (creating if needed) the store; creates the signing key on first use.
     pub fn open(state_dir: &Path) -> Result<Self, GuardError> {
@@ -87,82 +304,30 @@ impl PlanStore {
         fs::create_dir_all(&dir).map_err(|e| state_err(&dir, e))?;
         restrict_dir(state_dir)?;
         let key_path = state_dir.join("plan.key");
-        let key = match fs::read_to_string(&key_path) {
-            Ok(text) => hex::decode(text.trim()).map_err(|e| state_err(&key_path, e))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let mut key = vec![0u8; 32];
-                rand::rng().fill_bytes(&mut key);
-                match create_private(&key_path) {
-                    Ok(mut f) => {
-                        f.write_all(hex::encode(&key).as_bytes())
-                            .and_then(|_| f.sync_all())
-                            .map_err(|e| state_err(&key_path, e))?;
-                        key
-                    }
-                    // Another process created it first: use theirs.
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                        let text =
-                            fs::read_to_string(&key_path).map_err(|e| state_err(&key_path, e))?;
-                        hex::decode(text.trim()).map_err(|e| state_err(&key_path, e))?
-                    }
-                    Err(e) => return Err(state_err(&key_path, e)),
-                }
-            }
-            Err(e) => return Err(state_err(&key_path, e)),
-        };
-        if key.len() < 32 {
-            return Err(state_err(&key_path, "signing key is shorter than 32 bytes"));
-        }
+        let key = file_key(&key_path)?;
         Ok(Self {
-            backend: Backend::File { dir },
-            key,
+            backend: Backend::File { dir, key_path },
+            key: RwLock::new(key),
+            approvers: BTreeMap::new(),
+            known: Default::default(),
         })
+        .map(|s| s.remembering())
     }
 
     /// Opens the store a replica shares with others through Redis. Needs Redis now: the signing
-    /// key is read (or created, atomically, by the first process ever) at start-up.
+    /// key is read (or created, atomically, by the first process) at start-up.
     pub fn open_redis(state: RedisState) -> Result<Self, GuardError> {
-        let key_name = state.key("plan-key");
-        let mut fresh = vec![0u8; 32];
-        rand::rng().fill_bytes(&mut fresh);
-        let text: String = state.run(|c| {
-            // SET NX then GET: whoever created it first, everyone uses that key.
-            redis::cmd("SET")
-                .arg(&key_name)
-                .arg(hex::encode(&fresh))
-                .arg("NX")
-                .exec(c)?;
-            redis::cmd("GET").arg(&key_name).query(c)
-        })?;
-        let key = hex::decode(text.trim()).map_err(|e| GuardError::State {
-            path: format!("redis {}", state.key("plan-key")),
-            message: e.to_string(),
-        })?;
-        if key.len() < 32 {
-            return Err(GuardError::State {
-                path: format!("redis {}", state.key("plan-key")),
-                message: "signing key is shorter than 32 bytes".into(),
-            });
-        }
+        let key = redis_key(&state)?;
         Ok(Self {
             backend: Backend::Redis(state),
-            key,
+            key: RwLock::new(key),
+            approvers: BTreeMap::new(),
+            known: Default::default(),
         })
+        .map(|s| s.remembering())
     }
 
     /// The store a config asks for: Redis when given, else the state directory.
-    /// Whether plans can be stored and approved right now (for `/readyz`): the plan directory
-    /// exists, or Redis answers. A replica that cannot store plans must not take traffic that
-    /// would end in "cannot save the plan".
-    pub fn ready(&self) -> Result<(), String> {
-        match &self.backend {
-            Backend::File { dir } => std::fs::metadata(dir)
-                .map(|_| ())
-                .map_err(|e| format!("plan directory {}: {e}", dir.display())),
-            Backend::Redis(r) => r.ping().map_err(|e| e.to_string()),
-        }
-    }
-
     pub fn open_with(state_dir: &Path, shared: Option<&RedisState>) -> Result<Self, GuardError> {
         match shared {
             Some(r) => Self::open_redis(r.clone()),
@@ -170,10 +335,143 @@ impl PlanStore {
         }
     }
 
+    /// Counts only approvals by these named approvers, checked against these exact config
+    /// entries (see [`Approvers`]). Without any, an OS-account approval counts.
+    pub fn with_approvers(mut self, approvers: &Approvers) -> Self {
+        self.approvers = approvers.fingerprints();
+        self
+    }
+
+    /// Whether named approvers are configured: then only they approve, and inline confirmation
+    /// (MCP elicitation, MRTR, a terminal's "yes") cannot stand in for them.
+    pub fn named_approvers(&self) -> bool {
+        !self.approvers.is_empty()
+    }
+
+    /// Whether plans can be stored and approved right now (for `/readyz`): the plan directory
+    /// exists, or Redis answers. A replica that cannot store plans must not take traffic that
+    /// would end in "cannot save the plan".
+    pub fn ready(&self) -> Result<(), String> {
+        match &self.backend {
+            Backend::File { dir, .. } => std::fs::metadata(dir)
+                .map(|_| ())
+                .map_err(|e| format!("plan directory {}: {e}", dir.display())),
+            Backend::Redis(r) => r.ping().map_err(|e| e.to_string()),
+        }
+    }
+
+    /// The key as the backend has it now. A changed key (the store was reset) replaces the one
+    /// in memory, so this process signs new plans with the key every other process uses.
+    fn current_key(&self) -> Result<SigningKey, GuardError> {
+        let now = match &self.backend {
+            Backend::File { key_path, .. } => file_key(key_path)?,
+            Backend::Redis(r) => redis_key(r)?,
+        };
+        let old = {
+            let mut held = self.key.write().unwrap_or_else(|p| p.into_inner());
+            if held.id == now.id {
+                return Ok(now);
+            }
+            std::mem::replace(&mut *held, now.clone()).id
+        };
+        tracing::warn!(
+            old_key = %old,
+            new_key = %now.id,
+            "the plan signing key in the state store changed (the store was reset or lost its key): plans and approvals signed with the old key are refused; new plans use the new key"
+        );
+        self.remember(&old);
+        self.remember(&now.id);
+        Ok(now)
+    }
+
+    /// Notes the key in use as this deployment's, at open.
+    fn remembering(self) -> Self {
+        let id = self.held_key().id;
+        self.remember(&id);
+        self
+    }
+
+    /// Records a key id as one this deployment used: in memory, and (best effort) in the
+    /// backend for other processes (`plan-key-ids` in Redis, `plan.key.ids` beside the key).
+    fn remember(&self, id: &str) {
+        {
+            let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+            if !known.iter().any(|k| k == id) {
+                known.push(id.to_string());
+            }
+        }
+        // Written again even when this process knew it: the backend may have lost its list.
+        let recorded = match &self.backend {
+            Backend::File { key_path, .. } => {
+                let path = key_path.with_extension("key.ids");
+                let listed =
+                    fs::read_to_string(&path).is_ok_and(|t| t.lines().any(|l| l.trim() == id));
+                if listed {
+                    Ok(())
+                } else {
+                    OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&path)
+                        .and_then(|mut f| writeln!(f, "{id}"))
+                        .map_err(|e| e.to_string())
+                }
+            }
+            Backend::Redis(r) => {
+                let set = r.key("plan-key-ids");
+                r.run(|c| redis::cmd("SADD").arg(&set).arg(id).exec(c))
+                    .map_err(|e| e.to_string())
+            }
+        };
+        if let Err(e) = recorded {
+            tracing::warn!(error = %e, "cannot record the plan signing key id");
+        }
+    }
+
+    /// The error for something signed with key `key_id`, which is not the current key: a key
+    /// this deployment had and lost (the store was reset), or one it never had (forged, or
+    /// copied from another deployment).
+    fn not_current_key(&self, plan_id: &str, key_id: &str) -> GuardError {
+        let known = self
+            .known
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .any(|k| k == key_id)
+            || match &self.backend {
+                Backend::File { key_path, .. } => {
+                    fs::read_to_string(key_path.with_extension("key.ids"))
+                        .is_ok_and(|t| t.lines().any(|l| l.trim() == key_id))
+                }
+                Backend::Redis(r) => {
+                    let set = r.key("plan-key-ids");
+                    r.run(|c| {
+                        redis::cmd("SISMEMBER")
+                            .arg(&set)
+                            .arg(key_id)
+                            .query::<bool>(c)
+                    })
+                    .unwrap_or(false)
+                }
+            };
+        if known {
+            GuardError::KeyGone { id: plan_id.into() }
+        } else {
+            GuardError::BadSignature { id: plan_id.into() }
+        }
+    }
+
+    /// The key in memory, for signatures that are checked by this process only (tokens are
+    /// made right after the plan was saved, which refreshed it).
+    fn held_key(&self) -> SigningKey {
+        self.key.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     /// A key for another purpose (e.g. sealing MCP request state), derived from the store key so
     /// that every process sharing the state directory derives the same one.
     pub fn derived_key(&self, purpose: &str) -> Vec<u8> {
-        let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC accepts any key length");
+        let mut mac = HmacSha256::new_from_slice(&self.held_key().bytes)
+            .expect("HMAC accepts any key length");
         mac.update(b"derive\0");
         mac.update(purpose.as_bytes());
         mac.finalize().into_bytes().to_vec()
@@ -186,31 +484,12 @@ impl PlanStore {
         format!("p-{}", hex::encode(b))
     }
 
-    fn sign(&self, domain: &str, payload: &[u8]) -> String {
-        let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC accepts any key length");
-        mac.update(domain.as_bytes());
-        mac.update(&[0]);
-        mac.update(payload);
-        hex::encode(mac.finalize().into_bytes())
-    }
-
-    fn verify(&self, domain: &str, payload: &[u8], signature: &str) -> bool {
-        let Ok(sig) = hex::decode(signature) else {
-            return false;
-        };
-        let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC accepts any key length");
-        mac.update(domain.as_bytes());
-        mac.update(&[0]);
-        mac.update(payload);
-        mac.verify_slice(&sig).is_ok()
-    }
-
     fn path(dir: &Path, id: &str, ext: &str) -> Result<PathBuf, GuardError> {
         check_id(id)?;
         Ok(dir.join(format!("{id}.{ext}")))
     }
 
-    /// Redis key of one plan's record of this kind (`plan`, `approval`, `used`).
+    /// Redis key of one plan's record of this kind (`plan`, `approvals`, `used`).
     fn rkey(r: &RedisState, id: &str, kind: &str) -> Result<String, GuardError> {
         check_id(id)?;
         Ok(r.key(&format!("plan:{id}:{kind}")))
@@ -229,12 +508,14 @@ impl PlanStore {
 
     /// Stores a new plan.
     pub fn save(&self, plan: &Plan) -> Result<(), GuardError> {
+        let key = self.current_key()?;
         let signed = SignedPlan {
-            signature: self.sign("plan", &Self::canonical(plan)),
+            signature: key.sign("plan", &Self::canonical(plan)),
+            key_id: key.id.clone(),
             plan: plan.clone(),
         };
         let dir = match &self.backend {
-            Backend::File { dir } => dir,
+            Backend::File { dir, .. } => dir,
             Backend::Redis(r) => {
                 let key = Self::rkey(r, &plan.id, "plan")?;
                 let text = serde_json::to_string(&signed).map_err(|e| GuardError::State {
@@ -281,18 +562,19 @@ impl PlanStore {
     /// of the plan as stored, so it is worth nothing for another plan, for an edited plan, or on
     /// a server with another key. Any replica sharing the key verifies it.
     pub fn plan_token(&self, plan: &Plan) -> String {
-        self.sign("plan-token", &token_payload(plan))
+        self.held_key().sign("plan-token", &token_payload(plan))
     }
 
     /// Whether `token` is this store's token for exactly this plan (constant-time comparison).
     pub fn verify_plan_token(&self, plan: &Plan, token: &str) -> bool {
-        self.verify("plan-token", &token_payload(plan), token)
+        self.held_key()
+            .verify("plan-token", &token_payload(plan), token)
     }
 
     /// Loads a plan, refusing one whose signature does not match.
     pub fn load(&self, id: &str) -> Result<Plan, GuardError> {
         let text = match &self.backend {
-            Backend::File { dir } => {
+            Backend::File { dir, .. } => {
                 let path = Self::path(dir, id, "plan.json")?;
                 fs::read(&path).map_err(|_| GuardError::PlanNotFound { id: id.into() })?
             }
@@ -304,8 +586,12 @@ impl PlanStore {
         };
         let signed: SignedPlan = serde_json::from_slice(&text)
             .map_err(|_| GuardError::BadSignature { id: id.into() })?;
+        let key = self.current_key()?;
+        if !signed.key_id.is_empty() && signed.key_id != key.id && signed.plan.id == id {
+            return Err(self.not_current_key(id, &signed.key_id));
+        }
         if signed.plan.id != id
-            || !self.verify("plan", &Self::canonical(&signed.plan), &signed.signature)
+            || !key.verify("plan", &Self::canonical(&signed.plan), &signed.signature)
         {
             return Err(GuardError::BadSignature { id: id.into() });
         }
@@ -316,7 +602,7 @@ impl PlanStore {
     pub fn load_live(&self, id: &str) -> Result<Plan, GuardError> {
         let plan = self.load(id)?;
         let used = match &self.backend {
-            Backend::File { dir } => Self::path(dir, id, "used")?.exists(),
+            Backend::File { dir, .. } => Self::path(dir, id, "used")?.exists(),
             Backend::Redis(r) => {
                 let key = Self::rkey(r, id, "used")?;
                 r.run(|c| redis::cmd("EXISTS").arg(&key).query::<bool>(c))?
@@ -331,79 +617,185 @@ impl PlanStore {
         Ok(plan)
     }
 
-    /// Records a human's approval of a live plan.
-    pub fn approve(&self, id: &str, approver: &str) -> Result<Approval, GuardError> {
+    /// A signed approval of a live plan by `who`, not stored yet: the approving process
+    /// journals it first, then stores it with [`PlanStore::store_approval`].
+    pub fn sign_approval(&self, id: &str, who: &Approver) -> Result<(Plan, Approval), GuardError> {
         let plan = self.load_live(id)?;
-        let approved_at = now_secs();
-        let payload = approval_payload(&plan, approver, approved_at);
-        let approval = Approval {
+        let key = self.current_key()?;
+        let mut approval = Approval {
             plan_id: plan.id.clone(),
-            approver: approver.to_string(),
-            approved_at,
-            signature: self.sign("approval", &payload),
+            approver: who.name.clone(),
+            approver_ref: who.approver_ref.clone(),
+            channel: who.channel.clone(),
+            os_account: who.os_account.clone(),
+            approved_at: now_secs(),
+            key_id: key.id.clone(),
+            signature: String::new(),
         };
+        approval.signature = key.sign("approval", &approval_payload(&plan, &approval));
+        Ok((plan, approval))
+    }
+
+    /// Stores a signed approval beside the plan's others (replacing an earlier one by the same
+    /// approver), if the plan is still live.
+    pub fn store_approval(&self, plan: &Plan, approval: &Approval) -> Result<(), GuardError> {
+        self.load_live(&plan.id)?;
+        let slot = approver_slot(approval);
         let dir = match &self.backend {
-            Backend::File { dir } => dir,
+            Backend::File { dir, .. } => dir,
             Backend::Redis(r) => {
-                let key = Self::rkey(r, id, "approval")?;
-                let text = serde_json::to_string(&approval).map_err(|e| GuardError::State {
+                let key = Self::rkey(r, &plan.id, "approvals")?;
+                let text = serde_json::to_string(approval).map_err(|e| GuardError::State {
                     path: key.clone(),
                     message: e.to_string(),
                 })?;
                 let ttl = Self::redis_ttl(plan.expires_at);
                 r.run(|c| {
-                    redis::cmd("SET")
+                    redis::pipe()
+                        .atomic()
+                        .cmd("HSET")
                         .arg(&key)
+                        .arg(&slot)
                         .arg(&text)
-                        .arg("EX")
+                        .ignore()
+                        .cmd("EXPIRE")
+                        .arg(&key)
                         .arg(ttl)
+                        .ignore()
                         .exec(c)
                 })?;
-                return Ok(approval);
+                return Ok(());
             }
         };
-        let path = Self::path(dir, id, "approval.json")?;
-        let text = serde_json::to_vec_pretty(&approval).map_err(|e| state_err(&path, e))?;
-        let tmp = Self::path(dir, id, "approval.tmp")?;
-        fs::write(&tmp, text).map_err(|e| state_err(&tmp, e))?;
-        fs::rename(&tmp, &path).map_err(|e| state_err(&path, e))?;
+        let folder = Self::path(dir, &plan.id, "approvals")?;
+        fs::create_dir_all(&folder).map_err(|e| state_err(&folder, e))?;
+        let path = folder.join(format!("{slot}.json"));
+        let text = serde_json::to_vec_pretty(approval).map_err(|e| state_err(&path, e))?;
+        let tmp = folder.join(format!(
+            "{slot}.{}.tmp",
+            hex::encode(&fresh_key_bytes()[..4])
+        ));
+        let written = (|| {
+            let mut f = create_private(&tmp)?;
+            f.write_all(&text)?;
+            f.sync_all()?;
+            fs::rename(&tmp, &path)?;
+            File::open(&folder)?.sync_all()
+        })();
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(state_err(&path, e));
+        }
+        Ok(())
+    }
+
+    /// Signs and stores an approval in one call (no journal between the two steps).
+    pub fn approve(&self, id: &str, who: &Approver) -> Result<Approval, GuardError> {
+        let (plan, approval) = self.sign_approval(id, who)?;
+        self.store_approval(&plan, &approval)?;
         Ok(approval)
     }
 
-    /// The verified approval of a plan, if a human gave one.
-    pub fn approval(&self, plan: &Plan) -> Result<Approval, GuardError> {
-        let not_approved = || GuardError::NotApproved {
-            id: plan.id.clone(),
-        };
-        let text = match &self.backend {
-            Backend::File { dir } => {
-                let path = Self::path(dir, &plan.id, "approval.json")?;
-                fs::read(&path).map_err(|_| not_approved())?
+    /// Every approval of a plan that counts, one per approver, oldest first: each verified
+    /// against the plan's content and the current key, and, with named approvers, given by a
+    /// configured approver checked against the same config entry. An approval signed with a
+    /// key the store no longer has, or tampered with, refuses the plan.
+    pub fn approvals(&self, plan: &Plan) -> Result<Vec<Approval>, GuardError> {
+        let texts: Vec<Vec<u8>> = match &self.backend {
+            Backend::File { dir, .. } => {
+                let folder = Self::path(dir, &plan.id, "approvals")?;
+                match fs::read_dir(&folder) {
+                    Ok(entries) => {
+                        let mut texts = Vec::new();
+                        for e in entries {
+                            let path = e.map_err(|e| state_err(&folder, e))?.path();
+                            if path.extension().is_some_and(|x| x == "json") {
+                                texts.push(fs::read(&path).map_err(|e| state_err(&path, e))?);
+                            }
+                        }
+                        texts
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+                    Err(e) => return Err(state_err(&folder, e)),
+                }
             }
             Backend::Redis(r) => {
-                let key = Self::rkey(r, &plan.id, "approval")?;
-                let text: Option<Vec<u8>> = r.run(|c| redis::cmd("GET").arg(&key).query(c))?;
-                text.ok_or_else(not_approved)?
+                let key = Self::rkey(r, &plan.id, "approvals")?;
+                r.run(|c| redis::cmd("HVALS").arg(&key).query(c))?
             }
         };
-        let approval: Approval =
-            serde_json::from_slice(&text).map_err(|_| GuardError::BadSignature {
-                id: plan.id.clone(),
-            })?;
-        let payload = approval_payload(plan, &approval.approver, approval.approved_at);
-        if approval.plan_id != plan.id || !self.verify("approval", &payload, &approval.signature) {
-            return Err(GuardError::BadSignature {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let key = self.current_key()?;
+        let bad = || GuardError::BadSignature {
+            id: plan.id.clone(),
+        };
+        let mut out: Vec<Approval> = Vec::new();
+        for text in texts {
+            let approval: Approval = serde_json::from_slice(&text).map_err(|_| bad())?;
+            if approval.plan_id != plan.id {
+                return Err(bad());
+            }
+            if !approval.key_id.is_empty() && approval.key_id != key.id {
+                return Err(self.not_current_key(&plan.id, &approval.key_id));
+            }
+            if !key.verify(
+                "approval",
+                &approval_payload(plan, &approval),
+                &approval.signature,
+            ) {
+                return Err(bad());
+            }
+            if !self.counts(&approval) {
+                tracing::warn!(
+                    plan = %plan.id,
+                    approver = %approval.approver,
+                    "approval ignored: not given by a configured named approver (or checked against another config)"
+                );
+                continue;
+            }
+            if !out.iter().any(|a| a.approver == approval.approver) {
+                out.push(approval);
+            }
+        }
+        out.sort_by(|a, b| (a.approved_at, &a.approver).cmp(&(b.approved_at, &b.approver)));
+        Ok(out)
+    }
+
+    /// Whether an approval counts under this store's rules.
+    fn counts(&self, a: &Approval) -> bool {
+        if self.approvers.is_empty() {
+            return true;
+        }
+        a.is_named() && self.approvers.get(&a.approver) == Some(&a.approver_ref)
+    }
+
+    /// The approvals that let this plan execute: as many distinct approvers as it needs, or an
+    /// error naming who approved so far. The gate calls this before executing.
+    pub fn approvals_for(&self, plan: &Plan) -> Result<Vec<Approval>, GuardError> {
+        let approvals = self.approvals(plan)?;
+        let required = plan.approvals();
+        if approvals.len() >= required as usize {
+            return Ok(approvals);
+        }
+        if approvals.is_empty() && required == 1 && !self.named_approvers() {
+            return Err(GuardError::NotApproved {
                 id: plan.id.clone(),
             });
         }
-        Ok(approval)
+        Err(GuardError::NeedsApprovals {
+            id: plan.id.clone(),
+            required,
+            so_far: Approval::names(&approvals),
+        })
     }
 
     /// Marks a plan used; fails if it already was, so a plan executes at most once even when
     /// two calls race.
     pub fn consume(&self, id: &str) -> Result<(), GuardError> {
         let dir = match &self.backend {
-            Backend::File { dir } => dir,
+            Backend::File { dir, .. } => dir,
             Backend::Redis(r) => {
                 let key = Self::rkey(r, id, "used")?;
                 let plan_key = Self::rkey(r, id, "plan")?;
@@ -445,7 +837,7 @@ impl PlanStore {
     /// Plans that are neither expired nor used, oldest first, for `approve` without an id.
     pub fn pending(&self) -> Vec<Plan> {
         let dir = match &self.backend {
-            Backend::File { dir } => dir,
+            Backend::File { dir, .. } => dir,
             Backend::Redis(r) => return self.pending_redis(r),
         };
         let Ok(entries) = fs::read_dir(dir) else {
@@ -517,10 +909,32 @@ fn token_payload(plan: &Plan) -> Vec<u8> {
 }
 
 /// An approval covers this exact plan content, so re-signing a changed plan voids it.
-fn approval_payload(plan: &Plan, approver: &str, at: u64) -> Vec<u8> {
+/// Every field of an approval but its signature, JSON-encoded so no field can bleed into the next.
+fn approval_payload(plan: &Plan, a: &Approval) -> Vec<u8> {
     let mut payload = PlanStore::canonical(plan);
-    payload.extend_from_slice(format!("\0{approver}\0{at}").as_bytes());
+    payload.extend_from_slice(b"\0approval-v2\0");
+    let fields = serde_json::json!([
+        a.plan_id,
+        a.approver,
+        a.approver_ref,
+        a.channel,
+        a.os_account,
+        a.approved_at
+    ]);
+    payload.extend_from_slice(fields.to_string().as_bytes());
     payload
+}
+
+/// Where one approver's approval of a plan is kept: a hash of the name and the config entry
+/// it was checked against, safe as a file name or a Redis hash field whatever the name holds
+/// (an OS account has spaces). The same approver approving again replaces their approval; an
+/// approval that would not count (checked against another config) cannot replace one that does.
+fn approver_slot(a: &Approval) -> String {
+    let mut h = sha2::Sha256::new();
+    h.update(a.approver.as_bytes());
+    h.update([0]);
+    h.update(a.approver_ref.as_bytes());
+    hex::encode(&h.finalize()[..8])
 }
 
 fn create_private(path: &Path) -> std::io::Result<File> {
@@ -547,6 +961,7 @@ fn restrict_dir(dir: &Path) -> Result<(), GuardError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::ApproverConfig;
 
     fn plan(id: &str, ttl: i64) -> Plan {
         Plan {
@@ -560,7 +975,47 @@ mod tests {
             targets: vec![],
             created_at: now_secs(),
             expires_at: (now_secs() as i64 + ttl) as u64,
+            approvals_required: 1,
         }
+    }
+
+    fn by(name: &str) -> Approver {
+        Approver::os_account(name, "approve-cli")
+    }
+
+    fn cheap_hash(secret: &str) -> String {
+        use argon2::password_hash::PasswordHasher;
+        let params = argon2::Params::new(1024, 1, 1, None).expect("params");
+        argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+            .hash_password(secret.as_bytes())
+            .expect("hash")
+            .to_string()
+    }
+
+    fn approvers(names: &[&str]) -> Approvers {
+        let map = names
+            .iter()
+            .map(|n| {
+                (
+                    n.to_string(),
+                    ApproverConfig {
+                        secret_hash: Some(cheap_hash(&format!("{n}'s long secret"))),
+                        secret: None,
+                    },
+                )
+            })
+            .collect();
+        Approvers::from_config(&map)
+    }
+
+    fn named(a: &Approvers, name: &str, channel: &str) -> Approver {
+        let who = a
+            .verify(
+                name,
+                &crate::secret::Secret::new(format!("{name}'s long secret")),
+            )
+            .expect("verified");
+        Approver::named(&who, "tester (uid 1)", channel)
     }
 
     #[test]
@@ -571,11 +1026,13 @@ mod tests {
         let p = plan(&id, 300);
         store.save(&p).expect("save");
         assert!(matches!(
-            store.approval(&p),
+            store.approvals_for(&p),
             Err(GuardError::NotApproved { .. })
         ));
-        store.approve(&id, "alice").expect("approve");
-        assert_eq!(store.approval(&p).expect("approved").approver, "alice");
+        store.approve(&id, &by("alice")).expect("approve");
+        let got = store.approvals_for(&p).expect("approved");
+        assert_eq!(got[0].approver, "alice");
+        assert_eq!(got[0].channel(), "approve-cli");
         store.consume(&id).expect("first use");
         assert!(matches!(
             store.consume(&id),
@@ -610,10 +1067,129 @@ mod tests {
             dir.path().join("plans").join(format!("{id2}.plan.json")),
         )
         .expect("copy");
+        // Signed by a key this store never had: forged, whatever its key id says.
         assert!(matches!(
             store.load(&id2),
             Err(GuardError::BadSignature { .. })
         ));
+    }
+
+    #[test]
+    fn approvals_are_bound_to_the_plan_channel_and_approver() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = PlanStore::open(dir.path()).expect("open");
+        let p = plan(&PlanStore::new_id(), 300);
+        store.save(&p).expect("save");
+        store
+            .approve(
+                &p.id,
+                &Approver::os_account("jane (uid 1000)", "approve-web"),
+            )
+            .expect("approve");
+        let folder = dir.path().join("plans").join(format!("{}.approvals", p.id));
+        let file = fs::read_dir(&folder)
+            .expect("folder")
+            .next()
+            .expect("one approval")
+            .expect("entry")
+            .path();
+        let text = fs::read_to_string(&file).expect("read");
+        for (from, to) in [
+            ("approve-web", "approve-cli"),
+            ("jane (uid 1000)", "CISO Jane"),
+        ] {
+            fs::write(&file, text.replace(from, to)).expect("write");
+            assert!(
+                matches!(store.approvals(&p), Err(GuardError::BadSignature { .. })),
+                "{from} -> {to}"
+            );
+        }
+        fs::write(&file, &text).expect("restore");
+        // The approval of one plan does not approve an edited plan with the same id.
+        let mut edited = p.clone();
+        edited.changes.push("and more".into());
+        assert!(store.approvals(&edited).is_err());
+        assert_eq!(store.approvals(&p).expect("ok")[0].channel(), "approve-web");
+    }
+
+    #[test]
+    fn four_eyes_needs_two_distinct_named_approvers() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let team = approvers(&["jane", "bob"]);
+        let store = PlanStore::open(dir.path())
+            .expect("open")
+            .with_approvers(&team);
+        assert!(store.named_approvers());
+        let mut p = plan(&PlanStore::new_id(), 300);
+        p.approvals_required = 2;
+        store.save(&p).expect("save");
+        let e = store.approvals_for(&p).expect_err("none yet").to_string();
+        assert!(
+            e.contains("needs 2 distinct approvers; approved so far by nobody"),
+            "{e}"
+        );
+        // An OS-account approval (an `approve` run with a config without approvers) counts
+        // for nothing here.
+        store.approve(&p.id, &by("root (uid 0)")).expect("stored");
+        assert!(store.approvals(&p).expect("ok").is_empty());
+        store
+            .approve(&p.id, &named(&team, "jane", "approve-cli"))
+            .expect("jane");
+        store
+            .approve(&p.id, &named(&team, "jane", "approve-web"))
+            .expect("jane again");
+        let e = store
+            .approvals_for(&p)
+            .expect_err("one approver")
+            .to_string();
+        assert!(e.contains("approved so far by jane:"), "{e}");
+        // A "jane" checked against another config's entry for jane counts for nothing.
+        let forged = approvers(&["jane"]);
+        store
+            .approve(&p.id, &named(&forged, "jane", "approve-cli"))
+            .expect("stored");
+        assert!(store.approvals_for(&p).is_err());
+        store
+            .approve(&p.id, &named(&team, "bob", "approve-web"))
+            .expect("bob");
+        let ok = store.approvals_for(&p).expect("two approvers");
+        let mut names: Vec<&str> = ok.iter().map(|a| a.approver.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["bob", "jane"]);
+        assert_eq!(Approval::channels(&ok), "approve-web");
+    }
+
+    #[test]
+    fn a_lost_key_is_replaced_and_plans_signed_with_it_are_refused_clearly() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = PlanStore::open(dir.path()).expect("open");
+        let old = plan(&PlanStore::new_id(), 300);
+        store.save(&old).expect("save");
+        store.approve(&old.id, &by("alice")).expect("approve");
+        fs::remove_file(dir.path().join("plan.key")).expect("key lost");
+        // Another process (`approve`) opens the store and makes a new key. It never held the
+        // old one, yet knows it was this deployment's.
+        let other = PlanStore::open(dir.path()).expect("open again");
+        assert!(matches!(
+            other.load(&old.id),
+            Err(GuardError::KeyGone { .. })
+        ));
+        assert!(matches!(
+            store.load(&old.id),
+            Err(GuardError::KeyGone { .. })
+        ));
+        let msg = store.load(&old.id).expect_err("gone").to_string();
+        assert!(
+            msg.contains("no longer has") && msg.contains("without plan_id"),
+            "{msg}"
+        );
+        // New plans work at once, in both processes, with the new key.
+        let new = plan(&PlanStore::new_id(), 300);
+        store.save(&new).expect("save");
+        other
+            .approve(&new.id, &by("alice"))
+            .expect("approve via the other");
+        store.approvals_for(&new).expect("approved");
     }
 
     #[test]
@@ -645,7 +1221,7 @@ mod tests {
             store.load_live(&id),
             Err(GuardError::Expired { .. })
         ));
-        assert!(store.approve(&id, "alice").is_err());
+        assert!(store.approve(&id, &by("alice")).is_err());
         assert!(matches!(
             store.load("../../etc/passwd"),
             Err(GuardError::PlanNotFound { .. })

@@ -13,7 +13,7 @@ use crate::guard::GuardError;
 use crate::guard::confirm::{ConfirmAnswer, Confirmer};
 use crate::guard::now_secs;
 use crate::guard::plan::{Plan, PlanTarget, input_digest, split_plan_ref, user_target};
-use crate::guard::store::PlanStore;
+use crate::guard::store::{Approval, PlanStore};
 use crate::model::User;
 
 use super::result::{ConfirmationInfo, WriteResult, WriteStatus, opt};
@@ -21,16 +21,6 @@ use super::{App, Caller, Connection, ToolError, record, resolve};
 
 /// Who approved a plan executed in token mode, as the journal and the result record it.
 const TOKEN_APPROVER: &str = "unattended token mode";
-
-/// Which out-of-band channel approved a plan. The approval page signs its approvals with the
-/// approver "USER (web)" (the approver is covered by the approval's HMAC).
-fn out_of_band_channel(approver: &str) -> &'static str {
-    if approver.ends_with(" (web)") {
-        "approve-web"
-    } else {
-        "approve-cli"
-    }
-}
 
 /// The plan id a call passes, and the token appended to it; a token is refused outright where
 /// token mode is off, so a made-up one never reaches the plan store.
@@ -160,10 +150,13 @@ pub(super) async fn gate(
                 }
             }
             None => {
-                let approval = app.plans.approval(&stored).map_err(|e| refuse(e.into()))?;
+                let approvals = app
+                    .plans
+                    .approvals_for(&stored)
+                    .map_err(|e| refuse(e.into()))?;
                 ConfirmationInfo {
-                    channel: out_of_band_channel(&approval.approver).into(),
-                    approver: Some(approval.approver),
+                    channel: Approval::channels(&approvals),
+                    approver: Some(Approval::names(&approvals)),
                 }
             }
         };
@@ -184,6 +177,7 @@ pub(super) async fn gate(
             recheck: false,
         });
     }
+    let approvals_required = app.policy.approvals_required(tool, scope, targets.len());
     let plan = Plan {
         id: PlanStore::new_id(),
         tool: tool.into(),
@@ -195,8 +189,15 @@ pub(super) async fn gate(
         targets,
         created_at: now,
         expires_at: now + app.policy.plan_ttl_secs,
+        approvals_required,
     };
-    match confirmer.confirm(&plan).await {
+    // Named approvers approve out of band, with their secret; an inline "yes" is nobody's.
+    let answer = if app.plans.named_approvers() {
+        ConfirmAnswer::Unavailable
+    } else {
+        confirmer.confirm(&plan).await
+    };
+    match answer {
         ConfirmAnswer::Accepted => Ok(Gate::Proceed {
             plan,
             confirmation: ConfirmationInfo {
@@ -238,7 +239,10 @@ pub(super) async fn gate(
             r.plan = Some(plan);
             Ok(Gate::Stop(Box::new(r)))
         }
-        ConfirmAnswer::Unavailable if app.policy.token_mode(tool, scope) => {
+        // Four-eyes means two people: never an unattended token.
+        ConfirmAnswer::Unavailable
+            if app.policy.token_mode(tool, scope) && plan.approvals_required <= 1 =>
+        {
             let mut plan = plan;
             plan.expires_at = now + app.policy.token_plan_ttl_secs();
             plan.changes.push(

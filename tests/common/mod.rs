@@ -364,7 +364,8 @@ protected_groups = ["Admins"]
         child.wait_with_output().await.expect("approve finishes")
     }
 
-    /// Starts `approve --web --once` as the OS user `test-approver` and reads its URL line.
+    /// Starts `approve --web --once` (with `USER=test-approver`, which must not name the approver)
+    /// and reads its URL line.
     pub async fn approve_web(&self) -> WebApproval {
         let mut child = self
             .command(&["approve", "--web", "--once"])
@@ -471,6 +472,19 @@ impl Client {
     pub async fn close(self) {
         let _ = self.service.cancel().await;
     }
+}
+
+/// The OS account the tests run as, as `approve` records it (`NAME (uid N)`), from `id`
+/// rather than the environment.
+pub fn os_account() -> String {
+    let id = |flag: &str| {
+        let out = std::process::Command::new("id")
+            .arg(flag)
+            .output()
+            .expect("run id");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    format!("{} (uid {})", id("-un"), id("-u"))
 }
 
 /// A running `serve --transport http`.

@@ -1,0 +1,342 @@
+//! Named approvers: the people who may approve a plan, each proving it with their own secret.
+//!
+//! Without `[approvers]`, `approve` records the OS account that ran it; that stops nothing that
+//! runs as the same account with a pseudo-terminal. With `[approvers.NAME]`, an approval needs
+//! a configured name and that person's secret, checked here in the approving process:
+//! - `secret_hash`: an Argon2id PHC string (`zscaler-lifecycle-mcp approvers hash` prints one);
+//!   the secret is hashed with the string's salt and parameters and compared in constant time.
+//! - `secret = { file = ... }`: the secret itself in a file only that person can read; the
+//!   given secret and the file's are compared in constant time (through SHA-256, so their
+//!   lengths do not show).
+//!
+//! Each approval is signed with a fingerprint of the entry its secret was checked against, and
+//! the server counts it only when that fingerprint matches its own config: an `approve` run with
+//! another config (one with no approvers, or with a made-up hash for `jane`) approves nothing.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use argon2::Argon2;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::config::ApproverConfig;
+use crate::secret::Secret;
+
+/// The shortest secret `approvers hash` accepts.
+pub const MIN_SECRET_CHARS: usize = 12;
+
+/// Why a person could not be verified as an approver; each message says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ApproverError {
+    #[error("no approver is named {name:?}; the configured approvers are: {known}")]
+    Unknown { name: String, known: String },
+    #[error("that is not {name}'s secret")]
+    WrongSecret { name: String },
+    #[error("approver {name}'s secret cannot be checked: {message}")]
+    Unreadable { name: String, message: String },
+    #[error(
+        "the secret is too short: use at least {MIN_SECRET_CHARS} characters (a passphrase of a few words is best)"
+    )]
+    TooShort,
+    #[error("cannot hash the secret: {0}")]
+    Hash(String),
+}
+
+/// What an approver's secret is checked against.
+#[derive(Clone)]
+enum Check {
+    Hash(String),
+    File(PathBuf),
+}
+
+#[derive(Clone)]
+struct Entry {
+    check: Check,
+    fingerprint: String,
+}
+
+/// The configured approvers, by name.
+#[derive(Clone, Default)]
+pub struct Approvers {
+    entries: BTreeMap<String, Entry>,
+}
+
+impl std::fmt::Debug for Approvers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.entries.keys()).finish()
+    }
+}
+
+/// A person whose secret was just verified. Only [`Approvers::verify`] makes one, so a named
+/// approval cannot be recorded without the check.
+#[derive(Debug, Clone)]
+pub struct VerifiedApprover {
+    name: String,
+    fingerprint: String,
+}
+
+impl VerifiedApprover {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The fingerprint of the config entry the secret was checked against.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+}
+
+/// Whether a name can name an approver: typed after `--as`, journaled, shown on the page.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// Whether `hash` is an Argon2id PHC string this build can verify against.
+pub fn check_hash(hash: &str) -> Result<(), String> {
+    let parsed = PasswordHash::new(hash.trim()).map_err(|e| {
+        format!(
+            "not a PHC string ({e}); paste the line `zscaler-lifecycle-mcp approvers hash` prints"
+        )
+    })?;
+    if parsed.algorithm.as_str() != "argon2id" {
+        return Err(format!(
+            "the hash uses {}, not argon2id; make a new one with `zscaler-lifecycle-mcp approvers hash`",
+            parsed.algorithm
+        ));
+    }
+    argon2::Params::try_from(&parsed)
+        .map(|_| ())
+        .map_err(|e| format!("its Argon2 parameters are not usable: {e}"))?;
+    if parsed.salt.is_none() || parsed.hash.is_none() {
+        return Err("the PHC string has no salt or no hash".into());
+    }
+    Ok(())
+}
+
+/// The Argon2id PHC string of a secret (random salt, the crate's recommended parameters), for
+/// `secret_hash` in the config.
+pub fn hash_secret(secret: &Secret) -> Result<String, ApproverError> {
+    if secret.expose().chars().count() < MIN_SECRET_CHARS {
+        return Err(ApproverError::TooShort);
+    }
+    Argon2::default()
+        .hash_password(secret.expose().as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| ApproverError::Hash(e.to_string()))
+}
+
+fn fingerprint(name: &str, what: &str, value: &str) -> String {
+    let mut h = Sha256::new();
+    for part in ["approver", name, what, value] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    hex::encode(&h.finalize()[..16])
+}
+
+impl Approvers {
+    /// The approvers of a config (already checked by `Config::parse`; an entry it would refuse
+    /// is left out rather than trusted).
+    pub fn from_config(map: &BTreeMap<String, ApproverConfig>) -> Self {
+        let entries = map
+            .iter()
+            .filter_map(|(name, a)| {
+                let (check, fp) = match (&a.secret_hash, &a.secret) {
+                    (Some(h), None) => {
+                        let h = h.trim().to_string();
+                        let fp = fingerprint(name, "argon2id", &h);
+                        (Check::Hash(h), fp)
+                    }
+                    (None, Some(r)) if r.env.is_none() && r.value.is_none() => {
+                        let path = r.file.clone()?;
+                        let fp = fingerprint(name, "file", &path.display().to_string());
+                        (Check::File(path), fp)
+                    }
+                    _ => return None,
+                };
+                Some((
+                    name.clone(),
+                    Entry {
+                        check,
+                        fingerprint: fp,
+                    },
+                ))
+            })
+            .collect();
+        Self { entries }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn names(&self) -> Vec<&str> {
+        self.entries.keys().map(String::as_str).collect()
+    }
+
+    /// Name → fingerprint of each entry: what the server compares signed approvals with.
+    pub fn fingerprints(&self) -> BTreeMap<String, String> {
+        self.entries
+            .iter()
+            .map(|(n, e)| (n.clone(), e.fingerprint.clone()))
+            .collect()
+    }
+
+    /// Whether `name` is configured (before asking that person for a secret).
+    pub fn knows(&self, name: &str) -> Result<(), ApproverError> {
+        if self.entries.contains_key(name) {
+            Ok(())
+        } else {
+            Err(ApproverError::Unknown {
+                name: name.chars().take(64).collect(),
+                known: self.names().join(", "),
+            })
+        }
+    }
+
+    /// Checks a person's secret (slow on purpose: Argon2id with the hash's parameters).
+    pub fn verify(&self, name: &str, secret: &Secret) -> Result<VerifiedApprover, ApproverError> {
+        self.knows(name)?;
+        let Some(entry) = self.entries.get(name) else {
+            return Err(ApproverError::WrongSecret { name: name.into() });
+        };
+        let ok = match &entry.check {
+            Check::Hash(hash) => {
+                let parsed = PasswordHash::new(hash).map_err(|e| ApproverError::Unreadable {
+                    name: name.into(),
+                    message: e.to_string(),
+                })?;
+                Argon2::default()
+                    .verify_password(secret.expose().as_bytes(), &parsed)
+                    .is_ok()
+            }
+            Check::File(path) => {
+                let stored = std::fs::read_to_string(path).map_err(|e| {
+                    ApproverError::Unreadable {
+                        name: name.into(),
+                        message: format!(
+                            "{} cannot be read by this account ({e}); that person must approve from their own account",
+                            path.display()
+                        ),
+                    }
+                })?;
+                let a = Sha256::digest(stored.trim().as_bytes());
+                let b = Sha256::digest(secret.expose().trim().as_bytes());
+                !stored.trim().is_empty() && bool::from(a.as_slice().ct_eq(b.as_slice()))
+            }
+        };
+        if !ok {
+            return Err(ApproverError::WrongSecret { name: name.into() });
+        }
+        Ok(VerifiedApprover {
+            name: name.to_string(),
+            fingerprint: entry.fingerprint.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SecretRef;
+
+    fn cheap_hash(secret: &str) -> String {
+        // Small parameters: this test checks the logic, not the cost.
+        let params = argon2::Params::new(1024, 1, 1, None).expect("params");
+        Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+            .hash_password(secret.as_bytes())
+            .expect("hash")
+            .to_string()
+    }
+
+    #[test]
+    fn hash_and_file_secrets_verify_only_the_right_secret() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("bob");
+        std::fs::write(&file, "bob's long secret\n").expect("write");
+        let mut map = BTreeMap::new();
+        map.insert(
+            "jane".to_string(),
+            ApproverConfig {
+                secret_hash: Some(cheap_hash("jane's long secret")),
+                secret: None,
+            },
+        );
+        map.insert(
+            "bob".to_string(),
+            ApproverConfig {
+                secret_hash: None,
+                secret: Some(SecretRef {
+                    env: None,
+                    file: Some(file.clone()),
+                    value: None,
+                }),
+            },
+        );
+        let a = Approvers::from_config(&map);
+        assert_eq!(a.names(), ["bob", "jane"]);
+        let jane = a
+            .verify("jane", &Secret::new("jane's long secret"))
+            .expect("jane");
+        assert_eq!(jane.name(), "jane");
+        assert_eq!(jane.fingerprint(), a.fingerprints()["jane"]);
+        assert!(matches!(
+            a.verify("jane", &Secret::new("bob's long secret")),
+            Err(ApproverError::WrongSecret { .. })
+        ));
+        a.verify("bob", &Secret::new("bob's long secret"))
+            .expect("bob");
+        assert!(a.verify("bob", &Secret::new("")).is_err());
+        assert!(matches!(
+            a.verify("mallory", &Secret::new("x")),
+            Err(ApproverError::Unknown { .. })
+        ));
+        std::fs::remove_file(&file).expect("rm");
+        assert!(matches!(
+            a.verify("bob", &Secret::new("bob's long secret")),
+            Err(ApproverError::Unreadable { .. })
+        ));
+    }
+
+    #[test]
+    fn fingerprints_change_with_the_entry() {
+        let entry = |h: String| {
+            let mut m = BTreeMap::new();
+            m.insert(
+                "jane".to_string(),
+                ApproverConfig {
+                    secret_hash: Some(h),
+                    secret: None,
+                },
+            );
+            Approvers::from_config(&m).fingerprints()["jane"].clone()
+        };
+        assert_ne!(
+            entry(cheap_hash("one long secret")),
+            entry(cheap_hash("one long secret"))
+        );
+    }
+
+    #[test]
+    fn hashes_are_checked_and_short_secrets_refused() {
+        assert!(check_hash(&cheap_hash("a long enough secret")).is_ok());
+        assert!(
+            check_hash("$argon2i$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA").is_err()
+        );
+        assert!(check_hash("hunter2").is_err());
+        assert!(matches!(
+            hash_secret(&Secret::new("short")),
+            Err(ApproverError::TooShort)
+        ));
+        assert!(valid_name("jane.doe-2"));
+        assert!(!valid_name("-jane") && !valid_name("jane doe") && !valid_name(""));
+    }
+}
