@@ -560,6 +560,7 @@ impl Default for PolicyConfig {
 /// Process-level settings.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = check::server_rules)]
 pub struct ServerConfig {
     /// Where plans, approvals and the journal live; shared by `serve` and `approve`.
     #[serde(default)]
@@ -568,6 +569,27 @@ pub struct ServerConfig {
     /// (`journal.jsonl.<last seq>`) and `journal verify` checks them all.
     #[serde(default = "default_journal_max_mb")]
     pub journal_max_mb: u64,
+    /// The key the journal's records and head are MACed with: `{ file = "…" }` or
+    /// `{ env = "…" }`, at least 32 characters (e.g. `openssl rand -hex 32`). Default: a random
+    /// key made once as `journal.key` in the state directory; a key outside it, readable by the
+    /// server and `journal verify` but not by the agent's user, is stronger.
+    #[serde(default)]
+    #[schemars(transform = check::journal_key_rules)]
+    pub journal_key: Option<SecretRef>,
+    /// Copy every journal record (the same JSON line) to the local syslog socket, so that
+    /// history survives someone who can edit the state directory. A copy that cannot be
+    /// written fails the append, and so the write.
+    #[serde(default)]
+    pub journal_syslog: bool,
+    /// The syslog socket for `journal_syslog` (default `/dev/log`).
+    #[serde(default)]
+    pub journal_syslog_socket: Option<PathBuf>,
+    /// A long-lived command that receives every journal record on its stdin, one JSON line
+    /// each (e.g. `["logger", "-t", "zlm-journal"]`); restarted if it exits. A copy that
+    /// cannot be written fails the append, and so the write.
+    #[serde(default)]
+    #[schemars(length(min = 1), inner(length(min = 1)))]
+    pub journal_command: Option<Vec<String>>,
 }
 
 fn default_journal_max_mb() -> u64 {
@@ -579,6 +601,10 @@ impl Default for ServerConfig {
         Self {
             state_dir: None,
             journal_max_mb: default_journal_max_mb(),
+            journal_key: None,
+            journal_syslog: false,
+            journal_syslog_socket: None,
+            journal_command: None,
         }
     }
 }

@@ -203,13 +203,19 @@ enum ApproversAction {
 
 #[derive(Debug, Subcommand)]
 enum JournalAction {
-    /// Check the hash chain: detects edited, removed or reordered records.
+    /// Check every chain: links, MACs (journal key), segments, repairs and heads. Detects
+    /// edited, removed, reordered or re-chained records, a cut tail, an emptied or missing
+    /// file, and a head that does not match. Exit 0: intact; 2: broken.
     ///
     /// Example: zscaler-lifecycle-mcp journal verify
     Verify {
-        /// Journal file; default: journal.jsonl in the state directory.
+        /// One chain file (its head beside it); default: every chain in the state directory.
         #[arg(long)]
         file: Option<PathBuf>,
+        /// For an archived copy without its head: check links and MACs only (a cut tail cannot
+        /// show).
+        #[arg(long, requires = "file")]
+        no_head: bool,
     },
 }
 
@@ -365,8 +371,8 @@ fn main() -> std::process::ExitCode {
                 .await
             }
             Command::Journal {
-                action: JournalAction::Verify { file },
-            } => cli::journal::verify(config.as_deref(), file.as_deref()),
+                action: JournalAction::Verify { file, no_head },
+            } => cli::journal::verify(config.as_deref(), file.as_deref(), no_head),
             Command::Init { .. }
             | Command::Completions { .. }
             | Command::Config { .. }

@@ -59,7 +59,6 @@ fn app(
 ) -> Result<App, SetupError> {
     // The policy's names, globs and caps were checked (with line numbers) by `Config::parse`.
     let dir = state_dir(config);
-    let state_cfg = config.map(|c| c.state.clone()).unwrap_or_default();
     let ledger = Ledger::new(&dir, shared.clone());
     let mut connections = BTreeMap::new();
     for (name, (provider, registered_domains, quarantine_group)) in backends {
@@ -87,8 +86,7 @@ fn app(
                 &config.map(|c| c.approvers.clone()).unwrap_or_default(),
             ),
         ),
-        journal: Journal::for_config(&state_cfg, &dir)?
-            .with_max_bytes(config.map_or(64, |c| c.server.journal_max_mb) << 20),
+        journal: Journal::for_config(config, &dir, shared.as_ref())?,
         ledger,
         state_dir: dir,
         demo,

@@ -67,6 +67,12 @@ async fn schema_and_parser_accept_and_refuse_the_same_files() {
             ),
         ),
         (
+            "journal key and copies".into(),
+            format!(
+                "{BASE}[server]\njournal_key = {{ file = \"/etc/zlm/journal.key\" }}\njournal_syslog = true\njournal_syslog_socket = \"/run/zlm/log.sock\"\njournal_command = [\"logger\", \"-t\", \"zlm-journal\"]\n"
+            ),
+        ),
+        (
             "oneapi and redis".into(),
             "[connections.z]\nkind = \"zia\"\nauth = \"oneapi\"\nvanity_domain = \"acme\"\nclient_secret = { file = \"/run/secrets/s\" }\n[state]\nbackend = \"redis\"\nurl = { env = \"REDIS_URL\" }\nreplica_id = \"mcp-a\"\n".into(),
         ),
@@ -215,6 +221,26 @@ async fn schema_and_parser_accept_and_refuse_the_same_files() {
         (
             "approver name with a space",
             format!("{BASE}[approvers.\"jane doe\"]\nsecret_hash = \"{HASH}\"\n"),
+        ),
+        (
+            "journal key written in the config",
+            format!("{BASE}[server]\njournal_key = {{ value = \"0123456789abcdef0123456789abcdef\" }}\n"),
+        ),
+        (
+            "journal key with two sources",
+            format!("{BASE}[server]\njournal_key = {{ env = \"K\", file = \"/k\" }}\n"),
+        ),
+        (
+            "syslog socket without syslog",
+            format!("{BASE}[server]\njournal_syslog_socket = \"/dev/log\"\n"),
+        ),
+        (
+            "empty copy command",
+            format!("{BASE}[server]\njournal_command = []\n"),
+        ),
+        (
+            "empty copy command argument",
+            format!("{BASE}[server]\njournal_command = [\"logger\", \"\"]\n"),
         ),
         (
             "token mode typo",

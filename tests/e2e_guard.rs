@@ -532,6 +532,9 @@ async fn journal_verify_detects_a_changed_removed_or_reordered_record() {
     let verify = |name: &str, body: String| {
         let path = env.dir.path().join(name);
         std::fs::write(&path, body).expect("write copy");
+        // The chain's head goes with the copy (`intact.jsonl` → `intact.head`).
+        let head = path.with_extension("head");
+        std::fs::copy(env.state_dir().join("journal.head"), head).expect("copy head");
         let path = common::path_str(&path);
         let env = &env;
         async move { env.run(&["journal", "verify", "--file", &path]).await }

@@ -191,7 +191,10 @@ async fn plan_approved_via_one_replica_runs_once_via_another() {
         std::fs::read_dir(a.state_dir())
             .expect("dir")
             .filter_map(|e| e.ok())
-            .find(|e| e.file_name().to_string_lossy().starts_with("journal-"))
+            .find(|e| {
+                let n = e.file_name().to_string_lossy().to_string();
+                n.starts_with("journal-") && n.ends_with(".jsonl")
+            })
             .expect("A's chain")
             .path(),
     )

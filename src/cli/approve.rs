@@ -68,8 +68,7 @@ pub fn open_state(config: Option<&Path>) -> anyhow::Result<ApprovalState> {
         Some(r) => format!("state backend redis at {}", r.at()),
         None => format!("state directory {}", dir.display()),
     };
-    let journal = Journal::for_config(&state_cfg, &dir)?
-        .with_max_bytes(cfg.as_ref().map_or(64, |c| c.server.journal_max_mb) << 20);
+    let journal = Journal::for_config(cfg.as_ref(), &dir, shared.as_ref())?;
     Ok(ApprovalState {
         store,
         journal,

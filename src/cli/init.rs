@@ -104,6 +104,9 @@ disabled_tools = []                            # e.g. ["deactivate"] to not offe
 [server]
 # state_dir = "/var/lib/zscaler-lifecycle-mcp" # plans, approvals, audit journal
 journal_max_mb = 64                            # rotate the journal at this size; verify spans segments
+# journal_key = { file = "/etc/zscaler-lifecycle-mcp/journal.key" }  # MAC key kept apart (default: journal.key in state_dir)
+# journal_syslog = true                        # copy every record to /dev/log (append-only, outside state_dir)
+# journal_command = ["logger", "-t", "zlm-journal"]   # or pipe every record to a command
 "#;
 
 /// The config text for these kinds (none = native ZIA); `Config::parse` accepts it as written.

@@ -111,6 +111,7 @@ pub(super) fn problems(config: &Config) -> Vec<Problem> {
     for (name, conn) in &config.connections {
         connection(name, conn, &mut out);
     }
+    server(config, &mut out);
     state(config, &mut out);
     let names: Vec<&str> = config.connections.keys().map(String::as_str).collect();
     policy(&config.policy, &names, &mut out);
@@ -281,6 +282,42 @@ fn secret_ref(r: &SecretRef, path: Vec<Seg>, out: &mut Vec<Problem>) {
             path,
             "give exactly one of env, file or value, e.g. { env = \"NAME\" }",
         ));
+    }
+}
+
+fn server(config: &Config, out: &mut Vec<Problem>) {
+    let s = &config.server;
+    let at = |field: &str| vec![key("server"), key(field)];
+    if let Some(r) = &s.journal_key {
+        if r.value.is_some() {
+            out.push(Problem::at(
+                at("journal_key"),
+                "the journal key must not be written in the config: give { file = \"/path\" } or { env = \"NAME\" }",
+            ));
+        } else {
+            secret_ref(r, at("journal_key"), out);
+        }
+    }
+    if s.journal_syslog_socket.is_some() && !s.journal_syslog {
+        out.push(Problem::at(
+            at("journal_syslog_socket"),
+            "journal_syslog_socket is set but journal_syslog is not: add journal_syslog = true, or remove the socket",
+        ));
+    }
+    if let Some(argv) = &s.journal_command {
+        if argv.is_empty() {
+            out.push(Problem::at(
+                at("journal_command"),
+                "give the command and its arguments, e.g. [\"logger\", \"-t\", \"zlm-journal\"], or remove journal_command",
+            ));
+        }
+        for (i, a) in argv.iter().enumerate() {
+            if a.is_empty() {
+                let mut path = at("journal_command");
+                path.push(Seg::Index(i));
+                out.push(Problem::at(path, "an empty argument"));
+            }
+        }
     }
 }
 
@@ -527,6 +564,22 @@ pub(super) fn state_rules(schema: &mut Schema) {
     }
 }
 
+/// `[server]`: a syslog socket only with `journal_syslog = true`.
+pub(super) fn server_rules(schema: &mut Schema) {
+    schema.insert(
+        "dependentSchemas".into(),
+        json!({"journal_syslog_socket": {
+            "properties": {"journal_syslog": {"const": true}},
+            "required": ["journal_syslog"]
+        }}),
+    );
+}
+
+/// `journal_key`: a file or an environment variable, never the key itself in the config.
+pub(super) fn journal_key_rules(schema: &mut Schema) {
+    schema.insert("not".into(), json!({"required": ["value"]}));
+}
+
 /// A connection's requirements per kind, as the parser applies them.
 pub(super) fn connection_rules(schema: &mut Schema) {
     schema.insert(
@@ -611,6 +664,23 @@ mod tests {
         );
         let msg = err(&format!("{BASE}[state]\nbackend = \"redis\"\n"));
         assert!(msg.contains("line 5, state.backend"), "{msg}");
+        let msg = err(&format!(
+            "{BASE}[server]\njournal_max_mb = 8\njournal_key = {{ value = \"k\" }}\n"
+        ));
+        assert!(
+            msg.contains("line 6, server.journal_key") && msg.contains("must not be written"),
+            "{msg}"
+        );
+        let msg = err(&format!("{BASE}[server]\njournal_syslog_socket = \"/s\"\n"));
+        assert!(
+            msg.contains("line 5, server.journal_syslog_socket")
+                && msg.contains("journal_syslog = true"),
+            "{msg}"
+        );
+        let msg = err(&format!(
+            "{BASE}[server]\njournal_command = [\n  \"logger\",\n  \"\",\n]\n"
+        ));
+        assert!(msg.contains("line 7, server.journal_command[1]"), "{msg}");
     }
 
     #[test]

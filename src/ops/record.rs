@@ -34,6 +34,7 @@ pub(super) fn ahead(
 ) -> Result<String, ToolError> {
     app.journal
         .append(event(caller, tool, scope, fields))
+        .map(|r| r.hash)
         .map_err(|e| {
             tracing::error!(error = %e, tool, scope, "journal append failed; nothing sent");
             ToolError(format!(
