@@ -108,15 +108,16 @@ impl<'a> MakeWriter<'a> for RedactingStderr {
     }
 }
 
-/// Sets up logging to stderr: `RUST_LOG` (default `info`) decides what is shown, every line is
+/// Sets up logging to stderr: `RUST_LOG` (default `default`) decides what is shown, every line is
 /// redacted, and libraries' debug lines (rmcp dumps whole requests and results, which carry
-/// tenant data) are shown only when `RUST_LOG` asks for trace.
-pub fn init(json: bool) {
+/// tenant data) are shown only when `RUST_LOG` asks for trace. The events of a tool call also go
+/// to its MCP client, at the level it asked for ([`crate::mcp::client_log`]).
+pub fn init(json: bool, default: &str) {
     use tracing_subscriber::Layer;
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let trace = filter
         .max_level_hint()
         .is_some_and(|l| l == tracing::level_filters::LevelFilter::TRACE);
@@ -124,7 +125,10 @@ pub fn init(json: bool) {
         trace || !(meta.target().starts_with("rmcp") && *meta.level() == tracing::Level::DEBUG)
     });
     let layer = tracing_subscriber::fmt::layer().with_writer(RedactingStderr);
-    let registry = tracing_subscriber::registry();
+    use crate::mcp::client_log::ClientLogLayer;
+    let registry = tracing_subscriber::registry().with(ClientLogLayer.with_filter(
+        tracing_subscriber::filter::filter_fn(ClientLogLayer::wanted),
+    ));
     if json {
         registry
             .with(layer.json().with_filter(filter).with_filter(dumps))

@@ -45,7 +45,8 @@ enum Command {
         /// HTTP: file of `name:token` lines; also read from ZSCALER_LIFECYCLE_MCP_TOKENS.
         #[arg(long)]
         tokens_file: Option<PathBuf>,
-        /// HTTP: accepted Host header (repeatable; default the loopback names).
+        /// HTTP: accepted Host header besides the loopback names, which are always accepted
+        /// (repeatable).
         #[arg(long)]
         allowed_host: Vec<String>,
         /// HTTP: accepted browser Origin (repeatable; default http://localhost:* and http://127.0.0.1:*).
@@ -54,6 +55,14 @@ enum Command {
         /// HTTP: requests per second per caller (token), bursts up to twice that; beyond, 429.
         #[arg(long, default_value_t = 20)]
         per_caller_rps: u32,
+        /// HTTP: stateful sessions held at most (Streamable HTTP and legacy SSE together);
+        /// beyond, a new session gets 503. Default: sized for this machine's memory and open-file
+        /// limit.
+        #[arg(long)]
+        max_sessions: Option<usize>,
+        /// HTTP: a session with no request in flight for this many seconds is closed.
+        #[arg(long, default_value_t = 300)]
+        session_idle_timeout_secs: u64,
     },
     /// Call one tool from the terminal and print its result as JSON.
     ///
@@ -219,11 +228,26 @@ enum JournalAction {
     },
 }
 
+/// The log filter when RUST_LOG is not set: `call` on a terminal shows warnings only (the
+/// person wants the result); text logs keep rmcp's own INFO lines (whole peer-info dumps) out;
+/// JSON logs are unchanged (info).
+fn default_log_filter(cli: &Cli) -> &'static str {
+    let stderr_tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    if cli.log_format == "json" {
+        "info"
+    } else if matches!(cli.command, Command::Call { .. }) && stderr_tty {
+        "warn"
+    } else {
+        "info,rmcp=warn"
+    }
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // Logs go to stderr: on stdio, stdout is the protocol channel.
     // Plan tokens and secrets are redacted from every line (libraries dump whole messages).
-    zscaler_lifecycle_mcp::logs::init(cli.log_format == "json");
+    // A tool call's events also reach its MCP client when it asked for them.
+    zscaler_lifecycle_mcp::logs::init(cli.log_format == "json", default_log_filter(&cli));
     match &cli.command {
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
@@ -298,6 +322,8 @@ fn main() -> std::process::ExitCode {
                 allowed_host,
                 allowed_origin,
                 per_caller_rps,
+                max_sessions,
+                session_idle_timeout_secs,
             } => {
                 if transport == "http" {
                     let http = cli::serve::HttpArgs {
@@ -307,6 +333,10 @@ fn main() -> std::process::ExitCode {
                         allowed_hosts: allowed_host,
                         allowed_origins: allowed_origin,
                         per_caller_rps,
+                        max_sessions,
+                        session_idle: std::time::Duration::from_secs(
+                            session_idle_timeout_secs.max(1),
+                        ),
                     };
                     cli::serve::run_http(config.as_deref(), http).await
                 } else {

@@ -86,6 +86,7 @@ fn app(
                 &config.map(|c| c.approvers.clone()).unwrap_or_default(),
             ),
         ),
+        shared: shared.clone(),
         journal: Journal::for_config(config, &dir, shared.as_ref())?,
         ledger,
         state_dir: dir,
@@ -104,7 +105,8 @@ pub fn from_config(path: &Path) -> Result<Running, SetupError> {
 /// `ZSCALER_VANITY_DOMAIN` are set (secret from `ZSCALER_CLIENT_SECRET`, or else a private key
 /// from `ZSCALER_PRIVATE_KEY`; cloud from `ZSCALER_CLOUD`) and `ZSCALER_USE_LEGACY_CLIENT` is
 /// not true, else the legacy login when `ZIA_CLOUD` or `ZIA_BASE_URL` is set
-/// (credentials from `ZIA_USERNAME`, `ZIA_PASSWORD` and `ZIA_API_KEY`).
+/// (credentials from `ZIA_USERNAME`, `ZIA_PASSWORD` and `ZIA_API_KEY`); and a connection `zpa`
+/// when `ZPA_SCIM_URL` is set (token from `ZPA_SCIM_TOKEN`).
 pub fn from_env() -> Option<Result<Running, SetupError>> {
     let text = env_config_text(|n| std::env::var(n).ok())?;
     Some(
@@ -115,8 +117,27 @@ pub fn from_env() -> Option<Result<Running, SetupError>> {
 }
 
 /// The configuration [`from_env`] builds, from a variable lookup (testable without touching
-/// the process environment). `None` when no connection is described.
+/// the process environment): the ZIA connection below, plus a ZPA SCIM connection `zpa` when
+/// `ZPA_SCIM_URL` is set (its token from `ZPA_SCIM_TOKEN`, the connection's default). `None`
+/// when no connection is described.
 fn env_config_text(lookup: impl Fn(&str) -> Option<String>) -> Option<String> {
+    let zpa = lookup("ZPA_SCIM_URL")
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .map(|url| {
+            format!(
+                "[connections.zpa]\nkind = \"zpa-scim\"\nbase_url = {}\n",
+                serde_json::Value::from(url)
+            )
+        });
+    match (zia_env_config_text(lookup), zpa) {
+        (Some(zia), Some(zpa)) => Some(format!("{zia}\n{zpa}")),
+        (zia, zpa) => zia.or(zpa),
+    }
+}
+
+/// The ZIA connection `zia` from the official SDKs' variables (see [`from_env`]).
+fn zia_env_config_text(lookup: impl Fn(&str) -> Option<String>) -> Option<String> {
     let var = |n: &str| {
         lookup(n)
             .map(|v| v.trim().to_string())
@@ -419,6 +440,24 @@ mod tests {
             .is_none()
         );
         assert!(text(&[]).is_none());
+    }
+
+    #[test]
+    fn a_zpa_scim_url_adds_a_zpa_connection() {
+        let t = text(&[
+            ("ZIA_CLOUD", "zscalertwo"),
+            (
+                "ZPA_SCIM_URL",
+                "https://scim1.private.zscaler.com/scim/1/7/v2",
+            ),
+        ])
+        .expect("both");
+        let cfg = Config::parse(&t, Path::new("t")).expect("valid");
+        assert_eq!(cfg.connections.len(), 2, "{t}");
+        assert!(t.contains("kind = \"zpa-scim\""), "{t}");
+        let t = text(&[("ZPA_SCIM_URL", "https://scim.example/v2")]).expect("zpa alone");
+        assert!(Config::parse(&t, Path::new("t")).is_ok() && !t.contains("[connections.zia]"));
+        assert!(text(&[("ZPA_SCIM_URL", " ")]).is_none());
     }
 
     #[test]

@@ -539,3 +539,264 @@ async fn legacy_sse_clients_get_the_same_tools_and_guardrails() {
     let user = env.sim().user("jane.doe@acme.example", "draft").await;
     assert!(user.is_some(), "nothing was deleted without approval");
 }
+
+/// A raw `POST /mcp` with a body as given and an optional session.
+async fn raw_post(
+    server: &HttpServer,
+    auth: &str,
+    session: Option<&str>,
+    body: &str,
+) -> reqwest::Response {
+    let mut r = client()
+        .post(format!("{}/mcp", server.url))
+        .header("Authorization", auth)
+        .header("Accept", "application/json, text/event-stream")
+        .header("Content-Type", "application/json")
+        .header("MCP-Protocol-Version", "2025-11-25")
+        .body(body.to_string());
+    if let Some(s) = session {
+        r = r.header("Mcp-Session-Id", s);
+    }
+    r.send().await.expect("answered")
+}
+
+const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#;
+
+fn session_of(resp: &reqwest::Response) -> String {
+    resp.headers()["mcp-session-id"]
+        .to_str()
+        .expect("ascii")
+        .to_string()
+}
+
+#[tokio::test]
+async fn http_answers_what_every_client_library_expects() {
+    let env = Env::demo();
+    let server = start(&env, &["--allowed-host", "mcp.example.com"]).await;
+    // The scheme of Authorization is case-insensitive.
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let r = raw_post(&server, &format!("{scheme} {TOKEN}"), None, INIT).await;
+        assert!(r.status().is_success(), "{scheme}: {}", r.status());
+    }
+    // Not JSON: 400 with a JSON-RPC parse error.
+    let r = raw_post(&server, &format!("Bearer {TOKEN}"), None, "{\"jsonrpc\": ").await;
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.expect("a JSON-RPC error body");
+    assert_eq!(body["error"]["code"], -32700, "{body}");
+    assert_eq!(body["id"], Value::Null);
+    // A batch: 400 saying batches are not supported.
+    let r = raw_post(
+        &server,
+        &format!("Bearer {TOKEN}"),
+        None,
+        r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#,
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.expect("a JSON-RPC error body");
+    assert_eq!(body["error"]["code"], -32600, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("batches are not supported")),
+        "{body}"
+    );
+    // DELETE of a session: 204, and the session is gone.
+    let init = raw_post(&server, &format!("Bearer {TOKEN}"), None, INIT).await;
+    let sid = session_of(&init);
+    drop(init);
+    let deleted = client()
+        .delete(format!("{}/mcp", server.url))
+        .header("Authorization", format!("Bearer {TOKEN}"))
+        .header("Mcp-Session-Id", &sid)
+        .header("MCP-Protocol-Version", "2025-11-25")
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(deleted.status(), 204);
+    let after = raw_post(
+        &server,
+        &format!("Bearer {TOKEN}"),
+        Some(&sid),
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#,
+    )
+    .await;
+    assert_eq!(after.status(), 404, "a deleted session is gone");
+    // --allowed-host adds to the loopback names.
+    for host in ["mcp.example.com", "localhost", "127.0.0.1"] {
+        let r = client()
+            .post(format!("{}/mcp", server.url))
+            .header("Host", host)
+            .header("Authorization", format!("Bearer {TOKEN}"))
+            .header("Accept", "application/json, text/event-stream")
+            .header("Content-Type", "application/json")
+            .body(INIT)
+            .send()
+            .await
+            .expect("answered");
+        assert!(r.status().is_success(), "{host}: {}", r.status());
+    }
+    let r = client()
+        .post(format!("{}/mcp", server.url))
+        .header("Host", "evil.example")
+        .header("Authorization", format!("Bearer {TOKEN}"))
+        .header("Accept", "application/json, text/event-stream")
+        .header("Content-Type", "application/json")
+        .body(INIT)
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(r.status(), 403);
+}
+
+#[tokio::test]
+async fn stateless_mode_refuses_legacy_sse_and_says_why() {
+    let env = Env::demo();
+    let server = start(&env, &["--stateless"]).await;
+    let r = client()
+        .get(format!("{}/sse", server.url))
+        .bearer_auth(TOKEN)
+        .header("Accept", "text/event-stream")
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(r.status(), 501);
+    let text = r.text().await.expect("body");
+    assert!(
+        text.contains("--stateless") && text.contains("/mcp"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn sessions_are_capped_and_idle_ones_expire() {
+    let env = Env::demo();
+    let server = start(
+        &env,
+        &["--max-sessions", "2", "--session-idle-timeout-secs", "1"],
+    )
+    .await;
+    let auth = format!("Bearer {TOKEN}");
+    let first = raw_post(&server, &auth, None, INIT).await;
+    assert!(first.status().is_success());
+    let first_sid = session_of(&first);
+    drop(first);
+    let second = raw_post(&server, &auth, None, INIT).await;
+    assert!(second.status().is_success());
+    drop(second);
+    let refused = raw_post(&server, &auth, None, INIT).await;
+    assert_eq!(refused.status(), 503, "a third session is over the cap");
+    assert!(refused.headers().contains_key("retry-after"));
+    let body: Value = refused.json().await.expect("JSON-RPC error");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("--max-sessions")),
+        "{body}"
+    );
+    // Idle sessions are closed, which makes room again.
+    let mut reopened = None;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let r = raw_post(&server, &auth, None, INIT).await;
+        if r.status().is_success() {
+            reopened = Some(r);
+            break;
+        }
+        assert_eq!(r.status(), 503);
+    }
+    assert!(reopened.is_some(), "idle sessions never expired");
+    let old = raw_post(
+        &server,
+        &auth,
+        Some(&first_sid),
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#,
+    )
+    .await;
+    assert_eq!(old.status(), 404, "an expired session is gone");
+}
+
+#[tokio::test]
+async fn tasks_and_audit_reports_belong_to_the_caller_that_made_them() {
+    let env = Env::with_sim().await;
+    let server = start(&env, &["--stateless"]).await;
+    let mcp = format!("{}/mcp", server.url);
+    let alice = |method: &'static str, params: Value, tasks: bool| {
+        common::post_modern(&mcp, TOKEN, method, params, tasks)
+    };
+    let bob = |method: &'static str, params: Value| {
+        common::post_modern(&mcp, OTHER_TOKEN, method, params, true)
+    };
+    // An audit report is listed and read by the caller that ran the audit, and no other.
+    let audit = alice(
+        "tools/call",
+        json!({"name": "audit_orphans", "arguments": {}}),
+        false,
+    )
+    .await;
+    let uri = audit["result"]["structuredContent"]["report"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a report: {audit}"))
+        .to_string();
+    let listed = alice("resources/list", json!({}), false).await;
+    assert!(listed.to_string().contains(&uri), "{listed}");
+    let listed = bob("resources/list", json!({})).await;
+    assert!(!listed.to_string().contains(&uri), "{listed}");
+    let refused = bob("resources/read", json!({"uri": uri})).await;
+    assert_eq!(
+        refused["error"]["code"], -32602,
+        "not found (2026-07-28 code): {refused}"
+    );
+    assert_eq!(refused["error"]["data"]["uri"], uri.as_str());
+    let read = alice("resources/read", json!({"uri": uri}), false).await;
+    assert!(
+        read["result"]["contents"][0]["text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("rule,severity")),
+        "{read}"
+    );
+
+    // A task is seen and cancelled only by its creator.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+        .post(format!("{}/__sim/faults", env.sim().url))
+        .json(&json!([{"route": "GET /api/v1/users", "kind": "timeout", "latency_ms": 60000, "count": 1}]))
+        .send()
+        .await
+        .expect("queue a fault");
+    let started = alice(
+        "tools/call",
+        json!({"name": "audit_orphans", "arguments": {}}),
+        true,
+    )
+    .await;
+    assert_eq!(started["result"]["resultType"], "task", "{started}");
+    let id = started["result"]["taskId"]
+        .as_str()
+        .expect("taskId")
+        .to_string();
+    for method in ["tasks/get", "tasks/cancel"] {
+        let r = bob(method, json!({"taskId": id})).await;
+        assert_eq!(
+            r["error"]["code"], -32602,
+            "{method} by another caller: {r}"
+        );
+    }
+    let mine = alice("tasks/get", json!({"taskId": id}), true).await;
+    assert_eq!(mine["result"]["status"], "working", "{mine}");
+    let ack = alice("tasks/cancel", json!({"taskId": id}), true).await;
+    assert!(ack["error"].is_null(), "{ack}");
+    let mut status = String::new();
+    for _ in 0..100 {
+        let r = alice("tasks/get", json!({"taskId": id}), true).await;
+        status = r["result"]["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if status == "cancelled" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, "cancelled");
+}

@@ -675,6 +675,196 @@ async fn concurrent_writes_through_two_replicas_meet_no_429() {
     assert_eq!(log["by_route"]["PUT /api/v1/users/{id}"], 4, "{log}");
 }
 
+const HTTP_TOKEN: &str = "replica-test-token-0123456789";
+/// Another caller's token.
+const OTHER_HTTP_TOKEN: &str = "another-replica-caller-98765";
+
+/// A replica serving stateless Streamable HTTP on a free loopback port; its `/mcp` URL.
+async fn http_replica(env: &Env) -> (String, tokio::process::Child) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("free port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let bind = format!("127.0.0.1:{port}");
+    let child = env
+        .command(&[
+            "serve",
+            "--transport",
+            "http",
+            "--stateless",
+            "--bind",
+            &bind,
+        ])
+        .env(
+            "ZSCALER_LIFECYCLE_MCP_TOKENS",
+            format!("ops:{HTTP_TOKEN},other:{OTHER_HTTP_TOKEN}"),
+        )
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn replica");
+    let started = Instant::now();
+    while std::net::TcpStream::connect(&bind).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "replica did not listen"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    (format!("http://{bind}/mcp"), child)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_started_on_one_replica_is_polled_and_cancelled_through_another() {
+    if redis_url("a_task_started_on_one_replica_is_polled_and_cancelled_through_another").is_none()
+    {
+        return;
+    }
+    let prefix = fresh_prefix();
+    let sim = SimProc::start().await;
+    let state = redis_state_table(&prefix);
+    let a = replica(&sim, &state, None);
+    let b = replica(&sim, &state, None);
+    let (url_a, _ra) = http_replica(&a).await;
+    let (url_b, _rb) = http_replica(&b).await;
+    let fault = |f: Value| {
+        let url = format!("{}/__sim/faults", sim.url);
+        async move {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            reqwest::Client::new()
+                .post(url)
+                .json(&f)
+                .send()
+                .await
+                .expect("queue a fault")
+        }
+    };
+    let call = json!({"name": "audit_orphans", "arguments": {}});
+
+    // Slow, then done: started through A, its result read through B.
+    fault(json!([{"route": "GET /api/v1/users", "latency_ms": 2500, "count": 1}])).await;
+    let started = post_modern(&url_a, HTTP_TOKEN, "tools/call", call.clone(), true).await;
+    let id = started["result"]["taskId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a task: {started}"))
+        .to_string();
+    let mut done = Value::Null;
+    for _ in 0..300 {
+        done = post_modern(&url_b, HTTP_TOKEN, "tasks/get", json!({"taskId": id}), true).await;
+        assert!(done["error"].is_null(), "replica B knows A's task: {done}");
+        if done["result"]["status"] == "completed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(done["result"]["status"], "completed", "{done}");
+    assert!(
+        done["result"]["result"]["structuredContent"]["users_scanned"]
+            .as_u64()
+            .is_some_and(|n| n > 0),
+        "{done}"
+    );
+
+    // Stuck, then cancelled through B: A's work stops.
+    fault(
+        json!([{"route": "GET /api/v1/users", "kind": "timeout", "latency_ms": 60000, "count": 1}]),
+    )
+    .await;
+    let started = post_modern(&url_a, HTTP_TOKEN, "tools/call", call, true).await;
+    let id = started["result"]["taskId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a task: {started}"))
+        .to_string();
+    let ack = post_modern(
+        &url_b,
+        HTTP_TOKEN,
+        "tasks/cancel",
+        json!({"taskId": id}),
+        true,
+    )
+    .await;
+    assert!(ack["error"].is_null(), "{ack}");
+    let mut status = String::new();
+    for _ in 0..100 {
+        let r = post_modern(&url_b, HTTP_TOKEN, "tasks/get", json!({"taskId": id}), true).await;
+        status = r["result"]["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if status == "cancelled" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, "cancelled", "A stopped the work B cancelled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_opened_on_one_replica_is_served_by_another_for_its_caller_only() {
+    if redis_url("a_session_opened_on_one_replica_is_served_by_another_for_its_caller_only")
+        .is_none()
+    {
+        return;
+    }
+    let prefix = fresh_prefix();
+    let sim = SimProc::start().await;
+    let state = redis_state_table(&prefix);
+    let a = replica(&sim, &state, None);
+    let b = replica(&sim, &state, None);
+    let (url_a, _ra) = http_replica(&a).await;
+    let (url_b, _rb) = http_replica(&b).await;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+    let post = |url: &str, token: &str, session: Option<&str>, body: Value| {
+        let mut r = http
+            .post(url)
+            .header("Authorization", format!("Bearer {token}"))
+            .header("Accept", "application/json, text/event-stream")
+            .header("MCP-Protocol-Version", "2025-11-25")
+            .json(&body);
+        if let Some(s) = session {
+            r = r.header("Mcp-Session-Id", s);
+        }
+        r.send()
+    };
+    let init = post(
+        &url_a,
+        HTTP_TOKEN,
+        None,
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                       "clientInfo": {"name": "raw", "version": "1"}}}),
+    )
+    .await
+    .expect("answered");
+    assert!(init.status().is_success(), "{}", init.status());
+    let sid = init.headers()["mcp-session-id"]
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    drop(init);
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+    // Another caller cannot take the session over through the other replica.
+    let hijack = post(&url_b, OTHER_HTTP_TOKEN, Some(&sid), list.clone())
+        .await
+        .expect("answered");
+    assert_eq!(
+        hijack.status(),
+        404,
+        "another token must not use this session"
+    );
+    // Its own caller is served by replica B, which never saw the session.
+    let served = post(&url_b, HTTP_TOKEN, Some(&sid), list)
+        .await
+        .expect("answered");
+    assert!(served.status().is_success(), "{}", served.status());
+    let text = served.text().await.expect("body");
+    assert!(text.contains("audit_orphans"), "{text}");
+}
+
 /// The deletion cap is one counter for every replica (and survives a replica's restart): two
 /// replicas under a cap of 2 delete two accounts between them, not four.
 #[tokio::test]

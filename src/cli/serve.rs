@@ -10,6 +10,7 @@ use zscaler_lifecycle_mcp::mcp::LifecycleServer;
 pub async fn run(config: Option<&Path>) -> anyhow::Result<ExitCode> {
     let running = super::start(config).await?;
     let server = LifecycleServer::new(running.app.clone());
+    let tasks = server.tasks().clone();
     let service = server
         .serve(rmcp::transport::stdio())
         .await
@@ -17,6 +18,7 @@ pub async fn run(config: Option<&Path>) -> anyhow::Result<ExitCode> {
     tracing::info!("serving MCP on stdio");
     let reason = service.waiting().await.context("serving")?;
     tracing::info!(?reason, "client disconnected");
+    tasks.abandon_running().await;
     warn_staged_on_exit(&running.app);
     if let Some(sim) = running.demo_sim {
         sim.shutdown().await;
@@ -32,6 +34,9 @@ pub struct HttpArgs {
     pub allowed_hosts: Vec<String>,
     pub allowed_origins: Vec<String>,
     pub per_caller_rps: u32,
+    /// `None`: sized for the machine.
+    pub max_sessions: Option<usize>,
+    pub session_idle: std::time::Duration,
 }
 
 /// `serve --transport http`: Streamable HTTP until Ctrl-C or SIGTERM, then a graceful stop.
@@ -54,6 +59,7 @@ pub async fn run_http(config: Option<&Path>, args: HttpArgs) -> anyhow::Result<E
     }
     let running = super::start(config).await?;
     let server = LifecycleServer::new(running.app.clone());
+    let tasks = server.tasks().clone();
     let shutdown = tokio_util::sync::CancellationToken::new();
     let stop = shutdown.clone();
     tokio::spawn(async move {
@@ -68,8 +74,16 @@ pub async fn run_http(config: Option<&Path>, args: HttpArgs) -> anyhow::Result<E
         allowed_hosts: args.allowed_hosts,
         allowed_origins: args.allowed_origins,
         per_caller_rps: args.per_caller_rps,
+        sessions: zscaler_lifecycle_mcp::mcp::sessions::SessionLimits {
+            max: args
+                .max_sessions
+                .unwrap_or_else(zscaler_lifecycle_mcp::mcp::sessions::default_max_sessions)
+                .max(1),
+            idle: args.session_idle,
+        },
     };
     http::serve(server, opts, shutdown).await?;
+    tasks.abandon_running().await;
     warn_staged_on_exit(&running.app);
     if let Some(sim) = running.demo_sim {
         sim.shutdown().await;

@@ -125,11 +125,24 @@ pub struct McpConfirmer {
     ctx: RequestContext<RoleServer>,
     app: Arc<App>,
     prior: Option<PriorAnswer>,
+    /// Whether a pre-2026 client may be asked within the call (`elicitation/create`). Off where
+    /// its answer could reach another replica (`--stateless`): the plan goes to approval.
+    elicit_inline: bool,
 }
 
 impl McpConfirmer {
-    pub fn new(ctx: RequestContext<RoleServer>, app: Arc<App>, prior: Option<PriorAnswer>) -> Self {
-        Self { ctx, app, prior }
+    pub fn new(
+        ctx: RequestContext<RoleServer>,
+        app: Arc<App>,
+        prior: Option<PriorAnswer>,
+        elicit_inline: bool,
+    ) -> Self {
+        Self {
+            ctx,
+            app,
+            prior,
+            elicit_inline,
+        }
     }
 
     fn modern(&self) -> bool {
@@ -145,6 +158,9 @@ impl McpConfirmer {
     }
 
     async fn elicit(&self, plan: &Plan) -> ConfirmAnswer {
+        if !self.elicit_inline {
+            return ConfirmAnswer::Unavailable;
+        }
         if !self
             .ctx
             .peer

@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::LifecycleServer;
 use super::http::Principal;
+use super::sessions::Sessions;
 
 /// Messages buffered per direction before the sender waits.
 const CHANNEL: usize = 32;
@@ -43,6 +44,8 @@ pub struct LegacySse {
     sessions: Mutex<HashMap<String, Session>>,
     shutdown: CancellationToken,
     max_body: usize,
+    /// The bound on sessions this process holds, shared with Streamable HTTP.
+    bounded: Arc<Sessions>,
 }
 
 /// The server's side of one SSE session: what the client POSTs comes in, what the server says
@@ -88,6 +91,7 @@ struct SessionGuard {
 impl Drop for SessionGuard {
     fn drop(&mut self) {
         self.legacy.sessions().remove(&self.id);
+        self.legacy.bounded.remove(&self.id);
         tracing::debug!("legacy SSE session closed");
     }
 }
@@ -105,12 +109,18 @@ fn new_session_id() -> String {
 }
 
 impl LegacySse {
-    pub fn new(server: LifecycleServer, shutdown: CancellationToken, max_body: usize) -> Arc<Self> {
+    pub fn new(
+        server: LifecycleServer,
+        shutdown: CancellationToken,
+        max_body: usize,
+        bounded: Arc<Sessions>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             server,
             sessions: Mutex::new(HashMap::new()),
             shutdown,
             max_body,
+            bounded,
         })
     }
 
@@ -124,6 +134,20 @@ impl LegacySse {
 pub async fn open(State(legacy): State<Arc<LegacySse>>, req: Request) -> Response {
     let owner = req.extensions().get::<Principal>().map(|p| p.0.clone());
     let id = new_session_id();
+    // Ends the stream when the session expires (idle) or the server stops.
+    let closed = legacy.shutdown.child_token();
+    if let Err(full) = legacy
+        .bounded
+        .register_legacy(&id, owner.clone(), closed.clone())
+    {
+        tracing::warn!("refused a legacy SSE session: {full}");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(axum::http::header::RETRY_AFTER, "5")],
+            full.to_string(),
+        )
+            .into_response();
+    }
     let (to_server, from_client) = mpsc::channel(CHANNEL);
     let (to_client, from_server) = mpsc::channel::<ServerJsonRpcMessage>(CHANNEL);
     legacy.sessions().insert(
@@ -133,7 +157,7 @@ pub async fn open(State(legacy): State<Arc<LegacySse>>, req: Request) -> Respons
             owner: owner.clone(),
         },
     );
-    let server = legacy.server.clone();
+    let server = legacy.server.for_session();
     tokio::spawn(async move {
         let transport = ChannelTransport {
             from_client,
@@ -154,7 +178,7 @@ pub async fn open(State(legacy): State<Arc<LegacySse>>, req: Request) -> Respons
         legacy: legacy.clone(),
         id: id.clone(),
     };
-    let shutdown = legacy.shutdown.clone();
+    let shutdown = closed;
     let endpoint = Event::default()
         .event("endpoint")
         .data(format!("/message?sessionId={id}"));
@@ -171,6 +195,7 @@ pub async fn open(State(legacy): State<Arc<LegacySse>>, req: Request) -> Respons
                 m = from_server.recv() => m?,
                 () = shutdown.cancelled() => return None,
             };
+            guard.legacy.bounded.touch(&guard.id);
             let data = match serde_json::to_string(&msg) {
                 Ok(d) => d,
                 Err(e) => {
@@ -205,6 +230,7 @@ pub async fn post(
             _ => return (StatusCode::NOT_FOUND, "session not found").into_response(),
         }
     };
+    legacy.bounded.touch(&q.session_id);
     let bytes = match axum::body::to_bytes(Body::new(body), legacy.max_body).await {
         Ok(b) => b,
         Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response(),

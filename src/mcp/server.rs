@@ -1,3 +1,4 @@
+#![allow(deprecated)] // logging/setLevel is deprecated by SEP-2577, and still what clients use.
 //! The rmcp `ServerHandler`: typed tools with input and output schemas, annotations, and
 //! descriptions kept in `tools/NAME.md` so they can be reviewed as prose.
 
@@ -5,18 +6,23 @@ use std::sync::Arc;
 
 use rmcp::handler::server::router::prompt::PromptRouter;
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::handler::server::tool::{InputResponses, RequestState};
+use rmcp::handler::server::tool::{InputResponses, RequestState, ToolCallContext};
 use rmcp::handler::server::wrapper::{Json, Parameters};
 use rmcp::model::{
-    CallToolResponse, CallToolResult, ContentBlock, Implementation, ListResourcesResult,
-    PaginatedRequestParams, ProgressNotificationParam, ProgressToken, PromptMessage,
-    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, RequestStateCodec,
-    Resource, ResourceContents, Role, ServerCapabilities, ServerConfig,
+    CallToolRequestParams, CancelTaskParams, CreateTaskResult, GetTaskParams, GetTaskResult,
+    LoggingLevel, ProtocolVersion, SetLevelRequestParams, UpdateTaskParams,
+};
+use rmcp::model::{
+    CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult, ContentBlock,
+    Implementation, ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams,
+    ProgressNotificationParam, ProgressToken, PromptMessage, ReadResourceRequestParams,
+    ReadResourceResponse, RequestStateCodec, Role, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{ServerHandler, prompt, prompt_handler, prompt_router, tool, tool_handler, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
+use tracing::Instrument;
 
 use crate::ops::audit::{AuditArgs, AuditResult};
 use crate::ops::read::{
@@ -28,11 +34,23 @@ use crate::ops::write::{
     WriteResult, WriteStatus,
 };
 use crate::ops::{App, Caller, audit, read, write};
-use crate::orphans::report::{ReportError, ReportStore};
 
+use super::client_log::Forwarding;
+use super::completion::Completer;
 use super::confirm::{McpConfirmer, input_required, prior_answer};
 use super::prompts::{connection_clause, render};
+use super::resources;
 use super::schema::{brief_output, compact_input, compact_output};
+use super::tasks::{self, TaskSlot, TaskStore};
+
+/// Who is calling: over HTTP the bearer token's name, otherwise (stdio, `call`, an HTTP server
+/// without tokens, which binds loopback only) [`crate::ops::LOCAL`].
+pub(crate) fn principal(ctx: &RequestContext<RoleServer>) -> String {
+    ctx.extensions
+        .get::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<super::http::Principal>())
+        .map_or_else(|| crate::ops::LOCAL.to_string(), |p| p.0.clone())
+}
 
 fn caller(ctx: &RequestContext<RoleServer>) -> Caller {
     let mut client = ctx
@@ -40,18 +58,16 @@ fn caller(ctx: &RequestContext<RoleServer>) -> Caller {
         .peer_info()
         .map(|i| format!("{}/{}", i.client_info.name, i.client_info.version))
         .unwrap_or_else(|| "unknown".into());
+    let principal = principal(ctx);
     // Over HTTP, the bearer token's name says which caller this is.
-    let principal = match ctx
+    if ctx
         .extensions
         .get::<http::request::Parts>()
         .and_then(|parts| parts.extensions.get::<super::http::Principal>())
+        .is_some()
     {
-        Some(p) => {
-            client.push_str(&format!(" via token {}", p.0));
-            p.0.clone()
-        }
-        None => crate::ops::LOCAL.to_string(),
-    };
+        client.push_str(&format!(" via token {principal}"));
+    }
     Caller { client, principal }
 }
 
@@ -64,6 +80,15 @@ pub struct LifecycleServer {
     codec: Arc<RequestStateCodec>,
     tool_router: ToolRouter<Self>,
     prompt_router: PromptRouter<Self>,
+    completer: Arc<Completer>,
+    /// Tasks of long read calls, shared by every session of this process (and, through Redis,
+    /// by every replica).
+    tasks: Arc<TaskStore>,
+    /// The level this session's client asked for with `logging/setLevel`; per session (see
+    /// [`Self::for_session`]). Until it asks: warnings.
+    log_level: Arc<std::sync::Mutex<LoggingLevel>>,
+    /// Whether pre-2026 clients are asked to confirm within the call (see [`McpConfirmer`]).
+    elicit_inline: bool,
 }
 
 impl LifecycleServer {
@@ -87,12 +112,132 @@ impl LifecycleServer {
                 }
             }
         }
+        let tasks = TaskStore::new(app.shared.clone());
         Self {
             app,
             codec: Arc::new(codec),
             tool_router,
             prompt_router: Self::prompt_router(),
+            completer: Arc::new(Completer::default()),
+            tasks,
+            log_level: Arc::new(std::sync::Mutex::new(LoggingLevel::Warning)),
+            elicit_inline: true,
         }
+    }
+
+    /// The same server, never asking a pre-2026 client within the call: for replicas, where the
+    /// client's answer may reach another process than the one waiting for it. Plans then wait
+    /// for out-of-band approval (2026-07-28 clients still confirm inline: their answer carries
+    /// the sealed plan to any replica).
+    pub fn without_inline_elicitation(mut self) -> Self {
+        self.elicit_inline = false;
+        self
+    }
+
+    /// The server for one more session: the same application, tasks and caches, with session
+    /// state (the log level) of its own.
+    pub fn for_session(&self) -> Self {
+        Self {
+            log_level: Arc::new(std::sync::Mutex::new(LoggingLevel::Warning)),
+            ..self.clone()
+        }
+    }
+
+    /// The task store (so a stopping server can mark its running tasks failed).
+    pub fn tasks(&self) -> &Arc<TaskStore> {
+        &self.tasks
+    }
+
+    /// The level of log messages this call's client wants, if any: the request's own
+    /// (`_meta` logLevel, 2026-07-28), else this session's (`logging/setLevel`); a 2026-07-28
+    /// request that names none gets none.
+    fn client_log_level(&self, ctx: &RequestContext<RoleServer>) -> Option<LoggingLevel> {
+        if let Some(level) = ctx.meta.log_level() {
+            return Some(level);
+        }
+        let modern = ctx
+            .protocol_version()
+            .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str());
+        (!modern).then(|| *self.log_level.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// A read call of a client that declared the tasks extension: inline for up to
+    /// [`tasks::INLINE`], then a task (see [`super::tasks`]).
+    async fn call_as_task(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+        span: tracing::Span,
+        forwarding: Option<Forwarding>,
+    ) -> Result<CallToolResponse, rmcp::ErrorData> {
+        let stop = tokio_util::sync::CancellationToken::new();
+        let slot = TaskSlot::default();
+        let mut work_ctx = context.clone();
+        work_ctx.ct = stop.clone();
+        work_ctx.extensions.insert(slot.clone());
+        let server = self.clone();
+        let mut work = tokio::spawn(
+            async move {
+                let tcc = ToolCallContext::new(&server, request, work_ctx);
+                server.tool_router.call(tcc).await
+            }
+            .instrument(span),
+        );
+        let joined =
+            |r: Result<Result<CallToolResponse, rmcp::ErrorData>, tokio::task::JoinError>| {
+                r.unwrap_or_else(|e| {
+                    Err(rmcp::ErrorData::internal_error(
+                        format!("the call stopped unexpectedly: {e}"),
+                        None,
+                    ))
+                })
+            };
+        tokio::select! {
+            r = &mut work => {
+                if let Some(f) = forwarding {
+                    f.finish().await;
+                }
+                return joined(r);
+            }
+            () = context.ct.cancelled() => {
+                stop.cancel();
+                let r = work.await;
+                if let Some(f) = forwarding {
+                    f.finish().await;
+                }
+                return joined(r);
+            }
+            () = tokio::time::sleep(tasks::INLINE) => {}
+        }
+        // Session clients hear of status changes; a 2026-07-28 request has no channel left.
+        let notifier = context
+            .protocol_version()
+            .is_some_and(|v| v.as_str() < ProtocolVersion::V_2026_07_28.as_str())
+            .then(|| context.peer.clone());
+        let (task, handle) = match self
+            .tasks
+            .create(&principal(&context), stop.clone(), notifier)
+            .await
+        {
+            Ok(created) => created,
+            Err(e) => {
+                tracing::warn!(error = %e.message, "cannot keep a task; answering when the call ends");
+                let r = work.await;
+                if let Some(f) = forwarding {
+                    f.finish().await;
+                }
+                return joined(r);
+            }
+        };
+        slot.escalate(handle.clone());
+        tokio::spawn(async move {
+            let outcome = joined(work.await);
+            handle.finish(outcome, stop.is_cancelled()).await;
+            if let Some(f) = forwarding {
+                f.finish().await;
+            }
+        });
+        Ok(CallToolResponse::Task(CreateTaskResult::new(task)))
     }
 
     /// Runs a guarded write with the best confirmation channel of this request.
@@ -116,7 +261,7 @@ impl LifecycleServer {
             state.as_deref(),
             responses.as_ref(),
         )?;
-        let confirmer = McpConfirmer::new(ctx, self.app.clone(), prior);
+        let confirmer = McpConfirmer::new(ctx, self.app.clone(), prior, self.elicit_inline);
         let result = run(self.app.clone(), who, confirmer)
             .await
             .map_err(|e| e.0)?;
@@ -165,13 +310,18 @@ impl LifecycleServer {
     }
 }
 
+/// Tool annotations leave out the hints at the spec's defaults (read-only false, idempotent
+/// false, open-world true): the same meaning in fewer bytes of tools/list, which every client
+/// puts in its model's context. `destructiveHint` is always explicit: clients that read a
+/// missing one as "not destructive" exist.
 #[tool_router]
 impl LifecycleServer {
     #[tool(
         description = include_str!("../../tools/list_users.md"),
         input_schema = compact_input::<ListUsersArgs>(),
         output_schema = compact_output::<ListUsersResult>(),
-        annotations(title = "List users", read_only_hint = true, idempotent_hint = true, open_world_hint = true)
+        title = "List users",
+        annotations(read_only_hint = true, idempotent_hint = true)
     )]
     async fn list_users(
         &self,
@@ -187,7 +337,8 @@ impl LifecycleServer {
         description = include_str!("../../tools/get_user.md"),
         input_schema = compact_input::<GetUserArgs>(),
         output_schema = compact_output::<GetUserResult>(),
-        annotations(title = "Get user", read_only_hint = true, idempotent_hint = true, open_world_hint = true)
+        title = "Get user",
+        annotations(read_only_hint = true, idempotent_hint = true)
     )]
     async fn get_user(
         &self,
@@ -203,7 +354,8 @@ impl LifecycleServer {
         description = include_str!("../../tools/list_groups.md"),
         input_schema = compact_input::<ListGroupsArgs>(),
         output_schema = compact_output::<ListGroupsResult>(),
-        annotations(title = "List groups", read_only_hint = true, idempotent_hint = true, open_world_hint = true)
+        title = "List groups",
+        annotations(read_only_hint = true, idempotent_hint = true)
     )]
     async fn list_groups(
         &self,
@@ -219,7 +371,8 @@ impl LifecycleServer {
         description = include_str!("../../tools/create_user.md"),
         input_schema = compact_input::<CreateUserArgs>(),
         output_schema = brief_output::<WriteResult>(),
-        annotations(title = "Create user", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
+        title = "Create user",
+        annotations(destructive_hint = false)
     )]
     async fn create_user(
         &self,
@@ -239,7 +392,8 @@ impl LifecycleServer {
         description = include_str!("../../tools/add_to_group.md"),
         input_schema = compact_input::<AddToGroupArgs>(),
         output_schema = brief_output::<WriteResult>(),
-        annotations(title = "Add user to groups", read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
+        title = "Add user to groups",
+        annotations(destructive_hint = false, idempotent_hint = true)
     )]
     async fn add_to_group(
         &self,
@@ -259,7 +413,8 @@ impl LifecycleServer {
         description = include_str!("../../tools/remove_from_group.md"),
         input_schema = compact_input::<RemoveFromGroupArgs>(),
         output_schema = brief_output::<WriteResult>(),
-        annotations(title = "Remove user from groups", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
+        title = "Remove user from groups",
+        annotations(destructive_hint = true, idempotent_hint = true)
     )]
     async fn remove_from_group(
         &self,
@@ -284,7 +439,8 @@ impl LifecycleServer {
         description = include_str!("../../tools/deactivate.md"),
         input_schema = compact_input::<DeactivateArgs>(),
         output_schema = brief_output::<WriteResult>(),
-        annotations(title = "Deactivate user", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
+        title = "Deactivate user",
+        annotations(destructive_hint = true, idempotent_hint = true)
     )]
     async fn deactivate(
         &self,
@@ -303,7 +459,8 @@ impl LifecycleServer {
         description = include_str!("../../tools/pending_changes.md"),
         input_schema = compact_input::<PendingChangesArgs>(),
         output_schema = compact_output::<PendingChangesResult>(),
-        annotations(title = "Pending changes", read_only_hint = true, idempotent_hint = true, open_world_hint = true)
+        title = "Pending changes",
+        annotations(read_only_hint = true, idempotent_hint = true)
     )]
     async fn pending_changes(
         &self,
@@ -319,7 +476,8 @@ impl LifecycleServer {
         description = include_str!("../../tools/activate_changes.md"),
         input_schema = compact_input::<ActivateChangesArgs>(),
         output_schema = brief_output::<WriteResult>(),
-        annotations(title = "Activate changes", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
+        title = "Activate changes",
+        annotations(destructive_hint = true, idempotent_hint = true)
     )]
     async fn activate_changes(
         &self,
@@ -344,20 +502,24 @@ impl LifecycleServer {
         description = include_str!("../../tools/audit_orphans.md"),
         input_schema = compact_input::<AuditArgs>(),
         output_schema = compact_output::<AuditResult>(),
-        annotations(title = "Audit orphaned accounts", read_only_hint = true, idempotent_hint = true, open_world_hint = true)
+        title = "Audit orphaned accounts",
+        annotations(read_only_hint = true, idempotent_hint = true)
     )]
     async fn audit_orphans(
         &self,
         Parameters(args): Parameters<AuditArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, String> {
-        let progress = ctx.meta.get_progress_token().map(|token| McpProgress {
+        let progress = McpProgress {
             peer: ctx.peer.clone(),
-            token,
-        });
+            token: ctx.meta.get_progress_token(),
+            task: ctx.extensions.get::<TaskSlot>().cloned(),
+        };
+        let owner = principal(&ctx);
         let control = audit::AuditControl {
-            progress: progress.as_ref().map(|p| p as &dyn audit::AuditProgress),
+            progress: Some(&progress as &dyn audit::AuditProgress),
             cancel: ctx.ct.clone(),
+            owner: &owner,
         };
         let result: AuditResult = audit::audit_orphans(&self.app, args, control)
             .await
@@ -370,17 +532,26 @@ impl LifecycleServer {
     }
 }
 
-/// Sends an audit's per-page progress as `notifications/progress` with the caller's token.
+/// Sends an audit's per-page progress as `notifications/progress` with the caller's token, or,
+/// once the call became a task, as the task's status message.
 struct McpProgress {
     peer: rmcp::Peer<RoleServer>,
-    token: ProgressToken,
+    token: Option<ProgressToken>,
+    task: Option<TaskSlot>,
 }
 
 #[async_trait::async_trait]
 impl audit::AuditProgress for McpProgress {
     async fn page(&self, scanned: u64, message: String) {
-        let note = ProgressNotificationParam::new(self.token.clone(), scanned as f64)
-            .with_message(message);
+        if let Some(task) = self.task.as_ref().and_then(TaskSlot::task) {
+            task.set_message(message).await;
+            return;
+        }
+        let Some(token) = &self.token else {
+            return;
+        };
+        let note =
+            ProgressNotificationParam::new(token.clone(), scanned as f64).with_message(message);
         if let Err(e) = self.peer.notify_progress(note).await {
             tracing::debug!(error = %e, "progress notification not delivered");
         }
@@ -478,6 +649,9 @@ impl ServerHandler for LifecycleServer {
                 .enable_tools()
                 .enable_prompts()
                 .enable_resources()
+                .enable_completions()
+                .enable_logging()
+                .enable_tasks()
                 .build(),
         )
         .with_server_info(
@@ -487,39 +661,105 @@ impl ServerHandler for LifecycleServer {
         .with_instructions(self.instructions())
     }
 
-    /// The newest audit_orphans reports (every finding, CSV); see [`ReportStore`].
+    /// Every tool call runs in a span that carries the client's log sink (so what happens in
+    /// it can reach the client as `notifications/message`); long reads may become tasks.
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, rmcp::ErrorData> {
+        let span = tracing::info_span!("tool", name = %request.name);
+        let forwarding = self
+            .client_log_level(&context)
+            .map(|min| Forwarding::start(context.peer.clone(), min));
+        if let Some(f) = &forwarding {
+            f.attach(&span);
+        }
+        let taskable = tasks::TASK_TOOLS.contains(&request.name.as_ref())
+            && self.tool_router.has_route(&request.name)
+            && context
+                .client_capabilities()
+                .is_some_and(|c| c.supports_tasks());
+        if taskable {
+            return self.call_as_task(request, context, span, forwarding).await;
+        }
+        let tcc = ToolCallContext::new(self, request, context);
+        let out = self.tool_router.call(tcc).instrument(span).await;
+        if let Some(f) = forwarding {
+            f.finish().await;
+        }
+        out
+    }
+
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<(), rmcp::ErrorData> {
+        *self.log_level.lock().unwrap_or_else(|p| p.into_inner()) = request.level;
+        Ok(())
+    }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, rmcp::ErrorData> {
+        self.tasks
+            .get(&principal(&ctx), &request.task_id)
+            .await
+            .map(GetTaskResult::new)
+    }
+
+    async fn update_task(
+        &self,
+        request: UpdateTaskParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<(), rmcp::ErrorData> {
+        self.tasks.update(&principal(&ctx), &request.task_id).await
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<(), rmcp::ErrorData> {
+        self.tasks.cancel(&principal(&ctx), &request.task_id).await
+    }
+
+    /// The caller's newest audit_orphans reports (every finding, CSV).
     async fn list_resources(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _ctx: RequestContext<RoleServer>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, rmcp::ErrorData> {
-        let resources = ReportStore::new(&self.app.state_dir)
-            .list()
-            .into_iter()
-            .map(|r| {
-                Resource::new(r.uri, format!("audit_orphans report {}", r.id))
-                    .with_description("Every finding of an audit_orphans run, as CSV")
-                    .with_mime_type("text/csv")
-                    .with_size(r.size)
-            })
-            .collect();
-        Ok(ListResourcesResult::with_all_items(resources))
+        Ok(resources::list(&self.app, &principal(&ctx)))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, rmcp::ErrorData> {
+        Ok(resources::templates())
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, rmcp::ErrorData> {
+        self.completer
+            .complete(&self.app, &principal(&ctx), &request)
+            .await
     }
 
     async fn read_resource(
         &self,
         request: ReadResourceRequestParams,
-        _ctx: RequestContext<RoleServer>,
+        ctx: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, rmcp::ErrorData> {
-        let store = ReportStore::new(&self.app.state_dir);
-        match store.read(&request.uri) {
-            Ok(text) => Ok(ReadResourceResult::new(vec![
-                ResourceContents::text(text, request.uri.clone()).with_mime_type("text/csv"),
-            ])
-            .into()),
-            Err(ReportError::NotFound(msg)) => Err(rmcp::ErrorData::resource_not_found(msg, None)),
-            Err(e) => Err(rmcp::ErrorData::internal_error(e.to_string(), None)),
-        }
+        resources::read(&self.app, &principal(&ctx), &request.uri).map(Into::into)
     }
 }
 
@@ -565,6 +805,11 @@ mod tests {
             assert!(
                 tool.output_schema.is_some(),
                 "{} has no output schema",
+                tool.name
+            );
+            assert!(
+                tool.title.as_deref().is_some_and(|t| !t.is_empty()),
+                "{} has no top-level title",
                 tool.name
             );
         }

@@ -228,6 +228,8 @@ pub struct AuditControl<'a> {
     /// Cancelled by the caller (an MCP `notifications/cancelled`): the audit stops before the
     /// next page, or abandons the page it is waiting for, and returns an error.
     pub cancel: CancellationToken,
+    /// The caller's principal: the full report belongs to it, and only it can read it.
+    pub owner: &'a str,
 }
 
 fn norm_name(name: &str) -> String {
@@ -488,7 +490,7 @@ async fn audit(
         }
     };
 
-    let store = ReportStore::new(&app.state_dir);
+    let store = ReportStore::for_owner(&app.state_dir, control.owner);
     let report = match store.create(&conn.name) {
         Ok(w) => Some(w),
         Err(e) => {

@@ -96,6 +96,9 @@ pub struct App {
     pub demo: bool,
     /// Sources of record the audit may compare against, by name.
     pub sources: BTreeMap<String, crate::orphans::source::SourceConfig>,
+    /// The Redis that replicas share (`[state] backend = "redis"`), for state kept beside the
+    /// plan store (e.g. MCP tasks); `None` with the file backend.
+    pub shared: Option<crate::state::RedisState>,
 }
 
 impl App {

@@ -59,6 +59,17 @@ impl ReportStore {
         }
     }
 
+    /// The reports of one caller (its principal: a token name, `local`): each has its own
+    /// directory, so a caller neither lists nor reads another's reports — they hold tenant
+    /// data, and only the caller that ran the audit is entitled to its findings.
+    pub fn for_owner(state_dir: &Path, owner: &str) -> Self {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(owner.as_bytes());
+        Self {
+            dir: Self::new(state_dir).dir.join(hex::encode(&digest[..8])),
+        }
+    }
+
     /// Starts a report for an audit of `connection`; it becomes visible on [`ReportWriter::finish`].
     pub fn create(&self, connection: &str) -> Result<ReportWriter, ReportError> {
         std::fs::create_dir_all(&self.dir)?;
@@ -132,7 +143,7 @@ impl ReportStore {
         std::fs::read_to_string(self.dir.join(format!("{id}.csv"))).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 ReportError::NotFound(format!(
-                    "report {uri} does not exist (only the newest {KEEP} are kept); run audit_orphans again"
+                    "report {uri} does not exist for this caller (only the newest {KEEP} of each caller are kept, and another caller's are not shown); run audit_orphans again"
                 ))
             } else {
                 ReportError::Io(e)
@@ -372,6 +383,24 @@ mod tests {
             .filter_map(|e| e.ok()?.file_name().into_string().ok())
             .collect();
         assert_eq!(names.len(), KEEP, "{names:?}");
+    }
+
+    #[test]
+    fn a_caller_sees_only_its_own_reports() {
+        let d = tempfile::tempdir().expect("dir");
+        let alice = ReportStore::for_owner(d.path(), "alice");
+        let bob = ReportStore::for_owner(d.path(), "bob");
+        let mut w = alice.create("zia").expect("create");
+        w.push(&finding("x")).expect("push");
+        let uri = w.finish().expect("finish");
+        assert_eq!(alice.list().len(), 1);
+        assert!(alice.read(&uri).is_ok());
+        assert!(bob.list().is_empty(), "bob lists none of alice's reports");
+        let refused = bob.read(&uri).expect_err("bob cannot read it").to_string();
+        assert!(
+            refused.contains("does not exist for this caller"),
+            "{refused}"
+        );
     }
 
     #[test]

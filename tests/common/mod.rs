@@ -228,7 +228,8 @@ protected_groups = ["Admins"]
         cmd.env_remove("ZIA_CLOUD")
             .env_remove("ZIA_BASE_URL")
             .env_remove("ZSCALER_CLIENT_ID")
-            .env_remove("ZSCALER_VANITY_DOMAIN");
+            .env_remove("ZSCALER_VANITY_DOMAIN")
+            .env_remove("ZPA_SCIM_URL");
         cmd.args(args)
             .env("ZSCALER_LIFECYCLE_MCP_STATE_DIR", self.state_dir())
             .env("RUST_LOG", "warn");
@@ -565,4 +566,56 @@ pub struct WebApproval {
     pub port: u16,
     pub secret: String,
     pub child: tokio::process::Child,
+}
+
+/// One protocol 2026-07-28 request over Streamable HTTP (no session: the metadata travels with
+/// the request), as raw HTTP; returns the JSON-RPC answer, sent as JSON or as server-sent
+/// events. `tasks` declares the tasks extension in the request's client capabilities.
+pub async fn post_modern(
+    url: &str,
+    token: &str,
+    method: &str,
+    params: Value,
+    tasks: bool,
+) -> Value {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let caps = if tasks {
+        json!({"extensions": {"io.modelcontextprotocol/tasks": {}}})
+    } else {
+        json!({})
+    };
+    let mut params = params;
+    params["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": caps,
+        "io.modelcontextprotocol/clientInfo": {"name": "modern-test", "version": "1"}});
+    let mut req = reqwest::Client::new()
+        .post(url)
+        .header("Authorization", format!("Bearer {token}"))
+        .header("Accept", "application/json, text/event-stream")
+        .header("MCP-Protocol-Version", "2026-07-28")
+        .header("Mcp-Method", method);
+    if let Some(name) = ["name", "uri", "taskId"]
+        .iter()
+        .find_map(|k| params[*k].as_str())
+    {
+        req = req.header("Mcp-Name", name);
+    }
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    let text = req
+        .json(&body)
+        .send()
+        .await
+        .expect("answered")
+        .text()
+        .await
+        .expect("body");
+    if let Ok(v) = serde_json::from_str::<Value>(&text) {
+        return v;
+    }
+    text.lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
+        .find(|v| v["id"] == json!(1))
+        .unwrap_or_else(|| panic!("no answer in {text}"))
 }

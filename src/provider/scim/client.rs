@@ -153,7 +153,11 @@ impl ScimClient {
                     .and_then(parse_retry_after)
                     .unwrap_or_else(|| backoff(attempt));
                 if asked <= CEILING {
-                    tracing::debug!(wait_ms = asked.as_millis() as u64, "SCIM 429; waiting");
+                    // A person should know the tenant is throttling (MCP clients see it too).
+                    tracing::warn!(
+                        wait_ms = asked.as_millis() as u64,
+                        "the SCIM server is rate limiting (HTTP 429); waiting before retrying"
+                    );
                     tokio::time::sleep(jitter(asked.max(Duration::from_millis(200)))).await;
                     continue;
                 }

@@ -644,7 +644,12 @@ impl ZiaClient {
             };
             match wait {
                 Some(w) if attempt < self.retry.max_attempts => {
-                    tracing::debug!(%method, path, status = status.as_u16(), wait_ms = w.as_millis() as u64, "retrying");
+                    if status == StatusCode::TOO_MANY_REQUESTS {
+                        // A person should know the tenant is throttling (MCP clients see it too).
+                        tracing::warn!(%method, wait_ms = w.as_millis() as u64, "the tenant is rate limiting (HTTP 429); waiting before retrying");
+                    } else {
+                        tracing::debug!(%method, path, status = status.as_u16(), wait_ms = w.as_millis() as u64, "retrying");
+                    }
                     tokio::time::sleep(w).await;
                 }
                 _ => return Err(error),
