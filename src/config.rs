@@ -68,6 +68,12 @@ pub struct ApproverConfig {
     /// `approve` chooses its environment, and the config is readable by the server's account.
     #[serde(default)]
     pub secret: Option<SecretRef>,
+    /// Or (the strongest) the Ed25519 public key derived from the approver's secret, as
+    /// printed by `zscaler-lifecycle-mcp approvers hash --as NAME` (`ed25519:` and 64 hex
+    /// digits): each approval is then signed with the key only that secret derives, so
+    /// nobody who can read the state directory or the config can forge one.
+    #[serde(default)]
+    pub public_key: Option<String>,
 }
 
 impl std::fmt::Debug for ApproverConfig {
@@ -79,6 +85,7 @@ impl std::fmt::Debug for ApproverConfig {
                 &self.secret_hash.as_ref().map(|_| "<redacted>"),
             )
             .field("secret", &self.secret)
+            .field("public_key", &self.public_key)
             .finish()
     }
 }

@@ -199,14 +199,19 @@ enum ConfigAction {
 
 #[derive(Debug, Subcommand)]
 enum ApproversAction {
-    /// Ask for a secret twice without echo and print `secret_hash = "$argon2id$..."`, to put
-    /// in `[approvers.NAME]`. The secret itself is never stored or printed.
+    /// Ask for a secret twice without echo and print the line for `[approvers.NAME]`: with
+    /// `--as NAME`, `public_key = "ed25519:..."` (recommended: approvals are then signed with a
+    /// key only the secret derives); without, `secret_hash = "$argon2id$..."`. The secret
+    /// itself is never stored or printed.
     ///
-    /// Example: zscaler-lifecycle-mcp approvers hash
+    /// Example: zscaler-lifecycle-mcp approvers hash --as jane
     Hash {
         /// Read the secret from this file instead of the terminal.
         #[arg(long, value_name = "FILE")]
         secret_file: Option<PathBuf>,
+        /// The approver's name: print their public key instead of a hash.
+        #[arg(long = "as", value_name = "NAME")]
+        name: Option<String>,
     },
 }
 
@@ -275,9 +280,9 @@ fn main() -> std::process::ExitCode {
             };
         }
         Command::Approvers {
-            action: ApproversAction::Hash { secret_file },
+            action: ApproversAction::Hash { secret_file, name },
         } => {
-            return match cli::approve::hash(secret_file.as_deref()) {
+            return match cli::approve::hash(secret_file.as_deref(), name.as_deref()) {
                 Ok(code) => code,
                 Err(e) => {
                     eprintln!("error: {e:#}");

@@ -63,7 +63,8 @@ async fn schema_and_parser_accept_and_refuse_the_same_files() {
         (
             "named approvers and four-eyes".into(),
             format!(
-                "{BASE}[policy]\nfour_eyes_over_targets = 5\nfour_eyes_all_connections = true\n\n[approvers.jane]\nsecret_hash = \"{HASH}\"\n\n[approvers.bob-2]\nsecret = {{ file = \"/home/bob/.config/zlm/approver-secret\" }}\n"
+                "{BASE}[policy]\nfour_eyes_over_targets = 5\nfour_eyes_all_connections = true\n\n[approvers.jane]\nsecret_hash = \"{HASH}\"\n\n[approvers.bob-2]\nsecret = {{ file = \"/home/bob/.config/zlm/approver-secret\" }}\n\n[approvers.ann]\npublic_key = \"ed25519:{}\"\n",
+                "ab".repeat(32)
             ),
         ),
         (
@@ -208,6 +209,17 @@ async fn schema_and_parser_accept_and_refuse_the_same_files() {
             "approver with hash and file",
             format!(
                 "{BASE}[approvers.jane]\nsecret_hash = \"{HASH}\"\nsecret = {{ file = \"/s\" }}\n"
+            ),
+        ),
+        (
+            "approver public key too short",
+            format!("{BASE}[approvers.jane]\npublic_key = \"ed25519:abcd\"\n"),
+        ),
+        (
+            "approver with a public key and a hash",
+            format!(
+                "{BASE}[approvers.jane]\nsecret_hash = \"{HASH}\"\npublic_key = \"ed25519:{}\"\n",
+                "ab".repeat(32)
             ),
         ),
         (

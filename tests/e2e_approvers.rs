@@ -564,6 +564,7 @@ async fn approvers_hash_asks_twice_without_echo_and_prints_a_hash_that_verifies(
         ApproverConfig {
             secret_hash: Some(hash),
             secret: None,
+            public_key: None,
         },
     );
     let approvers = Approvers::from_config(&map);
@@ -668,5 +669,93 @@ async fn a_four_eyes_plan_is_never_issued_a_token() {
     assert_eq!(r["status"], "awaiting_approval", "{r}");
     assert_eq!(r["plan"]["approvals_required"], 2, "{r}");
     assert!(r.get("plan_id_with_token").is_none(), "{r}");
+    client.close().await;
+}
+
+/// A public-key approver (`approvers hash --as NAME`): `approve` signs with the key the secret
+/// derives, and the server counts only approvals carrying that signature — so an agent that
+/// can read the state directory (the plan key) and the config still cannot approve as them.
+#[tokio::test]
+async fn a_public_key_approver_signs_and_nothing_on_disk_can_forge_them() {
+    let env = Env::with_sim().await;
+    let config = env.config.clone().expect("config");
+    let out = tty(
+        &env,
+        &config,
+        &["approvers", "hash", "--as", "jane"],
+        &[
+            ("Approver's secret (not shown)", JANE_SECRET),
+            ("The same secret again", JANE_SECRET),
+        ],
+        &[],
+    )
+    .await;
+    assert!(out.ok(), "{}", out.screen);
+    assert!(!out.screen.contains(JANE_SECRET), "echoed: {}", out.screen);
+    let key_line = out
+        .screen
+        .lines()
+        .find(|l| l.starts_with("public_key = \"ed25519:"))
+        .unwrap_or_else(|| panic!("no public key in {}", out.screen))
+        .trim()
+        .to_string();
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    text.push_str(&format!("\n[approvers.jane]\n{key_line}\n"));
+    std::fs::write(&config, &text).expect("config");
+
+    let client = env.connect(Human::Absent).await;
+    let args = json!({"user": "john.smith@acme.example"});
+    let r = client.ok("deactivate", args.clone()).await;
+    let id = plan_id(&r);
+
+    // The agent's own config on the same state directory names jane with a hash of a secret
+    // it knows; its "jane" approval is stored, HMAC and all, and counts for nothing.
+    let own = env.dir.path().join("agent.toml");
+    let agent_hash = hash_secret(&Secret::new("the agent's own secret")).expect("hash");
+    std::fs::write(
+        &own,
+        text.replace(&key_line, &format!("secret_hash = \"{agent_hash}\"")),
+    )
+    .expect("write");
+    let out = tty(
+        &env,
+        &own,
+        &["approve", &id, "--as", "jane"],
+        &[
+            ("approve it", &id),
+            ("Secret of approver jane", "the agent's own secret"),
+        ],
+        &[],
+    )
+    .await;
+    let msg = client.err("deactivate", with(&args, &id)).await;
+    assert!(
+        msg.contains("needs 1 distinct approver"),
+        "{msg}\n{}",
+        out.screen
+    );
+    assert!(
+        env.sim()
+            .user("john.smith@acme.example", "draft")
+            .await
+            .is_some()
+    );
+
+    // Jane, with her secret: her signed approval executes the plan.
+    let out = tty(
+        &env,
+        &config,
+        &["approve", &id, "--as", "jane"],
+        &[
+            ("approve it", &id),
+            ("Secret of approver jane", JANE_SECRET),
+        ],
+        &[],
+    )
+    .await;
+    assert!(out.ok(), "{}", out.screen);
+    let done = client.ok("deactivate", with(&args, &id)).await;
+    assert_eq!(done["status"], "executed", "{done}");
+    assert_eq!(done["confirmation"]["approver"], "jane");
     client.close().await;
 }

@@ -956,3 +956,43 @@ async fn a_change_staged_while_redis_is_down_reaches_the_shared_ledger_later() {
         "{seen_by_b:?}"
     );
 }
+
+/// A state store reset (the ledger and its epoch gone) is told apart from an activation: each
+/// replica re-adds what it staged, instead of calling its own changes another
+/// administrator's; an activation through another replica still drops them.
+#[tokio::test]
+async fn a_reset_state_store_gets_each_replicas_staged_changes_back() {
+    let Some(url) = redis_url("a_reset_state_store_gets_each_replicas_staged_changes_back") else {
+        return;
+    };
+    let prefix = fresh_prefix();
+    let a = Ledger::shared(redis(&url, &prefix));
+    let b = Ledger::shared(redis(&url, &prefix));
+    assert_eq!(a.record("zia-test", "deactivate", "from a".into()), None);
+    assert_eq!(b.record("zia-test", "add_to_group", "from b".into()), None);
+    // The reset: every key of this deployment is gone (FLUSHALL, scoped to the test's prefix).
+    let r = redis(&url, &prefix);
+    r.run(|c| {
+        redis::cmd("DEL")
+            .arg(r.key("ledger:zia-test"))
+            .arg(r.key("ledger-epoch:zia-test"))
+            .exec(c)
+    })
+    .expect("reset");
+    let summaries = |l: &Ledger| -> Vec<String> {
+        let mut s: Vec<String> = l
+            .pending("zia-test")
+            .into_iter()
+            .map(|e| e.summary)
+            .collect();
+        s.sort();
+        s
+    };
+    assert_eq!(summaries(&b), ["from b"], "b re-adds its own");
+    assert_eq!(summaries(&a), ["from a", "from b"], "a re-adds its own");
+    assert_eq!(summaries(&b), ["from a", "from b"]);
+    // An activation through b: a's staged change is live, and a does not bring it back.
+    b.clear("zia-test");
+    assert!(a.pending("zia-test").is_empty());
+    assert!(b.pending("zia-test").is_empty());
+}

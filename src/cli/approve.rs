@@ -259,8 +259,16 @@ pub fn run(config: Option<&Path>, args: &CliArgs<'_>) -> anyhow::Result<ExitCode
 }
 
 /// `approvers hash`: asks for a secret twice without echo (or reads it from a file) and prints
-/// its Argon2id hash, ready for `secret_hash` in `[approvers.NAME]`.
-pub fn hash(secret_file: Option<&Path>) -> anyhow::Result<ExitCode> {
+/// the line for `[approvers.NAME]`: the public key the secret derives for `name` (with `--as`),
+/// or its Argon2id hash.
+pub fn hash(secret_file: Option<&Path>, name: Option<&str>) -> anyhow::Result<ExitCode> {
+    if let Some(n) = name
+        && !zscaler_lifecycle_mcp::guard::approvers::valid_name(n)
+    {
+        anyhow::bail!(
+            "approver names may hold only letters, digits, '-', '_' and '.' (at most 64, starting with a letter or digit)"
+        );
+    }
     let secret = match secret_file {
         Some(f) => read_secret("", Some(f))?,
         None => {
@@ -272,7 +280,15 @@ pub fn hash(secret_file: Option<&Path>) -> anyhow::Result<ExitCode> {
             first
         }
     };
-    let phc = hash_secret(&secret)?;
-    println!("secret_hash = \"{phc}\"");
+    match name {
+        Some(n) => {
+            let line = zscaler_lifecycle_mcp::guard::approvers::public_key_line(n, &secret)?;
+            println!("[approvers.{n}]\npublic_key = \"{line}\"");
+        }
+        None => {
+            let phc = hash_secret(&secret)?;
+            println!("secret_hash = \"{phc}\"");
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -153,17 +153,13 @@ fn approvers(config: &Config, out: &mut Vec<Problem>) {
                 "approver names may hold only letters, digits, '-', '_' and '.' (at most 64, starting with a letter or digit)",
             ));
         }
-        match (&a.secret_hash, &a.secret) {
-            (Some(_), Some(_)) | (None, None) => out.push(Problem::at(
-                table(),
-                "give exactly one of secret_hash (from `zscaler-lifecycle-mcp approvers hash`) or secret = { file = \"...\" }",
-            )),
-            (Some(hash), None) => {
+        match (&a.secret_hash, &a.secret, &a.public_key) {
+            (Some(hash), None, None) => {
                 if let Err(e) = crate::guard::approvers::check_hash(hash) {
                     out.push(Problem::at(at("secret_hash"), e));
                 }
             }
-            (None, Some(r)) => {
+            (None, Some(r), None) => {
                 if r.env.is_some() || r.value.is_some() || r.file.is_none() {
                     out.push(Problem::at(
                         at("secret"),
@@ -171,6 +167,15 @@ fn approvers(config: &Config, out: &mut Vec<Problem>) {
                     ));
                 }
             }
+            (None, None, Some(key)) => {
+                if let Err(e) = crate::guard::approvers::check_public_key(key) {
+                    out.push(Problem::at(at("public_key"), e));
+                }
+            }
+            _ => out.push(Problem::at(
+                table(),
+                "give exactly one of public_key (from `zscaler-lifecycle-mcp approvers hash --as NAME`), secret_hash (from `zscaler-lifecycle-mcp approvers hash`) or secret = { file = \"...\" }",
+            )),
         }
     }
     let p = &config.policy;
@@ -503,7 +508,7 @@ pub(super) fn approver_names(schema: &mut Schema) {
 pub(super) fn approver_rules(schema: &mut Schema) {
     schema.insert(
         "oneOf".into(),
-        json!([{"required": ["secret_hash"]}, {"required": ["secret"]}]),
+        json!([{"required": ["secret_hash"]}, {"required": ["secret"]}, {"required": ["public_key"]}]),
     );
     if let Some(props) = schema.get_mut("properties").and_then(|v| v.as_object_mut()) {
         props.insert(
@@ -512,6 +517,14 @@ pub(super) fn approver_rules(schema: &mut Schema) {
                 "description": "Argon2id hash of the approver's secret (PHC string from `zscaler-lifecycle-mcp approvers hash`).",
                 "type": "string",
                 "pattern": "^\\$argon2id\\$"
+            }),
+        );
+        props.insert(
+            "public_key".into(),
+            json!({
+                "description": "Ed25519 public key derived from the approver's secret (from `zscaler-lifecycle-mcp approvers hash --as NAME`); approvals are then signed by the approver.",
+                "type": "string",
+                "pattern": "^ed25519:[0-9a-fA-F]{64}$"
             }),
         );
         props.insert(

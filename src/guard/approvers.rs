@@ -9,9 +9,17 @@
 //!   given secret and the file's are compared in constant time (through SHA-256, so their
 //!   lengths do not show).
 //!
+//! - `public_key` (the strongest): the Ed25519 public key of a key pair derived from the secret
+//!   (Argon2id, salted with the approver's name). `approve` derives the private key from the
+//!   secret typed, and signs the approval with it; the server counts the approval only with a
+//!   valid signature under the configured public key. Nothing on disk can forge one: neither
+//!   the state directory (the plan key only makes the store's own HMAC) nor the config.
+//!
 //! Each approval is signed with a fingerprint of the entry its secret was checked against, and
 //! the server counts it only when that fingerprint matches its own config: an `approve` run with
 //! another config (one with no approvers, or with a made-up hash for `jane`) approves nothing.
+//! With `secret_hash` or a secret file, that check is the store's HMAC, which anyone who can
+//! read the plan key can also make; with `public_key` it is the approver's own signature.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -21,6 +29,7 @@ use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
 
 use crate::config::ApproverConfig;
 use crate::secret::Secret;
@@ -50,6 +59,66 @@ pub enum ApproverError {
 enum Check {
     Hash(String),
     File(PathBuf),
+    /// The Ed25519 public key the secret must derive.
+    PublicKey([u8; 32]),
+}
+
+/// The prefix of a configured public key.
+const KEY_PREFIX: &str = "ed25519:";
+
+/// Whether `key` is a public key line this build can verify against.
+pub fn check_public_key(key: &str) -> Result<(), String> {
+    parse_public_key(key).map(|_| ())
+}
+
+fn parse_public_key(key: &str) -> Result<[u8; 32], String> {
+    let hexed = key.trim().strip_prefix(KEY_PREFIX).ok_or_else(|| {
+        format!("a public key starts with {KEY_PREFIX}; paste the line `zscaler-lifecycle-mcp approvers hash --as NAME` prints")
+    })?;
+    let bytes = hex::decode(hexed).map_err(|e| format!("not hex after {KEY_PREFIX}: {e}"))?;
+    bytes
+        .try_into()
+        .map_err(|_| "an Ed25519 public key is 32 bytes (64 hex digits)".to_string())
+}
+
+/// The 32-byte Ed25519 seed a secret derives for an approver: Argon2id, salted with the
+/// approver's name, so the same secret gives each name its own key.
+fn derive_seed(name: &str, secret: &Secret) -> Result<Zeroizing<[u8; 32]>, ApproverError> {
+    let salt = Sha256::digest(format!("zscaler-lifecycle-mcp approver key\0{name}").as_bytes());
+    let mut seed = Zeroizing::new([0u8; 32]);
+    Argon2::default()
+        .hash_password_into(secret.expose().as_bytes(), &salt[..16], seed.as_mut())
+        .map_err(|e| ApproverError::Hash(e.to_string()))?;
+    Ok(seed)
+}
+
+fn key_pair(seed: &[u8; 32]) -> Result<ring::signature::Ed25519KeyPair, ApproverError> {
+    ring::signature::Ed25519KeyPair::from_seed_unchecked(seed)
+        .map_err(|e| ApproverError::Hash(e.to_string()))
+}
+
+/// The `public_key` line for `[approvers.NAME]`: the public half of the key pair `secret`
+/// derives for `name`.
+pub fn public_key_line(name: &str, secret: &Secret) -> Result<String, ApproverError> {
+    use ring::signature::KeyPair;
+    if secret.expose().chars().count() < MIN_SECRET_CHARS {
+        return Err(ApproverError::TooShort);
+    }
+    let pair = key_pair(&*derive_seed(name, secret)?)?;
+    Ok(format!(
+        "{KEY_PREFIX}{}",
+        hex::encode(pair.public_key().as_ref())
+    ))
+}
+
+/// Whether `signature` (hex) is `name`'s Ed25519 signature of `payload` under `public_key`.
+pub fn verify_signature(public_key: &[u8; 32], payload: &[u8], signature: &str) -> bool {
+    let Ok(sig) = hex::decode(signature) else {
+        return false;
+    };
+    ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, public_key)
+        .verify(payload, &sig)
+        .is_ok()
 }
 
 #[derive(Clone)]
@@ -72,13 +141,29 @@ impl std::fmt::Debug for Approvers {
 
 /// A person whose secret was just verified. Only [`Approvers::verify`] makes one, so a named
 /// approval cannot be recorded without the check.
-#[derive(Debug, Clone)]
 pub struct VerifiedApprover {
     name: String,
     fingerprint: String,
+    /// With a `public_key` entry: the key pair the secret derived, to sign the approval.
+    signer: Option<std::sync::Arc<ring::signature::Ed25519KeyPair>>,
+}
+
+impl std::fmt::Debug for VerifiedApprover {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifiedApprover")
+            .field("name", &self.name)
+            .field("signs", &self.signer.is_some())
+            .finish()
+    }
 }
 
 impl VerifiedApprover {
+    /// The key pair the secret derived, where the entry is a public key: approvals are
+    /// signed with it.
+    pub fn signer(&self) -> Option<std::sync::Arc<ring::signature::Ed25519KeyPair>> {
+        self.signer.clone()
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -149,16 +234,21 @@ impl Approvers {
         let entries = map
             .iter()
             .filter_map(|(name, a)| {
-                let (check, fp) = match (&a.secret_hash, &a.secret) {
-                    (Some(h), None) => {
+                let (check, fp) = match (&a.secret_hash, &a.secret, &a.public_key) {
+                    (Some(h), None, None) => {
                         let h = h.trim().to_string();
                         let fp = fingerprint(name, "argon2id", &h);
                         (Check::Hash(h), fp)
                     }
-                    (None, Some(r)) if r.env.is_none() && r.value.is_none() => {
+                    (None, Some(r), None) if r.env.is_none() && r.value.is_none() => {
                         let path = r.file.clone()?;
                         let fp = fingerprint(name, "file", &path.display().to_string());
                         (Check::File(path), fp)
+                    }
+                    (None, None, Some(k)) => {
+                        let key = parse_public_key(k).ok()?;
+                        let fp = fingerprint(name, "ed25519", &hex::encode(key));
+                        (Check::PublicKey(key), fp)
                     }
                     _ => return None,
                 };
@@ -190,6 +280,17 @@ impl Approvers {
             .collect()
     }
 
+    /// Name → public key of each approver whose approvals must carry their own signature.
+    pub fn public_keys(&self) -> BTreeMap<String, [u8; 32]> {
+        self.entries
+            .iter()
+            .filter_map(|(n, e)| match &e.check {
+                Check::PublicKey(k) => Some((n.clone(), *k)),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Whether `name` is configured (before asking that person for a secret).
     pub fn knows(&self, name: &str) -> Result<(), ApproverError> {
         if self.entries.contains_key(name) {
@@ -208,7 +309,15 @@ impl Approvers {
         let Some(entry) = self.entries.get(name) else {
             return Err(ApproverError::WrongSecret { name: name.into() });
         };
+        let mut signer = None;
         let ok = match &entry.check {
+            Check::PublicKey(want) => {
+                use ring::signature::KeyPair;
+                let pair = key_pair(&*derive_seed(name, secret)?)?;
+                let ok = bool::from(pair.public_key().as_ref().ct_eq(want.as_slice()));
+                signer = Some(std::sync::Arc::new(pair));
+                ok
+            }
             Check::Hash(hash) => {
                 let parsed = PasswordHash::new(hash).map_err(|e| ApproverError::Unreadable {
                     name: name.into(),
@@ -239,6 +348,7 @@ impl Approvers {
         Ok(VerifiedApprover {
             name: name.to_string(),
             fingerprint: entry.fingerprint.clone(),
+            signer,
         })
     }
 }
@@ -268,6 +378,7 @@ mod tests {
             ApproverConfig {
                 secret_hash: Some(cheap_hash("jane's long secret")),
                 secret: None,
+                public_key: None,
             },
         );
         map.insert(
@@ -279,6 +390,7 @@ mod tests {
                     file: Some(file.clone()),
                     value: None,
                 }),
+                public_key: None,
             },
         );
         let a = Approvers::from_config(&map);
@@ -315,6 +427,7 @@ mod tests {
                 ApproverConfig {
                     secret_hash: Some(h),
                     secret: None,
+                    public_key: None,
                 },
             );
             Approvers::from_config(&m).fingerprints()["jane"].clone()

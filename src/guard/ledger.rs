@@ -46,9 +46,11 @@ pub struct Ledger {
     /// Providers whose admin sessions can end with changes staged (native ZIA), asked before
     /// each read or write of the ledger whether that happened.
     watched: Mutex<BTreeMap<String, Arc<dyn crate::provider::Provider>>>,
-    /// Entries the shared store did not take (Redis was unreachable), pushed on the next
-    /// successful contact so a write that happened still reaches every replica's view.
-    unsynced: Mutex<BTreeMap<String, Vec<LedgerEntry>>>,
+    /// Per connection, the shared ledger's epoch this replica's own entries belong to. An
+    /// activation starts a new epoch; a state store reset (FLUSHALL) loses the epoch with the
+    /// list — so a missing epoch means "re-add what I staged", a new one means "it was
+    /// activated elsewhere".
+    epochs: Mutex<BTreeMap<String, String>>,
     /// What the ledger learnt about session ends, per connection, until `pending_changes`
     /// shows it.
     session_ends: Mutex<BTreeMap<String, Vec<String>>>,
@@ -230,13 +232,13 @@ impl Ledger {
             }
         }
         let mut notice = None;
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(connection.to_string())
+            .or_default()
+            .push(entry);
         if let Some(r) = &self.shared {
-            self.unsynced
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .entry(connection.to_string())
-                .or_default()
-                .push(entry.clone());
             // One retry: a write that happened must reach the shared view if Redis blinked.
             let synced = self.sync(r, connection).or_else(|_| {
                 std::thread::sleep(std::time::Duration::from_millis(100));
@@ -249,49 +251,74 @@ impl Ledger {
                 ));
             }
         }
-        let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry(connection.to_string()).or_default().push(entry);
         notice
     }
 
-    /// Pushes this replica's entries that the shared store has not taken yet.
+    fn epoch_key(state: &RedisState, connection: &str) -> String {
+        state.key(&format!("ledger-epoch:{connection}"))
+    }
+
+    /// Brings the shared list and this replica's own entries into line: under the epoch they
+    /// were staged in, every own entry missing from the list is added (it was staged while
+    /// Redis was unreachable, or the store was reset and lost it); under a newer epoch they
+    /// were activated by another replica and are dropped.
     fn sync(&self, r: &RedisState, connection: &str) -> Result<(), crate::state::StateError> {
-        let waiting: Vec<String> = self
-            .unsynced
+        let key = Self::key(r, connection);
+        let epoch_key = Self::epoch_key(r, connection);
+        let fresh = {
+            let mut b = [0u8; 8];
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut b);
+            format!("r:{}", hex::encode(b))
+        };
+        // The epoch (created if the store has none: first use, or a reset) and the list.
+        // Epochs made by an activation start with `a:`, those re-made after a reset with `r:`.
+        let (epoch, listed): (String, Vec<String>) = r.run(|c| {
+            redis::cmd("SET")
+                .arg(&epoch_key)
+                .arg(&fresh)
+                .arg("NX")
+                .exec(c)?;
+            let epoch: String = redis::cmd("GET").arg(&epoch_key).query(c)?;
+            let listed: Vec<String> = redis::cmd("LRANGE").arg(&key).arg(0).arg(-1).query(c)?;
+            Ok((epoch, listed))
+        })?;
+        let mine_epoch = self
+            .epochs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(connection)
-            .map(|l| {
-                l.iter()
-                    .filter_map(|e| serde_json::to_string(e).ok())
-                    .collect()
-            })
-            .unwrap_or_default();
-        if waiting.is_empty() {
+            .insert(connection.to_string(), epoch.clone());
+        let mut own = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let list = own.entry(connection.to_string()).or_default();
+        if mine_epoch.is_some_and(|before| before != epoch && epoch.starts_with("a:")) {
+            // Activated through another replica since: what this replica staged is live.
+            list.clear();
             return Ok(());
         }
-        let key = Self::key(r, connection);
+        let shared: Vec<LedgerEntry> = listed
+            .iter()
+            .filter_map(|t| serde_json::from_str(t).ok())
+            .collect();
+        let missing: Vec<String> = list
+            .iter()
+            .filter(|e| !shared.contains(e))
+            .filter_map(|e| serde_json::to_string(e).ok())
+            .collect();
+        drop(own);
+        if missing.is_empty() {
+            return Ok(());
+        }
         r.run(|c| {
             redis::pipe()
                 .cmd("RPUSH")
                 .arg(&key)
-                .arg(&waiting)
+                .arg(&missing)
                 .ignore()
                 .cmd("EXPIRE")
                 .arg(&key)
                 .arg(SHARED_TTL_SECS)
                 .ignore()
                 .exec(c)
-        })?;
-        if let Some(l) = self
-            .unsynced
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get_mut(connection)
-        {
-            l.drain(..waiting.len().min(l.len()));
-        }
-        Ok(())
+        })
     }
 
     pub fn pending(&self, connection: &str) -> Vec<LedgerEntry> {
@@ -345,10 +372,6 @@ impl Ledger {
 
     /// Called after a successful activation.
     pub fn clear(&self, connection: &str) {
-        self.unsynced
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(connection);
         if let Some(path) = &self.file
             && let Err(e) = Self::with_file(path, |map| (map.remove(connection), true))
         {
@@ -356,8 +379,32 @@ impl Ledger {
         }
         if let Some(r) = &self.shared {
             let key = Self::key(r, connection);
-            if let Err(e) = r.run(|c| redis::cmd("DEL").arg(&key).exec(c)) {
-                tracing::warn!(error = %e, connection, "shared ledger not cleared");
+            // A new epoch tells every replica that what it staged before is live now.
+            let epoch = {
+                let mut b = [0u8; 8];
+                rand::RngCore::fill_bytes(&mut rand::rng(), &mut b);
+                format!("a:{}", hex::encode(b))
+            };
+            let epoch_key = Self::epoch_key(r, connection);
+            match r.run(|c| {
+                redis::pipe()
+                    .atomic()
+                    .cmd("DEL")
+                    .arg(&key)
+                    .ignore()
+                    .cmd("SET")
+                    .arg(&epoch_key)
+                    .arg(&epoch)
+                    .ignore()
+                    .exec(c)
+            }) {
+                Ok(()) => {
+                    self.epochs
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(connection.to_string(), epoch);
+                }
+                Err(e) => tracing::warn!(error = %e, connection, "shared ledger not cleared"),
             }
         }
         let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());

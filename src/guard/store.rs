@@ -75,6 +75,10 @@ pub struct Approval {
     #[serde(default)]
     key_id: String,
     signature: String,
+    /// With a `public_key` approver: their own Ed25519 signature of the approval, which only
+    /// their secret can make (the store's HMAC above can be made by anyone holding the key).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    approver_signature: String,
 }
 
 impl Approval {
@@ -113,12 +117,25 @@ impl Approval {
 
 /// Who is approving, as the approving process established it. A named approver can only come
 /// from a [`VerifiedApprover`] (a checked secret).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Approver {
     name: String,
     approver_ref: String,
     os_account: String,
     channel: String,
+    /// A `public_key` approver's key pair, derived from their secret.
+    signer: Option<Arc<ring::signature::Ed25519KeyPair>>,
+}
+
+impl std::fmt::Debug for Approver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Approver")
+            .field("name", &self.name)
+            .field("os_account", &self.os_account)
+            .field("channel", &self.channel)
+            .field("signs", &self.signer.is_some())
+            .finish()
+    }
 }
 
 impl Approver {
@@ -129,6 +146,7 @@ impl Approver {
             approver_ref: String::new(),
             os_account: os_account.into(),
             channel: channel.into(),
+            signer: None,
         }
     }
 
@@ -139,6 +157,7 @@ impl Approver {
             approver_ref: who.fingerprint().into(),
             os_account: os_account.into(),
             channel: channel.into(),
+            signer: who.signer(),
         }
     }
 
@@ -201,6 +220,8 @@ pub struct PlanStore {
     key: RwLock<SigningKey>,
     /// Named approvers (name → fingerprint of their config entry); empty = OS-account approval.
     approvers: BTreeMap<String, String>,
+    /// Public keys of the approvers whose approvals must carry their own signature.
+    approver_keys: BTreeMap<String, [u8; 32]>,
     /// Ids of every key this process used, so what a lost key signed is refused as such rather
     /// than as forged (the backend keeps the same list for processes that never held it).
     known: std::sync::Mutex<Vec<String>>,
@@ -309,6 +330,7 @@ impl PlanStore {
             backend: Backend::File { dir, key_path },
             key: RwLock::new(key),
             approvers: BTreeMap::new(),
+            approver_keys: BTreeMap::new(),
             known: Default::default(),
         })
         .map(|s| s.remembering())
@@ -322,6 +344,7 @@ impl PlanStore {
             backend: Backend::Redis(state),
             key: RwLock::new(key),
             approvers: BTreeMap::new(),
+            approver_keys: BTreeMap::new(),
             known: Default::default(),
         })
         .map(|s| s.remembering())
@@ -339,6 +362,7 @@ impl PlanStore {
     /// entries (see [`Approvers`]). Without any, an OS-account approval counts.
     pub fn with_approvers(mut self, approvers: &Approvers) -> Self {
         self.approvers = approvers.fingerprints();
+        self.approver_keys = approvers.public_keys();
         self
     }
 
@@ -631,8 +655,13 @@ impl PlanStore {
             approved_at: now_secs(),
             key_id: key.id.clone(),
             signature: String::new(),
+            approver_signature: String::new(),
         };
-        approval.signature = key.sign("approval", &approval_payload(&plan, &approval));
+        let payload = approval_payload(&plan, &approval);
+        if let Some(signer) = &who.signer {
+            approval.approver_signature = hex::encode(signer.sign(&payload).as_ref());
+        }
+        approval.signature = key.sign("approval", &payload);
         Ok((plan, approval))
     }
 
@@ -747,7 +776,7 @@ impl PlanStore {
             ) {
                 return Err(bad());
             }
-            if !self.counts(&approval) {
+            if !self.counts(plan, &approval) {
                 tracing::warn!(
                     plan = %plan.id,
                     approver = %approval.approver,
@@ -764,11 +793,22 @@ impl PlanStore {
     }
 
     /// Whether an approval counts under this store's rules.
-    fn counts(&self, a: &Approval) -> bool {
+    fn counts(&self, plan: &Plan, a: &Approval) -> bool {
         if self.approvers.is_empty() {
             return true;
         }
-        a.is_named() && self.approvers.get(&a.approver) == Some(&a.approver_ref)
+        if !(a.is_named() && self.approvers.get(&a.approver) == Some(&a.approver_ref)) {
+            return false;
+        }
+        // A public-key approver's approval counts only with their own signature.
+        match self.approver_keys.get(&a.approver) {
+            Some(key) => super::approvers::verify_signature(
+                key,
+                &approval_payload(plan, a),
+                &a.approver_signature,
+            ),
+            None => true,
+        }
     }
 
     /// The approvals that let this plan execute: as many distinct approvers as it needs, or an
@@ -1001,6 +1041,7 @@ mod tests {
                     ApproverConfig {
                         secret_hash: Some(cheap_hash(&format!("{n}'s long secret"))),
                         secret: None,
+                        public_key: None,
                     },
                 )
             })
@@ -1157,6 +1198,67 @@ mod tests {
         names.sort_unstable();
         assert_eq!(names, ["bob", "jane"]);
         assert_eq!(Approval::channels(&ok), "approve-web");
+    }
+
+    #[test]
+    fn a_public_key_approver_counts_only_with_their_own_signature() {
+        let secret = "jane's long secret";
+        let line =
+            super::super::approvers::public_key_line("jane", &crate::secret::Secret::new(secret))
+                .expect("key");
+        let mut map = BTreeMap::new();
+        map.insert(
+            "jane".to_string(),
+            ApproverConfig {
+                secret_hash: None,
+                secret: None,
+                public_key: Some(line),
+            },
+        );
+        let team = Approvers::from_config(&map);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = PlanStore::open(dir.path())
+            .expect("open")
+            .with_approvers(&team);
+        let p = plan(&PlanStore::new_id(), 300);
+        store.save(&p).expect("save");
+        // Someone who can read the plan key (the state directory) writes an approval in jane's
+        // name, with the right entry fingerprint and a valid store HMAC: it counts for nothing.
+        let forged = Approver {
+            name: "jane".into(),
+            approver_ref: team.fingerprints()["jane"].clone(),
+            os_account: "agent (uid 1000)".into(),
+            channel: "approve-cli".into(),
+            signer: None,
+        };
+        store.approve(&p.id, &forged).expect("stored");
+        assert!(store.approvals_for(&p).is_err(), "no approver signature");
+        // Nor with a key pair of their own.
+        let own = ring::signature::Ed25519KeyPair::from_seed_unchecked(&[7u8; 32]).expect("key");
+        let forged = Approver {
+            signer: Some(Arc::new(own)),
+            ..forged
+        };
+        store.approve(&p.id, &forged).expect("stored");
+        assert!(store.approvals_for(&p).is_err(), "another key's signature");
+        // Jane, with her secret, approves.
+        let jane = team
+            .verify("jane", &crate::secret::Secret::new(secret))
+            .expect("jane's secret derives her key");
+        assert!(
+            team.verify("jane", &crate::secret::Secret::new("not jane's secret"))
+                .is_err()
+        );
+        store
+            .approve(
+                &p.id,
+                &Approver::named(&jane, "jane (uid 1001)", "approve-cli"),
+            )
+            .expect("jane");
+        let ok = store
+            .approvals_for(&p)
+            .expect("jane's signed approval counts");
+        assert_eq!(ok[0].approver, "jane");
     }
 
     #[test]

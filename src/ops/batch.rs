@@ -405,12 +405,16 @@ fn finish(
     plan: Plan,
     confirmation: ConfirmationInfo,
 ) -> Result<WriteResult, ToolError> {
-    let done = outcomes.iter().filter(|o| o.outcome == "executed").count();
+    let count = |what: &str| outcomes.iter().filter(|o| o.outcome == what).count();
+    let (done, unknown, failed) = (count("executed"), count("unknown"), count("failed"));
     let total = outcomes.len();
     let verb = mode.verb().to_lowercase();
+    // The summary says exactly what the outcomes say: executed, unknown, failed.
     let status = if done == total {
         WriteStatus::Executed
-    } else if done == 0 && outcomes.iter().all(|o| o.outcome != "unknown") {
+    } else if unknown == total {
+        WriteStatus::OutcomeUnknown
+    } else if done == 0 && unknown == 0 {
         let first = outcomes
             .iter()
             .find(|o| o.outcome == "failed")
@@ -423,23 +427,39 @@ fn finish(
     } else {
         WriteStatus::PartlyExecuted
     };
+    let mut parts = vec![format!(
+        "{} {done} of {total} users on {}",
+        mode.past(),
+        conn.name
+    )];
+    if unknown > 0 {
+        parts.push(format!(
+            "{unknown} unknown (the tenant could not be read back)"
+        ));
+    }
+    if failed > 0 {
+        parts.push(format!("{failed} not {}", mode.past().to_lowercase()));
+    }
     let mut r = WriteResult::new(
         status,
         conn,
         format!(
-            "{} {done} of {total} users on {}{}.",
-            mode.past(),
-            conn.name,
+            "{}{}.",
+            parts.join("; "),
             if done == total {
-                String::new()
+                ""
             } else {
-                "; the outcomes list says what happened to each of the others".into()
+                "; the outcomes list says what happened to each"
             }
         ),
     );
     let caps = conn.provider.capabilities();
-    r.staged = caps.staged_changes && done > 0;
-    r.verification = Some(Verification::matched(done == total));
+    r.staged = caps.staged_changes && done + unknown > 0;
+    r.verification = Some(if unknown > 0 && failed == 0 {
+        Verification::Unknown
+    } else {
+        Verification::matched(done == total)
+    });
     if r.staged {
         r.next_step = Some(format!(
             "The {} staged; call activate_changes to make them live.",
