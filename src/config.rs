@@ -219,6 +219,9 @@ pub enum ConnectionKind {
     ZiaScim,
     /// ZPA SCIM 2.0 endpoint (bearer token per IdP; `base_url` copied from the admin portal).
     ZpaScim,
+    /// ZIdentity admin API (users and groups), OneAPI client credentials; `vanity_domain` and
+    /// `cloud` default to `ZSCALER_VANITY_DOMAIN` / `ZSCALER_CLOUD`.
+    Zidentity,
 }
 
 impl ConnectionKind {

@@ -11,9 +11,9 @@ use crate::guard::ledger::Ledger;
 use crate::guard::policy::Policy;
 use crate::guard::store::PlanStore;
 use crate::ops::{App, Connection};
-
+use crate::provider::oneapi;
 use crate::provider::scim::{ScimConfig, ScimFlavor, ScimProvider};
-use crate::provider::zia::{ZiaAuth, ZiaConfig, ZiaProvider, cloud_base_url, oneapi};
+use crate::provider::zia::{ZiaAuth, ZiaConfig, ZiaProvider, cloud_base_url};
 use crate::sim::{Sim, SimOptions};
 
 /// Why the application could not start; each message says what to fix.
@@ -196,6 +196,22 @@ fn private_key_pem(value: crate::secret::Secret) -> Result<crate::secret::Secret
         .map_err(|e| format!("private_key: neither PEM text nor a readable key file ({e})"))
 }
 
+/// A OneAPI connection's proof: its private key when one is configured, else its secret.
+fn oneapi_credential(
+    c: &crate::config::ConnectionConfig,
+    at: &impl Fn(&str, String) -> SetupError,
+) -> Result<oneapi::OneApiCredential, SetupError> {
+    Ok(match &c.private_key {
+        Some(r) => oneapi::OneApiCredential::PrivateKey(
+            private_key_pem(r.read().map_err(|e| at("private_key", e))?)
+                .map_err(|e| at("private_key", e))?,
+        ),
+        None => oneapi::OneApiCredential::ClientSecret(
+            c.client_secret.read().map_err(|e| at("client_secret", e))?,
+        ),
+    })
+}
+
 /// A native ZIA connection's settings (legacy session or OneAPI) and the key that names its
 /// tenant in a shared rate budget: the API base for a session, the token endpoint for OneAPI
 /// (whose gateway every tenant shares).
@@ -222,15 +238,7 @@ fn zia_config(
             auth: ZiaAuth::OneApi(oneapi::OneApiCredentials {
                 token_url: token_url.clone(),
                 client_id: c.client_id.read().map_err(|e| at("client_id", e))?,
-                credential: match &c.private_key {
-                    Some(r) => oneapi::OneApiCredential::PrivateKey(
-                        private_key_pem(r.read().map_err(|e| at("private_key", e))?)
-                            .map_err(|e| at("private_key", e))?,
-                    ),
-                    None => oneapi::OneApiCredential::ClientSecret(
-                        c.client_secret.read().map_err(|e| at("client_secret", e))?,
-                    ),
-                },
+                credential: oneapi_credential(c, &at)?,
             }),
             timeout,
             rate_limits: c.rate_limits.budget(),
@@ -319,6 +327,12 @@ fn build(config: Config) -> Result<Running, SetupError> {
                 .map_err(|e| err(e.to_string()))?
                 .with_cache_ttl(Duration::from_secs(c.cache_ttl_secs));
                 Arc::new(provider)
+            }
+            ConnectionKind::Zidentity => {
+                use crate::provider::zidentity::{ZidentityProvider, from_connection};
+                let cfg = from_connection(c, oneapi_credential(c, &at)?, |n| std::env::var(n).ok())
+                    .map_err(&err)?;
+                Arc::new(ZidentityProvider::new(cfg).map_err(|e| err(e.to_string()))?)
             }
         };
         connections.insert(

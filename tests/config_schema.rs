@@ -88,7 +88,8 @@ async fn schema_and_parser_accept_and_refuse_the_same_files() {
         vec!["oneapi"],
         vec!["zia-scim"],
         vec!["zpa-scim"],
-        vec!["zia", "oneapi", "zia-scim", "zpa-scim"],
+        vec!["zidentity"],
+        vec!["zia", "oneapi", "zia-scim", "zpa-scim", "zidentity"],
     ] {
         let mut args = vec!["init"];
         for k in &kinds {
@@ -183,6 +184,11 @@ async fn schema_and_parser_accept_and_refuse_the_same_files() {
         (
             "cache ttl over an hour",
             format!("{BASE}cache_ttl_secs = 7200\n"),
+        ),
+        (
+            "zidentity with ZIA rate figures",
+            "[connections.z]\nkind = \"zidentity\"\n[connections.z.rate_limits]\nget_per_second = 5\n"
+                .into(),
         ),
         (
             "redis without url",

@@ -17,6 +17,8 @@ pub enum InitKind {
     ZiaScim,
     /// ZPA SCIM 2.0.
     ZpaScim,
+    /// ZIdentity (users and groups of tenants migrated to ZIdentity), OneAPI.
+    Zidentity,
 }
 
 const HEADER: &str = r#"# zscaler-lifecycle-mcp configuration. Check it with: zscaler-lifecycle-mcp check --config THIS_FILE
@@ -65,6 +67,18 @@ token = { env = "ZPA_SCIM_TOKEN" }
 
 "#;
 
+const ZIDENTITY: &str = r#"[connections.zidentity]
+kind = "zidentity"                             # ZIdentity admin API: users and groups (OneAPI)
+vanity_domain = "acme"                         # acme.zslogin.net; default ZSCALER_VANITY_DOMAIN
+cloud = "production"                           # production, beta, gov, govus; default ZSCALER_CLOUD
+client_id = { env = "ZSCALER_CLIENT_ID" }
+client_secret = { env = "ZSCALER_CLIENT_SECRET" }
+# private_key = { file = "/run/secrets/oneapi_key.pem" }  # RSA key instead of the secret
+registered_domains = ["example.com"]
+rate_limits = true                             # pace to the announced 150 requests/s and 10,000/min
+
+"#;
+
 const REST: &str = r#"[policy]
 read_only = false
 protected_accounts = ["breakglass@*", "svc-*"] # globs on email or name: never changed by any tool
@@ -108,6 +122,7 @@ pub fn template(kinds: &[InitKind]) -> String {
         InitKind::Oneapi,
         InitKind::ZiaScim,
         InitKind::ZpaScim,
+        InitKind::Zidentity,
     ] {
         if kinds.contains(&kind) {
             text.push_str(match kind {
@@ -115,6 +130,7 @@ pub fn template(kinds: &[InitKind]) -> String {
                 InitKind::Oneapi => ONEAPI,
                 InitKind::ZiaScim => ZIA_SCIM,
                 InitKind::ZpaScim => ZPA_SCIM,
+                InitKind::Zidentity => ZIDENTITY,
             });
         }
     }
@@ -124,14 +140,20 @@ pub fn template(kinds: &[InitKind]) -> String {
 
 /// The environment variables the chosen kinds read their secrets from.
 fn needed_env(kinds: &[InitKind]) -> Vec<&'static str> {
-    let mut out = Vec::new();
+    let mut out: Vec<&'static str> = Vec::new();
     for k in kinds {
-        out.extend_from_slice(match k {
+        let vars: &[&'static str] = match k {
             InitKind::Zia => &["ZIA_USERNAME", "ZIA_PASSWORD", "ZIA_API_KEY"][..],
             InitKind::Oneapi => &["ZSCALER_CLIENT_ID", "ZSCALER_CLIENT_SECRET"][..],
             InitKind::ZiaScim => &["ZIA_SCIM_API_TOKEN"][..],
             InitKind::ZpaScim => &["ZPA_SCIM_TOKEN"][..],
-        });
+            InitKind::Zidentity => &["ZSCALER_CLIENT_ID", "ZSCALER_CLIENT_SECRET"][..],
+        };
+        for v in vars {
+            if !out.contains(v) {
+                out.push(v);
+            }
+        }
     }
     out
 }
@@ -179,8 +201,9 @@ mod tests {
             InitKind::Oneapi,
             InitKind::ZiaScim,
             InitKind::ZpaScim,
+            InitKind::Zidentity,
         ];
-        for mask in 0u8..16 {
+        for mask in 0u8..32 {
             let kinds: Vec<InitKind> = all
                 .iter()
                 .enumerate()

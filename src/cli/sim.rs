@@ -81,6 +81,10 @@ pub async fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
         "zia_scim_token": scim.zia_token,
         "zpa_scim_url": sim.zpa_scim_url(),
         "zpa_scim_token": scim.zpa_token,
+        "zidentity_url": sim.zidentity_url(),
+        "oneapi_token_url": format!("{}/oauth2/v1/token", sim.base_url()),
+        "oneapi_client_id": zscaler_lifecycle_mcp::sim::ONEAPI_DEMO_CLIENT_ID,
+        "oneapi_client_secret": zscaler_lifecycle_mcp::sim::ONEAPI_DEMO_CLIENT_SECRET,
         "scenario": args.scenario.as_str(),
         "seed": args.seed,
         "limits": limits.is_some(),
@@ -109,6 +113,13 @@ pub async fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
             Some(n) => format!("{n} requests/second per flavour"),
             None => "no rate limit".to_string(),
         }
+    );
+    eprintln!(
+        "ZIdentity: admin API at {} (also under /ziam/admin/api/v1), OneAPI tokens from {}/oauth2/v1/token (client {} / {}).",
+        sim.zidentity_url(),
+        sim.base_url(),
+        zscaler_lifecycle_mcp::sim::ONEAPI_DEMO_CLIENT_ID,
+        zscaler_lifecycle_mcp::sim::ONEAPI_DEMO_CLIENT_SECRET
     );
     if limits.is_some() {
         eprintln!(

@@ -251,6 +251,15 @@ fn connection(name: &str, c: &ConnectionConfig, out: &mut Vec<Problem>) {
                 ));
             }
         }
+        // vanity_domain may come from ZSCALER_VANITY_DOMAIN: checked when the connection is built.
+        ConnectionKind::Zidentity => {
+            if matches!(c.rate_limits, super::RateLimits::Budget(_)) {
+                out.push(Problem::at(
+                    at("rate_limits"),
+                    "a ZIdentity connection takes rate_limits = true (pace to the announced 150/s and 10,000/min) or false, not a table of ZIA figures",
+                ));
+            }
+        }
         ConnectionKind::ZiaScim | ConnectionKind::ZpaScim => {
             if c.base_url.is_none() {
                 out.push(Problem::at(
@@ -718,6 +727,10 @@ pub(super) fn connection_rules(schema: &mut Schema) {
             {
                 "if": {"properties": {"kind": {"const": "zia"}, "auth": {"const": "oneapi"}}, "required": ["auth"]},
                 "then": {"anyOf": [{"required": ["vanity_domain"]}, {"required": ["token_url"]}]}
+            },
+            {
+                "if": {"properties": {"kind": {"const": "zidentity"}}},
+                "then": {"properties": {"rate_limits": {"type": "boolean"}}}
             },
             {
                 "if": {"properties": {"kind": {"enum": ["zia-scim", "zpa-scim"]}}},

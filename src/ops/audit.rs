@@ -251,6 +251,7 @@ fn page_limit(kind: ProviderKind) -> usize {
     match kind {
         ProviderKind::Zia => 10_000,
         ProviderKind::ZiaScim | ProviderKind::ZpaScim => 100,
+        ProviderKind::Zidentity => crate::provider::zidentity::MAX_PAGE,
     }
 }
 

@@ -3,10 +3,12 @@
 //! Tool handlers and the guard only see this trait; providers know nothing of MCP. A new backend
 //! (SCIM, another IdP) is one new module implementing [`Provider`].
 
+pub mod oneapi;
 pub mod outcome;
 pub mod retry;
 pub mod scim;
 pub mod zia;
+pub mod zidentity;
 
 use std::time::Duration;
 
@@ -28,6 +30,8 @@ pub enum ProviderKind {
     ZiaScim,
     /// ZPA SCIM 2.0 endpoint.
     ZpaScim,
+    /// ZIdentity admin API (OneAPI).
+    Zidentity,
 }
 
 /// What a backend can do, so tools can refuse early with a clear message instead of failing

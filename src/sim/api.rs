@@ -108,6 +108,7 @@ pub(crate) fn router(state: Shared) -> Router {
     zia.merge(introspection)
         .merge(super::scim::router())
         .merge(super::oneapi::routes())
+        .merge(super::zidentity::router())
         .fallback(not_found)
         .with_state(state)
 }

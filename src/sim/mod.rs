@@ -6,7 +6,9 @@
 //! **staged** and a session that wrote **activates** them when it ends (logout or idle timeout).
 //!
 //! The same server also answers SCIM 2.0 in the ZIA and ZPA flavours (module `scim`, mounted at
-//! [`ZIA_SCIM_BASE_PATH`] and [`ZPA_SCIM_BASE_PATH`]), for testing SCIM provisioning clients.
+//! [`ZIA_SCIM_BASE_PATH`] and [`ZPA_SCIM_BASE_PATH`]), for testing SCIM provisioning clients,
+//! and the ZIdentity admin API (module `zidentity`, at [`ZIDENTITY_BASE_PATH`] and the gateway's
+//! [`ZIDENTITY_GATEWAY_PATH`]) with bearer tokens from its OneAPI token endpoint.
 //!
 //! It shares no code with the ZIA adapter in `provider::zia`: two independent implementations of
 //! each rule are what make it a test. Paths under `/__sim/` are test-only introspection and are
@@ -26,6 +28,7 @@ mod scim;
 mod seed;
 mod state;
 mod store;
+mod zidentity;
 
 #[cfg(test)]
 mod tests;
@@ -46,6 +49,7 @@ pub use scim::{
     ScimOptions, ZIA_SCIM_BASE_PATH, ZIA_SCIM_DEMO_TOKEN, ZPA_SCIM_BASE_PATH, ZPA_SCIM_DEMO_TOKEN,
 };
 pub use seed::Scenario;
+pub use zidentity::{ZIDENTITY_BASE_PATH, ZIDENTITY_GATEWAY_PATH, ZidLimits};
 
 use state::{SimState, ZiaBehaviour};
 
@@ -93,6 +97,9 @@ pub struct SimOptions {
     /// Save the tenant to this JSON file after every write and load it on start (instead of
     /// seeding the scenario) when it exists. `None` (the default) keeps everything in memory.
     pub state_file: Option<std::path::PathBuf>,
+    /// The ZIdentity admin API's rate limit: by default the figures its answers announce
+    /// ([`ZidLimits::observed`], 150/s and 10,000/min); `None` = unlimited.
+    pub zidentity_limits: Option<ZidLimits>,
 }
 
 impl Default for SimOptions {
@@ -110,6 +117,7 @@ impl Default for SimOptions {
             oneapi_public_key_pem: None,
             oneapi_token_lifetime: Duration::from_secs(3600),
             state_file: None,
+            zidentity_limits: Some(ZidLimits::observed()),
         }
     }
 }
@@ -200,6 +208,7 @@ impl Sim {
         }
         state.oneapi_token_lifetime = opts.oneapi_token_lifetime;
         state.duplicates = duplicates;
+        state.lock().zid.set_limits(opts.zidentity_limits);
         if let Some(path) = &opts.state_file {
             let snapshot = persist::load(path).map_err(SimError::State)?;
             state
@@ -284,6 +293,12 @@ impl Sim {
     /// Base URL of the ZPA SCIM API (`{base_url}/scim/1/144118148382065427/v2`).
     pub fn zpa_scim_url(&self) -> String {
         format!("{}{ZPA_SCIM_BASE_PATH}", self.base_url())
+    }
+
+    /// Base URL of the ZIdentity admin API (`{base_url}/admin/api/v1`); the same API answers
+    /// under the gateway prefix `/ziam/admin/api/v1`. Tokens come from `{base_url}/oauth2/v1/token`.
+    pub fn zidentity_url(&self) -> String {
+        format!("{}{ZIDENTITY_BASE_PATH}", self.base_url())
     }
 
     /// Stops accepting connections, lets in-flight requests finish (up to a few seconds) and

@@ -113,10 +113,16 @@ async fn token(State(state): State<Shared>, body: Bytes) -> Response {
         );
     }
     let session = auth::new_session_id();
-    state
-        .lock()
-        .sessions
-        .insert(session.clone(), Session::new(Instant::now()));
+    {
+        let mut inner = state.lock();
+        inner
+            .sessions
+            .insert(session.clone(), Session::new(Instant::now()));
+        // The same token opens the ZIdentity admin API until it expires.
+        inner
+            .zid
+            .register_token(&session, Instant::now() + state.oneapi_token_lifetime);
+    }
     let expires_in = state.oneapi_token_lifetime.as_secs();
     Json(json!({"access_token": session, "token_type": "Bearer", "expires_in": expires_in}))
         .into_response()

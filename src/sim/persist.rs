@@ -2,7 +2,7 @@
 //! start, saved after every write, so a demo or a manual test session survives a restart.
 //!
 //! The snapshot holds both tenant copies (so pending, un-activated changes stay pending), the
-//! next user id and the SCIM state (ZIA extras and the ZPA directory). Sessions are not saved:
+//! next user id, the SCIM state (ZIA extras and the ZPA directory) and the ZIdentity directory. Sessions are not saved:
 //! a restart ends them without activation, like a process exit. Files are written to a
 //! temporary sibling and renamed over the target, so a crash never leaves half a snapshot.
 //! Saving is synchronous and serializes the whole tenant, which suits demo-sized tenants; a
@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::scim::ScimData;
 use super::store::Tenant;
+use super::zidentity::ZidDirectory;
 
 /// Format version written in every snapshot; a different one is refused on load.
 const VERSION: u32 = 1;
@@ -28,6 +29,7 @@ pub(crate) struct SnapshotRef<'a> {
     pub draft: &'a Tenant,
     pub next_user_id: u64,
     pub scim: &'a ScimData,
+    pub zid: &'a ZidDirectory,
 }
 
 impl SnapshotRef<'_> {
@@ -42,6 +44,9 @@ pub(crate) struct Snapshot {
     pub draft: Tenant,
     pub next_user_id: u64,
     pub scim: ScimData,
+    /// Absent from files written before the ZIdentity API existed: the seeded directory then.
+    #[serde(default = "super::zidentity::seed")]
+    pub zid: ZidDirectory,
 }
 
 /// Reads a snapshot; `Ok(None)` when the file does not exist yet.

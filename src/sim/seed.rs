@@ -11,6 +11,7 @@ use std::str::FromStr;
 
 use super::scim::{ZpaDirectory, seed_zpa};
 use super::store::{Department, Group, Tenant, User};
+use super::zidentity::ZidDirectory;
 
 /// Which data set the simulator starts with.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -65,11 +66,13 @@ impl FromStr for Scenario {
     }
 }
 
-/// Everything a scenario seeds: the ZIA tenant, the ZPA SCIM directory and, for scenarios
-/// that have one, the HR export (CSV `work_email,status,end_date,aliases,external_id,manager`) to audit against.
+/// Everything a scenario seeds: the ZIA tenant, the ZPA SCIM directory, the ZIdentity
+/// directory and, for scenarios that have one, the HR export (CSV
+/// `work_email,status,end_date,aliases,external_id,manager`) to audit against.
 pub(crate) struct World {
     pub tenant: Tenant,
     pub zpa: ZpaDirectory,
+    pub zid: ZidDirectory,
     pub hr_export: Option<String>,
     /// Pairs of user ids that are one person's two accounts, planted by the scenario (the
     /// audit's ground truth for `duplicate_identity`; empty where none are planted).
@@ -82,6 +85,7 @@ pub(crate) fn world(scenario: Scenario, seed: u64) -> World {
         Scenario::Demo => World {
             tenant: demo(),
             zpa: seed_zpa(),
+            zid: super::zidentity::seed(),
             hr_export: None,
             duplicates: vec![(70002, 70007)],
         },
@@ -90,6 +94,7 @@ pub(crate) fn world(scenario: Scenario, seed: u64) -> World {
             World {
                 tenant,
                 zpa: seed_zpa(),
+                zid: super::zidentity::seed(),
                 hr_export: None,
                 duplicates,
             }

@@ -18,6 +18,7 @@ use super::persist::{Persister, Snapshot, SnapshotRef};
 use super::scim::{ScimData, ScimOptions, ScimRuntime};
 use super::seed::World;
 use super::store::Tenant;
+use super::zidentity::ZidState;
 
 /// The native-API behaviours a test or demo can switch (copied from `SimOptions`).
 #[derive(Clone, Debug, Default)]
@@ -63,6 +64,8 @@ pub(crate) struct Inner {
     pub faults: Vec<Fault>,
     /// SCIM-only state: ZIA extras and the ZPA directory.
     pub scim: ScimData,
+    /// The ZIdentity directory, its bearer tokens and rate limit.
+    pub zid: ZidState,
     /// Native-API rate-limit windows, when limits are on.
     pub limiter: Option<Limiter>,
     /// Something changed since the last save (only consulted when persistence is on).
@@ -216,7 +219,9 @@ impl SimState {
         scim: ScimOptions,
         zia: ZiaBehaviour,
     ) -> Self {
-        let World { tenant, zpa, .. } = world;
+        let World {
+            tenant, zpa, zid, ..
+        } = world;
         let next_user_id = tenant
             .users
             .keys()
@@ -231,6 +236,7 @@ impl SimState {
                 log: RequestLog::default(),
                 faults: Vec::new(),
                 scim: ScimData::seeded(zpa),
+                zid: ZidState::new(zid),
                 limiter: zia.limits.clone().map(Limiter::new),
                 unsaved: false,
                 save_seq: 0,
@@ -261,6 +267,7 @@ impl SimState {
                 inner.draft = s.draft;
                 inner.next_user_id = s.next_user_id;
                 inner.scim = s.scim;
+                inner.zid.dir = s.zid;
             }
             inner.unsaved = true;
         }
@@ -307,6 +314,7 @@ impl SimState {
                 draft: &inner.draft,
                 next_user_id: inner.next_user_id,
                 scim: &inner.scim,
+                zid: &inner.zid.dir,
             };
             (inner.save_seq, serde_json::to_vec(&snap)?)
         };

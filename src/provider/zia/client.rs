@@ -20,10 +20,10 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 use super::auth::{jsessionid, obfuscate_api_key};
-use super::oneapi::{OneApiCredentials, fetch_token};
 use super::pacing::{Pacer, RateBudget};
 use super::wire::WireError;
 use crate::provider::ProviderError;
+use crate::provider::oneapi::{OneApiCredentials, fetch_token};
 use crate::provider::outcome::{ErrorShape, check_written, decoded_after_write};
 use crate::provider::retry::{
     backoff, honour_retry_after, is_write, parse_retry_after, without_url,

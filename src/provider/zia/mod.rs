@@ -14,7 +14,6 @@ mod auth;
 mod client;
 mod cursor;
 pub mod directory;
-pub mod oneapi;
 mod pacing;
 mod wire;
 
@@ -24,6 +23,8 @@ use async_trait::async_trait;
 use reqwest::Method;
 use serde_json::{Value, json};
 
+/// The OneAPI token code, shared with the ZIdentity provider; kept reachable here for callers.
+pub use crate::provider::oneapi;
 pub use crate::provider::retry::parse_retry_after;
 pub use auth::obfuscate_api_key;
 pub use client::{DEFAULT_SESSION_TIMEOUT, ReportedRate, ZiaAuth};

@@ -120,6 +120,7 @@ pub(crate) fn world(seed: u64) -> World {
     World {
         tenant,
         zpa,
+        zid: crate::sim::zidentity::seed(),
         hr_export: Some(hr),
         duplicates: vec![(70002, 70007)],
     }

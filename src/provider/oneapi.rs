@@ -1,6 +1,7 @@
-//! Zscaler OneAPI: OAuth2 client credentials from ZIdentity, then the ZIA API through the API
-//! gateway (`/zia/api/v1`) with a bearer token. Tenants migrated to ZIdentity only accept this;
-//! the ZIA semantics (pagination, staging, activation, edit lock) are unchanged.
+//! Zscaler OneAPI tokens: OAuth2 client credentials (a client secret or a private-key JWT
+//! assertion) exchanged at the ZIdentity token endpoint for a bearer token. Shared by the
+//! native ZIA adapter (the API gateway's `/zia/api/v1`, for tenants migrated to ZIdentity) and
+//! the ZIdentity admin API adapter.
 
 use std::time::Duration;
 
