@@ -372,6 +372,8 @@ async fn bulk_delete(
     let sent = writer.delete_many(users).await?;
     let error = sent.error.clone();
     let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
+    // The read-back asks the tenant, not what the directory cache made of the bulk answer.
+    conn.provider.forget_cached();
     let present = still_present(conn, &ids).await;
     let settled = writer.settle_bulk(sent, users, present.as_ref());
     let mut outcomes = Vec::new();
