@@ -111,6 +111,63 @@ pub struct NewUser {
     pub password: Option<crate::secret::Secret>,
 }
 
+/// A change to one existing account, resolved on its connection (the tool layer resolves the
+/// department and group names, so the provider never guesses). `None` and empty lists leave
+/// that part as it is; every other attribute and membership is kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct UserUpdate {
+    /// The new display name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The new department: an existing department on native ZIA; free text elsewhere (its name
+    /// doubles as its id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub department: Option<DepartmentRef>,
+    /// Memberships to add.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub add_groups: Vec<GroupRef>,
+    /// Memberships to remove.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub remove_groups: Vec<GroupRef>,
+    /// The new comments (`Some("")` clears them); only native ZIA stores comments.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comments: Option<String>,
+}
+
+impl UserUpdate {
+    /// Whether it changes nothing at all.
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none()
+            && self.department.is_none()
+            && self.add_groups.is_empty()
+            && self.remove_groups.is_empty()
+            && self.comments.is_none()
+    }
+
+    /// Whether it changes an attribute of the account itself (beyond memberships).
+    pub fn changes_attributes(&self) -> bool {
+        self.name.is_some() || self.department.is_some() || self.comments.is_some()
+    }
+
+    /// Whether `user` shows every part of this change: the attributes as asked, the added
+    /// groups present, the removed ones gone. Other memberships are not looked at here.
+    pub fn shown_by(&self, user: &User) -> bool {
+        let has = |g: &GroupRef| user.groups.iter().any(|m| m.id == g.id);
+        self.name.as_ref().is_none_or(|n| &user.name == n)
+            && self.department.as_ref().is_none_or(|d| {
+                user.department
+                    .as_ref()
+                    .is_some_and(|x| x.id == d.id || x.name.eq_ignore_ascii_case(&d.name))
+            })
+            && self
+                .comments
+                .as_ref()
+                .is_none_or(|c| user.comments.as_deref().unwrap_or_default() == c.as_str())
+            && self.add_groups.iter().all(has)
+            && !self.remove_groups.iter().any(has)
+    }
+}
+
 /// Whether changes staged on a tenant are live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

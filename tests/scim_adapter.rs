@@ -611,3 +611,96 @@ async fn scim_writes_whose_answer_is_lost_or_unreadable_are_unknown_yet_applied(
         );
     }
 }
+
+#[tokio::test]
+async fn a_mover_on_scim_patches_or_puts_the_user_and_changes_memberships_on_groups() {
+    use zscaler_lifecycle_mcp::model::{DepartmentRef, UserUpdate};
+    for patch in [true, false] {
+        let sim = sim_with(ScimOptions {
+            zpa_patch_supported: patch,
+            ..ScimOptions::default()
+        })
+        .await;
+        let p = zpa(&sim);
+        let jane = p
+            .find_users_by_email("jane.doe@acme.example")
+            .await
+            .expect("find")
+            .remove(0);
+        let groups = p.list_groups().await.expect("groups");
+        let group = |name: &str| {
+            let g = groups.iter().find(|g| g.name == name).expect(name);
+            GroupRef {
+                id: g.id.clone(),
+                name: g.name.clone(),
+            }
+        };
+        let update = UserUpdate {
+            name: Some("Jane Moved".into()),
+            department: Some(DepartmentRef {
+                id: "Finance".into(),
+                name: "Finance".into(),
+            }),
+            add_groups: vec![group("Contractors")],
+            remove_groups: vec![group("Engineering")],
+            comments: None,
+        };
+        let after = p.update_user(&jane.id, &update).await.expect("update");
+        assert!(update.shown_by(&after), "patch={patch}: {after:?}");
+        assert!(after.groups.iter().any(|g| g.name == "All Staff"));
+        let stored = zpa_user(&sim, "jane.doe@acme.example").await.expect("kept");
+        assert_eq!(stored["displayName"], "Jane Moved", "{stored}");
+        assert_eq!(
+            stored["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["department"],
+            "Finance",
+            "{stored}"
+        );
+        // ZPA answers `"active": "true"`; still active either way.
+        assert!(
+            [json!(true), json!("true")].contains(&stored["active"]),
+            "{stored}"
+        );
+        let contractors = group("Contractors");
+        let engineering = group("Engineering");
+        let base = sim.zpa_scim_url();
+        assert!(
+            group_members(&sim, &base, ZPA_SCIM_DEMO_TOKEN, &contractors.id)
+                .await
+                .contains(&jane.id)
+        );
+        assert!(
+            !group_members(&sim, &base, ZPA_SCIM_DEMO_TOKEN, &engineering.id)
+                .await
+                .contains(&jane.id)
+        );
+        let counts = sim_json(&sim, "/__sim/requests").await;
+        let sent = |method: &str| {
+            counts["by_route"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .filter(|(k, _)| k.starts_with(method) && k.contains("/Users/"))
+                        .map(|(_, v)| v.as_u64().unwrap_or(0))
+                        .sum::<u64>()
+                })
+                .unwrap_or(0)
+        };
+        if patch {
+            assert_eq!((sent("PATCH"), sent("PUT")), (1, 0), "{counts}");
+        } else {
+            assert_eq!((sent("PATCH"), sent("PUT")), (0, 1), "{counts}");
+        }
+        // SCIM has no comments: refused before anything is sent.
+        let e = p
+            .update_user(
+                &jane.id,
+                &UserUpdate {
+                    comments: Some("x".into()),
+                    ..UserUpdate::default()
+                },
+            )
+            .await
+            .expect_err("no comments on SCIM");
+        assert!(matches!(e, ProviderError::Invalid { .. }), "{e:?}");
+    }
+}

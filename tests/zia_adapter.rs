@@ -1316,3 +1316,85 @@ async fn writes_whose_answer_is_lost_or_unreadable_are_unknown_yet_applied_and_n
         );
     }
 }
+
+#[tokio::test]
+async fn a_mover_is_one_put_that_keeps_every_other_field() {
+    use zscaler_lifecycle_mcp::model::{DepartmentRef, UserUpdate};
+    let (sim, p, http) = setup().await;
+    let jane = p
+        .find_users_by_email("jane.doe@acme.example")
+        .await
+        .expect("find")
+        .remove(0);
+    let groups = p.list_groups().await.expect("groups");
+    let group = |name: &str| {
+        let g = groups.iter().find(|g| g.name == name).expect(name);
+        GroupRef {
+            id: g.id.clone(),
+            name: g.name.clone(),
+        }
+    };
+    let finance = p
+        .list_departments()
+        .await
+        .expect("departments")
+        .into_iter()
+        .find(|d| d.name == "Finance")
+        .expect("Finance");
+    let before = counters(&sim, &http).await;
+    let puts = |c: &Value| {
+        c["by_route"]["PUT /api/v1/users/{id}"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    let update = UserUpdate {
+        name: Some("Jane Doe-Moved".into()),
+        department: Some(DepartmentRef {
+            id: finance.id.clone(),
+            name: finance.name.clone(),
+        }),
+        add_groups: vec![group("Finance")],
+        remove_groups: vec![group("Sales")],
+        comments: Some("moved to Finance".into()),
+    };
+    let after = p.update_user(&jane.id, &update).await.expect("update");
+    assert!(update.shown_by(&after), "{after:?}");
+    assert!(
+        after.groups.iter().any(|g| g.name == "All Staff"),
+        "kept: {after:?}"
+    );
+    let c = counters(&sim, &http).await;
+    assert_eq!(puts(&c) - puts(&before), 1, "one PUT: {c}");
+    // The tenant itself holds the change (the draft, staged until activation).
+    let stored = draft_user(&sim, &http, &jane.id)
+        .await
+        .expect("still there");
+    assert_eq!(stored["name"], "Jane Doe-Moved", "{stored}");
+    assert_eq!(stored["department"]["name"], "Finance", "{stored}");
+    assert_eq!(stored["comments"], "moved to Finance", "{stored}");
+    assert_eq!(stored["email"], "jane.doe@acme.example", "{stored}");
+    let names: Vec<&str> = stored["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .filter_map(|g| g["name"].as_str())
+        .collect();
+    assert_eq!(names.len(), 2, "{stored}");
+    assert!(
+        names.contains(&"All Staff") && names.contains(&"Finance"),
+        "{stored}"
+    );
+
+    // A department id that is not a number is refused before anything is sent.
+    let bad = UserUpdate {
+        department: Some(DepartmentRef {
+            id: "Sales".into(),
+            name: "Sales".into(),
+        }),
+        ..UserUpdate::default()
+    };
+    let sent = counters(&sim, &http).await["total"].as_u64();
+    let e = p.update_user(&jane.id, &bad).await.expect_err("refused");
+    assert!(matches!(e, ProviderError::Invalid { .. }), "{e:?}");
+    assert_eq!(counters(&sim, &http).await["total"].as_u64(), sent);
+}

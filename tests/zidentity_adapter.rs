@@ -830,3 +830,53 @@ async fn outcomes_stay_honest_under_faults_and_redirects_are_not_followed() {
         other => panic!("expected the redirect as an error, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_mover_writes_the_record_back_and_changes_memberships() {
+    use zscaler_lifecycle_mcp::model::UserUpdate;
+    let sim = sim().await;
+    let p = provider(&sim);
+    let jane = p
+        .find_users_by_email("jane.doe@acme.example")
+        .await
+        .expect("find")
+        .remove(0);
+    let groups = p.list_groups().await.expect("groups");
+    let update = UserUpdate {
+        name: Some("Jane Moved".into()),
+        department: Some(DepartmentRef {
+            id: "Finance".into(),
+            name: "Finance".into(),
+        }),
+        add_groups: vec![group(&groups, "Contractors")],
+        remove_groups: vec![group(&groups, "Sales")],
+        comments: None,
+    };
+    let after = p.update_user(&jane.id, &update).await.expect("update");
+    assert!(update.shown_by(&after), "{after:?}");
+    assert_eq!(after.active, Some(true));
+    let stored = sim_user(&sim, "jane.doe@acme.example").await.expect("jane");
+    assert_eq!(stored["displayName"], "Jane Moved", "{stored}");
+    assert_eq!(stored["department"]["name"], "Finance", "{stored}");
+    assert_eq!(stored["primaryEmail"], "jane.doe@acme.example", "{stored}");
+    let mut names: Vec<&str> = stored["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, vec!["All Staff", "Contractors"]);
+    assert_eq!(requests(&sim, "PUT /admin/api/v1/users/{id}").await, 1);
+    let e = p
+        .update_user(
+            &jane.id,
+            &UserUpdate {
+                comments: Some("x".into()),
+                ..UserUpdate::default()
+            },
+        )
+        .await
+        .expect_err("no comments on ZIdentity");
+    assert!(matches!(e, ProviderError::Invalid { .. }), "{e:?}");
+}

@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use crate::model::{
     ActivationState, Department, Group, GroupRef, NewUser, Page, PageRequest, User, UserFilter,
+    UserUpdate,
 };
 
 /// Which API a connection talks to.
@@ -179,6 +180,14 @@ pub trait Provider: Send + Sync {
         add: &[GroupRef],
         remove: &[GroupRef],
     ) -> Result<User, ProviderError>;
+
+    /// Changes one account (a mover): its name, department, comments and memberships in one
+    /// call, keeping every other attribute and membership. Native ZIA: one full-object PUT
+    /// (read-modify-write); SCIM: a `PatchOp` (or a read-modify-write `PUT` where the server
+    /// has no PATCH) and the memberships on the groups; ZIdentity: its record written back and
+    /// the memberships one by one. Returns the account as the tenant shows it afterwards; a
+    /// change that stopped part-way is [`ProviderError::Partial`], saying what was done.
+    async fn update_user(&self, user_id: &str, update: &UserUpdate) -> Result<User, ProviderError>;
 
     /// Deletes a user.
     async fn delete_user(&self, user_id: &str) -> Result<(), ProviderError>;

@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 
 use crate::model::{
     ActivationState, Department, Group, GroupRef, NewUser, Page, PageRequest, User, UserFilter,
+    UserUpdate,
 };
 use crate::provider::outcome::decoded_after_write;
 use crate::provider::{Capabilities, Provider, ProviderError, ProviderKind};
@@ -449,6 +450,72 @@ impl ScimProvider {
     }
 }
 
+impl ScimProvider {
+    /// Changes the name and department of a user: one `PatchOp`, or a read-modify-write `PUT`
+    /// of the whole resource where the server has no PATCH.
+    async fn replace_attributes(
+        &self,
+        user_id: &str,
+        update: &UserUpdate,
+    ) -> Result<(), ProviderError> {
+        let path = format!("/Users/{}", seg(user_id)?);
+        let department_path = format!("{}:department", wire::ENTERPRISE);
+        let mut ops = Vec::new();
+        if let Some(name) = &update.name {
+            ops.push(json!({"op": "replace", "path": "displayName", "value": name}));
+        }
+        if let Some(d) = &update.department {
+            ops.push(json!({"op": "replace", "path": department_path, "value": d.name}));
+        }
+        if ops.is_empty() || self.try_patch(&path, Value::Array(ops)).await?.is_some() {
+            return Ok(());
+        }
+        let mut raw = self.raw_user(user_id).await?;
+        let obj = raw.as_object_mut().ok_or_else(|| ProviderError::Decode {
+            message: "SCIM user is not a JSON object".into(),
+        })?;
+        obj.retain(|k, _| !k.eq_ignore_ascii_case("meta") && !k.eq_ignore_ascii_case("groups"));
+        // Keys are case-insensitive: replace the server's own spelling of each.
+        let key_of = |obj: &serde_json::Map<String, Value>, name: &str| {
+            obj.keys()
+                .find(|k| k.eq_ignore_ascii_case(name))
+                .cloned()
+                .unwrap_or_else(|| name.to_string())
+        };
+        if let Some(name) = &update.name {
+            let k = key_of(obj, "displayName");
+            obj.insert(k, json!(name));
+        }
+        if let Some(d) = &update.department {
+            let k = key_of(obj, wire::ENTERPRISE);
+            let ext = obj.entry(k).or_insert_with(|| json!({}));
+            if let Some(e) = ext.as_object_mut() {
+                e.retain(|k, _| !k.eq_ignore_ascii_case("department"));
+                e.insert("department".into(), json!(d.name));
+            }
+            // A top-level copy (ZIA SCIM sends one) must not contradict the extension.
+            if let Some(k) = obj
+                .keys()
+                .find(|k| k.eq_ignore_ascii_case("department"))
+                .cloned()
+            {
+                obj.insert(k, json!(d.name));
+            }
+            let sk = key_of(obj, "schemas");
+            let schemas = obj.entry(sk).or_insert_with(|| json!([wire::USER_SCHEMA]));
+            if let Some(list) = schemas.as_array_mut()
+                && !list.iter().any(|s| s.as_str() == Some(wire::ENTERPRISE))
+            {
+                list.push(json!(wire::ENTERPRISE));
+            }
+        }
+        self.client
+            .send(Method::PUT, &path, &[], Some(&raw))
+            .await?;
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl Provider for ScimProvider {
     fn kind(&self) -> ProviderKind {
@@ -644,11 +711,37 @@ impl Provider for ScimProvider {
         add: &[GroupRef],
         remove: &[GroupRef],
     ) -> Result<User, ProviderError> {
+        let update = UserUpdate {
+            add_groups: add.to_vec(),
+            remove_groups: remove.to_vec(),
+            ..UserUpdate::default()
+        };
+        self.update_user(user_id, &update).await
+    }
+
+    /// The name and department first (one PatchOp, or PUT), then each membership on its group;
+    /// a failure after the first change is [`ProviderError::Partial`], naming what was done.
+    async fn update_user(&self, user_id: &str, update: &UserUpdate) -> Result<User, ProviderError> {
+        if update.comments.is_some() {
+            return Err(ProviderError::Invalid {
+                message: "SCIM users have no comments field; call again without comments".into(),
+            });
+        }
         let mut done: Vec<String> = Vec::new();
-        let steps = add
+        if update.name.is_some() || update.department.is_some() {
+            self.replace_attributes(user_id, update).await?;
+            if let Some(n) = &update.name {
+                done.push(format!("renamed to '{n}'"));
+            }
+            if let Some(d) = &update.department {
+                done.push(format!("moved to department '{}'", d.name));
+            }
+        }
+        let steps = update
+            .add_groups
             .iter()
             .map(|g| (g, true))
-            .chain(remove.iter().map(|g| (g, false)));
+            .chain(update.remove_groups.iter().map(|g| (g, false)));
         for (g, adding) in steps {
             if let Err(e) = self.change_member(&g.id, user_id, adding).await {
                 if done.is_empty() {

@@ -32,6 +32,7 @@ pub use pacing::RateBudget;
 
 use crate::model::{
     ActivationState, Department, Group, GroupRef, NewUser, Page, PageRequest, User, UserFilter,
+    UserUpdate,
 };
 use crate::provider::outcome::decoded_after_write;
 use crate::provider::{Capabilities, Provider, ProviderError, ProviderKind};
@@ -683,7 +684,34 @@ impl Provider for ZiaProvider {
         add: &[GroupRef],
         remove: &[GroupRef],
     ) -> Result<User, ProviderError> {
+        let update = UserUpdate {
+            add_groups: add.to_vec(),
+            remove_groups: remove.to_vec(),
+            ..UserUpdate::default()
+        };
+        self.update_user(user_id, &update).await
+    }
+
+    /// One read-modify-write PUT of the whole user: every field read is sent back, with only
+    /// the name, department, comments and memberships the update names changed.
+    async fn update_user(&self, user_id: &str, update: &UserUpdate) -> Result<User, ProviderError> {
         let n = Self::check_id(user_id)?;
+        let number = |what: &str, s: &str| {
+            s.trim().parse::<i64>().map_err(|_| ProviderError::Invalid {
+                message: format!("ZIA {what} ids are numbers, got {s:?}"),
+            })
+        };
+        // Checked before anything is read or sent.
+        let department = update
+            .department
+            .as_ref()
+            .map(|d| number("department", &d.id).map(|id| json!({"id": id, "name": d.name})))
+            .transpose()?;
+        let added = update
+            .add_groups
+            .iter()
+            .map(|g| number("group", &g.id).map(|id| (g, id)))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut raw = match self.cache.recent_raw(n, REUSE_READ) {
             Some(raw) => raw,
             None => self.raw_user(user_id).await?,
@@ -700,27 +728,34 @@ impl Provider for ZiaProvider {
         let mut groups: Vec<Value> = current
             .into_iter()
             .filter(|g| {
-                !remove
+                !update
+                    .remove_groups
                     .iter()
                     .any(|r| gid(g).as_deref() == Some(r.id.as_str()))
             })
             .collect();
-        for g in add {
+        for (g, id) in added {
             if !groups
                 .iter()
                 .any(|m| gid(m).as_deref() == Some(g.id.as_str()))
             {
-                let id: i64 = g.id.parse().map_err(|_| ProviderError::Invalid {
-                    message: format!("ZIA group ids are numbers, got {:?}", g.id),
-                })?;
                 groups.push(json!({"id": id, "name": g.name}));
             }
         }
-        // PUT replaces the whole user: send back every field we read, with only groups changed.
+        // PUT replaces the whole user: send back every field we read, with only these changed.
         let obj = raw.as_object_mut().ok_or_else(|| ProviderError::Decode {
             message: "user is not a JSON object".into(),
         })?;
         obj.insert("groups".into(), Value::Array(groups));
+        if let Some(name) = &update.name {
+            obj.insert("name".into(), json!(name));
+        }
+        if let Some(d) = department {
+            obj.insert("department".into(), d);
+        }
+        if let Some(c) = &update.comments {
+            obj.insert("comments".into(), json!(c));
+        }
         let updated: Result<Value, ProviderError> = self
             .client
             .json(Method::PUT, &format!("/users/{n}"), &[], Some(&raw))

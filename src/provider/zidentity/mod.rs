@@ -30,7 +30,7 @@ pub use config::{admin_api_url, api_root, from_connection};
 
 use crate::model::{
     ActivationState, Department, Group, GroupRef, NewUser, Page, PageRequest, User, UserFilter,
-    normalize_email,
+    UserUpdate, normalize_email,
 };
 use crate::provider::oneapi::OneApiCredentials;
 use crate::provider::{Capabilities, Provider, ProviderError, ProviderKind};
@@ -520,13 +520,55 @@ impl Provider for ZidentityProvider {
         add: &[GroupRef],
         remove: &[GroupRef],
     ) -> Result<User, ProviderError> {
-        let steps: Vec<(&GroupRef, bool)> = add
+        let update = UserUpdate {
+            add_groups: add.to_vec(),
+            remove_groups: remove.to_vec(),
+            ..UserUpdate::default()
+        };
+        self.update_user(user_id, &update).await
+    }
+
+    /// The display name and department by writing the whole record back with only those
+    /// changed (as `set_active` does), then each membership; a failure after the first change
+    /// is [`ProviderError::Partial`], naming what was done.
+    async fn update_user(&self, user_id: &str, update: &UserUpdate) -> Result<User, ProviderError> {
+        if update.comments.is_some() {
+            return Err(ProviderError::Invalid {
+                message: "ZIdentity users have no comments field; call again without comments"
+                    .into(),
+            });
+        }
+        let mut done: Vec<String> = Vec::new();
+        if update.name.is_some() || update.department.is_some() {
+            let mut raw = self.raw_user(user_id).await?;
+            let obj = raw.as_object_mut().ok_or_else(|| ProviderError::Decode {
+                message: "ZIdentity user is not a JSON object".into(),
+            })?;
+            if let Some(n) = &update.name {
+                obj.insert("displayName".into(), json!(n));
+                done.push(format!("renamed to '{n}'"));
+            }
+            if let Some(d) = &update.department {
+                // By name: the tenant finds (or makes) the department it names.
+                obj.insert("department".into(), json!({"name": d.name}));
+                done.push(format!("moved to department '{}'", d.name));
+            }
+            self.client
+                .send(
+                    Method::PUT,
+                    &format!("/users/{}", seg(user_id)?),
+                    &[],
+                    Some(&raw),
+                )
+                .await?;
+        }
+        let steps: Vec<(&GroupRef, bool)> = update
+            .add_groups
             .iter()
             .map(|g| (g, true))
-            .chain(remove.iter().map(|g| (g, false)))
+            .chain(update.remove_groups.iter().map(|g| (g, false)))
             .collect();
-        self.apply_memberships(user_id, &steps, &mut Vec::new())
-            .await?;
+        self.apply_memberships(user_id, &steps, &mut done).await?;
         self.get_user(user_id).await
     }
 
