@@ -97,6 +97,7 @@ fn main() {
         aliases: Some("aliases".into()),
         external_id: Some("external_id".into()),
         manager: Some("manager".into()),
+        mapping: None,
     };
     let t = Instant::now();
     let index = source.load().expect("HR export loads");

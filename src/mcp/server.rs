@@ -30,6 +30,7 @@ use crate::ops::read::{
     GetUserArgs, GetUserResult, ListGroupsArgs, ListGroupsResult, ListUsersArgs, ListUsersResult,
     PendingChangesArgs, PendingChangesResult,
 };
+use crate::ops::reconcile::{self, ReconcileArgs};
 use crate::ops::write::{
     ActivateChangesArgs, AddToGroupArgs, CreateUserArgs, DeactivateArgs, RemoveFromGroupArgs,
     WriteResult, WriteStatus,
@@ -541,6 +542,45 @@ impl LifecycleServer {
         out.content = vec![ContentBlock::text(text)];
         Ok(out)
     }
+
+    #[tool(
+        description = include_str!("../../tools/reconcile.md"),
+        input_schema = compact_input::<ReconcileArgs>(),
+        output_schema = brief_output::<WriteResult>(),
+        title = "Reconcile with HR",
+        annotations(destructive_hint = true)
+    )]
+    async fn reconcile(
+        &self,
+        Parameters(args): Parameters<ReconcileArgs>,
+        RequestState(state): RequestState,
+        InputResponses(responses): InputResponses,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, String> {
+        args.check_bounds().map_err(|e| e.to_string())?;
+        let progress = McpProgress {
+            peer: ctx.peer.clone(),
+            token: ctx.meta.get_progress_token(),
+            task: ctx.extensions.get::<TaskSlot>().cloned(),
+        };
+        let owner = principal(&ctx);
+        let cancel = ctx.ct.clone();
+        self.guarded(
+            "reconcile",
+            state,
+            responses,
+            ctx,
+            |app, who, confirmer| async move {
+                let control = reconcile::ReconcileControl {
+                    progress: Some(&progress as &dyn audit::AuditProgress),
+                    cancel,
+                    owner: &owner,
+                };
+                reconcile::reconcile(&app, &who, &confirmer, args, control).await
+            },
+        )
+        .await
+    }
 }
 
 /// Sends an audit's per-page progress as `notifications/progress` with the caller's token, or,
@@ -592,6 +632,16 @@ pub struct OnboardPromptArgs {
     pub connection: String,
 }
 
+/// Arguments of the reconcile_with_hr prompt.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ReconcilePromptArgs {
+    /// Configured source of record (e.g. hr).
+    pub source: String,
+    /// Connection name, or all (optional).
+    #[serde(default)]
+    pub connection: String,
+}
+
 /// Arguments of the access_review prompt.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct AccessReviewPromptArgs {
@@ -632,6 +682,31 @@ impl LifecycleServer {
                 ("department", &a.department),
                 ("groups", &a.groups),
                 ("connection_clause", &connection_clause(&a.connection)),
+            ],
+        );
+        vec![PromptMessage::new_text(Role::User, text)]
+    }
+
+    /// Bring a tenant in line with the HR source: audit, plan, confirm, reconcile, activate.
+    #[prompt(name = "reconcile_with_hr")]
+    async fn reconcile_with_hr(
+        &self,
+        Parameters(a): Parameters<ReconcilePromptArgs>,
+    ) -> Vec<PromptMessage> {
+        let connection = if a.connection.trim().is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", \"connection\": \"{}\"",
+                a.connection.trim().replace('"', "")
+            )
+        };
+        let text = render(
+            include_str!("../../prompts/reconcile_with_hr.md"),
+            &[
+                ("source", &a.source),
+                ("connection_clause", &connection_clause(&a.connection)),
+                ("connection_arg", &connection),
             ],
         );
         vec![PromptMessage::new_text(Role::User, text)]

@@ -8,6 +8,7 @@ use super::ToolError;
 use super::audit::AuditArgs;
 use super::batch::MAX_USERS;
 use super::read::{GetUserArgs, ListGroupsArgs, ListUsersArgs, PendingChangesArgs};
+use super::reconcile::ReconcileArgs;
 use super::write::{
     ActivateChangesArgs, AddToGroupArgs, CreateUserArgs, DeactivateArgs, RemoveFromGroupArgs,
 };
@@ -312,6 +313,20 @@ impl Bounded for AuditArgs {
             MAX_RULES,
             "name each rule once, or omit rules for all",
         )
+    }
+}
+
+impl Bounded for ReconcileArgs {
+    fn check_bounds(&self) -> Result<(), ToolError> {
+        config_name("connection", &self.connection)?;
+        config_name("source_of_record", &self.source_of_record)?;
+        list(
+            "scope",
+            &self.scope,
+            3,
+            "name joiners, movers and leavers once each",
+        )?;
+        plan_id(&self.plan_id)
     }
 }
 

@@ -247,7 +247,7 @@ pub fn thousands(n: u64) -> String {
 
 /// How many users to ask for per page: the backend's own page size, so that every page is one
 /// request and progress follows the transfer (native ZIA pages by 10,000, SCIM by 100).
-fn page_limit(kind: ProviderKind) -> usize {
+pub(super) fn page_limit(kind: ProviderKind) -> usize {
     match kind {
         ProviderKind::Zia => 10_000,
         ProviderKind::ZiaScim | ProviderKind::ZpaScim => 100,
@@ -352,9 +352,9 @@ impl TenantKeys {
 }
 
 /// The source of record, with the name the caller gave it.
-struct Source {
-    name: String,
-    index: SourceIndex,
+pub(super) struct Source {
+    pub name: String,
+    pub index: SourceIndex,
 }
 
 /// The reference connection as the drift rule needs it.
@@ -638,7 +638,10 @@ async fn audit(
     })
 }
 
-async fn load_source(app: &App, name: &str) -> Result<Option<Source>, ToolError> {
+/// The configured source of record `name`, read and indexed (`None` for an empty name); an
+/// unknown name or a defective export is an error that names what is configured or where the
+/// defect is.
+pub(super) async fn load_source(app: &App, name: &str) -> Result<Option<Source>, ToolError> {
     if name.is_empty() {
         return Ok(None);
     }

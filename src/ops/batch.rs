@@ -367,6 +367,15 @@ async fn bulk_delete(
         plan: Some(plan),
         confirmation,
     };
+    bulk_delete_with(&writer, users).await
+}
+
+/// [`bulk_delete`] through `writer`, whose tool (deactivate, reconcile) the journal records.
+pub(super) async fn bulk_delete_with(
+    writer: &Writer<'_>,
+    users: &[User],
+) -> Result<Vec<ConnectionOutcome>, ToolError> {
+    let conn = writer.conn;
     // One call: the adapter splits it into requests the API accepts (ZIA: ≤ 500 ids each). If it
     // fails part-way, or its answer is lost, reading back below tells which accounts are gone.
     let sent = writer.delete_many(users).await?;

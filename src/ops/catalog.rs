@@ -51,6 +51,7 @@ pub const DEACTIVATE: &str = "deactivate";
 pub const PENDING_CHANGES: &str = "pending_changes";
 pub const ACTIVATE_CHANGES: &str = "activate_changes";
 pub const AUDIT_ORPHANS: &str = "audit_orphans";
+pub const RECONCILE: &str = "reconcile";
 
 /// Every tool the server offers, in the order tools/list shows them.
 pub const TOOLS: &[Tool] = &[
@@ -64,6 +65,7 @@ pub const TOOLS: &[Tool] = &[
     tool(PENDING_CHANGES, Effect::Read, Confirmation::Never),
     tool(ACTIVATE_CHANGES, Effect::Destructive, Confirmation::Always),
     tool(AUDIT_ORPHANS, Effect::Read, Confirmation::Never),
+    tool(RECONCILE, Effect::Destructive, Confirmation::Always),
 ];
 
 /// The facts of a tool by name.

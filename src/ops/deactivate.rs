@@ -310,8 +310,6 @@ pub(super) async fn carry_out_deactivation(
     plan: &Plan,
     confirmation: &ConfirmationInfo,
 ) -> Result<Deactivated, ToolError> {
-    let mode = action.mode();
-    let caps = conn.provider.capabilities();
     let writer = Writer {
         app,
         caller,
@@ -320,6 +318,19 @@ pub(super) async fn carry_out_deactivation(
         plan: Some(plan),
         confirmation,
     };
+    deactivate_with(&writer, user, action).await
+}
+
+/// Carries out one deactivation through `writer`, whose tool (deactivate, reconcile) the
+/// journal records.
+pub(super) async fn deactivate_with(
+    writer: &Writer<'_>,
+    user: &User,
+    action: &Deactivation,
+) -> Result<Deactivated, ToolError> {
+    let (app, conn) = (writer.app, writer.conn);
+    let mode = action.mode();
+    let caps = conn.provider.capabilities();
     let ledger_line = format!(
         "{} user {} ({})",
         mode.verb().to_lowercase(),

@@ -87,6 +87,20 @@ pub(super) async fn gate(
     confirmer: &dyn Confirmer,
     proposal: Proposal<'_>,
 ) -> Result<Gate, ToolError> {
+    let count = proposal.targets.len();
+    gate_counted(app, scope, caller, confirmer, proposal, count).await
+}
+
+/// [`gate`] for a plan whose targets stand for `count` changes (a reconcile binds each
+/// connection's whole set of changes in one target): four-eyes counts the changes.
+pub(super) async fn gate_counted(
+    app: &App,
+    scope: &str,
+    caller: &Caller,
+    confirmer: &dyn Confirmer,
+    proposal: Proposal<'_>,
+    count: usize,
+) -> Result<Gate, ToolError> {
     let Proposal {
         tool,
         arguments,
@@ -177,7 +191,7 @@ pub(super) async fn gate(
             recheck: false,
         });
     }
-    let approvals_required = app.policy.approvals_required(tool, scope, targets.len());
+    let approvals_required = app.policy.approvals_required(tool, scope, count);
     let plan = Plan {
         id: PlanStore::new_id(),
         tool: tool.into(),

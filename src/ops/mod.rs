@@ -14,6 +14,7 @@ mod gate;
 mod membership;
 pub mod offboard;
 pub mod read;
+pub mod reconcile;
 mod record;
 pub mod resolve;
 mod result;

@@ -95,6 +95,12 @@ pub struct WriteResult {
     /// Per-connection results of a `connection: "all"` call, or per-user of a `users` call.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outcomes: Vec<ConnectionOutcome>,
+    /// reconcile: the changes planned (and, once run, their outcomes) by kind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counts: Option<super::reconcile::ReconcileCounts>,
+    /// reconcile: resource URI of every change (or outcome), CSV.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<String>,
 }
 
 /// What happened on one connection of a `connection: "all"` call.
@@ -135,6 +141,8 @@ impl WriteResult {
             plan_id_with_token: None,
             notices: Vec::new(),
             outcomes: Vec::new(),
+            counts: None,
+            report: None,
         }
     }
 }

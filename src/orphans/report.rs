@@ -1,6 +1,7 @@
 //! The full findings of an audit, kept as gzip-compressed CSV files in the state directory and
 //! served to MCP clients, decompressed, as resources (`audit://ID.csv`), and the
-//! self-contained HTML report the CLI writes.
+//! self-contained HTML report the CLI writes. The changes and outcomes of a reconcile are kept
+//! the same way, as `reconcile://ID.csv`.
 //!
 //! A tool result carries the top findings only (a model's context is small); every finding is
 //! streamed to a report file as the audit finds it, so memory stays bounded however many there
@@ -18,8 +19,10 @@ use flate2::write::GzEncoder;
 use crate::html::escape;
 use crate::ops::audit::Finding;
 
-/// URI scheme of report resources.
+/// URI scheme of audit report resources.
 pub const SCHEME: &str = "audit://";
+/// URI scheme of reconcile report resources.
+pub const RECONCILE_SCHEME: &str = "reconcile://";
 /// How many reports the state directory keeps; older ones are deleted.
 pub const KEEP: usize = 5;
 /// CSV header of a report.
@@ -71,12 +74,18 @@ fn gzip_size(path: &Path) -> Option<u64> {
 #[derive(Debug, Clone)]
 pub struct ReportStore {
     dir: PathBuf,
+    /// `audit://` or `reconcile://`.
+    scheme: &'static str,
+    /// The tool whose runs the reports hold, for messages.
+    tool: &'static str,
 }
 
 impl ReportStore {
     pub fn new(state_dir: &Path) -> Self {
         Self {
             dir: state_dir.join("audit-reports"),
+            scheme: SCHEME,
+            tool: "audit_orphans",
         }
     }
 
@@ -84,15 +93,43 @@ impl ReportStore {
     /// directory, so a caller neither lists nor reads another's reports — they hold tenant
     /// data, and only the caller that ran the audit is entitled to its findings.
     pub fn for_owner(state_dir: &Path, owner: &str) -> Self {
+        Self::new(state_dir).owned_by(owner)
+    }
+
+    /// The reconcile reports (every planned change, every outcome) of one caller, bound to it
+    /// like its audit reports.
+    pub fn reconcile_for_owner(state_dir: &Path, owner: &str) -> Self {
+        Self {
+            dir: state_dir.join("reconcile-reports"),
+            scheme: RECONCILE_SCHEME,
+            tool: "reconcile",
+        }
+        .owned_by(owner)
+    }
+
+    fn owned_by(mut self, owner: &str) -> Self {
         use sha2::Digest;
         let digest = sha2::Sha256::digest(owner.as_bytes());
-        Self {
-            dir: Self::new(state_dir).dir.join(hex::encode(&digest[..8])),
-        }
+        self.dir = self.dir.join(hex::encode(&digest[..8]));
+        self
+    }
+
+    /// The URI scheme of this store's reports.
+    pub fn scheme(&self) -> &'static str {
+        self.scheme
     }
 
     /// Starts a report for an audit of `connection`; it becomes visible on [`ReportWriter::finish`].
     pub fn create(&self, connection: &str) -> Result<ReportWriter, ReportError> {
+        self.create_with(connection, &HEADER)
+    }
+
+    /// Starts a report with its own CSV header (a reconcile's changes or outcomes).
+    pub fn create_with(
+        &self,
+        connection: &str,
+        header: &[&str],
+    ) -> Result<ReportWriter, ReportError> {
         std::fs::create_dir_all(&self.dir)?;
         let stamp: String = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
             .to_string()
@@ -114,7 +151,7 @@ impl ReportStore {
         let partial = self.dir.join(format!(".{id}{GZ}.partial"));
         let gz = GzEncoder::new(BufWriter::new(File::create(&partial)?), Compression::new(6));
         let mut csv = csv::Writer::from_writer(gz);
-        csv.write_record(HEADER)?;
+        csv.write_record(header)?;
         Ok(ReportWriter {
             store: self.clone(),
             id,
@@ -146,7 +183,7 @@ impl ReportStore {
                 Some((
                     meta.modified().ok()?,
                     ReportInfo {
-                        uri: format!("{SCHEME}{id}.csv"),
+                        uri: format!("{}{id}.csv", self.scheme),
                         id,
                         size,
                     },
@@ -159,19 +196,20 @@ impl ReportStore {
 
     /// The CSV text of the report `uri` names.
     pub fn read(&self, uri: &str) -> Result<String, ReportError> {
+        let (scheme, tool) = (self.scheme, self.tool);
         let id = uri
-            .strip_prefix(SCHEME)
+            .strip_prefix(scheme)
             .and_then(|r| r.strip_suffix(".csv"))
             .filter(|id| valid_id(id))
             .ok_or_else(|| {
                 ReportError::NotFound(format!(
-                    "{uri} is not an audit report URI (expected {SCHEME}ID.csv from an audit_orphans result)"
+                    "{uri} is not a {tool} report URI (expected {scheme}ID.csv from a {tool} result)"
                 ))
             })?;
         let missing = |e: std::io::Error| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 ReportError::NotFound(format!(
-                    "report {uri} does not exist for this caller (only the newest {KEEP} of each caller are kept, and another caller's are not shown); run audit_orphans again"
+                    "report {uri} does not exist for this caller (only the newest {KEEP} of each caller are kept, and another caller's are not shown); run {tool} again"
                 ))
             } else {
                 ReportError::Io(e)
@@ -246,7 +284,17 @@ impl ReportWriter {
         let path = self.store.dir.join(format!("{}{GZ}", self.id));
         std::fs::rename(&self.partial, &path)?;
         self.store.prune();
-        Ok(format!("{SCHEME}{}.csv", self.id))
+        Ok(format!("{}{}.csv", self.store.scheme, self.id))
+    }
+
+    /// Writes one row of a report made with [`ReportStore::create_with`]; tenant text that a
+    /// spreadsheet would run as a formula is neutralised.
+    pub fn push_row(&mut self, fields: &[&str]) -> Result<(), ReportError> {
+        let Some(csv) = &mut self.csv else {
+            return Ok(());
+        };
+        csv.write_record(fields.iter().map(|f| cell(f)))?;
+        Ok(())
     }
 }
 

@@ -46,6 +46,35 @@ pub struct SourceConfig {
     /// Column holding the person's manager, shown as evidence (optional): who to ask.
     #[serde(default)]
     pub manager: Option<String>,
+    /// How a row becomes an account, for `reconcile` (`[sources.NAME.mapping]`).
+    #[serde(default)]
+    pub mapping: Option<SourceMapping>,
+}
+
+/// How a row of the export becomes an account (`[sources.NAME.mapping]`): which columns hold
+/// the name, department and groups, so that `reconcile` creates joiners with the right
+/// department and groups and sees movers. Column names are the export's own.
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SourceMapping {
+    /// Column holding the display name (optional: else made from the email, `first.last` →
+    /// `First Last`).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Column holding the department name (native ZIA: a department that exists on the tenant).
+    #[serde(default)]
+    pub department: Option<String>,
+    /// Column holding the person's group names, separated by `;` (JSON: an array of strings
+    /// or one such string). The account ends with exactly these (plus `default_group`).
+    #[serde(default)]
+    pub groups: Option<String>,
+    /// A group every person of the source is in (e.g. "All Staff").
+    #[serde(default)]
+    pub default_group: Option<String>,
+    /// Accounts no row names are leavers too (default: only rows whose status says the person
+    /// left). Protected and admin accounts are never leavers.
+    #[serde(default)]
+    pub deactivate_absent: bool,
 }
 
 fn email_col() -> String {
@@ -71,6 +100,12 @@ pub struct Person {
     pub termination_date: Option<String>,
     pub employee_id: Option<String>,
     pub manager: Option<String>,
+    /// The mapped display name (`mapping.name`), if any.
+    pub name: Option<String>,
+    /// The mapped department name (`mapping.department`), if any.
+    pub department: Option<String>,
+    /// The mapped group names (`mapping.groups`), as the export lists them.
+    pub groups: Vec<String>,
 }
 
 /// How an account was matched to a person; said in evidence so a reviewer can check it.
@@ -107,6 +142,11 @@ impl SourceIndex {
         self.people
             .get(*i as usize)
             .map(|p| (p, MatchedBy::ExternalId))
+    }
+
+    /// Every person, in the export's order.
+    pub fn people(&self) -> &[Person] {
+        &self.people
     }
 
     /// How many people the export lists.
@@ -158,6 +198,9 @@ struct Row {
     aliases: Vec<String>,
     external_id: Option<String>,
     manager: Option<String>,
+    name: Option<String>,
+    department: Option<String>,
+    groups: Vec<String>,
 }
 
 fn nonempty(v: &str) -> Option<String> {
@@ -167,6 +210,11 @@ fn nonempty(v: &str) -> Option<String> {
 
 fn split_aliases(v: &str) -> Vec<String> {
     v.split([';', ',']).filter_map(nonempty).collect()
+}
+
+/// Group names in one cell: `;`-separated (a group name may hold a comma).
+fn split_groups(v: &str) -> Vec<String> {
+    v.split(';').filter_map(nonempty).collect()
 }
 
 impl SourceConfig {
@@ -247,6 +295,10 @@ impl SourceConfig {
         let aliases = optional(&self.aliases, "aliases")?;
         let ext = optional(&self.external_id, "external_id")?;
         let manager = optional(&self.manager, "manager")?;
+        let map = self.mapping.clone().unwrap_or_default();
+        let name = optional(&map.name, "mapping.name")?;
+        let dept = optional(&map.department, "mapping.department")?;
+        let groups = optional(&map.groups, "mapping.groups")?;
         let mut record = csv::StringRecord::new();
         loop {
             match reader.read_record(&mut record) {
@@ -267,6 +319,9 @@ impl SourceConfig {
                 aliases: get(aliases).map(|a| split_aliases(&a)).unwrap_or_default(),
                 external_id: get(ext),
                 manager: get(manager),
+                name: get(name),
+                department: get(dept),
+                groups: get(groups).map(|g| split_groups(&g)).unwrap_or_default(),
             };
             b.add(line, row)?;
         }
@@ -328,6 +383,15 @@ impl SourceConfig {
                 Some(serde_json::Value::String(s)) => split_aliases(s),
                 _ => Vec::new(),
             };
+            let map = self.mapping.as_ref();
+            let groups = match map.and_then(|m| m.groups.as_ref()).and_then(|c| obj.get(c)) {
+                Some(serde_json::Value::Array(a)) => a
+                    .iter()
+                    .filter_map(|v| v.as_str().and_then(nonempty))
+                    .collect(),
+                Some(serde_json::Value::String(s)) => split_groups(s),
+                _ => Vec::new(),
+            };
             let row = Row {
                 email: get(Some(&self.email)),
                 status: get(self.status.as_ref()),
@@ -336,6 +400,9 @@ impl SourceConfig {
                 aliases,
                 external_id: get(self.external_id.as_ref()),
                 manager: get(self.manager.as_ref()),
+                name: get(map.and_then(|m| m.name.as_ref())),
+                department: get(map.and_then(|m| m.department.as_ref())),
+                groups,
             };
             b.add(n, row)?;
         }
@@ -443,6 +510,9 @@ impl Builder<'_> {
             termination_date: row.termination_date,
             employee_id: row.employee_id,
             manager: row.manager,
+            name: row.name,
+            department: row.department,
+            groups: row.groups,
         });
         Ok(())
     }
@@ -511,6 +581,7 @@ mod tests {
             aliases: None,
             external_id: None,
             manager: None,
+            mapping: None,
         }
     }
 
