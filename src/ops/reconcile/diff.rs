@@ -12,9 +12,11 @@
 //!
 //! Groups the server may not change (protected, built-in, the connection's quarantine group)
 //! are outside what reconcile manages: a membership in one is kept, and a row asking for one is
-//! refused. A change to a protected account is refused row by row, with the reason; the rest of
-//! the plan stands. A department or group the source names that the connection lacks is not a
-//! row's problem but the mapping's: the whole plan is refused, naming each and its rows.
+//! refused. Other defects of a row (an invalid email, a quarantined account) leave that row out
+//! with the reason; the rest of the plan stands. A department or group the source names that
+//! the connection lacks is not a row's problem but the mapping's, and a protected account the
+//! source would change is an export no one should act on blindly: either refuses the whole
+//! plan, naming each and its rows.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -254,11 +256,16 @@ struct Unresolved {
     groups: BTreeMap<String, Vec<String>>,
     departments: BTreeMap<String, Vec<String>>,
     ambiguous: BTreeMap<String, usize>,
+    /// Protected accounts the source would change: email → (row, why protected).
+    protected: BTreeMap<String, (String, String)>,
 }
 
 impl Unresolved {
     fn is_empty(&self) -> bool {
-        self.groups.is_empty() && self.departments.is_empty() && self.ambiguous.is_empty()
+        self.groups.is_empty()
+            && self.departments.is_empty()
+            && self.ambiguous.is_empty()
+            && self.protected.is_empty()
     }
 
     fn error(&self, target: &Target<'_>, source: &str, tenant: &Tenant<'_>) -> ToolError {
@@ -311,6 +318,19 @@ impl Unresolved {
                     .map(|(n, k)| format!("{} ({k})", quote(n)))
                     .collect::<Vec<_>>()
                     .join(", ")
+            ));
+        }
+        if !self.protected.is_empty() {
+            why.push(format!(
+                "source '{source}' would change {} protected account(s) on connection {}: {} — this server never changes them; take them out of the export (or correct their rows) and handle them by hand",
+                self.protected.len(),
+                target.name,
+                self.protected
+                    .iter()
+                    .take(10)
+                    .map(|(email, (row, reason))| format!("{} ({row}: {reason})", quote(email)))
+                    .collect::<Vec<_>>()
+                    .join("; ")
             ));
         }
         ToolError::new(format!("nothing was planned: {}", why.join("; ")))
@@ -453,6 +473,13 @@ impl<'a> Differ<'a> {
         });
     }
 
+    fn protected(&mut self, u: &User, p: &Person, why: String) {
+        let row = self.source.index.location(p);
+        self.unresolved
+            .protected
+            .insert(u.email.clone(), (row, why));
+    }
+
     fn leaver(&mut self, u: &User, p: Option<&Person>) {
         if !self.scope.leavers {
             return;
@@ -463,9 +490,9 @@ impl<'a> Differ<'a> {
         }
         if let Err(why) = self.policy.check_user(u) {
             match p {
-                // A person the source says left, whose account no tool may change: a human
-                // must do it, and the plan says so.
-                Some(p) => self.refuse(&u.email, Some(u), Some(p), why),
+                // A person the source says left, whose account no tool may change: the export
+                // is wrong or a human must do it; the whole plan is refused, naming it.
+                Some(p) => self.protected(u, p, why),
                 // Break-glass, service and admin accounts are in no HR export: never leavers.
                 None => self.diff.excluded += 1,
             }
@@ -630,7 +657,7 @@ impl<'a> Differ<'a> {
             return;
         }
         if let Err(why) = self.policy.check_user(u) {
-            self.refuse(&u.email, Some(u), Some(p), why);
+            self.protected(u, p, why);
             return;
         }
         if let Some(why) = self.unmanaged_in(&wanted) {

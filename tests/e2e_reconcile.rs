@@ -1,0 +1,432 @@
+//! reconcile end to end: the real binary against a simulator process on 127.0.0.1 — a source of
+//! record with known joiners, movers and leavers brought onto the tenant in one confirmed plan,
+//! a run cancelled half-way and finished by a re-run with no write repeated, leavers over the
+//! deletion cap, and bad input refused with nothing changed.
+
+mod common;
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{Env, Human};
+use rmcp::model::{
+    CallToolRequest, CallToolRequestParams, ClientCapabilities, ClientConfig, ClientRequest,
+    Implementation, ProgressNotificationParam,
+};
+use rmcp::service::{NotificationContext, PeerRequestOptions, RoleClient};
+use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+use rmcp::{ClientHandler, ServiceExt};
+use serde_json::{Value, json};
+
+/// The source of record: jane unchanged, john moves to Finance, two leavers, two joiners.
+const HR: &str = "email,status,name,department,groups\n\
+jane.doe@acme.example,active,Jane Doe,Sales,Sales\n\
+john.smith@acme.example,active,John Smith,Finance,Finance\n\
+temp.contractor@acme.example,terminated,Temp Contractor,Operations,\n\
+old.vendor@vendor-mail.example,terminated,Old Vendor,Operations,Contractors\n\
+new.hire@acme.example,active,New Hire,Marketing,Marketing\n\
+second.hire@acme-labs.example,active,Second Hire,Support,Support;Contractors\n";
+
+/// (email, department, groups) every active person of [`HR`] ends with.
+const EXPECTED: [(&str, &str, &[&str]); 4] = [
+    ("jane.doe@acme.example", "Sales", &["All Staff", "Sales"]),
+    (
+        "john.smith@acme.example",
+        "Finance",
+        &["All Staff", "Finance"],
+    ),
+    (
+        "new.hire@acme.example",
+        "Marketing",
+        &["All Staff", "Marketing"],
+    ),
+    (
+        "second.hire@acme-labs.example",
+        "Support",
+        &["All Staff", "Contractors", "Support"],
+    ),
+];
+const LEAVERS: [&str; 2] = [
+    "temp.contractor@acme.example",
+    "old.vendor@vendor-mail.example",
+];
+
+/// A simulator and a config with `[sources.hr]` (mapped) pointing at `hr`.
+async fn env_with(hr: &str, policy: &str) -> Env {
+    let env = Env::with_sim_policy(policy).await;
+    let path = env.dir.path().join("hr.csv");
+    std::fs::write(&path, hr).expect("write the export");
+    let config = env.config.clone().expect("config");
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    text.push_str(&format!(
+        r#"
+[sources.hr]
+path = "{}"
+email = "email"
+status = "status"
+
+[sources.hr.mapping]
+name = "name"
+department = "department"
+groups = "groups"
+default_group = "All Staff"
+"#,
+        path.display()
+    ));
+    std::fs::write(&config, text).expect("write config");
+    env
+}
+
+async fn requests(env: &Env) -> Value {
+    env.sim().get("/__sim/requests").await["by_route"].clone()
+}
+
+/// Requests that change the tenant, by route.
+fn writes(by_route: &Value) -> Vec<(String, u64)> {
+    by_route
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter(|(k, _)| !k.starts_with("GET ") && !k.contains("authenticatedSession"))
+                .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn count(by_route: &Value, route: &str) -> u64 {
+    by_route[route].as_u64().unwrap_or(0)
+}
+
+/// The tenant (draft view) equals the source: every active person with the mapped department
+/// and exactly the mapped groups plus the default one; every leaver gone.
+async fn assert_tenant_equals_source(env: &Env) {
+    for (email, dept, groups) in EXPECTED {
+        let u = env
+            .sim()
+            .user(email, "draft")
+            .await
+            .unwrap_or_else(|| panic!("{email} exists"));
+        assert_eq!(u["department"]["name"], dept, "{email}: {u}");
+        let mut got: Vec<String> = u["groups"]
+            .as_array()
+            .map(|g| {
+                g.iter()
+                    .filter_map(|g| g["name"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        got.sort();
+        assert_eq!(got, groups, "{email}: {u}");
+    }
+    for email in LEAVERS {
+        assert!(
+            env.sim().user(email, "draft").await.is_none(),
+            "{email} is gone"
+        );
+    }
+}
+
+#[tokio::test]
+async fn joiners_movers_and_leavers_reach_the_tenant_in_one_confirmed_plan() {
+    let env = env_with(HR, "").await;
+    let client = env.connect(Human::Accepts).await;
+    let done = client
+        .ok("reconcile", json!({"source_of_record": "hr"}))
+        .await;
+    assert_eq!(done["status"], "executed", "{done}");
+    assert_eq!(done["verification"], "verified", "{done}");
+    let c = &done["counts"];
+    assert_eq!(
+        (&c["joiners"], &c["movers"], &c["leavers"], &c["deferred"]),
+        (&json!(2), &json!(1), &json!(2), &json!(0)),
+        "{done}"
+    );
+    assert_eq!(c["outcomes"]["verified"], 5, "{done}");
+    assert_eq!(
+        client.asked.lock().expect("lock").len(),
+        1,
+        "one confirmation"
+    );
+    let changes = done["plan"]["changes"].to_string();
+    assert!(
+        changes.contains("john.smith@acme.example") && changes.contains("Finance"),
+        "{changes}"
+    );
+    assert_tenant_equals_source(&env).await;
+    let log = requests(&env).await;
+    assert_eq!(count(&log, "POST /api/v1/users/bulkDelete"), 1, "{log}");
+    assert_eq!(count(&log, "POST /api/v1/users"), 2, "{log}");
+    assert_eq!(count(&log, "PUT /api/v1/users/{id}"), 1, "{log}");
+
+    // Every outcome is in the report resource, as CSV.
+    let uri = done["report"].as_str().expect("report").to_string();
+    let read = client
+        .service
+        .read_resource(rmcp::model::ReadResourceRequestParams::new(uri))
+        .await
+        .expect("resources/read");
+    let csv = match &read.contents[0] {
+        rmcp::model::ResourceContents::TextResourceContents { text, .. } => text.clone(),
+        other => panic!("text: {other:?}"),
+    };
+    assert!(csv.starts_with("connection,kind,email,user_id,change,outcome,detail"));
+    assert_eq!(csv.matches(",verified,").count(), 5, "{csv}");
+
+    // The journal holds each change and the run's summary.
+    let journal = std::fs::read_to_string(env.journal()).expect("journal");
+    assert!(journal.contains("\"update_user\""), "mover journaled");
+    assert!(journal.contains("\"reconciled\""), "summary journaled");
+
+    // Reconciling again finds nothing to do.
+    let again = client
+        .ok("reconcile", json!({"source_of_record": "hr"}))
+        .await;
+    assert_eq!(again["status"], "no_change", "{again}");
+    client.close().await;
+}
+
+/// A client without elicitation that records progress notifications.
+#[derive(Clone, Default)]
+struct ProgressClient {
+    seen: Arc<Mutex<Vec<ProgressNotificationParam>>>,
+    notify: Arc<tokio::sync::Notify>,
+}
+
+impl ClientHandler for ProgressClient {
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::new(
+            ClientCapabilities::default(),
+            Implementation::new("reconcile-test-client", "1.0"),
+        )
+    }
+
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _ctx: NotificationContext<RoleClient>,
+    ) {
+        self.seen.lock().expect("lock").push(params);
+        self.notify.notify_waiters();
+    }
+}
+
+/// Slows every write the simulator answers, so a cancellation lands while the run is going.
+async fn slow_writes(env: &Env) {
+    let faults: Vec<Value> = ["POST /api/v1/users", "PUT /api/v1/users/{id}"]
+        .iter()
+        .map(|r| json!({"route": r, "latency_ms": 400, "count": 10}))
+        .collect();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let resp = reqwest::Client::new()
+        .post(format!("{}/__sim/faults", env.sim().url))
+        .json(&faults)
+        .send()
+        .await
+        .expect("queue faults");
+    assert!(resp.status().is_success());
+}
+
+/// Plans, has a person approve at the terminal, and returns the plan id.
+async fn approved_plan(env: &Env, client: &common::Client) -> String {
+    let planned = client
+        .ok("reconcile", json!({"source_of_record": "hr"}))
+        .await;
+    assert_eq!(planned["status"], "awaiting_approval", "{planned}");
+    let id = planned["plan"]["id"].as_str().expect("plan id").to_string();
+    let approved = env.approve(&id, &id).await;
+    assert!(
+        approved.status.success(),
+        "{}",
+        String::from_utf8_lossy(&approved.stdout)
+    );
+    id
+}
+
+#[tokio::test]
+async fn a_run_cancelled_half_way_and_run_again_ends_as_the_source_with_no_write_repeated() {
+    let env = env_with(HR, "").await;
+    let plain = env.connect(Human::Absent).await;
+    let plan_id = approved_plan(&env, &plain).await;
+    slow_writes(&env).await;
+
+    let handler = ProgressClient::default();
+    let cmd = env.command(&["serve"]).configure(|_| {});
+    let (transport, _stderr) = TokioChildProcess::builder(cmd)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn server");
+    let client = handler.clone().serve(transport).await.expect("initialize");
+    let args = json!({"source_of_record": "hr", "plan_id": plan_id});
+    let Value::Object(map) = args else {
+        unreachable!()
+    };
+    let handle = client
+        .peer()
+        .send_cancellable_request(
+            ClientRequest::CallToolRequest(CallToolRequest::new(
+                CallToolRequestParams::new("reconcile").with_arguments(map),
+            )),
+            PeerRequestOptions::no_options(),
+        )
+        .await
+        .expect("sent");
+    let token = handle.progress_token.clone();
+    // Cancel once the first write is reported done.
+    tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let notified = handler.notify.notified();
+            if handler.seen.lock().expect("lock").iter().any(|p| {
+                p.progress_token == token
+                    && p.message
+                        .as_deref()
+                        .is_some_and(|m| m.contains("leavers on"))
+                    && p.message.as_deref().is_some_and(|m| m.contains("done"))
+            }) {
+                break;
+            }
+            notified.await;
+        }
+    })
+    .await
+    .expect("progress of the run");
+    handle
+        .cancel(Some("the test cancels".into()))
+        .await
+        .expect("cancel sent");
+    // The run settles the write in flight and journals its summary.
+    let summary = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let journal = std::fs::read_to_string(env.journal()).unwrap_or_default();
+            if let Some(line) = journal.lines().find(|l| l.contains("\"reconciled\"")) {
+                return line.to_string();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("the run's summary is journaled");
+    assert!(summary.contains("\"cancelled\":true"), "{summary}");
+    let first = requests(&env).await;
+    let created = count(&first, "POST /api/v1/users");
+    assert!(created < 2, "cancelled before both joiners: {first}");
+    let _ = client.cancel().await;
+
+    // Run again: a new plan of what is left only, approved, carried out.
+    let rest = plain
+        .ok("reconcile", json!({"source_of_record": "hr"}))
+        .await;
+    assert_eq!(rest["status"], "awaiting_approval", "{rest}");
+    assert_eq!(rest["counts"]["leavers"], 0, "leavers were done: {rest}");
+    assert_eq!(
+        rest["counts"]["joiners"],
+        2 - created,
+        "only the joiners not created: {rest}"
+    );
+    let id = rest["plan"]["id"].as_str().expect("plan id").to_string();
+    assert!(env.approve(&id, &id).await.status.success());
+    let done = plain
+        .ok(
+            "reconcile",
+            json!({"source_of_record": "hr", "plan_id": id}),
+        )
+        .await;
+    assert_eq!(done["status"], "executed", "{done}");
+    assert_tenant_equals_source(&env).await;
+
+    // Every write happened exactly once over both runs.
+    let log = requests(&env).await;
+    assert_eq!(count(&log, "POST /api/v1/users/bulkDelete"), 1, "{log}");
+    assert_eq!(count(&log, "POST /api/v1/users"), 2, "{log}");
+    assert_eq!(count(&log, "PUT /api/v1/users/{id}"), 1, "{log}");
+    plain.close().await;
+}
+
+#[tokio::test]
+async fn leavers_over_the_deletion_cap_are_deferred_and_said_so() {
+    let env = env_with(HR, "max_deletions_per_hour = 1").await;
+    let client = env.connect(Human::Accepts).await;
+    let done = client
+        .ok(
+            "reconcile",
+            json!({"source_of_record": "hr", "scope": ["leavers"]}),
+        )
+        .await;
+    assert_eq!(done["status"], "executed", "{done}");
+    assert_eq!(done["counts"]["leavers"], 1, "{done}");
+    assert_eq!(done["counts"]["deferred"], 1, "{done}");
+    let changes = done["plan"]["changes"].to_string();
+    assert!(
+        changes.contains("max_deletions_per_hour") && changes.contains("deferred"),
+        "{changes}"
+    );
+    assert!(done["summary"].to_string().contains("deferred"), "{done}");
+    let gone = {
+        let mut n = 0;
+        for e in LEAVERS {
+            if env.sim().user(e, "draft").await.is_none() {
+                n += 1;
+            }
+        }
+        n
+    };
+    assert_eq!(gone, 1, "the leaver that fits is gone, the other waits");
+    client.close().await;
+}
+
+#[tokio::test]
+async fn bad_input_is_a_clear_error_and_changes_nothing() {
+    // An unknown source.
+    let env = env_with(HR, "").await;
+    let client = env.connect(Human::Accepts).await;
+    let err = client
+        .err("reconcile", json!({"source_of_record": "payroll"}))
+        .await;
+    assert!(
+        err.contains("'payroll' is not configured") && err.contains("hr"),
+        "{err}"
+    );
+    assert!(writes(&requests(&env).await).is_empty());
+    client.close().await;
+
+    // A department the tenant lacks.
+    let hr = format!("{HR}late.hire@acme.example,active,Late Hire,Astrology,\n");
+    let env = env_with(&hr, "").await;
+    let client = env.connect(Human::Accepts).await;
+    let err = client
+        .err("reconcile", json!({"source_of_record": "hr"}))
+        .await;
+    assert!(
+        err.contains("\"Astrology\"")
+            && err.contains("line 8")
+            && err.contains("nothing was planned"),
+        "{err}"
+    );
+    assert!(writes(&requests(&env).await).is_empty());
+    client.close().await;
+
+    // A protected account the source says left.
+    let hr = format!("{HR}breakglass@acme.example,terminated,Break Glass,IT,\n");
+    let env = env_with(&hr, "").await;
+    let client = env.connect(Human::Accepts).await;
+    let err = client
+        .err("reconcile", json!({"source_of_record": "hr"}))
+        .await;
+    assert!(
+        err.contains("breakglass@acme.example") && err.contains("protected"),
+        "{err}"
+    );
+    assert!(writes(&requests(&env).await).is_empty());
+    assert!(
+        env.sim()
+            .user("temp.contractor@acme.example", "draft")
+            .await
+            .is_some()
+    );
+    assert!(
+        client.asked.lock().expect("lock").is_empty(),
+        "no one was asked"
+    );
+    client.close().await;
+}
