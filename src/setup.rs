@@ -366,11 +366,27 @@ pub fn demo_policy() -> PolicyConfig {
     }
 }
 
-/// Starts the embedded simulator on 127.0.0.1 and connects to it as connection `demo`.
+/// Name of the demo's ZPA SCIM connection (beside `demo`, native ZIA).
+pub const DEMO_ZPA: &str = "demo-zpa";
+/// Name of the demo's built-in HR source.
+pub const DEMO_SOURCE: &str = "hr";
+
+/// Starts the embedded simulator on 127.0.0.1 and connects to it as connection `demo` (native
+/// ZIA, the one a call that names none acts on) and `demo-zpa` (ZPA SCIM), with a built-in HR
+/// source `hr`, so `connection: "all"`, audits against a source of record and `reconcile` can
+/// be tried with no config.
 pub async fn demo() -> Result<Running, SetupError> {
-    let sim = Sim::start(SimOptions::default())
-        .await
-        .map_err(|e| SetupError::Demo(e.to_string()))?;
+    let demo_err = |e: String| SetupError::Demo(e);
+    // Like the ZIA side, the embedded demo enforces no rate limits: pacing would only slow it.
+    let sim = Sim::start(SimOptions {
+        scim: crate::sim::ScimOptions {
+            rate_limit_per_sec: None,
+            ..crate::sim::ScimOptions::default()
+        },
+        ..SimOptions::default()
+    })
+    .await
+    .map_err(|e| demo_err(e.to_string()))?;
     let creds = sim.credentials().clone();
     let provider = ZiaProvider::new(ZiaConfig {
         base_url: sim.base_url(),
@@ -394,10 +410,95 @@ pub async fn demo() -> Result<Running, SetupError> {
             None,
         ),
     );
+    let zpa_token = sim.scim_options().zpa_token.clone();
+    demo_zpa_groups(&sim.zpa_scim_url(), &zpa_token)
+        .await
+        .map_err(demo_err)?;
+    let zpa = ScimProvider::new(ScimConfig {
+        flavor: ScimFlavor::Zpa,
+        base_url: sim.zpa_scim_url(),
+        token: crate::secret::Secret::new(zpa_token),
+        timeout: Duration::from_secs(30),
+        requests_per_second: None,
+        patch: crate::provider::scim::PatchMode::Auto,
+    })
+    .map_err(|e| demo_err(e.to_string()))?;
+    connections.insert(
+        DEMO_ZPA.to_string(),
+        (
+            Arc::new(zpa) as Arc<dyn crate::provider::Provider>,
+            Vec::new(),
+            Some("Quarantine".into()),
+        ),
+    );
+    let mut app = app(connections, &demo_policy(), None, true, None)?;
+    app.sources.insert(
+        DEMO_SOURCE.to_string(),
+        demo_source(&app.state_dir).map_err(demo_err)?,
+    );
     Ok(Running {
-        app: Arc::new(app(connections, &demo_policy(), None, true, None)?),
+        app: Arc::new(app),
         demo_sim: Some(sim),
     })
+}
+
+/// Writes the demo's HR export into the state directory and describes it as a source with a
+/// mapping, as a `[sources.hr]` table would.
+fn demo_source(dir: &Path) -> Result<crate::orphans::source::SourceConfig, String> {
+    use crate::orphans::source::{SourceConfig, SourceMapping};
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let path = dir.join("demo-hr.csv");
+    std::fs::write(&path, crate::sim::demo_hr_csv())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let mut source: SourceConfig = toml::from_str(&format!(
+        "path = {}\nemail = \"email\"\nstatus = \"status\"\n",
+        toml::Value::String(path.display().to_string())
+    ))
+    .map_err(|e| format!("demo source: {e}"))?;
+    source.mapping = Some(SourceMapping {
+        name: Some("name".into()),
+        department: Some("department".into()),
+        groups: Some("groups".into()),
+        default_group: Some("All Staff".into()),
+        deactivate_absent: false,
+    });
+    Ok(source)
+}
+
+/// The department groups of the ZIA demo, created on the demo's ZPA SCIM directory (which has
+/// only a few of them) as an IdP would push them, so one HR mapping fits both connections.
+async fn demo_zpa_groups(base: &str, token: &str) -> Result<(), String> {
+    const GROUPS: [&str; 8] = [
+        "Sales",
+        "Finance",
+        "HR",
+        "Marketing",
+        "Support",
+        "IT",
+        "Legal",
+        "Executives",
+    ];
+    let http = reqwest::Client::new();
+    for name in GROUPS {
+        let resp = http
+            .post(format!("{base}/Groups"))
+            .bearer_auth(token)
+            .header("content-type", "application/scim+json")
+            .json(&serde_json::json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                "displayName": name,
+            }))
+            .send()
+            .await
+            .map_err(|e| format!("creating the ZPA demo group {name}: {e}"))?;
+        if !resp.status().is_success() {
+            return Err(format!(
+                "creating the ZPA demo group {name}: HTTP {}",
+                resp.status()
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -329,7 +329,7 @@ async fn completions_answer_from_the_demo_tenant() {
             complete("access_review", "connection", ""),
         )
         .await;
-    assert_eq!(values(&r), ["demo"], "{r}");
+    assert_eq!(values(&r), ["demo", "demo-zpa"], "{r}");
     let r = raw
         .request("completion/complete", complete("no_such_prompt", "x", ""))
         .await;

@@ -430,3 +430,49 @@ async fn bad_input_is_a_clear_error_and_changes_nothing() {
     );
     client.close().await;
 }
+
+#[tokio::test]
+async fn the_demo_reconciles_with_its_built_in_hr_source_without_config() {
+    let env = Env::demo();
+    let client = env.connect(Human::Absent).await;
+    // Both demo connections, one plan.
+    let planned = client
+        .ok(
+            "reconcile",
+            json!({"source_of_record": "hr", "connection": "all"}),
+        )
+        .await;
+    assert_eq!(planned["status"], "awaiting_approval", "{planned}");
+    let args = &planned["plan"]["arguments"]["connections"];
+    assert_eq!(args["demo"]["mode"], "delete", "{planned}");
+    assert_eq!(args["demo-zpa"]["mode"], "disable", "{planned}");
+    let changes = planned["plan"]["changes"].to_string();
+    assert!(
+        changes.contains("Reconcile connection demo with source 'hr': 1 joiners to create, 1 movers to update, 2 leavers"),
+        "{changes}"
+    );
+    // The audit reads the same source.
+    let audit = client
+        .ok("audit_orphans", json!({"source_of_record": "hr"}))
+        .await;
+    assert!(
+        audit["findings"]
+            .to_string()
+            .contains("temp.contractor@acme.example"),
+        "{audit}"
+    );
+    client.close().await;
+
+    // With a human who accepts, the demo tenant (the default connection) ends as HR says.
+    let client = env.connect(Human::Accepts).await;
+    let done = client
+        .ok("reconcile", json!({"source_of_record": "hr"}))
+        .await;
+    assert_eq!(done["status"], "executed", "{done}");
+    assert_eq!(done["counts"]["outcomes"]["verified"], 4, "{done}");
+    let john = client
+        .ok("get_user", json!({"user": "john.smith@acme.example"}))
+        .await;
+    assert_eq!(john["user"]["department"]["name"], "Finance", "{john}");
+    client.close().await;
+}

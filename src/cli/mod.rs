@@ -29,7 +29,7 @@ pub async fn start(config: Option<&Path>) -> anyhow::Result<Running> {
             if let Some(sim) = &running.demo_sim {
                 tracing::warn!(
                     url = %sim.base_url(),
-                    "DEMO MODE: no --config given; serving an embedded simulated ZIA tenant (connection 'demo'). Nothing real is changed."
+                    "DEMO MODE: no --config given; serving an embedded simulated tenant: connections 'demo' (native ZIA, the default) and 'demo-zpa' (ZPA SCIM), source of record 'hr'. Nothing real is changed."
                 );
             }
             Ok(running)

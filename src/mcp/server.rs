@@ -291,7 +291,8 @@ impl LifecycleServer {
         if self.app.demo {
             text.push_str(
                 " DEMO MODE: no configuration was given, so this server is connected to an \
-                 embedded simulated tenant (connection 'demo', domain acme.example); nothing \
+                 embedded simulated tenant (connections 'demo', native ZIA and the default, and \
+                 'demo-zpa', ZPA SCIM; domain acme.example; source of record 'hr'); nothing \
                  real is changed.",
             );
         }

@@ -32,6 +32,9 @@ use crate::provider::ProviderError;
 
 pub use execute::Tenant;
 
+/// The demo's native ZIA connection.
+const DEMO: &str = "demo";
+
 /// A tool failure the model can act on: what was wrong and what to call instead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -124,6 +127,11 @@ impl App {
                 .connections
                 .values()
                 .next()
+                .ok_or_else(|| ToolError::new("no connection configured")),
+            // The demo's native ZIA tenant is the one a call that names none acts on.
+            None if self.demo && self.connections.contains_key(DEMO) => self
+                .connections
+                .get(DEMO)
                 .ok_or_else(|| ToolError::new("no connection configured")),
             None => Err(ToolError(format!(
                 "several connections are configured; pass connection as one of: {}",

@@ -49,6 +49,12 @@ pub use scim::{
     ScimOptions, ZIA_SCIM_BASE_PATH, ZIA_SCIM_DEMO_TOKEN, ZPA_SCIM_BASE_PATH, ZPA_SCIM_DEMO_TOKEN,
 };
 pub use seed::Scenario;
+
+/// The demo's built-in HR export (CSV `email,status,name,department,groups`): the source of
+/// record the embedded demo tenant is reconciled and audited against with no config.
+pub fn demo_hr_csv() -> String {
+    seed::demo_hr::csv()
+}
 pub use zidentity::{ZIDENTITY_BASE_PATH, ZIDENTITY_GATEWAY_PATH, ZidLimits};
 
 use state::{SimState, ZiaBehaviour};

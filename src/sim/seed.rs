@@ -2,6 +2,7 @@
 //! rely on exact ids and accounts; the other scenarios derive their variation from `--seed`
 //! through a fixed generator, so the same seed always gives the same tenant.
 
+pub(crate) mod demo_hr;
 mod large;
 mod names;
 mod orphans;
