@@ -74,7 +74,7 @@ enum Command {
         /// Tool arguments as a JSON object.
         #[arg(long, default_value = "{}")]
         args: String,
-        /// audit_orphans only: write every finding to this CSV file.
+        /// audit_orphans and reconcile: write the full report (every finding; every change and its outcome) to this CSV file.
         #[arg(long)]
         csv: Option<PathBuf>,
         /// audit_orphans only: write a self-contained HTML report (summary, chart, every finding).

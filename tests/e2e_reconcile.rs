@@ -476,3 +476,45 @@ async fn the_demo_reconciles_with_its_built_in_hr_source_without_config() {
     assert_eq!(john["user"]["department"]["name"], "Finance", "{john}");
     client.close().await;
 }
+
+#[tokio::test]
+async fn call_reconcile_with_csv_writes_the_plan_then_every_outcome() {
+    let env = env_with(HR, "").await;
+    let csv = env.dir.path().join("out.csv");
+    let csv_arg = csv.display().to_string();
+    let out = env
+        .run(&[
+            "call",
+            "reconcile",
+            "--args",
+            r#"{"source_of_record":"hr"}"#,
+            "--csv",
+            &csv_arg,
+        ])
+        .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let planned: Value = serde_json::from_slice(&out.stdout).expect("JSON result");
+    assert_eq!(planned["status"], "awaiting_approval", "{planned}");
+    let plan = std::fs::read_to_string(&csv).expect("plan CSV");
+    assert_eq!(plan.matches(",planned,").count(), 5, "{plan}");
+    let id = planned["plan"]["id"].as_str().expect("plan id").to_string();
+    assert!(env.approve(&id, &id).await.status.success());
+    let args = json!({"source_of_record": "hr", "plan_id": id}).to_string();
+    let out = env
+        .run(&["call", "reconcile", "--args", &args, "--csv", &csv_arg])
+        .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let outcomes = std::fs::read_to_string(&csv).expect("outcome CSV");
+    assert!(outcomes.starts_with("connection,kind,email,user_id,change,outcome,detail"));
+    assert_eq!(outcomes.matches(",verified,").count(), 5, "{outcomes}");
+    assert!(outcomes.contains("new.hire@acme.example"), "{outcomes}");
+    assert_tenant_equals_source(&env).await;
+}

@@ -1,7 +1,8 @@
 //! `call`: one tool call from the terminal, through the real MCP server in-process, so people and
 //! cron jobs get exactly what an agent gets, including the confirmation step. For audit_orphans
-//! it also shows progress on a terminal and can save the full findings (CSV, HTML), read back
-//! from the report resource the result names.
+//! and reconcile it also shows progress on a terminal and can save the full report (audit
+//! findings as CSV or HTML, a reconcile's per-change outcomes as CSV), read back from the
+//! report resource the result names.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -75,6 +76,9 @@ impl ClientHandler for TerminalClient {
         params: ProgressNotificationParam,
         _ctx: NotificationContext<RoleClient>,
     ) {
+        if let Some(total) = params.total {
+            self.bar.set_length(total.max(0.0) as u64);
+        }
         self.bar.set_position(params.progress.max(0.0) as u64);
         if let Some(m) = params.message {
             self.bar.set_message(m);
@@ -102,8 +106,11 @@ pub async fn run(
     args: &str,
     reports: &Reports,
 ) -> anyhow::Result<ExitCode> {
-    if (reports.csv.is_some() || reports.html.is_some()) && tool != "audit_orphans" {
-        anyhow::bail!("--csv and --html only apply to audit_orphans");
+    if reports.html.is_some() && tool != "audit_orphans" {
+        anyhow::bail!("--html only applies to audit_orphans");
+    }
+    if reports.csv.is_some() && !["audit_orphans", "reconcile"].contains(&tool) {
+        anyhow::bail!("--csv only applies to audit_orphans and reconcile");
     }
     let arguments: serde_json::Value =
         serde_json::from_str(args).context("--args is not valid JSON")?;
@@ -167,7 +174,8 @@ pub async fn run(
     })
 }
 
-/// Reads the report resource an audit_orphans result names and writes it as CSV and/or HTML.
+/// Reads the report resource an audit_orphans or reconcile result names and writes it as CSV
+/// and/or (audits) HTML.
 async fn save_reports(
     client: &rmcp::service::RunningService<RoleClient, TerminalClient>,
     result: &serde_json::Value,
@@ -177,7 +185,7 @@ async fn save_reports(
         return Ok(());
     }
     let uri = result["report"].as_str().context(
-        "the audit result names no report (the state directory may not be writable); see the server log",
+        "the result names no report (nothing to report, or the state directory is not writable; see the server log)",
     )?;
     let read = client
         .read_resource(ReadResourceRequestParams::new(uri))
@@ -193,7 +201,7 @@ async fn save_reports(
         .collect();
     if let Some(path) = &reports.csv {
         std::fs::write(path, &csv).with_context(|| format!("writing {}", path.display()))?;
-        eprintln!("Every finding written to {}.", path.display());
+        eprintln!("Every row of {uri} written to {}.", path.display());
     }
     if let Some(path) = &reports.html {
         let page = zscaler_lifecycle_mcp::orphans::report::html(result, &csv)?;
