@@ -311,6 +311,10 @@ async fn a_run_cancelled_half_way_and_run_again_ends_as_the_source_with_no_write
     let first = requests(&env).await;
     let created = count(&first, "POST /api/v1/users");
     assert!(created < 2, "cancelled before both joiners: {first}");
+    assert!(
+        summary.contains("\"skipped\":[{") && summary.contains("hire@"),
+        "what was never sent is journaled: {summary}"
+    );
     let _ = client.cancel().await;
 
     // Run again: a new plan of what is left only, approved, carried out.

@@ -825,7 +825,15 @@ fn finish(
         caller,
         RECONCILE,
         scope_name,
-        json!({"outcome": "reconciled", "plan_id": plan.id, "counts": &*c, "report": report, "cancelled": cancelled}),
+        json!({
+            "outcome": "reconciled", "plan_id": plan.id, "counts": &*c, "report": report,
+            "cancelled": cancelled,
+            // Every write has its own intent and outcome records; what was never sent is here.
+            "skipped": outcomes.iter().filter(|o| o.outcome == "skipped").map(|o| json!({
+                "connection": o.connection, "kind": o.kind.name(), "email": o.email,
+                "user_id": o.user_id,
+            })).collect::<Vec<_>>(),
+        }),
     ) {
         notices.push(note);
     }
