@@ -709,7 +709,10 @@ impl LifecycleServer {
             include_str!("../../prompts/reconcile_with_hr.md"),
             &[
                 ("source", &a.source),
-                ("connection_clause", &connection_clause(&a.connection)),
+                (
+                    "target",
+                    &format!("the tenant{}", connection_clause(&a.connection)),
+                ),
                 ("connection_arg", &connection),
             ],
         );
