@@ -468,5 +468,8 @@ async fn full_findings_reach_mcp_clients_as_a_resource_and_the_cli_as_csv_and_ht
         ])
         .await;
     assert!(!wrong.status.success());
-    assert!(String::from_utf8_lossy(&wrong.stderr).contains("only apply to audit_orphans"));
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr)
+            .contains("--csv only applies to audit_orphans and reconcile")
+    );
 }
