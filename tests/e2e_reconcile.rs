@@ -522,3 +522,40 @@ async fn call_reconcile_with_csv_writes_the_plan_then_every_outcome() {
     assert!(outcomes.contains("new.hire@acme.example"), "{outcomes}");
     assert_tenant_equals_source(&env).await;
 }
+
+#[tokio::test]
+async fn four_eyes_counts_the_changes_of_the_plan() {
+    let env = env_with(HR, "four_eyes_over_targets = 3").await;
+    let config = env.config.clone().expect("config");
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    for name in ["jane", "bob"] {
+        let hash = zscaler_lifecycle_mcp::guard::approvers::hash_secret(
+            &zscaler_lifecycle_mcp::secret::Secret::new(format!("{name} secret for the test")),
+        )
+        .expect("hash");
+        text.push_str(&format!("\n[approvers.{name}]\nsecret_hash = \"{hash}\"\n"));
+    }
+    std::fs::write(&config, text).expect("config");
+    let client = env.connect(Human::Absent).await;
+    // Five changes on one connection (one plan target): over the threshold.
+    let all = client
+        .ok("reconcile", json!({"source_of_record": "hr"}))
+        .await;
+    assert_eq!(all["status"], "awaiting_approval", "{all}");
+    assert_eq!(all["plan"]["approvals_required"], 2, "{all}");
+    // One change: a single approver.
+    let movers = client
+        .ok(
+            "reconcile",
+            json!({"source_of_record": "hr", "scope": ["movers"]}),
+        )
+        .await;
+    assert_eq!(movers["status"], "awaiting_approval", "{movers}");
+    assert_eq!(
+        movers["plan"]["approvals_required"].as_u64().unwrap_or(1),
+        1,
+        "{movers}"
+    );
+    assert!(writes(&requests(&env).await).is_empty());
+    client.close().await;
+}
