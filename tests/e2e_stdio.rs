@@ -37,7 +37,8 @@ async fn demo_mode_serves_tools_prompts_and_users_without_config() {
             "list_groups",
             "list_users",
             "pending_changes",
-            "remove_from_group"
+            "remove_from_group",
+            "update_user"
         ]
     );
     for t in &tools {
@@ -47,8 +48,13 @@ async fn demo_mode_serves_tools_prompts_and_users_without_config() {
             t.name
         );
         let ann = t.annotations.as_ref().expect("annotations");
-        let destructive =
-            ["deactivate", "remove_from_group", "activate_changes"].contains(&t.name.as_ref());
+        let destructive = [
+            "deactivate",
+            "remove_from_group",
+            "activate_changes",
+            "update_user",
+        ]
+        .contains(&t.name.as_ref());
         assert_eq!(
             ann.destructive_hint.unwrap_or(false),
             destructive,
@@ -844,7 +850,8 @@ async fn disabled_tools_are_not_offered() {
     let env = Env::with_sim_policy(r#"disabled_tools = ["deactivate", "activate_changes"]"#).await;
     let client = env.connect(Human::Accepts).await;
     let tools = client.service.list_all_tools().await.expect("tools/list");
-    assert_eq!(tools.len(), 8);
+    let every_tool = zscaler_lifecycle_mcp::ops::catalog::TOOLS.len();
+    assert_eq!(tools.len(), every_tool - 2);
     assert!(!tools.iter().any(|t| t.name == "deactivate"));
     let Value::Object(args) = json!({"user": "jane.doe@acme.example"}) else {
         unreachable!()

@@ -505,6 +505,12 @@ fn policy(p: &PolicyConfig, connections: &[&str], out: &mut Vec<Problem>) {
     if p.plan_ttl_minutes == 0 {
         out.push(Problem::at(at("plan_ttl_minutes"), "must be at least 1"));
     }
+    if !(1..=3650).contains(&p.restore_window_days) {
+        out.push(Problem::at(
+            at("restore_window_days"),
+            "must be 1 to 3650 days (to turn restore_user off, list it in disabled_tools)",
+        ));
+    }
     let token = &p.token_mode;
     let tm = |field: &str| vec![key("policy"), key("token_mode"), key(field)];
     for (i, t) in token.tools.iter().enumerate() {
@@ -518,7 +524,7 @@ fn policy(p: &PolicyConfig, connections: &[&str], out: &mut Vec<Problem>) {
                     catalog::guarded().join(", ")
                 ),
             ));
-        } else if catalog::confirmable().contains(&t.as_str()) && !p.confirm_tools.contains(t) {
+        } else if catalog::confirmed_only_on_request(t) && !p.confirm_tools.contains(t) {
             out.push(Problem::at(
                 path,
                 format!(

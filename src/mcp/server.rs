@@ -32,7 +32,7 @@ use crate::ops::read::{
 };
 use crate::ops::write::{
     ActivateChangesArgs, AddToGroupArgs, CreateUserArgs, DeactivateArgs, RemoveFromGroupArgs,
-    WriteResult, WriteStatus,
+    UpdateUserArgs, WriteResult, WriteStatus,
 };
 use crate::ops::{App, Caller, audit, read, write};
 
@@ -41,7 +41,7 @@ use super::completion::Completer;
 use super::confirm::{McpConfirmer, input_required, prior_answer};
 use super::prompts::{connection_clause, render};
 use super::resources;
-use super::schema::{brief_output, compact_input, compact_output};
+use super::schema::{brief_output, compact_input};
 use super::tasks::{self, TaskSlot, TaskStore};
 
 /// Who is calling: over HTTP the bearer token's name, otherwise (stdio, `call`, an HTTP server
@@ -320,7 +320,7 @@ impl LifecycleServer {
     #[tool(
         description = include_str!("../../tools/list_users.md"),
         input_schema = compact_input::<ListUsersArgs>(),
-        output_schema = compact_output::<ListUsersResult>(),
+        output_schema = brief_output::<ListUsersResult>(),
         title = "List users",
         annotations(read_only_hint = true, idempotent_hint = true)
     )]
@@ -338,7 +338,7 @@ impl LifecycleServer {
     #[tool(
         description = include_str!("../../tools/get_user.md"),
         input_schema = compact_input::<GetUserArgs>(),
-        output_schema = compact_output::<GetUserResult>(),
+        output_schema = brief_output::<GetUserResult>(),
         title = "Get user",
         annotations(read_only_hint = true, idempotent_hint = true)
     )]
@@ -356,7 +356,7 @@ impl LifecycleServer {
     #[tool(
         description = include_str!("../../tools/list_groups.md"),
         input_schema = compact_input::<ListGroupsArgs>(),
-        output_schema = compact_output::<ListGroupsResult>(),
+        output_schema = brief_output::<ListGroupsResult>(),
         title = "List groups",
         annotations(read_only_hint = true, idempotent_hint = true)
     )]
@@ -443,6 +443,29 @@ impl LifecycleServer {
     }
 
     #[tool(
+        description = include_str!("../../tools/update_user.md"),
+        input_schema = compact_input::<UpdateUserArgs>(),
+        output_schema = brief_output::<WriteResult>(),
+        title = "Update user (mover)",
+        annotations(destructive_hint = true, idempotent_hint = true)
+    )]
+    async fn update_user(
+        &self,
+        Parameters(args): Parameters<UpdateUserArgs>,
+        RequestState(state): RequestState,
+        InputResponses(responses): InputResponses,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, String> {
+        args.check_bounds().map_err(|e| e.to_string())?;
+        // Always confirmed when it removes a group or changes the department; otherwise only
+        // where policy.confirm_tools names update_user.
+        self.guarded("update_user", state, responses, ctx, |app, who, confirmer| async move {
+            write::update_user(&app, &who, &confirmer, args).await
+        })
+        .await
+    }
+
+    #[tool(
         description = include_str!("../../tools/deactivate.md"),
         input_schema = compact_input::<DeactivateArgs>(),
         output_schema = brief_output::<WriteResult>(),
@@ -466,7 +489,7 @@ impl LifecycleServer {
     #[tool(
         description = include_str!("../../tools/pending_changes.md"),
         input_schema = compact_input::<PendingChangesArgs>(),
-        output_schema = compact_output::<PendingChangesResult>(),
+        output_schema = brief_output::<PendingChangesResult>(),
         title = "Pending changes",
         annotations(read_only_hint = true, idempotent_hint = true)
     )]
@@ -511,7 +534,7 @@ impl LifecycleServer {
     #[tool(
         description = include_str!("../../tools/audit_orphans.md"),
         input_schema = compact_input::<AuditArgs>(),
-        output_schema = compact_output::<AuditResult>(),
+        output_schema = brief_output::<AuditResult>(),
         title = "Audit orphaned accounts",
         annotations(read_only_hint = true, idempotent_hint = true)
     )]

@@ -22,7 +22,7 @@ use crate::guard::plan::Plan;
 use crate::guard::policy::quote;
 use crate::model::{
     ActivationState, Department, Group, GroupRef, NewUser, Page, PageRequest, User, UserFilter,
-    normalize_email,
+    UserUpdate, normalize_email,
 };
 use crate::provider::{Capabilities, Provider, ProviderError, ProviderKind};
 
@@ -407,6 +407,93 @@ impl Writer<'_> {
                 let ok =
                     kept && add.iter().all(|g| has(&u, g)) && !remove.iter().any(|g| has(&u, g));
                 let verification = Verification::matched(ok);
+                if lost.is_some() {
+                    notices.push(format!(
+                        "The tenant's answer was lost; reading {} back shows the change was made.",
+                        quote(&before.email)
+                    ));
+                }
+                self.ledger(summary, false, &mut notices);
+                self.outcome(
+                    &intent,
+                    json!({"outcome": "executed", "verification": verification, "before": before, "after": u}),
+                    &mut notices,
+                );
+                let mut w = Written::new(verification, Some(u));
+                w.notices = notices;
+                Ok(w)
+            }
+            Settled::NotApplied => Err(self.not_applied(&intent, self.tool, Some(before))),
+            Settled::Unknown(why) => Ok(self.uncertain(
+                Uncertain {
+                    intent: &intent,
+                    lost: lost.is_some(),
+                    why,
+                    fields: json!({"before": before}),
+                    summary,
+                    what: format!("the change to {}", quote(&before.email)),
+                },
+                notices,
+            )),
+        }
+    }
+
+    /// Changes one resolved account (a mover): its name, department, comments and memberships
+    /// in one backend call, every other attribute and membership kept. A change that stopped
+    /// part-way is read back and reported as it stands (a mismatch, with what was done).
+    pub async fn update_user(
+        &self,
+        before: &User,
+        update: &UserUpdate,
+        summary: String,
+    ) -> Result<Written<User>, ToolError> {
+        let groups: Vec<&GroupRef> = update
+            .add_groups
+            .iter()
+            .chain(&update.remove_groups)
+            .collect();
+        self.allowed(Some(before), &groups)?;
+        let intent = self.intent(
+            "update_user",
+            json!({"user": before.id, "before": before, "update": update}),
+        )?;
+        let mut notices = Vec::new();
+        let lost = match self.provider().update_user(&before.id, update).await {
+            Ok(_) => None,
+            Err(ProviderError::OutcomeUnknown { message }) => Some(message),
+            Err(ProviderError::Partial { message }) => {
+                notices.push(format!(
+                    "Only part of the change to {} was made: {message}. The state read back is shown; call update_user again to finish it.",
+                    quote(&before.email)
+                ));
+                None
+            }
+            Err(e) => return Err(self.failed(&intent, self.tool, e, Some(before))),
+        };
+        let settled = match self.provider().get_user(&before.id).await {
+            Ok(u) => {
+                let unchanged = crate::guard::plan::user_fingerprint(&u)
+                    == crate::guard::plan::user_fingerprint(before)
+                    && u.comments == before.comments;
+                if lost.is_some() && unchanged {
+                    Settled::NotApplied
+                } else {
+                    Settled::Applied(u)
+                }
+            }
+            Err(e) => Settled::Unknown(match &lost {
+                Some(m) => format!("{LOST} ({m}) and reading back failed: {e}"),
+                None => format!("the tenant accepted the change, but reading it back failed: {e}"),
+            }),
+        };
+        match settled {
+            Settled::Applied(u) => {
+                let kept = before
+                    .groups
+                    .iter()
+                    .filter(|g| !update.remove_groups.iter().any(|r| r.id == g.id))
+                    .all(|g| u.groups.iter().any(|m| m.id == g.id));
+                let verification = Verification::matched(kept && update.shown_by(&u));
                 if lost.is_some() {
                     notices.push(format!(
                         "The tenant's answer was lost; reading {} back shows the change was made.",

@@ -17,6 +17,7 @@ pub mod read;
 mod record;
 pub mod resolve;
 mod result;
+pub mod update;
 pub mod write;
 
 use std::collections::BTreeMap;

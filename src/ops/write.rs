@@ -8,3 +8,4 @@ pub use super::membership::{AddToGroupArgs, RemoveFromGroupArgs, add_to_group, r
 pub use super::result::{
     ConfirmationInfo, ConnectionOutcome, Verification, WriteResult, WriteStatus,
 };
+pub use super::update::{UpdateUserArgs, update_user};
