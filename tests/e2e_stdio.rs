@@ -38,6 +38,7 @@ async fn demo_mode_serves_tools_prompts_and_users_without_config() {
             "list_users",
             "pending_changes",
             "remove_from_group",
+            "restore_user",
             "update_user"
         ]
     );

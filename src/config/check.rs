@@ -790,6 +790,11 @@ mod tests {
         );
         let msg = err(&format!("{BASE}[policy]\nmax_targets_per_call = 0\n"));
         assert!(msg.contains("line 5, policy.max_targets_per_call"), "{msg}");
+        let msg = err(&format!("{BASE}[policy]\nrestore_window_days = 0\n"));
+        assert!(
+            msg.contains("line 5, policy.restore_window_days") && msg.contains("1 to 3650"),
+            "{msg}"
+        );
         let msg = err(&format!("{BASE}timeout_secs = 5\ncache_ttl_secs = 86400\n"));
         assert!(
             msg.contains("line 5, connections.a.cache_ttl_secs") && msg.contains("at most 3600"),

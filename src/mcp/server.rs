@@ -32,7 +32,7 @@ use crate::ops::read::{
 };
 use crate::ops::write::{
     ActivateChangesArgs, AddToGroupArgs, CreateUserArgs, DeactivateArgs, RemoveFromGroupArgs,
-    UpdateUserArgs, WriteResult, WriteStatus,
+    RestoreUserArgs, UpdateUserArgs, WriteResult, WriteStatus,
 };
 use crate::ops::{App, Caller, audit, read, write};
 
@@ -461,6 +461,27 @@ impl LifecycleServer {
         // where policy.confirm_tools names update_user.
         self.guarded("update_user", state, responses, ctx, |app, who, confirmer| async move {
             write::update_user(&app, &who, &confirmer, args).await
+        })
+        .await
+    }
+
+    #[tool(
+        description = include_str!("../../tools/restore_user.md"),
+        input_schema = compact_input::<RestoreUserArgs>(),
+        output_schema = brief_output::<WriteResult>(),
+        title = "Restore user (undo a deactivation)",
+        annotations(destructive_hint = false, idempotent_hint = true)
+    )]
+    async fn restore_user(
+        &self,
+        Parameters(args): Parameters<RestoreUserArgs>,
+        RequestState(state): RequestState,
+        InputResponses(responses): InputResponses,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, String> {
+        args.check_bounds().map_err(|e| e.to_string())?;
+        self.guarded("restore_user", state, responses, ctx, |app, who, confirmer| async move {
+            write::restore_user(&app, &who, &confirmer, args).await
         })
         .await
     }

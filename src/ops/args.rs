@@ -10,7 +10,7 @@ use super::batch::MAX_USERS;
 use super::read::{GetUserArgs, ListGroupsArgs, ListUsersArgs, PendingChangesArgs};
 use super::write::{
     ActivateChangesArgs, AddToGroupArgs, CreateUserArgs, DeactivateArgs, RemoveFromGroupArgs,
-    UpdateUserArgs,
+    RestoreUserArgs, UpdateUserArgs,
 };
 
 /// ZIA's limit on user, group and department names, and on a new user's email.
@@ -311,6 +311,14 @@ impl Bounded for UpdateUserArgs {
         if let Some(c) = &self.comments {
             too_long("comments", c, MAX_COMMENTS, "shorten the comments")?;
         }
+        plan_id(&self.plan_id)
+    }
+}
+
+impl Bounded for RestoreUserArgs {
+    fn check_bounds(&self) -> Result<(), ToolError> {
+        config_name("connection", &self.connection)?;
+        user_key("user", &self.user)?;
         plan_id(&self.plan_id)
     }
 }

@@ -55,6 +55,7 @@ pub const PENDING_CHANGES: &str = "pending_changes";
 pub const ACTIVATE_CHANGES: &str = "activate_changes";
 pub const AUDIT_ORPHANS: &str = "audit_orphans";
 pub const UPDATE_USER: &str = "update_user";
+pub const RESTORE_USER: &str = "restore_user";
 
 /// Every tool the server offers, in the order tools/list shows them.
 pub const TOOLS: &[Tool] = &[
@@ -73,6 +74,8 @@ pub const TOOLS: &[Tool] = &[
         Effect::Destructive,
         Confirmation::WhenTakingAway,
     ),
+    // Grants access back: always confirmed.
+    tool(RESTORE_USER, Effect::Write, Confirmation::Always),
 ];
 
 /// The facts of a tool by name.
@@ -152,6 +155,7 @@ mod tests {
         }
         assert_eq!(confirmable(), [CREATE_USER, ADD_TO_GROUP, UPDATE_USER]);
         assert!(confirmed_only_on_request(CREATE_USER) && !confirmed_only_on_request(UPDATE_USER));
+        assert!(writes(RESTORE_USER) && guarded().contains(&RESTORE_USER));
         assert!(writes(DEACTIVATE) && !writes(LIST_USERS) && !writes("nope"));
     }
 }

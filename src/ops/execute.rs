@@ -525,6 +525,94 @@ impl Writer<'_> {
         }
     }
 
+    /// Undoes a disable: sets one resolved account active and adds it back to `add` (the groups
+    /// it had that it lacks now), every other attribute kept. Verified when the account reads
+    /// back active and in every one of them.
+    pub async fn reactivate(
+        &self,
+        before: &User,
+        add: &[GroupRef],
+        summary: String,
+    ) -> Result<Written<User>, ToolError> {
+        let groups: Vec<&GroupRef> = add.iter().collect();
+        self.allowed(Some(before), &groups)?;
+        let intent = self.intent(
+            "restore",
+            json!({"user": before.id, "before": before, "add_groups": add}),
+        )?;
+        let mut notices = Vec::new();
+        let mut lost = None;
+        if before.active == Some(false) {
+            match self.provider().set_active(&before.id, true).await {
+                Ok(_) => {}
+                Err(ProviderError::OutcomeUnknown { message }) => lost = Some(message),
+                Err(e) => return Err(self.failed(&intent, self.tool, e, Some(before))),
+            }
+        }
+        if !add.is_empty() {
+            let update = UserUpdate {
+                add_groups: add.to_vec(),
+                ..UserUpdate::default()
+            };
+            match self.provider().update_user(&before.id, &update).await {
+                Ok(_) => {}
+                Err(ProviderError::OutcomeUnknown { message }) => lost = Some(message),
+                Err(e) => notices.push(format!(
+                    "{} was set active, but adding its groups back failed ({e}); the state read back is shown — call restore_user again to finish.",
+                    quote(&before.email)
+                )),
+            }
+        }
+        let settled = match self.provider().get_user(&before.id).await {
+            Ok(u)
+                if lost.is_some()
+                    && crate::guard::plan::user_fingerprint(&u)
+                        == crate::guard::plan::user_fingerprint(before) =>
+            {
+                Settled::NotApplied
+            }
+            Ok(u) => Settled::Applied(u),
+            Err(e) => Settled::Unknown(match &lost {
+                Some(m) => format!("{LOST} ({m}) and reading back failed: {e}"),
+                None => format!("the tenant accepted it, but reading the account back failed: {e}"),
+            }),
+        };
+        match settled {
+            Settled::Applied(u) => {
+                let restored = u.active != Some(false)
+                    && add.iter().all(|g| u.groups.iter().any(|m| m.id == g.id));
+                let verification = Verification::matched(restored);
+                if lost.is_some() {
+                    notices.push(format!(
+                        "The tenant's answer was lost; reading {} back shows the change was made.",
+                        quote(&before.email)
+                    ));
+                }
+                self.ledger(summary, false, &mut notices);
+                self.outcome(
+                    &intent,
+                    json!({"outcome": "executed", "mode": "restore", "verification": verification, "before": before, "after": u}),
+                    &mut notices,
+                );
+                let mut w = Written::new(verification, Some(u));
+                w.notices = notices;
+                Ok(w)
+            }
+            Settled::NotApplied => Err(self.not_applied(&intent, self.tool, Some(before))),
+            Settled::Unknown(why) => Ok(self.uncertain(
+                Uncertain {
+                    intent: &intent,
+                    lost: lost.is_some(),
+                    why,
+                    fields: json!({"mode": "restore", "before": before}),
+                    summary,
+                    what: format!("the restore of {}", quote(&before.email)),
+                },
+                notices,
+            )),
+        }
+    }
+
     /// Deletes one resolved account (or, with `disable`, sets it inactive), counted against the
     /// deletion cap when it removes the account.
     pub async fn take_away(

@@ -16,6 +16,7 @@ pub mod offboard;
 pub mod read;
 mod record;
 pub mod resolve;
+pub mod restore;
 mod result;
 pub mod update;
 pub mod write;

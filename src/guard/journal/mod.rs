@@ -26,6 +26,7 @@
 
 mod copy;
 mod file;
+mod find;
 mod head;
 mod key;
 mod verify;
