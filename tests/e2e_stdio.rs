@@ -68,7 +68,7 @@ async fn demo_mode_serves_tools_prompts_and_users_without_config() {
         .list_all_prompts()
         .await
         .expect("prompts/list");
-    assert_eq!(prompts.len(), 3);
+    assert_eq!(prompts.len(), 4);
 
     let page = client
         .ok("list_users", json!({"email_prefix": "jane.doe@"}))

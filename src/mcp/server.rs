@@ -636,6 +636,22 @@ pub struct OnboardPromptArgs {
     pub connection: String,
 }
 
+/// Arguments of the mover prompt.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct MoverPromptArgs {
+    /// Email of the person moving.
+    pub user: String,
+    /// The department they move to (optional).
+    #[serde(default)]
+    pub department: String,
+    /// Comma-separated groups they should end with (optional).
+    #[serde(default)]
+    pub groups: String,
+    /// Connection name (optional).
+    #[serde(default)]
+    pub connection: String,
+}
+
 /// Arguments of the access_review prompt.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct AccessReviewPromptArgs {
@@ -675,6 +691,36 @@ impl LifecycleServer {
                 ("email", &a.email),
                 ("department", &a.department),
                 ("groups", &a.groups),
+                ("connection_clause", &connection_clause(&a.connection)),
+            ],
+        );
+        vec![PromptMessage::new_text(Role::User, text)]
+    }
+
+    /// Move a person to another department and groups: one update_user, confirmed when it
+    /// takes access away.
+    #[prompt(name = "mover")]
+    async fn mover(&self, Parameters(a): Parameters<MoverPromptArgs>) -> Vec<PromptMessage> {
+        let mut moves = Vec::new();
+        if !a.department.trim().is_empty() {
+            moves.push(format!("to department {}", a.department.trim()));
+        }
+        if !a.groups.trim().is_empty() {
+            moves.push(format!(
+                "so that their groups are exactly: {}",
+                a.groups.trim()
+            ));
+        }
+        let clause = if moves.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", moves.join(", "))
+        };
+        let text = render(
+            include_str!("../../prompts/mover.md"),
+            &[
+                ("user", &a.user),
+                ("move_clause", &clause),
                 ("connection_clause", &connection_clause(&a.connection)),
             ],
         );
