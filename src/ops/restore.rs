@@ -67,37 +67,41 @@ fn is_deactivation_of(r: &Map<String, Value>, connection: &str, key: &str) -> bo
 
 /// The latest deactivation of `key` on `connection` in the journal, if it is within the
 /// restore window at `now`. The errors say what to do instead.
-pub fn find_snapshot(
+pub async fn find_snapshot(
     app: &App,
     connection: &str,
     key: &str,
     now: u64,
 ) -> Result<Snapshot, ToolError> {
-    let key = key.trim();
-    let records = app
-        .journal
-        .records_where(|r| is_deactivation_of(r, connection, key))
-        .map_err(|e| {
-            ToolError::new(format!(
-                "restore_user needs the journal, which could not be read ({e}); nothing changed"
-            ))
-        })?;
-    let latest = records
+    let key = key.trim().to_string();
+    let window = app.policy.restore_window_secs;
+    let journal = app.journal.clone();
+    let scope = connection.to_string();
+    let unreadable = |e: String| {
+        ToolError::new(format!(
+            "restore_user needs the journal, which could not be read ({e}); nothing changed"
+        ))
+    };
+    // The journal is files on disk: read it off the async workers, skipping rotated segments
+    // that ended more than two windows ago (what they hold is far outside the window).
+    let since = now.saturating_sub(window.saturating_mul(2));
+    let found = {
+        let key = key.clone();
+        tokio::task::spawn_blocking(move || {
+            journal.records_where(since, |r| is_deactivation_of(r, &scope, &key))
+        })
+        .await
+        .map_err(|e| unreadable(e.to_string()))?
+        .map_err(|e| unreadable(e.to_string()))?
+    };
+    let key = key.as_str();
+    let latest = found
         .into_iter()
         .filter_map(|r| {
-            let at = r.get("time").and_then(Value::as_str).and_then(|t| {
-                humantime::parse_rfc3339(t)
-                    .ok()?
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .ok()
-            })?;
+            let at = crate::guard::journal::record_time(&r)?;
             let before: User = serde_json::from_value(r.get("before")?.clone()).ok()?;
             let mode = r.get("mode")?.as_str()?.to_string();
-            Some(Snapshot {
-                before,
-                mode,
-                at: at.as_secs(),
-            })
+            Some(Snapshot { before, mode, at })
         })
         .max_by_key(|s| s.at);
     let Some(snapshot) = latest else {
@@ -106,7 +110,6 @@ pub fn find_snapshot(
             quote(key)
         )));
     };
-    let window = app.policy.restore_window_secs;
     if now.saturating_sub(snapshot.at) > window {
         return Err(ToolError::new(format!(
             "{} was deactivated on {}, more than policy.restore_window_days ({} days) ago; restore_user no longer undoes it — create the account again with create_user",
@@ -129,7 +132,7 @@ pub async fn restore_user(
         .map_err(ToolError::new)?;
     let conn = app.connection_for(RESTORE_USER, opt(&args.connection).as_deref())?;
     precheck_plan(app, caller, RESTORE_USER, &conn.name, &args.plan_id)?;
-    let snapshot = find_snapshot(app, &conn.name, &args.user, now_secs())?;
+    let snapshot = find_snapshot(app, &conn.name, &args.user, now_secs()).await?;
     let before = &snapshot.before;
     app.policy.check_user(before).map_err(ToolError::new)?;
     let groups = conn

@@ -638,7 +638,7 @@ fn records_where_returns_only_sealed_records_of_every_segment_and_replica() {
         .expect("open");
     writeln!(f, "{}", Value::Object(forged)).expect("write");
     let mut found: Vec<u64> = j
-        .records_where(|r| r.get("tool").is_some_and(|t| t == "deactivate"))
+        .records_where(0, |r| r.get("tool").is_some_and(|t| t == "deactivate"))
         .expect("read")
         .iter()
         .filter_map(|r| r.get("n").and_then(Value::as_u64))
@@ -646,4 +646,9 @@ fn records_where_returns_only_sealed_records_of_every_segment_and_replica() {
     found.sort_unstable();
     assert_eq!(found, [0, 1, 2, 3, 4, 7]);
     assert!(file::segments(j.path()).len() > 1, "spans segments");
+    // Segments that end before `since` are skipped; the live file is always read.
+    let recent = j
+        .records_where(now_secs() + 3600, |r| r.get("n").is_some())
+        .expect("read");
+    assert!(recent.len() < 6, "{recent:?}");
 }
