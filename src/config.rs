@@ -510,8 +510,8 @@ pub struct PolicyConfig {
     /// Email domains create_user may use (case-insensitive); empty = any registered domain.
     #[serde(default)]
     pub allowed_create_domains: Vec<String>,
-    /// Non-destructive tools that must be confirmed by a human too (`create_user`,
-    /// `add_to_group`); destructive tools always are.
+    /// Tools whose calls must be confirmed by a human too even where they take nothing away
+    /// (`create_user`, `add_to_group`, `update_user`); destructive calls always are.
     #[serde(default)]
     #[schemars(schema_with = "check::confirmable_list_schema")]
     pub confirm_tools: Vec<String>,
@@ -531,6 +531,11 @@ pub struct PolicyConfig {
     /// least two `[approvers.NAME]`).
     #[serde(default)]
     pub four_eyes_all_connections: bool,
+    /// How many days after a deactivation `restore_user` may still undo it from the journal's
+    /// snapshot (older ones are re-created with create_user).
+    #[serde(default = "default_restore_window")]
+    #[schemars(range(min = 1, max = 3650))]
+    pub restore_window_days: u32,
 }
 
 /// Token mode, for unattended automation where no person can confirm: when no inline channel
@@ -586,6 +591,9 @@ fn yes() -> bool {
 fn default_plan_ttl() -> u64 {
     5
 }
+fn default_restore_window() -> u32 {
+    30
+}
 
 impl Default for PolicyConfig {
     fn default() -> Self {
@@ -604,6 +612,7 @@ impl Default for PolicyConfig {
             token_mode: TokenModeConfig::default(),
             four_eyes_over_targets: None,
             four_eyes_all_connections: false,
+            restore_window_days: default_restore_window(),
         }
     }
 }

@@ -216,6 +216,10 @@ async fn schema_and_parser_accept_and_refuse_the_same_files() {
         ),
         ("plan ttl 0", format!("{BASE}[policy]\nplan_ttl_minutes = 0\n")),
         (
+            "restore window 0",
+            format!("{BASE}[policy]\nrestore_window_days = 0\n"),
+        ),
+        (
             "token for a read tool",
             format!("{BASE}[policy.token_mode]\nenabled = true\ntools = [\"list_users\"]\n"),
         ),

@@ -38,7 +38,9 @@ async fn demo_mode_serves_tools_prompts_and_users_without_config() {
             "list_users",
             "pending_changes",
             "reconcile",
-            "remove_from_group"
+            "remove_from_group",
+            "restore_user",
+            "update_user"
         ]
     );
     for t in &tools {
@@ -53,6 +55,7 @@ async fn demo_mode_serves_tools_prompts_and_users_without_config() {
             "remove_from_group",
             "activate_changes",
             "reconcile",
+            "update_user",
         ]
         .contains(&t.name.as_ref());
         assert_eq!(
@@ -67,7 +70,7 @@ async fn demo_mode_serves_tools_prompts_and_users_without_config() {
         .list_all_prompts()
         .await
         .expect("prompts/list");
-    assert_eq!(prompts.len(), 4);
+    assert_eq!(prompts.len(), 5);
 
     let page = client
         .ok("list_users", json!({"email_prefix": "jane.doe@"}))
@@ -850,7 +853,8 @@ async fn disabled_tools_are_not_offered() {
     let env = Env::with_sim_policy(r#"disabled_tools = ["deactivate", "activate_changes"]"#).await;
     let client = env.connect(Human::Accepts).await;
     let tools = client.service.list_all_tools().await.expect("tools/list");
-    assert_eq!(tools.len(), 9);
+    let every_tool = zscaler_lifecycle_mcp::ops::catalog::TOOLS.len();
+    assert_eq!(tools.len(), every_tool - 2);
     assert!(!tools.iter().any(|t| t.name == "deactivate"));
     let Value::Object(args) = json!({"user": "jane.doe@acme.example"}) else {
         unreachable!()

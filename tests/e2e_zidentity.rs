@@ -623,3 +623,26 @@ async fn check_logs_in_with_the_oneapi_client_and_reports_the_rate_headroom() {
     assert!(text.contains("tenant reports"), "{text}");
     assert!(!text.contains(ONEAPI_DEMO_CLIENT_SECRET), "{text}");
 }
+
+#[tokio::test]
+async fn restore_user_sets_a_disabled_account_active_again_with_its_groups() {
+    let env = zidentity_env().await;
+    let client = env.connect(Human::Accepts).await;
+    let jane = "jane.doe@acme.example";
+    let before = zid_user(&env, jane).await.expect("jane");
+    let r = client.ok("deactivate", json!({"user": jane})).await;
+    assert_eq!(r["status"], "executed", "{r}");
+    assert_eq!(zid_user(&env, jane).await.expect("kept")["status"], false);
+
+    let r = client.ok("restore_user", json!({"user": jane})).await;
+    assert_eq!(r["status"], "executed", "{r}");
+    assert_eq!(r["verification"], "verified", "{r}");
+    assert_eq!(r["confirmation"]["channel"], "elicitation", "{r}");
+    let after = zid_user(&env, jane).await.expect("jane");
+    assert_eq!(after["status"], true, "{after}");
+    assert_eq!(after["id"], before["id"], "the same account: {after}");
+    assert_eq!(group_names(&after), group_names(&before), "{after}");
+    let again = client.ok("restore_user", json!({"user": jane})).await;
+    assert_eq!(again["status"], "no_change", "{again}");
+    client.close().await;
+}

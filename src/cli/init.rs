@@ -88,7 +88,7 @@ plan_ttl_minutes = 5                           # how long a plan waits for a hum
 max_deletions_per_hour = 20                    # blast-radius cap per connection
 max_targets_per_call = 10                      # groups per call, accounts per connection="all" plan
 allowed_create_domains = []                    # e.g. ["example.com"]; empty = any registered domain
-confirm_tools = []                             # also ask a human for "create_user" / "add_to_group"
+confirm_tools = []                             # also ask a human for "create_user" / "add_to_group" / "update_user"
 # tool_connections = { deactivate = ["zia-prod"] }  # the only connections a tool may act on
 disabled_tools = []                            # e.g. ["deactivate"] to not offer it at all
 

@@ -505,6 +505,12 @@ fn policy(p: &PolicyConfig, connections: &[&str], out: &mut Vec<Problem>) {
     if p.plan_ttl_minutes == 0 {
         out.push(Problem::at(at("plan_ttl_minutes"), "must be at least 1"));
     }
+    if !(1..=3650).contains(&p.restore_window_days) {
+        out.push(Problem::at(
+            at("restore_window_days"),
+            "must be 1 to 3650 days (to turn restore_user off, list it in disabled_tools)",
+        ));
+    }
     let token = &p.token_mode;
     let tm = |field: &str| vec![key("policy"), key("token_mode"), key(field)];
     for (i, t) in token.tools.iter().enumerate() {
@@ -518,7 +524,7 @@ fn policy(p: &PolicyConfig, connections: &[&str], out: &mut Vec<Problem>) {
                     catalog::guarded().join(", ")
                 ),
             ));
-        } else if catalog::confirmable().contains(&t.as_str()) && !p.confirm_tools.contains(t) {
+        } else if catalog::confirmed_only_on_request(t) && !p.confirm_tools.contains(t) {
             out.push(Problem::at(
                 path,
                 format!(
@@ -784,6 +790,11 @@ mod tests {
         );
         let msg = err(&format!("{BASE}[policy]\nmax_targets_per_call = 0\n"));
         assert!(msg.contains("line 5, policy.max_targets_per_call"), "{msg}");
+        let msg = err(&format!("{BASE}[policy]\nrestore_window_days = 0\n"));
+        assert!(
+            msg.contains("line 5, policy.restore_window_days") && msg.contains("1 to 3650"),
+            "{msg}"
+        );
         let msg = err(&format!("{BASE}timeout_secs = 5\ncache_ttl_secs = 86400\n"));
         assert!(
             msg.contains("line 5, connections.a.cache_ttl_secs") && msg.contains("at most 3600"),

@@ -28,6 +28,8 @@ pub struct Policy {
     token_mode: TokenModeConfig,
     four_eyes_over_targets: Option<u32>,
     four_eyes_all_connections: bool,
+    /// How long after a deactivation restore_user may undo it, in seconds.
+    pub restore_window_secs: u64,
 }
 
 fn glob(pattern: &str) -> Result<globset::Glob, globset::Error> {
@@ -67,6 +69,7 @@ impl Policy {
             token_mode: cfg.token_mode.clone(),
             four_eyes_over_targets: cfg.four_eyes_over_targets,
             four_eyes_all_connections: cfg.four_eyes_all_connections,
+            restore_window_secs: u64::from(cfg.restore_window_days) * 86_400,
         })
     }
 

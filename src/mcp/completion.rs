@@ -39,16 +39,20 @@ fn kind(reference: &Reference, argument: &str) -> Result<Option<Kind>, ErrorData
     match reference {
         Reference::Prompt(p) => {
             let kind = match (p.name.as_str(), argument) {
-                ("offboard_user", "user") | ("onboard_user", "email") => Some(Kind::Email),
+                ("offboard_user" | "mover", "user") | ("onboard_user", "email") => {
+                    Some(Kind::Email)
+                }
                 ("offboard_user", "connection") => Some(Kind::ConnectionOrAll),
-                ("onboard_user" | "access_review", "connection") => Some(Kind::Connection),
-                ("onboard_user", "department") => Some(Kind::Department),
-                ("onboard_user", "groups") => Some(Kind::GroupList),
-                ("offboard_user" | "onboard_user" | "access_review", _) => None,
+                ("onboard_user" | "mover" | "access_review", "connection") => {
+                    Some(Kind::Connection)
+                }
+                ("onboard_user" | "mover", "department") => Some(Kind::Department),
+                ("onboard_user" | "mover", "groups") => Some(Kind::GroupList),
+                ("offboard_user" | "onboard_user" | "mover" | "access_review", _) => None,
                 (name, _) => {
                     return Err(ErrorData::invalid_params(
                         format!(
-                            "no prompt named '{name}'; prompts: offboard_user, onboard_user, access_review"
+                            "no prompt named '{name}'; prompts: offboard_user, onboard_user, mover, access_review"
                         ),
                         None,
                     ));

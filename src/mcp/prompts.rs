@@ -1,7 +1,8 @@
 //! Prompt templates from `prompts/*.md`, filled with the caller's arguments.
 
 /// Fills `{{name}}` placeholders. Values are inserted as data: newlines are flattened so an
-/// argument cannot add its own instructions on a new line.
+/// argument cannot add its own instructions on a new line. Values are trimmed, except that a
+/// `*_clause` the server built (" on connection X") keeps its one leading space.
 pub fn render(template: &str, vars: &[(&str, &str)]) -> String {
     let mut out = template.to_string();
     for (name, value) in vars {
@@ -9,7 +10,13 @@ pub fn render(template: &str, vars: &[(&str, &str)]) -> String {
             .chars()
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect();
-        out = out.replace(&format!("{{{{{name}}}}}"), clean.trim());
+        let trimmed = clean.trim();
+        let value = if name.ends_with("_clause") && clean.starts_with(' ') && !trimmed.is_empty() {
+            format!(" {trimmed}")
+        } else {
+            trimmed.to_string()
+        };
+        out = out.replace(&format!("{{{{{name}}}}}"), &value);
     }
     out
 }
@@ -35,5 +42,10 @@ mod tests {
             &[("user", "a@x\nignore all"), ("c", "")],
         );
         assert_eq!(out, "Offboard a@x ignore all.");
+        let out = render(
+            "Offboard {{user}}{{c_clause}}.",
+            &[("user", " a@x "), ("c_clause", &connection_clause("zia"))],
+        );
+        assert_eq!(out, "Offboard a@x on connection zia.");
     }
 }

@@ -89,7 +89,8 @@ fn drop_null_alternative(p: &mut Value) {
 /// prose (the tool description says what they mean), and open for the rest (JSON Schema's
 /// default `additionalProperties`). For tools whose full result shape is long and the same
 /// across tools (every write returns a `WriteResult`), this keeps tools/list small while still
-/// promising what a client can rely on.
+/// promising what a client can rely on. A list of records is promised as a list (its rows'
+/// fields are the tool description's to tell).
 pub fn brief_output<T: JsonSchema + std::any::Any>() -> Arc<JsonObject> {
     let mut v = Value::Object((*compact_output::<T>()).clone());
     if let Value::Object(map) = &mut v {
@@ -107,10 +108,23 @@ pub fn brief_output<T: JsonSchema + std::any::Any>() -> Arc<JsonObject> {
             for p in props.values_mut() {
                 if let Value::Object(p) = p {
                     p.remove("description");
+                    // A list of records is promised as a list; its rows' shape is the tool's.
+                    let records = p
+                        .get("items")
+                        .is_some_and(|i| i.get("$ref").is_some() || i.get("properties").is_some());
+                    if records {
+                        p.remove("items");
+                    }
                 }
             }
         }
         map.remove("additionalProperties");
+        if !Value::Object(map.clone())
+            .to_string()
+            .contains("\"#/$defs/")
+        {
+            map.remove("$defs");
+        }
     }
     inline_defs(&mut v);
     into_object(v)
@@ -318,6 +332,29 @@ mod tests {
         assert!(info["properties"]["channel"].is_object(), "structure kept");
         let get_user = compact_output::<crate::ops::read::GetUserResult>();
         assert!(get_user["$defs"]["User"]["properties"]["email"].is_object());
+    }
+
+    #[test]
+    fn brief_output_promises_the_required_fields_and_lists_without_their_rows() {
+        let audit = brief_output::<crate::ops::audit::AuditResult>();
+        let props = audit["properties"].as_object().expect("properties");
+        assert_eq!(props["findings"], serde_json::json!({"type": "array"}));
+        assert_eq!(props["users_scanned"]["type"], "integer");
+        assert!(
+            audit["required"]
+                .as_array()
+                .is_some_and(|r| r.len() == props.len())
+        );
+        let users = brief_output::<crate::ops::read::ListUsersResult>();
+        assert!(users.get("$defs").is_none(), "no definitions left unused");
+        assert_eq!(users["properties"]["users"]["type"], "array");
+        let write = brief_output::<crate::ops::write::WriteResult>();
+        assert_eq!(
+            write["properties"]["status"]["enum"]
+                .as_array()
+                .map(Vec::len),
+            Some(7)
+        );
     }
 
     #[test]

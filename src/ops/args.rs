@@ -11,6 +11,7 @@ use super::read::{GetUserArgs, ListGroupsArgs, ListUsersArgs, PendingChangesArgs
 use super::reconcile::ReconcileArgs;
 use super::write::{
     ActivateChangesArgs, AddToGroupArgs, CreateUserArgs, DeactivateArgs, RemoveFromGroupArgs,
+    RestoreUserArgs, UpdateUserArgs,
 };
 
 /// ZIA's limit on user, group and department names, and on a new user's email.
@@ -291,6 +292,34 @@ impl Bounded for DeactivateArgs {
             "split the list into calls of at most 500",
         )?;
         self.users.iter().try_for_each(|u| user_key("users[]", u))?;
+        plan_id(&self.plan_id)
+    }
+}
+
+impl Bounded for UpdateUserArgs {
+    fn check_bounds(&self) -> Result<(), ToolError> {
+        config_name("connection", &self.connection)?;
+        user_key("user", &self.user)?;
+        if let Some(n) = &self.name {
+            name("name", n)?;
+        }
+        if let Some(d) = &self.department {
+            name("department", d)?;
+        }
+        if let Some(g) = &self.groups {
+            groups(g)?;
+        }
+        if let Some(c) = &self.comments {
+            too_long("comments", c, MAX_COMMENTS, "shorten the comments")?;
+        }
+        plan_id(&self.plan_id)
+    }
+}
+
+impl Bounded for RestoreUserArgs {
+    fn check_bounds(&self) -> Result<(), ToolError> {
+        config_name("connection", &self.connection)?;
+        user_key("user", &self.user)?;
         plan_id(&self.plan_id)
     }
 }

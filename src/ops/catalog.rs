@@ -21,6 +21,9 @@ pub enum Confirmation {
     Never,
     /// Only where `policy.confirm_tools` names the tool.
     OnRequest,
+    /// Always when the call takes access away (update_user removing a group or changing the
+    /// department); otherwise only where `policy.confirm_tools` names the tool.
+    WhenTakingAway,
     /// Always.
     Always,
 }
@@ -51,6 +54,8 @@ pub const DEACTIVATE: &str = "deactivate";
 pub const PENDING_CHANGES: &str = "pending_changes";
 pub const ACTIVATE_CHANGES: &str = "activate_changes";
 pub const AUDIT_ORPHANS: &str = "audit_orphans";
+pub const UPDATE_USER: &str = "update_user";
+pub const RESTORE_USER: &str = "restore_user";
 pub const RECONCILE: &str = "reconcile";
 
 /// Every tool the server offers, in the order tools/list shows them.
@@ -65,6 +70,13 @@ pub const TOOLS: &[Tool] = &[
     tool(PENDING_CHANGES, Effect::Read, Confirmation::Never),
     tool(ACTIVATE_CHANGES, Effect::Destructive, Confirmation::Always),
     tool(AUDIT_ORPHANS, Effect::Read, Confirmation::Never),
+    tool(
+        UPDATE_USER,
+        Effect::Destructive,
+        Confirmation::WhenTakingAway,
+    ),
+    // Grants access back: always confirmed.
+    tool(RESTORE_USER, Effect::Write, Confirmation::Always),
     tool(RECONCILE, Effect::Destructive, Confirmation::Always),
 ];
 
@@ -78,13 +90,25 @@ pub fn names() -> Vec<&'static str> {
     TOOLS.iter().map(|t| t.name).collect()
 }
 
-/// Tools a deployment may put behind confirmation (`policy.confirm_tools`).
+/// Tools a deployment may put behind confirmation (`policy.confirm_tools`): those some of whose
+/// calls need none otherwise.
 pub fn confirmable() -> Vec<&'static str> {
     TOOLS
         .iter()
-        .filter(|t| t.confirmation == Confirmation::OnRequest)
+        .filter(|t| {
+            matches!(
+                t.confirmation,
+                Confirmation::OnRequest | Confirmation::WhenTakingAway
+            )
+        })
         .map(|t| t.name)
         .collect()
+}
+
+/// Whether every call of a tool needs confirmation only because `policy.confirm_tools` names
+/// it (so naming it in `token_mode.tools` alone is pointless).
+pub fn confirmed_only_on_request(name: &str) -> bool {
+    get(name).is_some_and(|t| t.confirmation == Confirmation::OnRequest)
 }
 
 /// Tools that can go through a plan and its confirmation: the destructive ones (always) and the
@@ -119,14 +143,21 @@ mod tests {
                 "{}",
                 t.name
             );
-            assert_eq!(
-                t.effect == Effect::Destructive,
-                t.confirmation == Confirmation::Always,
-                "{}",
-                t.name
-            );
+            // Whatever takes access away is confirmed, always or whenever it does.
+            if t.effect == Effect::Destructive {
+                assert!(
+                    matches!(
+                        t.confirmation,
+                        Confirmation::Always | Confirmation::WhenTakingAway
+                    ),
+                    "{}",
+                    t.name
+                );
+            }
         }
-        assert_eq!(confirmable(), [CREATE_USER, ADD_TO_GROUP]);
+        assert_eq!(confirmable(), [CREATE_USER, ADD_TO_GROUP, UPDATE_USER]);
+        assert!(confirmed_only_on_request(CREATE_USER) && !confirmed_only_on_request(UPDATE_USER));
+        assert!(writes(RESTORE_USER) && guarded().contains(&RESTORE_USER));
         assert!(writes(DEACTIVATE) && !writes(LIST_USERS) && !writes("nope"));
     }
 }

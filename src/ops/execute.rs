@@ -18,7 +18,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use crate::guard::caps::Reservation;
-use crate::guard::plan::{Plan, user_fingerprint};
+use crate::guard::plan::Plan;
 use crate::guard::policy::quote;
 use crate::model::{
     ActivationState, Department, Group, GroupRef, NewUser, Page, PageRequest, User, UserFilter,
@@ -438,9 +438,10 @@ impl Writer<'_> {
         }
     }
 
-    /// Applies one [`UserUpdate`] (department, name, memberships) to a resolved account in one
-    /// provider call, read back and verified: what a reconcile's mover needs.
-    pub async fn apply_user_update(
+    /// Changes one resolved account (a mover): its name, department, comments and memberships
+    /// in one backend call, every other attribute and membership kept. A change that stopped
+    /// part-way is read back and reported as it stands (a mismatch, with what was done).
+    pub async fn update_user(
         &self,
         before: &User,
         update: &UserUpdate,
@@ -456,34 +457,42 @@ impl Writer<'_> {
             "update_user",
             json!({"user": before.id, "before": before, "update": update}),
         )?;
+        let mut notices = Vec::new();
         let lost = match self.provider().update_user(&before.id, update).await {
             Ok(_) => None,
             Err(ProviderError::OutcomeUnknown { message }) => Some(message),
+            Err(ProviderError::Partial { message }) => {
+                notices.push(format!(
+                    "Only part of the change to {} was made: {message}. The state read back is shown; call update_user again to finish it.",
+                    quote(&before.email)
+                ));
+                None
+            }
             Err(e) => return Err(self.failed(&intent, self.tool, e, Some(before))),
         };
         let settled = match self.provider().get_user(&before.id).await {
-            Ok(u)
-                if lost.is_some()
-                    && !update.shown_by(&u)
-                    && user_fingerprint(before) == user_fingerprint(&u) =>
-            {
-                Settled::NotApplied
+            Ok(u) => {
+                let unchanged = crate::guard::plan::user_fingerprint(&u)
+                    == crate::guard::plan::user_fingerprint(before)
+                    && u.comments == before.comments;
+                if lost.is_some() && unchanged {
+                    Settled::NotApplied
+                } else {
+                    Settled::Applied(u)
+                }
             }
-            Ok(u) => Settled::Applied(u),
             Err(e) => Settled::Unknown(match &lost {
                 Some(m) => format!("{LOST} ({m}) and reading back failed: {e}"),
                 None => format!("the tenant accepted the change, but reading it back failed: {e}"),
             }),
         };
-        let mut notices = Vec::new();
         match settled {
             Settled::Applied(u) => {
-                let has = |g: &GroupRef| u.groups.iter().any(|m| m.id == g.id);
                 let kept = before
                     .groups
                     .iter()
                     .filter(|g| !update.remove_groups.iter().any(|r| r.id == g.id))
-                    .all(has);
+                    .all(|g| u.groups.iter().any(|m| m.id == g.id));
                 let verification = Verification::matched(kept && update.shown_by(&u));
                 if lost.is_some() {
                     notices.push(format!(
@@ -510,6 +519,94 @@ impl Writer<'_> {
                     fields: json!({"before": before}),
                     summary,
                     what: format!("the change to {}", quote(&before.email)),
+                },
+                notices,
+            )),
+        }
+    }
+
+    /// Undoes a disable: sets one resolved account active and adds it back to `add` (the groups
+    /// it had that it lacks now), every other attribute kept. Verified when the account reads
+    /// back active and in every one of them.
+    pub async fn reactivate(
+        &self,
+        before: &User,
+        add: &[GroupRef],
+        summary: String,
+    ) -> Result<Written<User>, ToolError> {
+        let groups: Vec<&GroupRef> = add.iter().collect();
+        self.allowed(Some(before), &groups)?;
+        let intent = self.intent(
+            "restore",
+            json!({"user": before.id, "before": before, "add_groups": add}),
+        )?;
+        let mut notices = Vec::new();
+        let mut lost = None;
+        if before.active == Some(false) {
+            match self.provider().set_active(&before.id, true).await {
+                Ok(_) => {}
+                Err(ProviderError::OutcomeUnknown { message }) => lost = Some(message),
+                Err(e) => return Err(self.failed(&intent, self.tool, e, Some(before))),
+            }
+        }
+        if !add.is_empty() {
+            let update = UserUpdate {
+                add_groups: add.to_vec(),
+                ..UserUpdate::default()
+            };
+            match self.provider().update_user(&before.id, &update).await {
+                Ok(_) => {}
+                Err(ProviderError::OutcomeUnknown { message }) => lost = Some(message),
+                Err(e) => notices.push(format!(
+                    "{} was set active, but adding its groups back failed ({e}); the state read back is shown — call restore_user again to finish.",
+                    quote(&before.email)
+                )),
+            }
+        }
+        let settled = match self.provider().get_user(&before.id).await {
+            Ok(u)
+                if lost.is_some()
+                    && crate::guard::plan::user_fingerprint(&u)
+                        == crate::guard::plan::user_fingerprint(before) =>
+            {
+                Settled::NotApplied
+            }
+            Ok(u) => Settled::Applied(u),
+            Err(e) => Settled::Unknown(match &lost {
+                Some(m) => format!("{LOST} ({m}) and reading back failed: {e}"),
+                None => format!("the tenant accepted it, but reading the account back failed: {e}"),
+            }),
+        };
+        match settled {
+            Settled::Applied(u) => {
+                let restored = u.active != Some(false)
+                    && add.iter().all(|g| u.groups.iter().any(|m| m.id == g.id));
+                let verification = Verification::matched(restored);
+                if lost.is_some() {
+                    notices.push(format!(
+                        "The tenant's answer was lost; reading {} back shows the change was made.",
+                        quote(&before.email)
+                    ));
+                }
+                self.ledger(summary, false, &mut notices);
+                self.outcome(
+                    &intent,
+                    json!({"outcome": "executed", "mode": "restore", "verification": verification, "before": before, "after": u}),
+                    &mut notices,
+                );
+                let mut w = Written::new(verification, Some(u));
+                w.notices = notices;
+                Ok(w)
+            }
+            Settled::NotApplied => Err(self.not_applied(&intent, self.tool, Some(before))),
+            Settled::Unknown(why) => Ok(self.uncertain(
+                Uncertain {
+                    intent: &intent,
+                    lost: lost.is_some(),
+                    why,
+                    fields: json!({"mode": "restore", "before": before}),
+                    summary,
+                    what: format!("the restore of {}", quote(&before.email)),
                 },
                 notices,
             )),

@@ -17,7 +17,9 @@ pub mod read;
 pub mod reconcile;
 mod record;
 pub mod resolve;
+pub mod restore;
 mod result;
+pub mod update;
 pub mod write;
 
 use std::collections::BTreeMap;

@@ -5,6 +5,8 @@ pub use super::activate::{ActivateChangesArgs, activate_changes};
 pub use super::create::{CreateUserArgs, create_user};
 pub use super::deactivate::{DeactivateArgs, DeactivateMode, deactivate};
 pub use super::membership::{AddToGroupArgs, RemoveFromGroupArgs, add_to_group, remove_from_group};
+pub use super::restore::{RestoreUserArgs, restore_user};
 pub use super::result::{
     ConfirmationInfo, ConnectionOutcome, Verification, WriteResult, WriteStatus,
 };
+pub use super::update::{UpdateUserArgs, update_user};

@@ -26,6 +26,7 @@
 
 mod copy;
 mod file;
+mod find;
 mod head;
 mod key;
 mod verify;
@@ -39,6 +40,7 @@ use serde_json::{Map, Value};
 
 pub use copy::{CopyTarget, SYSLOG_TAG};
 pub use file::head_path;
+pub use find::record_time;
 pub use key::{JournalKey, KeyError, MIN_KEY_CHARS, default_key_path};
 pub use verify::{Repair, Verified, chain_files};
 

@@ -618,3 +618,37 @@ fn the_key_never_reaches_debug_or_the_journal() {
             .contains(&secret)
     );
 }
+
+#[test]
+fn records_where_returns_only_sealed_records_of_every_segment_and_replica() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let j = journal(dir.path()).with_max_bytes(300);
+    write_n(&j, 5);
+    let other = Journal::for_replica(dir.path(), "r2", key());
+    other.append(event(7)).expect("append");
+    // A line added by hand, well-formed but not MACed with the key, never counts.
+    let mut forged = event(9);
+    forged.insert("seq".into(), json!(99));
+    forged.insert("prev".into(), json!("00"));
+    forged.insert("hash".into(), json!("00"));
+    forged.insert("mac".into(), json!("00"));
+    let mut f = OpenOptions::new()
+        .append(true)
+        .open(j.path())
+        .expect("open");
+    writeln!(f, "{}", Value::Object(forged)).expect("write");
+    let mut found: Vec<u64> = j
+        .records_where(0, |r| r.get("tool").is_some_and(|t| t == "deactivate"))
+        .expect("read")
+        .iter()
+        .filter_map(|r| r.get("n").and_then(Value::as_u64))
+        .collect();
+    found.sort_unstable();
+    assert_eq!(found, [0, 1, 2, 3, 4, 7]);
+    assert!(file::segments(j.path()).len() > 1, "spans segments");
+    // Segments that end before `since` are skipped; the live file is always read.
+    let recent = j
+        .records_where(now_secs() + 3600, |r| r.get("n").is_some())
+        .expect("read");
+    assert!(recent.len() < 6, "{recent:?}");
+}

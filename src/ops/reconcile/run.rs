@@ -209,7 +209,7 @@ impl Run<'_> {
                                 ..UserUpdate::default()
                             };
                             writer
-                                .apply_user_update(before, &update, format!("reconcile: {words}"))
+                                .update_user(before, &update, format!("reconcile: {words}"))
                                 .await
                         }
                         None => Err(ToolError::new(
