@@ -13,13 +13,10 @@ use rmcp::model::JsonObject;
 use schemars::JsonSchema;
 use serde_json::Value;
 
-/// The output schema of `T`, compacted: structure only. A result's fields are explained by the
-/// tool's description and the result's own `summary`; per-field prose would cost every client
-/// context on every tools/list for what it already reads in the result.
+/// The output schema of `T`, compacted.
 pub fn compact_output<T: JsonSchema + std::any::Any>() -> Arc<JsonObject> {
     let mut v = Value::Object((*schema_for_output::<T>()).clone());
     compact(&mut v, 0);
-    drop_descriptions(&mut v);
     unwrap_lines(&mut v);
     drop_empty_defaults(&mut v);
     inline_defs(&mut v);
@@ -229,20 +226,6 @@ fn inline_defs(root: &mut Value) {
 }
 
 /// `depth` 1 marks the top-level properties, whose descriptions stay.
-/// Removes every `description` a compaction kept.
-fn drop_descriptions(v: &mut Value) {
-    match v {
-        Value::Object(map) => {
-            if map.get("description").is_some_and(Value::is_string) {
-                map.remove("description");
-            }
-            map.values_mut().for_each(drop_descriptions);
-        }
-        Value::Array(items) => items.iter_mut().for_each(drop_descriptions),
-        _ => {}
-    }
-}
-
 fn compact(v: &mut Value, depth: usize) {
     match v {
         Value::Object(map) => {
@@ -310,15 +293,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keeps_structure_without_prose() {
+    fn keeps_structure_and_top_level_descriptions() {
         let schema = compact_output::<crate::ops::write::WriteResult>();
         let text = serde_json::to_string(&*schema).expect("json");
         assert!(!text.contains("oneOf"), "{text}");
         let props = schema["properties"].as_object().expect("properties");
-        assert!(
-            props["next_step"].get("description").is_none(),
-            "prose dropped"
-        );
+        assert!(props["next_step"].get("description").is_some());
         assert_eq!(
             schema["properties"]["status"]["enum"]
                 .as_array()
