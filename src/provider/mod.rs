@@ -3,6 +3,7 @@
 //! Tool handlers and the guard only see this trait; providers know nothing of MCP. A new backend
 //! (SCIM, another IdP) is one new module implementing [`Provider`].
 
+pub mod http;
 pub mod oneapi;
 pub mod outcome;
 pub mod retry;

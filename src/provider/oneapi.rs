@@ -125,7 +125,9 @@ struct TokenAnswer {
     expires_in: Option<serde_json::Value>,
 }
 
-/// Asks ZIdentity for a token; returns it with how long to use it before renewing.
+/// Asks ZIdentity for a token; returns it with how long to use it before renewing. `http` is
+/// the connection's client from [`crate::provider::http::client`], which never follows a
+/// redirect: one would carry the client secret or assertion elsewhere.
 pub async fn fetch_token(
     http: &reqwest::Client,
     creds: &OneApiCredentials,
