@@ -23,7 +23,6 @@ use crate::orphans::report::ReportStore;
 use crate::orphans::rules::{
     AccountRules, Reference, Rule, Severity, SourceOfRecord, TenantKeys, duplicates, empty_group,
 };
-use crate::provider::ProviderKind;
 
 use super::{App, ToolError, provider_error};
 
@@ -110,16 +109,6 @@ pub struct AuditControl<'a> {
     pub owner: &'a str,
 }
 
-/// How many users to ask for per page: the backend's own page size, so that every page is one
-/// request and progress follows the transfer (native ZIA pages by 10,000, SCIM by 100).
-fn page_limit(kind: ProviderKind) -> usize {
-    match kind {
-        ProviderKind::Zia => 10_000,
-        ProviderKind::ZiaScim | ProviderKind::ZpaScim => 100,
-        ProviderKind::Zidentity => crate::provider::zidentity::MAX_PAGE,
-    }
-}
-
 fn cancelled() -> ToolError {
     ToolError::new("audit_orphans was cancelled; nothing was reported")
 }
@@ -135,7 +124,8 @@ async fn next_page(
     }
     let request = PageRequest {
         cursor,
-        limit: page_limit(conn.provider.kind()),
+        // The backend's own page size: every page is one request, and progress follows it.
+        limit: conn.provider.capabilities().page_size,
     };
     let filter = UserFilter::default();
     tokio::select! {

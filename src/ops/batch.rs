@@ -14,7 +14,7 @@ use crate::guard::confirm::Confirmer;
 use crate::guard::plan::{Plan, user_target};
 use crate::guard::policy::quote;
 use crate::model::{PageRequest, User, UserFilter, normalize_email};
-use crate::provider::{ProviderError, ProviderKind, zia};
+use crate::provider::ProviderError;
 
 use super::catalog::DEACTIVATE;
 use super::deactivate::{
@@ -31,12 +31,13 @@ pub const MAX_USERS: usize = 500;
 
 /// For each key (email or id), the accounts it names.
 ///
-/// Native ZIA answers an email lookup only by reading every page (its filters are prefix
-/// matches), so the whole batch is resolved in one pass over the pages of 10,000 instead of one
-/// pass per user. SCIM looks each key up with a filter or a GET, which is one request per key.
+/// Where an email lookup reads the directory page by page (native ZIA: its filters are prefix
+/// matches), the whole batch is resolved in one pass over the largest pages instead of one pass
+/// per user. Elsewhere each key is looked up with a filter or a GET, one request per key.
 async fn find_many(conn: &Connection, keys: &[String]) -> Result<Vec<Vec<User>>, ToolError> {
     let mut found: Vec<Vec<User>> = vec![Vec::new(); keys.len()];
-    if conn.provider.kind() != ProviderKind::Zia {
+    let caps = conn.provider.capabilities();
+    if !caps.lookup_scans_pages {
         for (i, key) in keys.iter().enumerate() {
             found[i] = if key.contains('@') {
                 conn.provider
@@ -72,7 +73,7 @@ async fn find_many(conn: &Connection, keys: &[String]) -> Result<Vec<Vec<User>>,
                 &UserFilter::default(),
                 &PageRequest {
                     cursor,
-                    limit: 10_000,
+                    limit: caps.page_size,
                 },
             )
             .await
@@ -238,13 +239,13 @@ pub async fn deactivate_many(
         mode.verb(),
         users.len(),
         conn.name,
-        match (&action, conn.provider.kind()) {
-            (Deactivation::Delete, ProviderKind::Zia) => format!(
-                " with {} bulkDelete request(s) of up to {}",
-                users.len().div_ceil(zia::MAX_BULK_DELETE),
-                zia::MAX_BULK_DELETE
+        match &action {
+            Deactivation::Delete if caps.bulk_delete_max > 0 => format!(
+                " with {} bulk delete request(s) of up to {}",
+                users.len().div_ceil(caps.bulk_delete_max),
+                caps.bulk_delete_max
             ),
-            (Deactivation::Quarantine(q), _) => format!(
+            Deactivation::Quarantine(q) => format!(
                 ": each keeps only the group {}; the accounts stay",
                 quote(&q.name)
             ),

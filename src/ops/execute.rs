@@ -24,7 +24,7 @@ use crate::model::{
     ActivationState, Department, Group, GroupRef, NewUser, Page, PageRequest, User, UserFilter,
     normalize_email,
 };
-use crate::provider::{Capabilities, Provider, ProviderError, ProviderKind};
+use crate::provider::{Capabilities, Provider, ProviderError};
 
 use super::write::{ConfirmationInfo, Verification};
 use super::{App, Caller, Connection, ToolError, provider_error, record};
@@ -39,10 +39,6 @@ impl Tenant {
     /// Wraps a backend; the only place that holds its write methods is this module.
     pub fn new(inner: Arc<dyn Provider>) -> Self {
         Self { inner }
-    }
-
-    pub fn kind(&self) -> ProviderKind {
-        self.inner.kind()
     }
 
     pub fn capabilities(&self) -> Capabilities {

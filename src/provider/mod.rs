@@ -1,11 +1,13 @@
 //! The backend abstraction: everything the tools and the guard may ask of a Zscaler tenant.
 //!
 //! Tool handlers and the guard only see this trait; providers know nothing of MCP. A new backend
-//! (SCIM, another IdP) is one new module implementing [`Provider`].
+//! (another IdP) is one new module implementing [`Provider`] and declaring itself in
+//! [`registry::BACKENDS`]: its config rules, construction and `init` block live in the module.
 
 pub mod http;
 pub mod oneapi;
 pub mod outcome;
+pub mod registry;
 pub mod retry;
 pub mod scim;
 pub mod zia;
@@ -20,20 +22,6 @@ use serde::Serialize;
 use crate::model::{
     ActivationState, Department, Group, GroupRef, NewUser, Page, PageRequest, User, UserFilter,
 };
-
-/// Which API a connection talks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum ProviderKind {
-    /// Native ZIA API (`/api/v1`), session or OneAPI auth.
-    Zia,
-    /// ZIA SCIM 2.0 endpoint.
-    ZiaScim,
-    /// ZPA SCIM 2.0 endpoint.
-    ZpaScim,
-    /// ZIdentity admin API (OneAPI).
-    Zidentity,
-}
 
 /// What a backend can do, so tools can refuse early with a clear message instead of failing
 /// half-way through a plan.
@@ -53,6 +41,17 @@ pub struct Capabilities {
     /// Disabling may delete the account (ZIA SCIM: `active:false` is reported to delete), so it
     /// is planned and capped like a deletion.
     pub disable_may_delete: bool,
+    /// The most users one list request returns (native ZIA 10,000, SCIM 100, ZIdentity 1,000):
+    /// whoever reads the whole directory asks for pages of this size, so that every page is
+    /// one request and progress follows the transfer.
+    pub page_size: usize,
+    /// How many ids one bulk delete request takes (native ZIA `bulkDelete`: 500); 0 when the
+    /// backend has no bulk call and [`Provider::delete_users`] deletes one by one.
+    pub bulk_delete_max: usize,
+    /// Finding a user by email reads the directory page by page (native ZIA filters by prefix
+    /// only), so several users are best resolved in one pass over every page rather than one
+    /// lookup each.
+    pub lookup_scans_pages: bool,
 }
 
 /// A provider failure, classified so that the tool layer can tell the model what to do next.
@@ -128,8 +127,7 @@ pub enum ProviderError {
 /// the tenant reports after the write, which the guard then verifies by reading back.
 #[async_trait]
 pub trait Provider: Send + Sync {
-    fn kind(&self) -> ProviderKind;
-
+    /// What this backend can do; tools ask this, never which backend it is.
     fn capabilities(&self) -> Capabilities;
 
     /// One slice of users matching `filter`. Prefix filters match case-insensitively; the
