@@ -16,7 +16,7 @@ use super::Provider;
 use crate::config::ConnectionConfig;
 
 /// Every backend, in the order `init` writes their blocks and the docs list them.
-pub static BACKENDS: [&Backend; 4] = [
+pub static BACKENDS: &[&Backend] = &[
     &super::zia::config::BACKEND,
     &super::scim::config::ZIA_SCIM,
     &super::scim::config::ZPA_SCIM,
