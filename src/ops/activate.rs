@@ -35,10 +35,10 @@ pub async fn activate_changes(
 ) -> Result<WriteResult, ToolError> {
     app.policy
         .check_write(ACTIVATE_CHANGES)
-        .map_err(ToolError)?;
+        .map_err(ToolError::refused)?;
     let conn = app.connection_for(ACTIVATE_CHANGES, opt(&args.connection).as_deref())?;
     if !conn.provider.capabilities().staged_changes {
-        return Err(ToolError(format!(
+        return Err(ToolError::invalid_input(format!(
             "connection {} applies changes immediately; there is nothing to activate",
             conn.name
         )));

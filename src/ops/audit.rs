@@ -110,7 +110,7 @@ pub struct AuditControl<'a> {
 }
 
 fn cancelled() -> ToolError {
-    ToolError::new("audit_orphans was cancelled; nothing was reported")
+    ToolError::cancelled("audit_orphans was cancelled; nothing was reported")
 }
 
 /// One page of a connection's users, abandoned as soon as the caller cancels.
@@ -170,7 +170,7 @@ async fn audit(
     };
     let max = args.max_findings.unwrap_or(50);
     if !(1..=500).contains(&max) {
-        return Err(ToolError(format!(
+        return Err(ToolError::invalid_input(format!(
             "max_findings {max} is out of range; use 1 to 500"
         )));
     }
@@ -180,7 +180,7 @@ async fn audit(
         None
     } else {
         if reference_name == conn.name {
-            return Err(ToolError(format!(
+            return Err(ToolError::invalid_input(format!(
                 "reference_connection must be another connection than {}; configured: {}",
                 conn.name,
                 app.connections
@@ -391,7 +391,7 @@ async fn load_source(app: &App, name: &str) -> Result<Option<SourceOfRecord>, To
         } else {
             app.sources.keys().cloned().collect::<Vec<_>>().join(", ")
         };
-        ToolError(format!(
+        ToolError::not_found(format!(
             "source_of_record '{name}' is not configured; configured sources: {configured}"
         ))
     })?;
@@ -399,8 +399,10 @@ async fn load_source(app: &App, name: &str) -> Result<Option<SourceOfRecord>, To
     let cfg = cfg.clone();
     let index = tokio::task::spawn_blocking(move || cfg.load())
         .await
-        .map_err(|e| ToolError(format!("reading source_of_record '{name}' failed: {e}")))?
-        .map_err(|e| ToolError(format!("source_of_record '{name}' cannot be used: {e}")))?;
+        .map_err(|e| ToolError::internal(format!("reading source_of_record '{name}' failed: {e}")))?
+        .map_err(|e| {
+            ToolError::internal(format!("source_of_record '{name}' cannot be used: {e}"))
+        })?;
     Ok(Some(SourceOfRecord {
         name: name.to_string(),
         index,

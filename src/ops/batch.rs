@@ -24,7 +24,7 @@ use super::deactivate::{
 use super::execute::Writer;
 use super::gate::{Gate, Proposal, ensure_unchanged, gate, input_of, precheck_plan};
 use super::result::{ConfirmationInfo, ConnectionOutcome, Verification, WriteResult, WriteStatus};
-use super::{App, Caller, Connection, ToolError, provider_error};
+use super::{App, Caller, Connection, ErrorKind, ToolError, provider_error};
 
 /// Most users one call may name, whatever the policy says: a plan a human can still read.
 pub const MAX_USERS: usize = 500;
@@ -108,12 +108,11 @@ async fn resolve_all(conn: &Connection, keys: &[String]) -> Result<Vec<User>, To
         match hits.len() {
             0 => missing.push(quote(key)),
             1 => {
-                let u = hits
-                    .into_iter()
-                    .next()
-                    .ok_or_else(|| ToolError::new("lookup lost its result; nothing was planned"))?;
+                let u = hits.into_iter().next().ok_or_else(|| {
+                    ToolError::internal("lookup lost its result; nothing was planned")
+                })?;
                 if let Some(first) = named.insert(u.id.clone(), key) {
-                    return Err(ToolError(format!(
+                    return Err(ToolError::invalid_input(format!(
                         "users names the account {} (id {}) twice, as {} and {}; list each person once",
                         quote(&u.email),
                         u.id,
@@ -148,10 +147,16 @@ async fn resolve_all(conn: &Connection, keys: &[String]) -> Result<Vec<User>, To
                 ambiguous.join("; ")
             ));
         }
-        return Err(ToolError(format!(
-            "nothing was planned; {}",
-            why.join("; ")
-        )));
+        // A key naming several accounts needs the id; that fix comes first.
+        let kind = if ambiguous.is_empty() {
+            ErrorKind::NotFound
+        } else {
+            ErrorKind::Ambiguous
+        };
+        return Err(ToolError::of(
+            kind,
+            format!("nothing was planned; {}", why.join("; ")),
+        ));
     }
     Ok(users)
 }
@@ -180,23 +185,23 @@ pub async fn deactivate_many(
         .trim()
         .eq_ignore_ascii_case(super::offboard::ALL)
     {
-        return Err(ToolError::new(
+        return Err(ToolError::invalid_input(
             "users cannot be combined with connection \"all\": offboard one person everywhere with user and connection \"all\", or several people on one connection with users and that connection's name",
         ));
     }
     if !args.user.trim().is_empty() {
-        return Err(ToolError::new(
+        return Err(ToolError::invalid_input(
             "pass either user (one account) or users (several), not both",
         ));
     }
     let keys: Vec<String> = args.users.iter().map(|k| k.trim().to_string()).collect();
     if keys.iter().any(String::is_empty) {
-        return Err(ToolError::new(
+        return Err(ToolError::invalid_input(
             "users contains an empty entry; pass emails or ids only",
         ));
     }
     if keys.len() > MAX_USERS {
-        return Err(ToolError(format!(
+        return Err(ToolError::invalid_input(format!(
             "users names {} accounts; at most {MAX_USERS} per call, so split the list",
             keys.len()
         )));
@@ -204,14 +209,14 @@ pub async fn deactivate_many(
     let conn = app.connection_for(DEACTIVATE, super::result::opt(&args.connection).as_deref())?;
     app.policy
         .check_targets(DEACTIVATE, keys.len(), "accounts")
-        .map_err(ToolError)?;
+        .map_err(ToolError::refused)?;
     let caps = conn.provider.capabilities();
     let mode = checked_mode(conn, args.mode)?;
     precheck_plan(app, caller, DEACTIVATE, &conn.name, &args.plan_id)?;
     if mode.destructive(&caps) {
         app.deletions
             .check(&conn.name, keys.len())
-            .map_err(|e| ToolError(e.to_string()))?;
+            .map_err(ToolError::from)?;
     }
     let action = Deactivation::for_mode(mode, conn).await?;
     let users = resolve_all(conn, &keys).await?;
@@ -221,14 +226,16 @@ pub async fn deactivate_many(
         if check.is_ok()
             && let Deactivation::Quarantine(q) = &action
         {
-            check = quarantine_removals(app, u, q).map(|_| ()).map_err(|e| e.0);
+            check = quarantine_removals(app, u, q)
+                .map(|_| ())
+                .map_err(|e| e.message);
         }
         if let Err(why) = check {
             refused.push(why);
         }
     }
     if !refused.is_empty() {
-        return Err(ToolError(format!(
+        return Err(ToolError::refused(format!(
             "nothing was planned: {}; remove those accounts from users and call again",
             refused.join("; ")
         )));
@@ -323,7 +330,7 @@ pub async fn deactivate_many(
                             Some(done.written.verification),
                             done.summary,
                         ),
-                        Err(e) => outcome(conn, u, "failed", None, e.0),
+                        Err(e) => outcome(conn, u, "failed", None, e.message),
                     },
                 );
             }
@@ -385,10 +392,7 @@ async fn bulk_delete(
                 "user {} (id {}) still exists after the delete{}",
                 quote(&u.email),
                 u.id,
-                error
-                    .as_ref()
-                    .map(|e| format!(": {}", e.0))
-                    .unwrap_or_default()
+                error.as_ref().map(|e| format!(": {e}")).unwrap_or_default()
             ),
             _ => format!(
                 "could not read the tenant back to tell whether {} (id {}) was deleted; get_user shows its state",
@@ -423,7 +427,7 @@ fn finish(
             .find(|o| o.outcome == "failed")
             .map(|o| o.detail.clone())
             .unwrap_or_default();
-        return Err(ToolError(format!(
+        return Err(ToolError::upstream(format!(
             "{verb} failed for all {total} users on {}; nothing changed: {first}",
             conn.name
         )));

@@ -163,12 +163,12 @@ impl Writer<'_> {
     /// Refuses in read_only mode and any write to a protected account or group.
     fn allowed(&self, user: Option<&User>, groups: &[&GroupRef]) -> Result<(), ToolError> {
         let policy = &self.app.policy;
-        policy.check_write(self.tool).map_err(ToolError)?;
+        policy.check_write(self.tool).map_err(ToolError::refused)?;
         if let Some(u) = user {
-            policy.check_user(u).map_err(ToolError)?;
+            policy.check_user(u).map_err(ToolError::refused)?;
         }
         for g in groups {
-            policy.check_group_ref(g).map_err(ToolError)?;
+            policy.check_group_ref(g).map_err(ToolError::refused)?;
         }
         Ok(())
     }
@@ -210,11 +210,14 @@ impl Writer<'_> {
         let mut notices = Vec::new();
         self.outcome(
             intent,
-            json!({"outcome": "failed", "before": before, "error": err.0}),
+            json!({"outcome": "failed", "before": before, "error": err.message, "error_kind": err.kind}),
             &mut notices,
         );
         match notices.pop() {
-            Some(n) => ToolError(format!("{} ({n})", err.0)),
+            Some(n) => {
+                let message = format!("{err} ({n})");
+                err.with_message(message)
+            }
             None => err,
         }
     }
@@ -249,7 +252,7 @@ impl Writer<'_> {
         self.app
             .deletions
             .reserve(&self.conn.name, count)
-            .map_err(|e| ToolError(e.to_string()))
+            .map_err(ToolError::from)
     }
 
     /// Creates an account, verified by reading it back.
@@ -259,7 +262,7 @@ impl Writer<'_> {
         self.app
             .policy
             .check_new_account(&new.email, &new.name)
-            .map_err(ToolError)?;
+            .map_err(ToolError::refused)?;
         let intent = self.intent(
             "create_user",
             json!({"new": {
@@ -633,8 +636,9 @@ impl Writer<'_> {
                 json!({
                     "outcome": outcome, "mode": "delete", "verification": verification,
                     "before": u, "after": null, "batch": users.len(),
-                    "error": sent.error.as_ref().map(|e| &e.0),
-                    "read_back_error": present.err().map(|e| &e.0),
+                    "error": sent.error.as_ref().map(|e| &e.message),
+                    "error_kind": sent.error.as_ref().map(|e| e.kind),
+                    "read_back_error": present.err().map(|e| &e.message),
                 }),
                 &mut notices,
             );

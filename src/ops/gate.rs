@@ -45,7 +45,7 @@ fn plan_ref<'a>(
 /// approval (an approval says yes to a change, not to whoever asks next).
 fn check_owner(plan: &Plan, caller: &Caller) -> Result<(), ToolError> {
     if plan.caller != caller.principal {
-        return Err(ToolError(format!(
+        return Err(ToolError::refused(format!(
             "plan {} was proposed by another caller; only the caller that proposed it can carry it out — call {} again without plan_id to get a plan of your own",
             plan.id, plan.tool
         )));
@@ -106,7 +106,7 @@ pub(super) async fn gate(
                 caller,
                 tool,
                 scope,
-                json!({"outcome": "refused", "plan_id": id, "reason": e.0}),
+                json!({"outcome": "refused", "plan_id": id, "reason": e.message}),
                 e,
             )
         };
@@ -134,7 +134,7 @@ pub(super) async fn gate(
             })));
         }
         if stored.targets != targets {
-            return Err(refuse(ToolError(format!(
+            return Err(refuse(ToolError::conflict(format!(
                 "plan {id} no longer matches the tenant: the target changed since the plan was made (someone else edited it); call {tool} again without plan_id to get a new plan"
             ))));
         }
@@ -362,7 +362,7 @@ pub(super) fn precheck_plan(
             caller,
             tool,
             scope,
-            json!({"outcome": "refused", "plan_id": id, "reason": e.0}),
+            json!({"outcome": "refused", "plan_id": id, "reason": e.message}),
             e,
         ));
     }
@@ -372,7 +372,7 @@ pub(super) fn precheck_plan(
 /// After a human took time to answer inline, the targets must still be as planned.
 pub(super) fn ensure_unchanged(plan: &Plan, fresh: &[PlanTarget]) -> Result<(), ToolError> {
     if plan.targets != fresh {
-        return Err(ToolError(format!(
+        return Err(ToolError::conflict(format!(
             "nothing changed: the target was modified while the confirmation was open; call {} again to get a new plan",
             plan.tool
         )));

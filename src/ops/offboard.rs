@@ -44,11 +44,11 @@ fn target(conn: &Connection, user: &User) -> PlanTarget {
 fn mode_for(conn: &Connection, asked: Option<DeactivateMode>) -> Result<DeactivateMode, ToolError> {
     let caps = conn.provider.capabilities();
     match asked {
-        Some(DeactivateMode::Disable) if !caps.disable => Err(ToolError(format!(
+        Some(DeactivateMode::Disable) if !caps.disable => Err(ToolError::invalid_input(format!(
             "connection {} has no disabled state, so mode \"disable\" cannot cover every connection; omit mode to use the gentlest each connection offers",
             conn.name
         ))),
-        Some(DeactivateMode::Delete) if !caps.delete => Err(ToolError(format!(
+        Some(DeactivateMode::Delete) if !caps.delete => Err(ToolError::invalid_input(format!(
             "connection {} cannot delete users; omit mode to use the gentlest each connection offers",
             conn.name
         ))),
@@ -74,17 +74,17 @@ async fn find_everywhere<'a>(
             .await
             .map_err(|e| {
                 let err = provider_error(&conn.name, "looking up the user", e);
-                ToolError(format!(
-                    "{}; nothing was planned, because offboarding everywhere must not skip a connection it cannot read (pass connection to act on the others one by one)",
-                    err.0
-                ))
+                let message = format!(
+                    "{err}; nothing was planned, because offboarding everywhere must not skip a connection it cannot read (pass connection to act on the others one by one)"
+                );
+                err.with_message(message)
             })?;
         match hits.len() {
             0 => missing.push(conn.name.as_str()),
             1 => {
                 // An account the policy puts out of reach must not be silently left behind.
                 allowed.map_err(|why| {
-                    ToolError(format!(
+                    ToolError::refused(format!(
                         "{why}; the person has an account there, so offboarding everywhere cannot be planned — offboard the allowed connections one by one and tell a human about {}",
                         conn.name
                     ))
@@ -92,12 +92,12 @@ async fn find_everywhere<'a>(
                 let user = hits
                     .into_iter()
                     .next()
-                    .ok_or_else(|| ToolError::new("lookup lost its result"))?;
-                app.policy.check_user(&user).map_err(ToolError)?;
+                    .ok_or_else(|| ToolError::internal("lookup lost its result"))?;
+                app.policy.check_user(&user).map_err(ToolError::refused)?;
                 if mode.destructive(&conn.provider.capabilities()) {
                     app.deletions
                         .check(&conn.name, 1)
-                        .map_err(|e| ToolError(e.to_string()))?;
+                        .map_err(ToolError::from)?;
                 }
                 let action = Deactivation::for_mode(mode, conn).await?;
                 if let Deactivation::Quarantine(q) = &action {
@@ -106,7 +106,7 @@ async fn find_everywhere<'a>(
                 found.push(Found { conn, user, action });
             }
             n => {
-                return Err(ToolError(format!(
+                return Err(ToolError::ambiguous(format!(
                     "{n} users on connection {} have the email {}; offboard them one by one with connection \"{}\" and the user id",
                     conn.name,
                     quote(email),
@@ -164,7 +164,7 @@ pub async fn deactivate_everywhere(
 ) -> Result<WriteResult, ToolError> {
     let email = args.user.trim();
     if !email.contains('@') {
-        return Err(ToolError(format!(
+        return Err(ToolError::invalid_input(format!(
             "with connection \"all\" pass the person's email, not an id (ids differ per connection); got {}",
             quote(email)
         )));
@@ -172,7 +172,7 @@ pub async fn deactivate_everywhere(
     precheck_plan(app, caller, DEACTIVATE, ALL, &args.plan_id)?;
     let (found, missing) = find_everywhere(app, email, args.mode).await?;
     if found.is_empty() {
-        return Err(ToolError(format!(
+        return Err(ToolError::not_found(format!(
             "no account with email {} on any connection (checked {}); list_users with email_prefix shows similar accounts",
             quote(email),
             missing.join(", ")
@@ -180,7 +180,7 @@ pub async fn deactivate_everywhere(
     }
     app.policy
         .check_targets(DEACTIVATE, found.len(), "accounts")
-        .map_err(ToolError)?;
+        .map_err(ToolError::refused)?;
     let mut changes: Vec<String> = found.iter().flat_map(change_line).collect();
     if !missing.is_empty() {
         changes.push(format!("Not found on: {}", missing.join(", ")));
@@ -263,7 +263,7 @@ pub async fn deactivate_everywhere(
                 outcome: "failed".into(),
                 user_id: Some(f.user.id.clone()),
                 verification: None,
-                detail: e.0,
+                detail: e.message,
             }),
         }
     }
@@ -282,7 +282,7 @@ pub async fn deactivate_everywhere(
     let status = if failed.is_empty() {
         WriteStatus::Executed
     } else if executed == 0 {
-        return Err(ToolError(format!(
+        return Err(ToolError::upstream(format!(
             "deactivate failed on every connection where {} exists: {}",
             quote(email),
             failed

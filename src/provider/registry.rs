@@ -161,7 +161,7 @@ mod tests {
         assert_eq!(names.len(), n);
         for b in BACKENDS {
             assert!(!b.templates.is_empty(), "{} has an init block", b.kind);
-            assert!(get(b.kind).is_some_and(|g| std::ptr::eq(g, b)));
+            assert!(get(b.kind).is_some_and(|g| std::ptr::eq(g, *b)));
         }
     }
 }
