@@ -493,9 +493,11 @@ impl PlanStore {
 
     /// A key for another purpose (e.g. sealing MCP request state), derived from the store key so
     /// that every process sharing the state directory derives the same one.
+    /// The current key is read from the store (so a replaced key is followed); if the store
+    /// cannot be read, the key held is used and whatever it seals fails to open elsewhere.
     pub fn derived_key(&self, purpose: &str) -> Vec<u8> {
-        let mut mac = HmacSha256::new_from_slice(&self.held_key().bytes)
-            .expect("HMAC accepts any key length");
+        let key = self.current_key().unwrap_or_else(|_| self.held_key());
+        let mut mac = HmacSha256::new_from_slice(&key.bytes).expect("HMAC accepts any key length");
         mac.update(b"derive\0");
         mac.update(purpose.as_bytes());
         mac.finalize().into_bytes().to_vec()

@@ -76,9 +76,6 @@ fn caller(ctx: &RequestContext<RoleServer>) -> Caller {
 #[derive(Clone)]
 pub struct LifecycleServer {
     app: Arc<App>,
-    /// Seals MRTR request state; derived from the plan store key so every process sharing the
-    /// state directory can verify it.
-    codec: Arc<RequestStateCodec>,
     tool_router: ToolRouter<Self>,
     prompt_router: PromptRouter<Self>,
     completer: Arc<Completer>,
@@ -99,7 +96,6 @@ impl LifecycleServer {
     }
 
     pub fn new(app: Arc<App>) -> Self {
-        let codec = RequestStateCodec::new_unchecked(app.plans.derived_key("mcp-request-state"));
         let mut tool_router = Self::tool_router();
         // Tools the deployment removed, and in read_only mode every tool that writes, are not
         // offered at all: a model never sees a tool it may not call.
@@ -116,7 +112,6 @@ impl LifecycleServer {
         let tasks = TaskStore::new(app.shared.clone());
         Self {
             app,
-            codec: Arc::new(codec),
             tool_router,
             prompt_router: Self::prompt_router(),
             completer: Arc::new(Completer::default()),
@@ -256,8 +251,9 @@ impl LifecycleServer {
         E: From<ToolError>,
     {
         let who = caller(&ctx);
+        let codec = self.codec();
         let prior = prior_answer(
-            &self.codec,
+            &codec,
             tool,
             &who.principal,
             state.as_deref(),
@@ -269,11 +265,18 @@ impl LifecycleServer {
         if result.status == WriteStatus::InputRequired
             && let Some(plan) = &result.plan
         {
-            return input_required(&self.codec, plan).map_err(|e| ToolError::internal(e).into());
+            return input_required(&codec, plan).map_err(|e| ToolError::internal(e).into());
         }
         let value = serde_json::to_value(&result)
             .map_err(|e| ToolError::internal(format!("internal error: {e}")))?;
         Ok(CallToolResult::structured(value).into())
+    }
+
+    /// Seals MRTR request state with a key derived from the plan store's current key, so every
+    /// process sharing the state verifies it — and a replica follows a key that the state store
+    /// replaced (after a reset) instead of holding the one it started with.
+    fn codec(&self) -> RequestStateCodec {
+        RequestStateCodec::new_unchecked(self.app.plans.derived_key("mcp-request-state"))
     }
 
     fn instructions(&self) -> String {
