@@ -248,7 +248,7 @@ pub async fn deactivate_many(
         conn.name,
         match &action {
             Deactivation::Delete if caps.bulk_delete_max > 0 => format!(
-                " with {} bulk delete request(s) of up to {}",
+                " with {} bulkDelete request(s) of up to {}",
                 users.len().div_ceil(caps.bulk_delete_max),
                 caps.bulk_delete_max
             ),
