@@ -22,7 +22,7 @@ use super::deactivate::{
     quarantine_removals,
 };
 use super::execute::Writer;
-use super::gate::{Gate, Proposal, ensure_unchanged, gate, input_of, precheck_plan};
+use super::gate::{Passed, Proposal, gate_then, input_of, precheck_plan};
 use super::result::{ConfirmationInfo, ConnectionOutcome, Verification, WriteResult, WriteStatus};
 use super::{App, Caller, Connection, ErrorKind, ToolError, provider_error};
 
@@ -281,24 +281,17 @@ pub async fn deactivate_many(
         changes,
         targets: users.iter().map(user_target).collect(),
     };
-    let (plan, confirmation, recheck) =
-        match gate(app, &conn.name, caller, confirmer, proposal).await? {
-            Gate::Stop(r) => return Ok(*r),
-            Gate::Proceed {
-                plan,
-                confirmation,
-                recheck,
-            } => (plan, confirmation, recheck),
-        };
-    let users = if recheck {
+    let reread = |users: Vec<User>| async move {
         let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
         let fresh = resolve_all(conn, &ids).await?;
-        let targets: Vec<_> = fresh.iter().map(user_target).collect();
-        ensure_unchanged(&plan, &targets)?;
-        fresh
-    } else {
-        users
+        let targets = fresh.iter().map(user_target).collect();
+        Ok((fresh, targets))
     };
+    let (Passed { plan, confirmation }, users) =
+        match gate_then(app, &conn.name, caller, confirmer, proposal, users, reread).await? {
+            Ok(go) => go,
+            Err(stop) => return Ok(*stop),
+        };
 
     let outcomes = match &action {
         Deactivation::Delete => {

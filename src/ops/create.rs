@@ -11,7 +11,7 @@ use crate::model::{NewUser, normalize_email};
 
 use super::catalog::CREATE_USER;
 use super::execute::Writer;
-use super::gate::{Gate, Proposal, gate, input_of, precheck_plan};
+use super::gate::{Passed, Proposal, gate_once, input_of, precheck_plan};
 use super::result::{
     ConfirmationInfo, STAGED_NEXT_STEP, WriteResult, WriteStatus, group_names, opt,
 };
@@ -197,11 +197,9 @@ pub async fn create_user(
             input: input_of(&args),
             plan_id: &args.plan_id,
         };
-        match gate(app, &conn.name, caller, confirmer, proposal).await? {
-            Gate::Stop(r) => return Ok(*r),
-            Gate::Proceed {
-                plan, confirmation, ..
-            } => (Some(plan), confirmation),
+        match gate_once(app, &conn.name, caller, confirmer, proposal).await? {
+            Ok(Passed { plan, confirmation }) => (Some(plan), confirmation),
+            Err(stop) => return Ok(*stop),
         }
     } else {
         let confirmation = ConfirmationInfo {

@@ -17,7 +17,7 @@ use super::catalog::DEACTIVATE;
 use super::deactivate::{
     DeactivateArgs, DeactivateMode, Deactivation, carry_out_deactivation, quarantine_removals,
 };
-use super::gate::{Gate, Proposal, ensure_unchanged, gate, input_of, precheck_plan};
+use super::gate::{Passed, Proposal, gate_then, input_of, precheck_plan};
 use super::result::{ConnectionOutcome, WriteResult, WriteStatus};
 use super::{App, Caller, Connection, ToolError, provider_error};
 
@@ -202,29 +202,21 @@ pub async fn deactivate_everywhere(
         changes,
         targets: found.iter().map(|f| target(f.conn, &f.user)).collect(),
     };
-    let (plan, confirmation, recheck) = match gate(app, ALL, caller, confirmer, proposal).await? {
-        Gate::Stop(r) => return Ok(*r),
-        Gate::Proceed {
-            plan,
-            confirmation,
-            recheck,
-        } => (plan, confirmation, recheck),
+    // When a human took time to answer, every account is read again and must be as planned.
+    let (Passed { plan, confirmation }, found) = match gate_then(
+        app,
+        ALL,
+        caller,
+        confirmer,
+        proposal,
+        found,
+        reread_everywhere,
+    )
+    .await?
+    {
+        Ok(go) => go,
+        Err(stop) => return Ok(*stop),
     };
-    let mut found = found;
-    if recheck {
-        let mut fresh = Vec::new();
-        for f in &mut found {
-            let now = f
-                .conn
-                .provider
-                .get_user(&f.user.id)
-                .await
-                .map_err(|e| provider_error(&f.conn.name, "re-reading the user", e))?;
-            fresh.push(target(f.conn, &now));
-            f.user = now;
-        }
-        ensure_unchanged(&plan, &fresh)?;
-    }
     let mut outcomes = Vec::new();
     let mut notices = Vec::new();
     let mut staged_on = Vec::new();
@@ -331,4 +323,22 @@ pub async fn deactivate_everywhere(
     r.plan = Some(plan);
     r.confirmation = Some(confirmation);
     Ok(r)
+}
+
+/// The accounts of an offboarding, read again, with their plan targets.
+async fn reread_everywhere(
+    mut found: Vec<Found<'_>>,
+) -> Result<(Vec<Found<'_>>, Vec<PlanTarget>), ToolError> {
+    let mut fresh = Vec::new();
+    for f in &mut found {
+        let now = f
+            .conn
+            .provider
+            .get_user(&f.user.id)
+            .await
+            .map_err(|e| provider_error(&f.conn.name, "re-reading the user", e))?;
+        fresh.push(target(f.conn, &now));
+        f.user = now;
+    }
+    Ok((found, fresh))
 }
