@@ -57,6 +57,27 @@ async fn not_found_refused_ambiguous_and_invalid_input_reach_the_client() {
     .await;
     assert_eq!(e["kind"], "not_found", "{e}");
 
+    // Native ZIA declares that a new account needs a group.
+    let e = error(
+        &c,
+        "create_user",
+        json!({"name": "Nia Newcomer", "email": "nia.newcomer@acme.example", "department": "Sales", "groups": []}),
+    )
+    .await;
+    assert_eq!(e["kind"], "invalid_input", "{e}");
+    assert!(
+        e["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("needs at least one group")),
+        "{e}"
+    );
+    assert!(
+        env.sim()
+            .user("nia.newcomer@acme.example", "draft")
+            .await
+            .is_none()
+    );
+
     let e = error(&c, "list_users", json!({"limit": 0})).await;
     assert_eq!(e["kind"], "invalid_input", "{e}");
     let e = error(

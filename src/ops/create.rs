@@ -120,8 +120,8 @@ pub async fn create_user(
     app.policy
         .check_targets(CREATE_USER, args.groups.len(), "groups")
         .map_err(ToolError::refused)?;
-    let native = conn.provider.capabilities().departments;
-    if args.groups.is_empty() && native {
+    let caps = conn.provider.capabilities();
+    if args.groups.is_empty() && caps.create_needs_group {
         return Err(ToolError::invalid_input(
             "groups is empty: ZIA needs at least one group for a new user; list_groups shows the available ones",
         ));
@@ -140,8 +140,9 @@ pub async fn create_user(
     for g in &group_refs {
         app.policy.check_group_ref(g).map_err(ToolError::refused)?;
     }
-    // Native ZIA departments are objects that must exist; on SCIM a department is free text.
-    let department = if native {
+    // Where departments are objects (native ZIA) the one named must exist; elsewhere it is
+    // free text.
+    let department = if caps.departments {
         Some(resolve::department(conn, &departments, &args.department)?)
     } else {
         opt(&args.department).map(|d| crate::model::DepartmentRef {

@@ -35,9 +35,11 @@ pub struct Capabilities {
     pub delete: bool,
     /// Users can be created.
     pub create: bool,
-    /// Departments are objects of their own and, with a group, required on create (native ZIA);
-    /// elsewhere a department is free text on the user.
+    /// Departments are objects of their own and required on create (native ZIA); elsewhere a
+    /// department is free text on the user.
     pub departments: bool,
+    /// A new account needs at least one group (native ZIA).
+    pub create_needs_group: bool,
     /// Disabling may delete the account (ZIA SCIM: `active:false` is reported to delete), so it
     /// is planned and capped like a deletion.
     pub disable_may_delete: bool,

@@ -459,6 +459,7 @@ impl Provider for ScimProvider {
             delete: true,
             create: true,
             departments: false,
+            create_needs_group: false,
             disable_may_delete: self.flavor == ScimFlavor::Zia,
             page_size: PAGE,
             bulk_delete_max: 0,

@@ -433,6 +433,7 @@ impl Provider for ZiaProvider {
             delete: true,
             create: true,
             departments: true,
+            create_needs_group: true,
             disable_may_delete: false,
             page_size: USER_PAGE,
             bulk_delete_max: MAX_BULK_DELETE,

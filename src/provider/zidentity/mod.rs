@@ -367,6 +367,7 @@ impl Provider for ZidentityProvider {
             delete: true,
             create: true,
             departments: false,
+            create_needs_group: false,
             disable_may_delete: false,
             page_size: self.page_size,
             bulk_delete_max: 0,
