@@ -148,6 +148,45 @@ pub fn titles(which: impl Fn(&Backend) -> bool) -> String {
 mod tests {
     use super::*;
 
+    /// Every `init` block builds (secrets given as values), without a network call, into a
+    /// provider whose capabilities agree with what its backend tells agents.
+    #[test]
+    fn every_template_builds_and_stages_as_its_backend_says() {
+        for b in BACKENDS {
+            for t in b.templates {
+                let text = env_to_value(t.text);
+                let cfg = crate::config::Config::parse(&text, std::path::Path::new("t.toml"))
+                    .unwrap_or_else(|e| panic!("{}: {e}\n{text}", t.name));
+                let env = |_: &str| None;
+                let cx = Context {
+                    shared: None,
+                    replicas: 1,
+                    env: &env,
+                };
+                for c in cfg.connections.values() {
+                    assert_eq!(c.kind.name(), b.kind);
+                    let p = (b.build)(c, &cx).unwrap_or_else(|e| panic!("{}: {e:?}", t.name));
+                    let caps = p.capabilities();
+                    assert_eq!(caps.staged_changes, b.stages_writes, "{}", t.name);
+                    assert!(caps.page_size > 0, "{}", t.name);
+                }
+            }
+        }
+    }
+
+    /// `{ env = "NAME" }` becomes `{ value = "x" }`: the test needs no process environment.
+    fn env_to_value(text: &str) -> String {
+        text.lines()
+            .map(|l| match (l.find("{ env = \""), l.find("\" }")) {
+                (Some(a), Some(z)) if a < z => {
+                    format!("{}{{ value = \"x\" }}{}", &l[..a], &l[z + 3..])
+                }
+                _ => l.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     #[test]
     fn kinds_and_template_names_are_unique() {
         let mut kinds = kinds().to_vec();
