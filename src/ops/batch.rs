@@ -323,7 +323,10 @@ pub async fn deactivate_many(
                             Some(done.written.verification),
                             done.summary,
                         ),
-                        Err(e) => outcome(conn, u, "failed", None, e.message),
+                        Err(e) => ConnectionOutcome {
+                            error_kind: Some(e.kind),
+                            ..outcome(conn, u, "failed", None, e.message)
+                        },
                     },
                 );
             }
@@ -346,6 +349,7 @@ fn outcome(
         user_id: Some(user.id.clone()),
         verification,
         detail,
+        error_kind: None,
     }
 }
 
@@ -415,15 +419,18 @@ fn finish(
     } else if unknown == total {
         WriteStatus::OutcomeUnknown
     } else if done == 0 && unknown == 0 {
-        let first = outcomes
-            .iter()
-            .find(|o| o.outcome == "failed")
-            .map(|o| o.detail.clone())
-            .unwrap_or_default();
-        return Err(ToolError::upstream(format!(
-            "{verb} failed for all {total} users on {}; nothing changed: {first}",
-            conn.name
-        )));
+        let first = outcomes.iter().find(|o| o.outcome == "failed");
+        // The first failure's kind stands for the call's.
+        return Err(ToolError::of(
+            first
+                .and_then(|o| o.error_kind)
+                .unwrap_or(ErrorKind::Upstream),
+            format!(
+                "{verb} failed for all {total} users on {}; nothing changed: {}",
+                conn.name,
+                first.map(|o| o.detail.as_str()).unwrap_or_default()
+            ),
+        ));
     } else {
         WriteStatus::PartlyExecuted
     };

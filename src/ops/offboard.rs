@@ -19,7 +19,7 @@ use super::deactivate::{
 };
 use super::gate::{Passed, Proposal, gate_then, input_of, precheck_plan};
 use super::result::{ConnectionOutcome, WriteResult, WriteStatus};
-use super::{App, Caller, Connection, ToolError, provider_error};
+use super::{App, Caller, Connection, ErrorKind, ToolError, provider_error};
 
 /// The scope name a plan covering every connection is bound to.
 pub const ALL: &str = "all";
@@ -248,6 +248,7 @@ pub async fn deactivate_everywhere(
                     user_id: Some(f.user.id.clone()),
                     verification: Some(done.written.verification),
                     detail: done.summary,
+                    error_kind: None,
                 });
             }
             Err(e) => outcomes.push(ConnectionOutcome {
@@ -256,6 +257,7 @@ pub async fn deactivate_everywhere(
                 user_id: Some(f.user.id.clone()),
                 verification: None,
                 detail: e.message,
+                error_kind: Some(e.kind),
             }),
         }
     }
@@ -266,6 +268,7 @@ pub async fn deactivate_everywhere(
             user_id: None,
             verification: None,
             detail: format!("no account with email {} here", quote(email)),
+            error_kind: None,
         });
     }
     let failed: Vec<&ConnectionOutcome> =
@@ -274,15 +277,23 @@ pub async fn deactivate_everywhere(
     let status = if failed.is_empty() {
         WriteStatus::Executed
     } else if executed == 0 {
-        return Err(ToolError::upstream(format!(
-            "deactivate failed on every connection where {} exists: {}",
-            quote(email),
-            failed
-                .iter()
-                .map(|o| format!("{}: {}", o.connection, o.detail))
-                .collect::<Vec<_>>()
-                .join("; ")
-        )));
+        // The first failure's kind stands for the call's.
+        let kind = failed
+            .iter()
+            .find_map(|o| o.error_kind)
+            .unwrap_or(ErrorKind::Upstream);
+        return Err(ToolError::of(
+            kind,
+            format!(
+                "deactivate failed on every connection where {} exists: {}",
+                quote(email),
+                failed
+                    .iter()
+                    .map(|o| format!("{}: {}", o.connection, o.detail))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        ));
     } else {
         WriteStatus::PartlyExecuted
     };
