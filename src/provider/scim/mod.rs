@@ -10,6 +10,7 @@
 //! `active: false` may delete the account, so deactivation there counts as destructive.
 
 mod client;
+pub mod config;
 pub mod filter;
 mod wire;
 
@@ -26,7 +27,7 @@ use crate::model::{
     UserUpdate,
 };
 use crate::provider::outcome::decoded_after_write;
-use crate::provider::{Capabilities, Provider, ProviderError, ProviderKind};
+use crate::provider::{Capabilities, Provider, ProviderError};
 use crate::secret::Secret;
 use client::ScimClient;
 
@@ -518,13 +519,6 @@ impl ScimProvider {
 
 #[async_trait]
 impl Provider for ScimProvider {
-    fn kind(&self) -> ProviderKind {
-        match self.flavor {
-            ScimFlavor::Zia => ProviderKind::ZiaScim,
-            ScimFlavor::Zpa => ProviderKind::ZpaScim,
-        }
-    }
-
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             staged_changes: false,
@@ -532,7 +526,12 @@ impl Provider for ScimProvider {
             delete: true,
             create: true,
             departments: false,
+            create_needs_group: false,
             disable_may_delete: self.flavor == ScimFlavor::Zia,
+            page_size: PAGE,
+            bulk_delete_max: 0,
+            lookup_scans_pages: false,
+            comments: false,
         }
     }
 

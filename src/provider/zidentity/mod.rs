@@ -14,7 +14,7 @@
 //! `status` changed; nothing is staged, so nothing waits for activation.
 
 mod client;
-mod config;
+pub mod config;
 mod wire;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -33,7 +33,7 @@ use crate::model::{
     UserUpdate, normalize_email,
 };
 use crate::provider::oneapi::OneApiCredentials;
-use crate::provider::{Capabilities, Provider, ProviderError, ProviderKind};
+use crate::provider::{Capabilities, Provider, ProviderError};
 use client::ZidClient;
 use wire::{WireGroup, WirePage, WireUser};
 
@@ -360,10 +360,6 @@ impl ZidentityProvider {
 
 #[async_trait]
 impl Provider for ZidentityProvider {
-    fn kind(&self) -> ProviderKind {
-        ProviderKind::Zidentity
-    }
-
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             staged_changes: false,
@@ -371,7 +367,12 @@ impl Provider for ZidentityProvider {
             delete: true,
             create: true,
             departments: false,
+            create_needs_group: false,
             disable_may_delete: false,
+            page_size: self.page_size,
+            bulk_delete_max: 0,
+            lookup_scans_pages: false,
+            comments: false,
         }
     }
 

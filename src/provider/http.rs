@@ -1,0 +1,29 @@
+//! The one HTTP client every backend talks through, so that what must hold for all of them
+//! holds in one place: rustls, the connection's timeouts, the product's user agent, and no
+//! redirects — a redirect can carry the bearer token, the session cookie or the OneAPI client
+//! credentials to a host they were never meant for, and no Zscaler API answers a request
+//! with one.
+
+use std::time::Duration;
+
+use super::ProviderError;
+
+/// Longest wait for a TCP and TLS connection, whatever the request timeout: a tenant that does
+/// not accept a connection within this will not accept it later.
+const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A client whose every request ends within `timeout` and never follows a redirect (a 3xx is
+/// answered to the caller as it came).
+pub fn client(timeout: Duration) -> Result<reqwest::Client, ProviderError> {
+    // reqwest is built with `rustls-no-provider`: a process-wide provider must exist.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(MAX_CONNECT_TIMEOUT))
+        .user_agent(concat!("zscaler-lifecycle-mcp/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| ProviderError::Config {
+            message: format!("cannot build HTTP client: {e}"),
+        })
+}
