@@ -27,3 +27,36 @@ pub fn client(timeout: Duration) -> Result<reqwest::Client, ProviderError> {
             message: format!("cannot build HTTP client: {e}"),
         })
 }
+
+/// Characters an id may keep as they are in a URL path: RFC 3986's unreserved set.
+const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// An id as one URL path segment. Ids are opaque tenant data, so anything but unreserved
+/// characters is percent-encoded rather than trusted: an id can never add a path segment or a
+/// query to the request it names.
+pub fn path_segment(id: &str) -> Result<String, ProviderError> {
+    let id = id.trim();
+    if id.is_empty() {
+        return Err(ProviderError::Invalid {
+            message: "empty id".into(),
+        });
+    }
+    Ok(percent_encoding::utf8_percent_encode(id, UNRESERVED).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_segment;
+
+    #[test]
+    fn ids_are_one_segment_whatever_they_hold() {
+        assert_eq!(path_segment(" a-b.c_d~9 ").expect("plain"), "a-b.c_d~9");
+        assert_eq!(path_segment("../x?y#z").expect("encoded"), "..%2Fx%3Fy%23z");
+        assert_eq!(path_segment("é").expect("utf-8"), "%C3%A9");
+        assert!(path_segment("  ").is_err());
+    }
+}

@@ -26,6 +26,7 @@ use crate::model::{
     ActivationState, Department, Group, GroupRef, NewUser, Page, PageRequest, User, UserFilter,
     UserUpdate,
 };
+use crate::provider::http::path_segment as seg;
 use crate::provider::outcome::decoded_after_write;
 use crate::provider::{Capabilities, Provider, ProviderError};
 use crate::secret::Secret;
@@ -120,27 +121,6 @@ fn decode_cursor(cursor: Option<&str>) -> Result<Option<(usize, usize, bool)>, P
         }
         _ => Err(bad()),
     }
-}
-
-/// Path segment for an id: SCIM ids are opaque, so anything that is not a plain segment
-/// character is percent-encoded rather than trusted.
-fn seg(id: &str) -> Result<String, ProviderError> {
-    let id = id.trim();
-    if id.is_empty() {
-        return Err(ProviderError::Invalid {
-            message: "empty id".into(),
-        });
-    }
-    Ok(id
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect())
 }
 
 /// The ids of a page, to tell it from the previous one.

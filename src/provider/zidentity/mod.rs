@@ -32,6 +32,7 @@ use crate::model::{
     ActivationState, Department, Group, GroupRef, NewUser, Page, PageRequest, User, UserFilter,
     UserUpdate, normalize_email,
 };
+use crate::provider::http::path_segment as seg;
 use crate::provider::oneapi::OneApiCredentials;
 use crate::provider::{Capabilities, Provider, ProviderError};
 use client::ZidClient;
@@ -110,27 +111,6 @@ fn decode_cursor(cursor: Option<&str>) -> Result<(usize, Option<u64>), ProviderE
         )),
         _ => Err(bad()),
     }
-}
-
-/// A path segment for an id: ZIdentity ids are opaque, so anything but plain characters is
-/// percent-encoded rather than trusted.
-fn seg(id: &str) -> Result<String, ProviderError> {
-    let id = id.trim();
-    if id.is_empty() {
-        return Err(ProviderError::Invalid {
-            message: "empty id".into(),
-        });
-    }
-    Ok(id
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect())
 }
 
 impl ZidentityProvider {
