@@ -209,33 +209,65 @@ pub fn valid_replica_id(id: &str) -> bool {
         && !id.starts_with('.')
 }
 
-/// Which API a connection talks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum ConnectionKind {
-    /// Native ZIA API with the legacy API-key session login.
-    Zia,
-    /// ZIA SCIM 2.0 endpoint (bearer token; `base_url` copied from the admin portal).
-    ZiaScim,
-    /// ZPA SCIM 2.0 endpoint (bearer token per IdP; `base_url` copied from the admin portal).
-    ZpaScim,
-    /// ZIdentity admin API (users and groups), OneAPI client credentials; `vanity_domain` and
-    /// `cloud` default to `ZSCALER_VANITY_DOMAIN` / `ZSCALER_CLOUD`.
-    Zidentity,
-}
+/// Which API a connection talks to: one of the backends of
+/// [`crate::provider::registry::BACKENDS`], by its `kind` name.
+#[derive(Clone, Copy)]
+pub struct ConnectionKind(&'static crate::provider::registry::Backend);
 
 impl ConnectionKind {
-    /// Whether this is one of the SCIM kinds.
-    pub fn is_scim(self) -> bool {
-        matches!(self, Self::ZiaScim | Self::ZpaScim)
+    /// The kind a connection table names (`zia`, `zpa-scim` …), if a backend has it.
+    pub fn named(kind: &str) -> Option<Self> {
+        crate::provider::registry::get(kind).map(Self)
     }
 
-    /// The environment variable the official SDKs read a SCIM token from.
-    pub fn default_token_env(self) -> &'static str {
-        match self {
-            Self::ZpaScim => "ZPA_SCIM_TOKEN",
-            _ => "ZIA_SCIM_API_TOKEN",
-        }
+    /// The name, as the config spells it.
+    pub fn name(self) -> &'static str {
+        self.0.kind
+    }
+
+    /// The backend: its rules, construction and `init` block.
+    pub fn backend(self) -> &'static crate::provider::registry::Backend {
+        self.0
+    }
+}
+
+impl PartialEq for ConnectionKind {
+    fn eq(&self, other: &Self) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Eq for ConnectionKind {}
+
+impl std::fmt::Debug for ConnectionKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ConnectionKind({:?})", self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for ConnectionKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = std::borrow::Cow::<str>::deserialize(d)?;
+        Self::named(&name).ok_or_else(|| {
+            serde::de::Error::unknown_variant(&name, crate::provider::registry::kinds())
+        })
+    }
+}
+
+impl JsonSchema for ConnectionKind {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ConnectionKind".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let kinds: Vec<serde_json::Value> = crate::provider::registry::BACKENDS
+            .iter()
+            .map(|b| serde_json::json!({"type": "string", "const": b.kind, "description": b.about}))
+            .collect();
+        schemars::json_schema!({
+            "description": "Which API a connection talks to.",
+            "oneOf": kinds
+        })
     }
 }
 
@@ -747,7 +779,7 @@ mod tests {
         )
         .expect("valid");
         let z = &c.connections["zia-prod"];
-        assert_eq!(z.kind, ConnectionKind::Zia);
+        assert_eq!(z.kind.name(), "zia");
         assert_eq!(z.username, env_ref("ZIA_USERNAME"));
         assert!(c.policy.protect_admins);
     }

@@ -5,15 +5,15 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{Config, ConnectionKind, PolicyConfig, ZiaAuthKind, state_dir};
+use crate::config::{Config, PolicyConfig, state_dir};
 use crate::guard::journal::Journal;
 use crate::guard::ledger::Ledger;
 use crate::guard::policy::Policy;
 use crate::guard::store::PlanStore;
 use crate::ops::{App, Connection};
-use crate::provider::oneapi;
-use crate::provider::scim::{ScimConfig, ScimFlavor, ScimProvider};
-use crate::provider::zia::{ZiaAuth, ZiaConfig, ZiaProvider, cloud_base_url};
+use crate::provider::registry::{BuildError, Context};
+use crate::provider::scim::{PatchMode, ScimConfig, ScimFlavor, ScimProvider};
+use crate::provider::zia::{ZiaAuth, ZiaConfig, ZiaProvider};
 use crate::sim::{Sim, SimOptions};
 
 /// Why the application could not start; each message says what to fix.
@@ -100,13 +100,10 @@ pub fn from_config(path: &Path) -> Result<Running, SetupError> {
     build(Config::load(path)?)
 }
 
-/// A single connection `zia` from the official SDKs' environment variables, when there is no
-/// config file (how an MCP bundle passes settings): OneAPI when `ZSCALER_CLIENT_ID` and
-/// `ZSCALER_VANITY_DOMAIN` are set (secret from `ZSCALER_CLIENT_SECRET`, or else a private key
-/// from `ZSCALER_PRIVATE_KEY`; cloud from `ZSCALER_CLOUD`) and `ZSCALER_USE_LEGACY_CLIENT` is
-/// not true, else the legacy login when `ZIA_CLOUD` or `ZIA_BASE_URL` is set
-/// (credentials from `ZIA_USERNAME`, `ZIA_PASSWORD` and `ZIA_API_KEY`); and a connection `zpa`
-/// when `ZPA_SCIM_URL` is set (token from `ZPA_SCIM_TOKEN`).
+/// The connections the official SDKs' environment variables describe, when there is no config
+/// file (how an MCP bundle passes settings): each backend says which of its variables make a
+/// connection (native ZIA: `zia` from the `ZSCALER_*` OneAPI or `ZIA_*` legacy variables;
+/// ZPA SCIM: `zpa` from `ZPA_SCIM_URL`).
 pub fn from_env() -> Option<Result<Running, SetupError>> {
     let text = env_config_text(|n| std::env::var(n).ok())?;
     Some(
@@ -117,165 +114,14 @@ pub fn from_env() -> Option<Result<Running, SetupError>> {
 }
 
 /// The configuration [`from_env`] builds, from a variable lookup (testable without touching
-/// the process environment): the ZIA connection below, plus a ZPA SCIM connection `zpa` when
-/// `ZPA_SCIM_URL` is set (its token from `ZPA_SCIM_TOKEN`, the connection's default). `None`
-/// when no connection is described.
+/// the process environment): each backend's connection its SDK variables describe, in the
+/// registry's order. `None` when no connection is described.
 fn env_config_text(lookup: impl Fn(&str) -> Option<String>) -> Option<String> {
-    let zpa = lookup("ZPA_SCIM_URL")
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-        .map(|url| {
-            format!(
-                "[connections.zpa]\nkind = \"zpa-scim\"\nbase_url = {}\n",
-                serde_json::Value::from(url)
-            )
-        });
-    match (zia_env_config_text(lookup), zpa) {
-        (Some(zia), Some(zpa)) => Some(format!("{zia}\n{zpa}")),
-        (zia, zpa) => zia.or(zpa),
-    }
-}
-
-/// The ZIA connection `zia` from the official SDKs' variables (see [`from_env`]).
-fn zia_env_config_text(lookup: impl Fn(&str) -> Option<String>) -> Option<String> {
-    let var = |n: &str| {
-        lookup(n)
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-    };
-    let quote = |v: &str| serde_json::Value::from(v).to_string();
-    let domains = || {
-        var("ZIA_REGISTERED_DOMAINS").map(|d| {
-            let list: Vec<String> = d.split(',').map(|x| quote(x.trim())).collect();
-            format!("registered_domains = [{}]\n", list.join(", "))
-        })
-    };
-    // OneAPI, as the official SDKs read it: client credentials plus the vanity domain.
-    let vanity = var("ZSCALER_VANITY_DOMAIN");
-    // The SDKs' switch back to the legacy session login, whatever OneAPI variables are set.
-    let legacy = var("ZSCALER_USE_LEGACY_CLIENT")
-        .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes"));
-    if let (false, Some(v), Some(_)) = (legacy, &vanity, var("ZSCALER_CLIENT_ID")) {
-        let mut text = format!(
-            "[connections.zia]\nkind = \"zia\"\nauth = \"oneapi\"\nvanity_domain = {}\n",
-            quote(v)
-        );
-        // A private key instead of a secret, as the SDKs read it.
-        if var("ZSCALER_CLIENT_SECRET").is_none() && var("ZSCALER_PRIVATE_KEY").is_some() {
-            text.push_str("private_key = { env = \"ZSCALER_PRIVATE_KEY\" }\n");
-        }
-        if let Some(c) = var("ZSCALER_CLOUD") {
-            text.push_str(&format!("cloud = {}\n", quote(&c)));
-        }
-        text.push_str(&domains().unwrap_or_default());
-        return Some(text);
-    }
-    let (cloud, base_url) = (var("ZIA_CLOUD"), var("ZIA_BASE_URL"));
-    let mut text = String::from("[connections.zia]\nkind = \"zia\"\n");
-    if let Some(u) = &base_url {
-        text.push_str(&format!("base_url = {}\n", quote(u)));
-    } else if let Some(c) = &cloud {
-        text.push_str(&format!("cloud = {}\n", quote(c)));
-    } else {
-        return None;
-    }
-    text.push_str(&domains().unwrap_or_default());
-    Some(text)
-}
-
-/// The PEM text of a OneAPI private key given as the text itself (as `ZSCALER_PRIVATE_KEY`
-/// may hold it) or as a path to it.
-fn private_key_pem(value: crate::secret::Secret) -> Result<crate::secret::Secret, String> {
-    let v = value.expose().trim();
-    if v.starts_with("-----BEGIN") {
-        // Environment variables often carry the newlines escaped.
-        return Ok(crate::secret::Secret::new(v.replace("\\n", "\n")));
-    }
-    std::fs::read_to_string(v)
-        .map(crate::secret::Secret::new)
-        .map_err(|e| format!("private_key: neither PEM text nor a readable key file ({e})"))
-}
-
-/// A OneAPI connection's proof: its private key when one is configured, else its secret.
-fn oneapi_credential(
-    c: &crate::config::ConnectionConfig,
-    at: &impl Fn(&str, String) -> SetupError,
-) -> Result<oneapi::OneApiCredential, SetupError> {
-    Ok(match &c.private_key {
-        Some(r) => oneapi::OneApiCredential::PrivateKey(
-            private_key_pem(r.read().map_err(|e| at("private_key", e))?)
-                .map_err(|e| at("private_key", e))?,
-        ),
-        None => oneapi::OneApiCredential::ClientSecret(
-            c.client_secret.read().map_err(|e| at("client_secret", e))?,
-        ),
-    })
-}
-
-/// A native ZIA connection's settings (legacy session or OneAPI) and the key that names its
-/// tenant in a shared rate budget: the API base for a session, the token endpoint for OneAPI
-/// (whose gateway every tenant shares).
-///
-/// `at(key, message)` makes the error for one key of the connection (with its line).
-fn zia_config(
-    c: &crate::config::ConnectionConfig,
-    at: impl Fn(&str, String) -> SetupError,
-) -> Result<(ZiaConfig, String), SetupError> {
-    let timeout = Duration::from_secs(c.timeout_secs.max(1));
-    let session_timeout = Duration::from_secs(c.session_timeout_secs.max(1));
-    if c.auth == ZiaAuthKind::Oneapi {
-        let cloud = c.cloud.clone().unwrap_or_default();
-        let token_url = match (&c.token_url, &c.vanity_domain) {
-            (Some(url), _) => url.clone(),
-            (None, Some(vanity)) => oneapi::token_url(vanity, &cloud),
-            (None, None) => return Err(at("auth", "set vanity_domain or token_url".into())),
-        };
-        let cfg = ZiaConfig {
-            base_url: c
-                .base_url
-                .clone()
-                .unwrap_or_else(|| oneapi::gateway_url(&cloud)),
-            auth: ZiaAuth::OneApi(oneapi::OneApiCredentials {
-                token_url: token_url.clone(),
-                client_id: c.client_id.read().map_err(|e| at("client_id", e))?,
-                credential: oneapi_credential(c, &at)?,
-            }),
-            timeout,
-            rate_limits: c.rate_limits.budget(),
-            session_timeout,
-        };
-        return Ok((cfg, token_url));
-    }
-    let base_url = match (&c.base_url, &c.cloud) {
-        (Some(url), _) => url.trim_end_matches('/').to_string(),
-        (None, Some(cloud)) => cloud_base_url(cloud).ok_or_else(|| {
-            at(
-                "cloud",
-                format!(
-                    "unknown cloud '{cloud}'; use one of {}, or set base_url",
-                    crate::provider::zia::CLOUDS.join(", ")
-                ),
-            )
-        })?,
-        (None, None) => return Err(at("kind", "set cloud or base_url".into())),
-    };
-    let cfg = ZiaConfig {
-        base_url: base_url.clone(),
-        auth: ZiaAuth::Session {
-            username: c
-                .username
-                .read()
-                .map_err(|e| at("username", e))?
-                .expose()
-                .to_string(),
-            password: c.password.read().map_err(|e| at("password", e))?,
-            api_key: c.api_key.read().map_err(|e| at("api_key", e))?,
-        },
-        timeout,
-        rate_limits: c.rate_limits.budget(),
-        session_timeout,
-    };
-    Ok((cfg, base_url))
+    let tables: Vec<String> = crate::provider::registry::BACKENDS
+        .iter()
+        .filter_map(|b| b.from_env.and_then(|f| f(&lookup)))
+        .collect();
+    (!tables.is_empty()).then(|| tables.join("\n"))
 }
 
 fn build(config: Config) -> Result<Running, SetupError> {
@@ -291,50 +137,15 @@ fn build(config: Config) -> Result<Running, SetupError> {
             connection: name.clone(),
             message: config.locate(&["connections", name, field], &message),
         };
-        let provider: Arc<dyn crate::provider::Provider> = match c.kind {
-            ConnectionKind::Zia => {
-                let (cfg, tenant) = zia_config(c, at)?;
-                let provider = ZiaProvider::new(cfg)
-                    .map_err(|e| err(e.to_string()))?
-                    .with_cache_ttl(Duration::from_secs(c.cache_ttl_secs));
-                let provider = match &shared {
-                    Some(s) => provider
-                        .with_shared_state(s.clone(), &tenant)
-                        .with_replicas(config.state.replicas),
-                    None => provider,
-                };
-                Arc::new(provider)
-            }
-            kind @ (ConnectionKind::ZiaScim | ConnectionKind::ZpaScim) => {
-                let token_ref = c
-                    .token
-                    .clone()
-                    .unwrap_or_else(|| crate::config::env_ref(kind.default_token_env()));
-                let token = token_ref.read().map_err(|e| at("token", e))?;
-                let provider = ScimProvider::new(ScimConfig {
-                    flavor: if kind == ConnectionKind::ZpaScim {
-                        ScimFlavor::Zpa
-                    } else {
-                        ScimFlavor::Zia
-                    },
-                    base_url: c.base_url.clone().unwrap_or_default(),
-                    token,
-                    timeout: Duration::from_secs(c.timeout_secs.max(1)),
-                    requests_per_second: Some(c.requests_per_second)
-                        .filter(|_| c.rate_limits.enabled()),
-                    patch: c.patch,
-                })
-                .map_err(|e| err(e.to_string()))?
-                .with_cache_ttl(Duration::from_secs(c.cache_ttl_secs));
-                Arc::new(provider)
-            }
-            ConnectionKind::Zidentity => {
-                use crate::provider::zidentity::{ZidentityProvider, from_connection};
-                let cfg = from_connection(c, oneapi_credential(c, &at)?, |n| std::env::var(n).ok())
-                    .map_err(&err)?;
-                Arc::new(ZidentityProvider::new(cfg).map_err(|e| err(e.to_string()))?)
-            }
+        let context = Context {
+            shared: shared.as_ref(),
+            replicas: config.state.replicas,
+            env: &|n| std::env::var(n).ok(),
         };
+        let provider = (c.kind.backend().build)(c, &context).map_err(|e| match e {
+            BuildError::At(p) => at(p.key, p.message),
+            BuildError::Whole(message) => err(message),
+        })?;
         connections.insert(
             name.clone(),
             (
@@ -420,7 +231,7 @@ pub async fn demo() -> Result<Running, SetupError> {
         token: crate::secret::Secret::new(zpa_token),
         timeout: Duration::from_secs(30),
         requests_per_second: None,
-        patch: crate::provider::scim::PatchMode::Auto,
+        patch: PatchMode::Auto,
     })
     .map_err(|e| demo_err(e.to_string()))?;
     connections.insert(
@@ -577,27 +388,5 @@ mod tests {
         let t = text(&[("ZPA_SCIM_URL", "https://scim.example/v2")]).expect("zpa alone");
         assert!(Config::parse(&t, Path::new("t")).is_ok() && !t.contains("[connections.zia]"));
         assert!(text(&[("ZPA_SCIM_URL", " ")]).is_none());
-    }
-
-    #[test]
-    fn a_private_key_is_pem_text_or_a_file() {
-        let pem = "-----BEGIN PRIVATE KEY-----\\nAAAA\\n-----END PRIVATE KEY-----";
-        let got = private_key_pem(crate::secret::Secret::new(pem)).expect("pem");
-        assert!(
-            got.expose().contains("\nAAAA\n"),
-            "escaped newlines restored"
-        );
-        let dir = tempfile::tempdir().expect("dir");
-        let path = dir.path().join("k.pem");
-        std::fs::write(&path, "-----BEGIN PRIVATE KEY-----\nBBBB\n").expect("write");
-        let got =
-            private_key_pem(crate::secret::Secret::new(path.display().to_string())).expect("file");
-        assert!(got.expose().contains("BBBB"));
-        let err = private_key_pem(crate::secret::Secret::new("/nonexistent/k.pem"))
-            .expect_err("missing file");
-        assert!(
-            err.contains("neither PEM text nor a readable key file"),
-            "{err}"
-        );
     }
 }

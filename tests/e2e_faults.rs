@@ -121,7 +121,9 @@ async fn a_lost_answer_to_a_write_that_did_not_happen_is_reported_as_not_applied
     let msg = client.err("create_user", new_user()).await;
     assert!(msg.contains("did not happen"), "{msg}");
     assert!(sim.user(NEW, "draft").await.is_none());
-    assert_eq!(last_outcome(&env, "create_user")["outcome"], "failed");
+    let failed = last_outcome(&env, "create_user");
+    assert_eq!(failed["outcome"], "failed", "{failed}");
+    assert_eq!(failed["error_kind"], "upstream", "{failed}");
     // Nothing is listed as staged.
     let pending = client.ok("pending_changes", json!({})).await.to_string();
     assert!(!pending.contains(NEW), "{pending}");

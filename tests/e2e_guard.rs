@@ -973,36 +973,15 @@ async fn plans_and_confirmations_belong_to_the_caller_that_proposed_them() {
     bob.close().await;
 
     // A 2026-07-28 confirmation state issued to alice is refused from bob.
-    use rmcp::model::{CallToolRequestParams, CallToolResponse};
+    use rmcp::model::CallToolResponse;
     let alice = server.connect(alice_token, Human::Accepts, true).await;
     let bob = server.connect(bob_token, Human::Accepts, true).await;
-    let serde_json::Value::Object(map) = json!({"user": "jane.doe@acme.example"}) else {
-        unreachable!()
-    };
-    let first = alice
-        .service
-        .call_tool_once(CallToolRequestParams::new("deactivate").with_arguments(map.clone()))
-        .await
-        .expect("first call");
-    let CallToolResponse::InputRequired(ir) = first else {
-        panic!("expected an InputRequiredResult")
-    };
-    let state = ir.request_state.expect("sealed state");
-    let accept: rmcp::model::InputResponses = [(
-        "confirm".to_string(),
-        json!({"action": "accept", "content": {"confirm": true}}),
-    )]
-    .into_iter()
-    .collect();
+    let args = json!({"user": "jane.doe@acme.example"});
+    let state = alice.sealed_state("deactivate", &args).await;
     let before = snapshot(&env).await;
     let stolen = bob
         .service
-        .call_tool_once(
-            CallToolRequestParams::new("deactivate")
-                .with_arguments(map)
-                .with_input_responses(accept)
-                .with_request_state(state),
-        )
+        .call_tool_once(common::accepted("deactivate", &args, state))
         .await
         .expect("answered");
     let refused = match stolen {

@@ -608,7 +608,7 @@ async fn audit_names_its_rules_and_excludes_protected_accounts() {
 
 #[tokio::test]
 async fn mrtr_clients_confirm_through_input_required_results() {
-    use rmcp::model::{CallToolRequestParams, CallToolResponse};
+    use rmcp::model::CallToolResponse;
 
     let env = Env::with_sim().await;
     let sim = env.sim();
@@ -625,34 +625,12 @@ async fn mrtr_clients_confirm_through_input_required_results() {
     // A tampered requestState is refused and changes nothing.
     let raw = env.connect_modern(Human::Accepts).await;
     let args = json!({"user": "john.smith@acme.example"});
-    let serde_json::Value::Object(map) = args.clone() else {
-        unreachable!()
-    };
-    let first = raw
-        .service
-        .call_tool_once(CallToolRequestParams::new("deactivate").with_arguments(map.clone()))
-        .await
-        .expect("first call");
-    let CallToolResponse::InputRequired(ir) = first else {
-        panic!("expected an InputRequiredResult")
-    };
-    let state = ir.request_state.expect("sealed state");
-    let accept: rmcp::model::InputResponses = [(
-        "confirm".to_string(),
-        json!({"action": "accept", "content": {"confirm": true}}),
-    )]
-    .into_iter()
-    .collect();
+    let state = raw.sealed_state("deactivate", &args).await;
     let mut tampered = state.clone();
     tampered.insert(tampered.len() / 2, 'x');
     let forged = raw
         .service
-        .call_tool_once(
-            CallToolRequestParams::new("deactivate")
-                .with_arguments(map.clone())
-                .with_input_responses(accept.clone())
-                .with_request_state(tampered),
-        )
+        .call_tool_once(common::accepted("deactivate", &args, tampered))
         .await
         .expect("forged call answered");
     let CallToolResponse::Complete(forged) = forged else {
@@ -665,10 +643,7 @@ async fn mrtr_clients_confirm_through_input_required_results() {
     );
 
     // The genuine answer executes once; replaying it does not execute again.
-    let genuine = CallToolRequestParams::new("deactivate")
-        .with_arguments(map)
-        .with_input_responses(accept)
-        .with_request_state(state);
+    let genuine = common::accepted("deactivate", &args, state);
     let done = raw
         .service
         .call_tool_once(genuine.clone())

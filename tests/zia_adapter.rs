@@ -1398,3 +1398,66 @@ async fn a_mover_is_one_put_that_keeps_every_other_field() {
     assert!(matches!(e, ProviderError::Invalid { .. }), "{e:?}");
     assert_eq!(counters(&sim, &http).await["total"].as_u64(), sent);
 }
+
+/// A listener on loopback that counts the connections made to it: where a redirect would lead.
+async fn elsewhere() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    (url, hits)
+}
+
+#[tokio::test]
+async fn a_redirect_is_never_followed_with_the_credentials_or_the_session() {
+    let (sim, p, http) = setup().await;
+    let (url, hits) = elsewhere().await;
+    // A 307 keeps the method and body: followed, the login would post the password there.
+    inject(
+        &sim,
+        &http,
+        serde_json::json!([
+            {"route": "POST /api/v1/authenticatedSession", "status": 307,
+             "headers": {"Location": format!("{url}/api/v1/authenticatedSession")}},
+        ]),
+    )
+    .await;
+    match p.list_groups().await {
+        Err(ProviderError::Auth { message }) => {
+            assert!(
+                message.contains("307"),
+                "the redirect is the answer: {message}"
+            )
+        }
+        other => panic!("expected the login to be refused, got {other:?}"),
+    }
+    // With a session, a redirected read would carry its cookie.
+    p.list_groups().await.expect("logs in");
+    inject(
+        &sim,
+        &http,
+        serde_json::json!([
+            {"route": "GET /api/v1/groups", "status": 302,
+             "headers": {"Location": format!("{url}/api/v1/groups")}},
+        ]),
+    )
+    .await;
+    p.forget_cached();
+    match p.list_groups().await {
+        Err(ProviderError::Api { status: 302, .. }) => {}
+        other => panic!("expected the 302 as an error, got {other:?}"),
+    }
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "nothing was sent where the redirects pointed"
+    );
+}

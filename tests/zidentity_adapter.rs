@@ -9,7 +9,7 @@ use zscaler_lifecycle_mcp::provider::oneapi::{OneApiCredential, OneApiCredential
 use zscaler_lifecycle_mcp::provider::zidentity::{
     ZidentityConfig, ZidentityLimits, ZidentityProvider, api_root,
 };
-use zscaler_lifecycle_mcp::provider::{Provider, ProviderError, ProviderKind};
+use zscaler_lifecycle_mcp::provider::{Provider, ProviderError};
 use zscaler_lifecycle_mcp::secret::Secret;
 use zscaler_lifecycle_mcp::sim::{
     ONEAPI_DEMO_CLIENT_ID, ONEAPI_DEMO_CLIENT_SECRET, Sim, SimOptions, ZidLimits,
@@ -93,10 +93,10 @@ fn group(groups: &[zscaler_lifecycle_mcp::model::Group], name: &str) -> GroupRef
 async fn lists_every_page_with_memberships_and_keeps_the_listing_consistent() {
     let sim = sim().await;
     let p = provider(&sim);
-    assert_eq!(p.kind(), ProviderKind::Zidentity);
     let caps = p.capabilities();
     assert!(caps.disable && caps.delete && caps.create && !caps.staged_changes);
     assert!(!caps.departments && !caps.disable_may_delete);
+    assert_eq!((caps.bulk_delete_max, caps.lookup_scans_pages), (0, false));
     let mut all = Vec::new();
     let mut cursor = None;
     let mut slices = 0;

@@ -143,14 +143,22 @@ pub async fn run(
         .with_context(|| format!("calling {tool}"))?;
     client.service().bar.finish_and_clear();
     let failed = result.is_error.unwrap_or(false);
-    let output = match &result.structured_content {
-        Some(v) => serde_json::to_string_pretty(v)?,
-        None => result
+    let text = || {
+        result
             .content
             .iter()
             .filter_map(|c| c.as_text().map(|t| t.text.clone()))
             .collect::<Vec<_>>()
-            .join("\n"),
+            .join("\n")
+    };
+    let output = match &result.structured_content {
+        // A tool error: its message as text, its kind named first.
+        Some(v) if failed => match v["kind"].as_str() {
+            Some(kind) => format!("({kind}) {}", text()),
+            None => text(),
+        },
+        Some(v) => serde_json::to_string_pretty(v)?,
+        None => text(),
     };
     if failed {
         eprintln!("error: {output}");

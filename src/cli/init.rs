@@ -4,78 +4,48 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Context;
+use std::sync::LazyLock;
 
-/// Which connection blocks `init` writes (`--kind`, repeatable).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum InitKind {
-    /// Native ZIA with the legacy API-key login.
-    Zia,
-    /// Native ZIA through OneAPI (tenants migrated to ZIdentity).
-    Oneapi,
-    /// ZIA SCIM 2.0.
-    ZiaScim,
-    /// ZPA SCIM 2.0.
-    ZpaScim,
-    /// ZIdentity (users and groups of tenants migrated to ZIdentity), OneAPI.
-    Zidentity,
+use anyhow::Context;
+use zscaler_lifecycle_mcp::provider::registry::{self, Template};
+
+/// Which connection block `init` writes (`--kind`, repeatable): one of the backends' templates
+/// in [`registry::BACKENDS`], by name.
+#[derive(Clone, Copy)]
+pub struct InitKind(&'static Template);
+
+impl std::fmt::Debug for InitKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.name)
+    }
+}
+
+impl PartialEq for InitKind {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.name == other.0.name
+    }
+}
+
+impl clap::ValueEnum for InitKind {
+    fn value_variants<'a>() -> &'a [Self] {
+        static ALL: LazyLock<Vec<InitKind>> =
+            LazyLock::new(|| registry::templates().map(InitKind).collect());
+        &ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.0.name).help(self.0.help))
+    }
+}
+
+/// The block written when no `--kind` is given: the first backend's first (native ZIA).
+fn default_kind() -> InitKind {
+    <InitKind as clap::ValueEnum>::value_variants()[0]
 }
 
 const HEADER: &str = r#"# zscaler-lifecycle-mcp configuration. Check it with: zscaler-lifecycle-mcp check --config THIS_FILE
 # Secrets are never written here: each is an environment variable ({ env = "NAME" }) or a file
 # ({ file = "/run/secrets/name" }) that the server reads at start-up.
-
-"#;
-
-const ZIA: &str = r#"[connections.zia-prod]
-kind = "zia"                                   # native ZIA API, legacy API-key session login
-cloud = "zscalertwo"                           # zscaler, zscalerone, zscalertwo, zscalerthree, zscloud, zscalerbeta, zscalergov, zscalerten, zspreview
-# base_url = "https://zsapi.zscalertwo.net"    # instead of cloud, for a non-standard tenant
-username = { env = "ZIA_USERNAME" }
-password = { env = "ZIA_PASSWORD" }
-api_key = { env = "ZIA_API_KEY" }              # Administration > API Key Management
-registered_domains = ["example.com"]           # the tenant's domains; lets the audit flag external accounts
-rate_limits = true                             # pace to ZIA's published limits
-
-"#;
-
-const ONEAPI: &str = r#"[connections.zia-oneapi]
-kind = "zia"
-auth = "oneapi"                                # ZIdentity OAuth2 client credentials (migrated tenants)
-vanity_domain = "acme"                         # acme.zslogin.net
-cloud = "production"                           # OneAPI cloud: production, beta, gov, govus
-client_id = { env = "ZSCALER_CLIENT_ID" }
-client_secret = { env = "ZSCALER_CLIENT_SECRET" }
-registered_domains = ["example.com"]
-rate_limits = true
-
-"#;
-
-const ZIA_SCIM: &str = r#"[connections.zia-scim]
-kind = "zia-scim"                              # the SCIM endpoint exactly as the admin portal shows it
-base_url = "https://scim.zscalertwo.net/00000000/00000/scim"
-token = { env = "ZIA_SCIM_API_TOKEN" }
-requests_per_second = 5                        # Zscaler's SCIM limit
-patch = "auto"                                 # auto | patch | put
-
-"#;
-
-const ZPA_SCIM: &str = r#"[connections.zpa]
-kind = "zpa-scim"                              # IdP Configuration > SCIM Service Provider Endpoint
-base_url = "https://scim1.private.zscaler.com/scim/1/000000000000000000/v2"
-token = { env = "ZPA_SCIM_TOKEN" }
-
-"#;
-
-const ZIDENTITY: &str = r#"[connections.zidentity]
-kind = "zidentity"                             # ZIdentity admin API: users and groups (OneAPI)
-vanity_domain = "acme"                         # acme.zslogin.net; default ZSCALER_VANITY_DOMAIN
-cloud = "production"                           # production, beta, gov, govus; default ZSCALER_CLOUD
-client_id = { env = "ZSCALER_CLIENT_ID" }
-client_secret = { env = "ZSCALER_CLIENT_SECRET" }
-# private_key = { file = "/run/secrets/oneapi_key.pem" }  # RSA key instead of the secret
-registered_domains = ["example.com"]
-rate_limits = true                             # pace to the announced 150 requests/s and 10,000/min
 
 "#;
 
@@ -109,29 +79,18 @@ journal_max_mb = 64                            # rotate the journal at this size
 # journal_command = ["logger", "-t", "zlm-journal"]   # or pipe every record to a command
 "#;
 
-/// The config text for these kinds (none = native ZIA); `Config::parse` accepts it as written.
+/// The config text for these kinds (none = native ZIA), blocks in the registry's order;
+/// `Config::parse` accepts it as written.
 pub fn template(kinds: &[InitKind]) -> String {
     let mut text = String::from(HEADER);
     let kinds = if kinds.is_empty() {
-        &[InitKind::Zia][..]
+        vec![default_kind()]
     } else {
-        kinds
+        kinds.to_vec()
     };
-    for kind in [
-        InitKind::Zia,
-        InitKind::Oneapi,
-        InitKind::ZiaScim,
-        InitKind::ZpaScim,
-        InitKind::Zidentity,
-    ] {
-        if kinds.contains(&kind) {
-            text.push_str(match kind {
-                InitKind::Zia => ZIA,
-                InitKind::Oneapi => ONEAPI,
-                InitKind::ZiaScim => ZIA_SCIM,
-                InitKind::ZpaScim => ZPA_SCIM,
-                InitKind::Zidentity => ZIDENTITY,
-            });
+    for t in registry::templates() {
+        if kinds.iter().any(|k| k.0.name == t.name) {
+            text.push_str(t.text);
         }
     }
     text.push_str(REST);
@@ -142,14 +101,7 @@ pub fn template(kinds: &[InitKind]) -> String {
 fn needed_env(kinds: &[InitKind]) -> Vec<&'static str> {
     let mut out: Vec<&'static str> = Vec::new();
     for k in kinds {
-        let vars: &[&'static str] = match k {
-            InitKind::Zia => &["ZIA_USERNAME", "ZIA_PASSWORD", "ZIA_API_KEY"][..],
-            InitKind::Oneapi => &["ZSCALER_CLIENT_ID", "ZSCALER_CLIENT_SECRET"][..],
-            InitKind::ZiaScim => &["ZIA_SCIM_API_TOKEN"][..],
-            InitKind::ZpaScim => &["ZPA_SCIM_TOKEN"][..],
-            InitKind::Zidentity => &["ZSCALER_CLIENT_ID", "ZSCALER_CLIENT_SECRET"][..],
-        };
-        for v in vars {
+        for v in k.0.env {
             if !out.contains(v) {
                 out.push(v);
             }
@@ -160,7 +112,7 @@ fn needed_env(kinds: &[InitKind]) -> Vec<&'static str> {
 
 pub fn run(output: Option<&Path>, force: bool, kinds: &[InitKind]) -> anyhow::Result<ExitCode> {
     let kinds = if kinds.is_empty() {
-        vec![InitKind::Zia]
+        vec![default_kind()]
     } else {
         kinds.to_vec()
     };
@@ -196,14 +148,9 @@ mod tests {
 
     #[test]
     fn every_kind_combination_is_a_valid_config_without_secret_values() {
-        let all = [
-            InitKind::Zia,
-            InitKind::Oneapi,
-            InitKind::ZiaScim,
-            InitKind::ZpaScim,
-            InitKind::Zidentity,
-        ];
-        for mask in 0u8..32 {
+        let all = <InitKind as clap::ValueEnum>::value_variants();
+        assert_eq!(all.len(), 5, "zia, oneapi, zia-scim, zpa-scim, zidentity");
+        for mask in 0u32..(1 << all.len()) {
             let kinds: Vec<InitKind> = all
                 .iter()
                 .enumerate()

@@ -10,12 +10,10 @@ use schemars::{Schema, SchemaGenerator, json_schema};
 use serde_json::json;
 
 use super::{
-    Config, ConnectionConfig, ConnectionKind, PolicyConfig, SecretRef, StateBackendKind, UrlRef,
-    ZiaAuthKind, valid_replica_id,
+    Config, ConnectionConfig, PolicyConfig, SecretRef, StateBackendKind, UrlRef, valid_replica_id,
 };
 use crate::guard::policy::check_glob;
 use crate::ops::catalog;
-use crate::provider::zia::{CLOUDS, cloud_base_url};
 
 /// One step of a key path: a table key or an array index.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -218,72 +216,13 @@ fn connection(name: &str, c: &ConnectionConfig, out: &mut Vec<Problem>) {
             out.push(Problem::at(at(field), why));
         }
     }
-    match c.kind {
-        ConnectionKind::Zia if c.auth == ZiaAuthKind::Oneapi => {
-            if c.vanity_domain.is_none() && c.token_url.is_none() {
-                out.push(Problem::at(
-                    at("auth"),
-                    "auth = \"oneapi\" needs vanity_domain (the ZIdentity vanity domain, e.g. \"acme\") or token_url",
-                ));
-            }
-            if let Some(cloud) = &c.cloud
-                && let Err(why) = oneapi_cloud(cloud)
-            {
-                out.push(Problem::at(at("cloud"), why));
-            }
-        }
-        ConnectionKind::Zia => {
-            if c.cloud.is_none() && c.base_url.is_none() {
-                out.push(Problem::at(
-                    at("kind"),
-                    "kind = \"zia\" needs cloud (e.g. \"zscalertwo\") or base_url",
-                ));
-            }
-            if let (Some(cloud), None) = (&c.cloud, &c.base_url)
-                && cloud_base_url(cloud).is_none()
-            {
-                out.push(Problem::at(
-                    at("cloud"),
-                    format!(
-                        "unknown cloud '{cloud}'; use one of {}, or set base_url",
-                        CLOUDS.join(", ")
-                    ),
-                ));
-            }
-        }
-        // vanity_domain may come from ZSCALER_VANITY_DOMAIN: checked when the connection is built.
-        ConnectionKind::Zidentity => {
-            if matches!(c.rate_limits, super::RateLimits::Budget(_)) {
-                out.push(Problem::at(
-                    at("rate_limits"),
-                    "a ZIdentity connection takes rate_limits = true (pace to the announced 150/s and 10,000/min) or false, not a table of ZIA figures",
-                ));
-            }
-        }
-        ConnectionKind::ZiaScim | ConnectionKind::ZpaScim => {
-            if c.base_url.is_none() {
-                out.push(Problem::at(
-                    at("kind"),
-                    "SCIM connections need base_url: copy the SCIM endpoint from the admin portal (e.g. https://scim1.private.zscaler.com/scim/1/<idpId>/v2)",
-                ));
-            }
-            if c.cloud.is_some() {
-                out.push(Problem::at(
-                    at("cloud"),
-                    "SCIM connections take base_url only, not cloud: endpoints differ per IdP",
-                ));
-            }
-        }
-    }
     if c.timeout_secs == 0 {
         out.push(Problem::at(at("timeout_secs"), "must be at least 1"));
     }
-    if c.kind == ConnectionKind::Zia && c.session_timeout_secs == 0 {
-        out.push(Problem::at(
-            at("session_timeout_secs"),
-            "must be at least 1 (the tenant's API Session Timeout Duration, 300 to 1200)",
-        ));
-    }
+    // The backend's own rules (which keys its kind needs or refuses), each at its key.
+    let mut own = Vec::new();
+    (c.kind.backend().check)(c, &mut own);
+    out.extend(own.into_iter().map(|p| Problem::at(at(p.key), p.message)));
     if c.cache_ttl_secs > super::MAX_CACHE_TTL_SECS {
         out.push(Problem::at(
             at("cache_ttl_secs"),
@@ -332,23 +271,6 @@ fn http_url(text: &str) -> Result<(), String> {
         || after_scheme.is_none_or(|rest| rest.is_empty() || rest.starts_with('/'))
     {
         return Err(format!("'{text}' names no host; {example}"));
-    }
-    Ok(())
-}
-
-/// A OneAPI cloud names a ZIdentity cloud (`production`, `beta`, `gov`, `govus`), which goes
-/// into host names; a legacy ZIA cloud name there is a common slip.
-fn oneapi_cloud(cloud: &str) -> Result<(), String> {
-    let c = cloud.trim();
-    if cloud_base_url(c).is_some() {
-        return Err(format!(
-            "'{cloud}' is a legacy ZIA cloud, not a OneAPI cloud: with auth = \"oneapi\" use production (the default), beta, gov or govus — or auth = \"session\" for the legacy login"
-        ));
-    }
-    if c.is_empty() || !c.chars().all(|ch| ch.is_ascii_alphanumeric()) {
-        return Err(format!(
-            "unknown OneAPI cloud '{cloud}'; use production (the default), beta, gov or govus"
-        ));
     }
     Ok(())
 }
@@ -665,20 +587,6 @@ pub(super) fn state_rules(schema: &mut Schema) {
     }
 }
 
-/// A regular expression matching `word` in any letter case (JSON Schema patterns have no
-/// case-insensitive flag; the parser compares clouds case-insensitively).
-fn any_case(word: &str) -> String {
-    word.chars()
-        .map(|c| {
-            if c.is_ascii_alphabetic() {
-                format!("[{}{}]", c.to_ascii_lowercase(), c.to_ascii_uppercase())
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
-
 /// `[server]`: a syslog socket only with `journal_syslog = true`.
 pub(super) fn server_rules(schema: &mut Schema) {
     schema.insert(
@@ -697,7 +605,6 @@ pub(super) fn journal_key_rules(schema: &mut Schema) {
 
 /// A connection's requirements per kind, as the parser applies them.
 pub(super) fn connection_rules(schema: &mut Schema) {
-    let legacy_cloud = format!("^\\s*({})\\s*$", CLOUDS.map(any_case).join("|"));
     // http(s), then a host: what `http_url` accepts.
     let url_pattern = "^\\s*[Hh][Tt][Tt][Pp][Ss]?://[^/\\s?#:@]\\S*\\s*$";
     for field in ["base_url", "token_url"] {
@@ -709,45 +616,11 @@ pub(super) fn connection_rules(schema: &mut Schema) {
             p.insert("pattern".into(), json!(url_pattern));
         }
     }
-    schema.insert(
-        "allOf".into(),
-        json!([
-            {
-                "if": {"properties": {"kind": {"const": "zia"}, "auth": {"not": {"const": "oneapi"}}}},
-                "then": {"anyOf": [{"required": ["cloud"]}, {"required": ["base_url"]}]}
-            },
-            {
-                "if": {
-                    "properties": {"kind": {"const": "zia"}, "auth": {"not": {"const": "oneapi"}}},
-                    "not": {"required": ["base_url"]}
-                },
-                "then": {"properties": {"cloud": {"pattern": legacy_cloud}}}
-            },
-            {
-                "if": {"properties": {"kind": {"const": "zia"}, "auth": {"const": "oneapi"}}, "required": ["auth"]},
-                "then": {"properties": {"cloud": {
-                    "pattern": "^\\s*[A-Za-z0-9]+\\s*$",
-                    "not": {"pattern": legacy_cloud}
-                }}}
-            },
-            {
-                "if": {"properties": {"kind": {"const": "zia"}, "auth": {"const": "oneapi"}}, "required": ["auth"]},
-                "then": {"anyOf": [{"required": ["vanity_domain"]}, {"required": ["token_url"]}]}
-            },
-            {
-                "if": {"properties": {"kind": {"const": "zidentity"}}},
-                "then": {"properties": {"rate_limits": {"type": "boolean"}}}
-            },
-            {
-                "if": {"properties": {"kind": {"enum": ["zia-scim", "zpa-scim"]}}},
-                "then": {
-                    "required": ["base_url"],
-                    "properties": {"base_url": {"pattern": "^\\s*https?://"}},
-                    "not": {"required": ["cloud"]}
-                }
-            }
-        ]),
-    );
+    let per_kind: Vec<serde_json::Value> = crate::provider::registry::BACKENDS
+        .iter()
+        .flat_map(|b| (b.schema)())
+        .collect();
+    schema.insert("allOf".into(), json!(per_kind));
 }
 
 #[cfg(test)]

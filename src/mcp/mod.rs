@@ -14,5 +14,6 @@ pub mod server;
 pub mod session_store;
 pub mod sessions;
 pub mod tasks;
+mod tool_error;
 
 pub use server::LifecycleServer;

@@ -11,7 +11,7 @@ use crate::model::ActivationState;
 
 use super::catalog::ACTIVATE_CHANGES;
 use super::execute::Writer;
-use super::gate::{Gate, Proposal, gate, input_of, precheck_plan};
+use super::gate::{Passed, Proposal, gate_once, input_of, precheck_plan};
 use super::result::{WriteResult, WriteStatus, opt};
 use super::{App, Caller, ToolError};
 
@@ -35,10 +35,10 @@ pub async fn activate_changes(
 ) -> Result<WriteResult, ToolError> {
     app.policy
         .check_write(ACTIVATE_CHANGES)
-        .map_err(ToolError)?;
+        .map_err(ToolError::refused)?;
     let conn = app.connection_for(ACTIVATE_CHANGES, opt(&args.connection).as_deref())?;
     if !conn.provider.capabilities().staged_changes {
-        return Err(ToolError(format!(
+        return Err(ToolError::invalid_input(format!(
             "connection {} applies changes immediately; there is nothing to activate",
             conn.name
         )));
@@ -84,12 +84,11 @@ pub async fn activate_changes(
         changes,
         targets: vec![target],
     };
-    let (plan, confirmation) = match gate(app, &conn.name, caller, confirmer, proposal).await? {
-        Gate::Stop(r) => return Ok(*r),
-        Gate::Proceed {
-            plan, confirmation, ..
-        } => (plan, confirmation),
-    };
+    let Passed { plan, confirmation } =
+        match gate_once(app, &conn.name, caller, confirmer, proposal).await? {
+            Ok(go) => go,
+            Err(stop) => return Ok(*stop),
+        };
     let writer = Writer {
         app,
         caller,

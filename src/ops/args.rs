@@ -107,7 +107,7 @@ fn shown(text: &str) -> String {
 fn too_long(field: &str, value: &str, max: usize, hint: &str) -> Result<(), ToolError> {
     let n = value.chars().count();
     if n > max {
-        return Err(ToolError(format!(
+        return Err(ToolError::invalid_input(format!(
             "{field} is {n} characters long, over the {max} allowed; {hint}"
         )));
     }
@@ -123,7 +123,7 @@ pub fn user_key(field: &str, key: &str) -> Result<(), ToolError> {
         "pass the user's email (e.g. jane.doe@acme.example) or id",
     )?;
     if let Some(what) = describe_hidden(key, hidden_char) {
-        return Err(ToolError(format!(
+        return Err(ToolError::invalid_input(format!(
             "{field} {} contains {what}, an invisible or direction-changing character that no email or id contains; retype the address without it (get_user or list_users with email_prefix finds the account)",
             shown(key)
         )));
@@ -140,7 +140,7 @@ fn name(field: &str, value: &str) -> Result<(), ToolError> {
         "ZIA names have at most 127 characters",
     )?;
     if let Some(what) = describe_hidden(value, reordering_char) {
-        return Err(ToolError(format!(
+        return Err(ToolError::invalid_input(format!(
             "{field} {} contains {what}, which changes how the text around it is displayed; retype it without",
             shown(value)
         )));
@@ -168,7 +168,7 @@ fn plan_id(value: &str) -> Result<(), ToolError> {
 
 fn list<T>(field: &str, items: &[T], max: usize, hint: &str) -> Result<(), ToolError> {
     if items.len() > max {
-        return Err(ToolError(format!(
+        return Err(ToolError::invalid_input(format!(
             "{field} has {} entries, over the {max} allowed; {hint}",
             items.len()
         )));
@@ -202,7 +202,7 @@ impl Bounded for ListUsersArgs {
             "no email is longer than 254 characters",
         )?;
         if let Some(what) = describe_hidden(&self.email_prefix, hidden_char) {
-            return Err(ToolError(format!(
+            return Err(ToolError::invalid_input(format!(
                 "email_prefix {} contains {what}, which no email contains; retype it without",
                 shown(&self.email_prefix)
             )));
@@ -383,11 +383,12 @@ mod tests {
             ),
         ] {
             let e = user_key("user", key).expect_err(key);
-            assert!(e.0.contains(code), "{key:?}: {}", e.0);
+            assert_eq!(e.kind, super::super::ErrorKind::InvalidInput);
+            assert!(e.message.contains(code), "{key:?}: {}", e.message);
             assert!(
-                !e.0.contains('\u{202E}') && !e.0.contains('\u{200B}'),
+                !e.message.contains('\u{202E}') && !e.message.contains('\u{200B}'),
                 "escaped: {}",
-                e.0
+                e.message
             );
         }
         assert!(user_key("user", "jane.doe@acme.example").is_ok());
@@ -402,9 +403,9 @@ mod tests {
         let long = "a".repeat(300) + "@acme.example";
         let e = user_key("user", &long).expect_err("too long");
         assert!(
-            e.0.contains("313 characters") && e.0.contains("254"),
+            e.message.contains("313 characters") && e.message.contains("254"),
             "{}",
-            e.0
+            e.message
         );
         let args = DeactivateArgs {
             user: String::new(),
@@ -416,7 +417,7 @@ mod tests {
         assert!(
             args.check_bounds()
                 .expect_err("too many")
-                .0
+                .message
                 .contains("501 entries")
         );
     }

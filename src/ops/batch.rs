@@ -14,7 +14,7 @@ use crate::guard::confirm::Confirmer;
 use crate::guard::plan::{Plan, user_target};
 use crate::guard::policy::quote;
 use crate::model::{PageRequest, User, UserFilter, normalize_email};
-use crate::provider::{ProviderError, ProviderKind, zia};
+use crate::provider::ProviderError;
 
 use super::catalog::DEACTIVATE;
 use super::deactivate::{
@@ -22,21 +22,22 @@ use super::deactivate::{
     quarantine_removals,
 };
 use super::execute::Writer;
-use super::gate::{Gate, Proposal, ensure_unchanged, gate, input_of, precheck_plan};
+use super::gate::{Passed, Proposal, gate_then, input_of, precheck_plan};
 use super::result::{ConfirmationInfo, ConnectionOutcome, Verification, WriteResult, WriteStatus};
-use super::{App, Caller, Connection, ToolError, provider_error};
+use super::{App, Caller, Connection, ErrorKind, ToolError, provider_error};
 
 /// Most users one call may name, whatever the policy says: a plan a human can still read.
 pub const MAX_USERS: usize = 500;
 
 /// For each key (email or id), the accounts it names.
 ///
-/// Native ZIA answers an email lookup only by reading every page (its filters are prefix
-/// matches), so the whole batch is resolved in one pass over the pages of 10,000 instead of one
-/// pass per user. SCIM looks each key up with a filter or a GET, which is one request per key.
+/// Where an email lookup reads the directory page by page (native ZIA: its filters are prefix
+/// matches), the whole batch is resolved in one pass over the largest pages instead of one pass
+/// per user. Elsewhere each key is looked up with a filter or a GET, one request per key.
 async fn find_many(conn: &Connection, keys: &[String]) -> Result<Vec<Vec<User>>, ToolError> {
     let mut found: Vec<Vec<User>> = vec![Vec::new(); keys.len()];
-    if conn.provider.kind() != ProviderKind::Zia {
+    let caps = conn.provider.capabilities();
+    if !caps.lookup_scans_pages {
         for (i, key) in keys.iter().enumerate() {
             found[i] = if key.contains('@') {
                 conn.provider
@@ -72,7 +73,7 @@ async fn find_many(conn: &Connection, keys: &[String]) -> Result<Vec<Vec<User>>,
                 &UserFilter::default(),
                 &PageRequest {
                     cursor,
-                    limit: 10_000,
+                    limit: caps.page_size,
                 },
             )
             .await
@@ -107,12 +108,11 @@ async fn resolve_all(conn: &Connection, keys: &[String]) -> Result<Vec<User>, To
         match hits.len() {
             0 => missing.push(quote(key)),
             1 => {
-                let u = hits
-                    .into_iter()
-                    .next()
-                    .ok_or_else(|| ToolError::new("lookup lost its result; nothing was planned"))?;
+                let u = hits.into_iter().next().ok_or_else(|| {
+                    ToolError::internal("lookup lost its result; nothing was planned")
+                })?;
                 if let Some(first) = named.insert(u.id.clone(), key) {
-                    return Err(ToolError(format!(
+                    return Err(ToolError::invalid_input(format!(
                         "users names the account {} (id {}) twice, as {} and {}; list each person once",
                         quote(&u.email),
                         u.id,
@@ -147,10 +147,16 @@ async fn resolve_all(conn: &Connection, keys: &[String]) -> Result<Vec<User>, To
                 ambiguous.join("; ")
             ));
         }
-        return Err(ToolError(format!(
-            "nothing was planned; {}",
-            why.join("; ")
-        )));
+        // A key naming several accounts needs the id; that fix comes first.
+        let kind = if ambiguous.is_empty() {
+            ErrorKind::NotFound
+        } else {
+            ErrorKind::Ambiguous
+        };
+        return Err(ToolError::of(
+            kind,
+            format!("nothing was planned; {}", why.join("; ")),
+        ));
     }
     Ok(users)
 }
@@ -179,23 +185,23 @@ pub async fn deactivate_many(
         .trim()
         .eq_ignore_ascii_case(super::offboard::ALL)
     {
-        return Err(ToolError::new(
+        return Err(ToolError::invalid_input(
             "users cannot be combined with connection \"all\": offboard one person everywhere with user and connection \"all\", or several people on one connection with users and that connection's name",
         ));
     }
     if !args.user.trim().is_empty() {
-        return Err(ToolError::new(
+        return Err(ToolError::invalid_input(
             "pass either user (one account) or users (several), not both",
         ));
     }
     let keys: Vec<String> = args.users.iter().map(|k| k.trim().to_string()).collect();
     if keys.iter().any(String::is_empty) {
-        return Err(ToolError::new(
+        return Err(ToolError::invalid_input(
             "users contains an empty entry; pass emails or ids only",
         ));
     }
     if keys.len() > MAX_USERS {
-        return Err(ToolError(format!(
+        return Err(ToolError::invalid_input(format!(
             "users names {} accounts; at most {MAX_USERS} per call, so split the list",
             keys.len()
         )));
@@ -203,14 +209,14 @@ pub async fn deactivate_many(
     let conn = app.connection_for(DEACTIVATE, super::result::opt(&args.connection).as_deref())?;
     app.policy
         .check_targets(DEACTIVATE, keys.len(), "accounts")
-        .map_err(ToolError)?;
+        .map_err(ToolError::refused)?;
     let caps = conn.provider.capabilities();
     let mode = checked_mode(conn, args.mode)?;
     precheck_plan(app, caller, DEACTIVATE, &conn.name, &args.plan_id)?;
     if mode.destructive(&caps) {
         app.deletions
             .check(&conn.name, keys.len())
-            .map_err(|e| ToolError(e.to_string()))?;
+            .map_err(ToolError::from)?;
     }
     let action = Deactivation::for_mode(mode, conn).await?;
     let users = resolve_all(conn, &keys).await?;
@@ -220,14 +226,16 @@ pub async fn deactivate_many(
         if check.is_ok()
             && let Deactivation::Quarantine(q) = &action
         {
-            check = quarantine_removals(app, u, q).map(|_| ()).map_err(|e| e.0);
+            check = quarantine_removals(app, u, q)
+                .map(|_| ())
+                .map_err(|e| e.message);
         }
         if let Err(why) = check {
             refused.push(why);
         }
     }
     if !refused.is_empty() {
-        return Err(ToolError(format!(
+        return Err(ToolError::refused(format!(
             "nothing was planned: {}; remove those accounts from users and call again",
             refused.join("; ")
         )));
@@ -238,13 +246,13 @@ pub async fn deactivate_many(
         mode.verb(),
         users.len(),
         conn.name,
-        match (&action, conn.provider.kind()) {
-            (Deactivation::Delete, ProviderKind::Zia) => format!(
+        match &action {
+            Deactivation::Delete if caps.bulk_delete_max > 0 => format!(
                 " with {} bulkDelete request(s) of up to {}",
-                users.len().div_ceil(zia::MAX_BULK_DELETE),
-                zia::MAX_BULK_DELETE
+                users.len().div_ceil(caps.bulk_delete_max),
+                caps.bulk_delete_max
             ),
-            (Deactivation::Quarantine(q), _) => format!(
+            Deactivation::Quarantine(q) => format!(
                 ": each keeps only the group {}; the accounts stay",
                 quote(&q.name)
             ),
@@ -273,24 +281,17 @@ pub async fn deactivate_many(
         changes,
         targets: users.iter().map(user_target).collect(),
     };
-    let (plan, confirmation, recheck) =
-        match gate(app, &conn.name, caller, confirmer, proposal).await? {
-            Gate::Stop(r) => return Ok(*r),
-            Gate::Proceed {
-                plan,
-                confirmation,
-                recheck,
-            } => (plan, confirmation, recheck),
-        };
-    let users = if recheck {
+    let reread = |users: Vec<User>| async move {
         let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
         let fresh = resolve_all(conn, &ids).await?;
-        let targets: Vec<_> = fresh.iter().map(user_target).collect();
-        ensure_unchanged(&plan, &targets)?;
-        fresh
-    } else {
-        users
+        let targets = fresh.iter().map(user_target).collect();
+        Ok((fresh, targets))
     };
+    let (Passed { plan, confirmation }, users) =
+        match gate_then(app, &conn.name, caller, confirmer, proposal, users, reread).await? {
+            Ok(go) => go,
+            Err(stop) => return Ok(*stop),
+        };
 
     let outcomes = match &action {
         Deactivation::Delete => {
@@ -322,7 +323,10 @@ pub async fn deactivate_many(
                             Some(done.written.verification),
                             done.summary,
                         ),
-                        Err(e) => outcome(conn, u, "failed", None, e.0),
+                        Err(e) => ConnectionOutcome {
+                            error_kind: Some(e.kind),
+                            ..outcome(conn, u, "failed", None, e.message)
+                        },
                     },
                 );
             }
@@ -345,6 +349,7 @@ fn outcome(
         user_id: Some(user.id.clone()),
         verification,
         detail,
+        error_kind: None,
     }
 }
 
@@ -393,10 +398,7 @@ pub(super) async fn bulk_delete_with(
                 "user {} (id {}) still exists after the delete{}",
                 quote(&u.email),
                 u.id,
-                error
-                    .as_ref()
-                    .map(|e| format!(": {}", e.0))
-                    .unwrap_or_default()
+                error.as_ref().map(|e| format!(": {e}")).unwrap_or_default()
             ),
             _ => format!(
                 "could not read the tenant back to tell whether {} (id {}) was deleted; get_user shows its state",
@@ -426,15 +428,18 @@ fn finish(
     } else if unknown == total {
         WriteStatus::OutcomeUnknown
     } else if done == 0 && unknown == 0 {
-        let first = outcomes
-            .iter()
-            .find(|o| o.outcome == "failed")
-            .map(|o| o.detail.clone())
-            .unwrap_or_default();
-        return Err(ToolError(format!(
-            "{verb} failed for all {total} users on {}; nothing changed: {first}",
-            conn.name
-        )));
+        let first = outcomes.iter().find(|o| o.outcome == "failed");
+        // The first failure's kind stands for the call's.
+        return Err(ToolError::of(
+            first
+                .and_then(|o| o.error_kind)
+                .unwrap_or(ErrorKind::Upstream),
+            format!(
+                "{verb} failed for all {total} users on {}; nothing changed: {}",
+                conn.name,
+                first.map(|o| o.detail.as_str()).unwrap_or_default()
+            ),
+        ));
     } else {
         WriteStatus::PartlyExecuted
     };

@@ -11,7 +11,7 @@ use crate::model::{NewUser, normalize_email};
 
 use super::catalog::CREATE_USER;
 use super::execute::Writer;
-use super::gate::{Gate, Proposal, gate, input_of, precheck_plan};
+use super::gate::{Passed, Proposal, gate_once, input_of, precheck_plan};
 use super::result::{
     ConfirmationInfo, STAGED_NEXT_STEP, WriteResult, WriteStatus, group_names, opt,
 };
@@ -19,7 +19,7 @@ use super::{App, Caller, Connection, ToolError, provider_error, resolve};
 
 fn check_email(conn: &Connection, email: &str) -> Result<(), ToolError> {
     let bad = |why: &str| {
-        Err(ToolError(format!(
+        Err(ToolError::invalid_input(format!(
             "email {} is not valid: {why}; pass an address like first.last@{}",
             quote(email),
             conn.registered_domains
@@ -33,7 +33,7 @@ fn check_email(conn: &Connection, email: &str) -> Result<(), ToolError> {
     }
     // A bidirectional override or a zero-width character makes one address look like another.
     if let Some(what) = super::args::describe_hidden(email, super::args::hidden_char) {
-        return Err(ToolError(format!(
+        return Err(ToolError::invalid_input(format!(
             "email {email:?} contains {what}, an invisible or direction-changing character; type the address again without it"
         )));
     }
@@ -52,7 +52,7 @@ fn check_email(conn: &Connection, email: &str) -> Result<(), ToolError> {
             .iter()
             .any(|d| d.eq_ignore_ascii_case(domain))
     {
-        return Err(ToolError(format!(
+        return Err(ToolError::invalid_input(format!(
             "domain {} is not registered on connection {} (registered: {}); ZIA only accepts users in its registered domains",
             quote(domain),
             conn.name,
@@ -92,10 +92,12 @@ pub async fn create_user(
     confirmer: &dyn Confirmer,
     args: CreateUserArgs,
 ) -> Result<WriteResult, ToolError> {
-    app.policy.check_write(CREATE_USER).map_err(ToolError)?;
+    app.policy
+        .check_write(CREATE_USER)
+        .map_err(ToolError::refused)?;
     let conn = app.connection_for(CREATE_USER, opt(&args.connection).as_deref())?;
     if !conn.provider.capabilities().create {
-        return Err(ToolError(format!(
+        return Err(ToolError::invalid_input(format!(
             "connection {} cannot create users",
             conn.name
         )));
@@ -104,26 +106,28 @@ pub async fn create_user(
     let email = args.email.trim();
     let chars = name.chars().count();
     if chars == 0 || chars > 127 || name.chars().any(char::is_control) {
-        return Err(ToolError(format!(
+        return Err(ToolError::invalid_input(format!(
             "name must be 1 to 127 characters without control characters (got {chars}); shorten it and call again"
         )));
     }
     check_email(conn, email)?;
-    app.policy.check_create_domain(email).map_err(ToolError)?;
+    app.policy
+        .check_create_domain(email)
+        .map_err(ToolError::refused)?;
     app.policy
         .check_new_account(email, name)
-        .map_err(ToolError)?;
+        .map_err(ToolError::refused)?;
     app.policy
         .check_targets(CREATE_USER, args.groups.len(), "groups")
-        .map_err(ToolError)?;
-    let native = conn.provider.capabilities().departments;
-    if args.groups.is_empty() && native {
-        return Err(ToolError::new(
+        .map_err(ToolError::refused)?;
+    let caps = conn.provider.capabilities();
+    if args.groups.is_empty() && caps.create_needs_group {
+        return Err(ToolError::invalid_input(
             "groups is empty: ZIA needs at least one group for a new user; list_groups shows the available ones",
         ));
     }
     for g in &args.groups {
-        app.policy.check_group(g).map_err(ToolError)?;
+        app.policy.check_group(g).map_err(ToolError::refused)?;
     }
     let (groups, departments) = tokio::try_join!(
         conn.provider.list_groups(),
@@ -134,10 +138,11 @@ pub async fn create_user(
     // Protection is decided on the groups as resolved: an id or a padded name of a protected
     // group names it all the same.
     for g in &group_refs {
-        app.policy.check_group_ref(g).map_err(ToolError)?;
+        app.policy.check_group_ref(g).map_err(ToolError::refused)?;
     }
-    // Native ZIA departments are objects that must exist; on SCIM a department is free text.
-    let department = if native {
+    // Where departments are objects (native ZIA) the one named must exist; elsewhere it is
+    // free text.
+    let department = if caps.departments {
         Some(resolve::department(conn, &departments, &args.department)?)
     } else {
         opt(&args.department).map(|d| crate::model::DepartmentRef {
@@ -193,11 +198,9 @@ pub async fn create_user(
             input: input_of(&args),
             plan_id: &args.plan_id,
         };
-        match gate(app, &conn.name, caller, confirmer, proposal).await? {
-            Gate::Stop(r) => return Ok(*r),
-            Gate::Proceed {
-                plan, confirmation, ..
-            } => (Some(plan), confirmation),
+        match gate_once(app, &conn.name, caller, confirmer, proposal).await? {
+            Ok(Passed { plan, confirmation }) => (Some(plan), confirmation),
+            Err(stop) => return Ok(*stop),
         }
     } else {
         let confirmation = ConfirmationInfo {

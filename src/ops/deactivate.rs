@@ -75,11 +75,11 @@ pub(super) fn checked_mode(
     let caps = conn.provider.capabilities();
     let mode = asked.unwrap_or(DeactivateMode::gentlest(&caps));
     match mode {
-        DeactivateMode::Disable if !caps.disable => Err(ToolError(format!(
+        DeactivateMode::Disable if !caps.disable => Err(ToolError::invalid_input(format!(
             "connection {} (native ZIA) has no disabled state; call deactivate with mode \"delete\" to remove the account (the plan shows the full account first)",
             conn.name
         ))),
-        DeactivateMode::Delete if !caps.delete => Err(ToolError(format!(
+        DeactivateMode::Delete if !caps.delete => Err(ToolError::invalid_input(format!(
             "connection {} cannot delete users; use mode \"disable\"",
             conn.name
         ))),
@@ -121,7 +121,7 @@ impl Deactivation {
 /// The quarantine group of a connection, resolved, or why quarantine cannot be used there.
 async fn quarantine_group(conn: &Connection) -> Result<GroupRef, ToolError> {
     let name = conn.quarantine_group.as_deref().ok_or_else(|| {
-        ToolError(format!(
+        ToolError::invalid_input(format!(
             "connection {} has no quarantine_group configured; use mode \"disable\" or \"delete\", or ask an administrator to set quarantine_group",
             conn.name
         ))
@@ -135,7 +135,7 @@ async fn quarantine_group(conn: &Connection) -> Result<GroupRef, ToolError> {
     found
         .into_iter()
         .next()
-        .ok_or_else(|| ToolError(format!("quarantine group {} not found", quote(name))))
+        .ok_or_else(|| ToolError::not_found(format!("quarantine group {} not found", quote(name))))
 }
 
 /// The memberships quarantine removes, refused if a protected group is among them or is the
@@ -152,7 +152,7 @@ pub(super) fn quarantine_removals(
         .cloned()
         .collect();
     for g in remove.iter().chain(std::iter::once(quarantine)) {
-        app.policy.check_group_ref(g).map_err(ToolError)?;
+        app.policy.check_group_ref(g).map_err(ToolError::refused)?;
     }
     Ok(remove)
 }
@@ -184,7 +184,9 @@ pub async fn deactivate(
     confirmer: &dyn Confirmer,
     args: DeactivateArgs,
 ) -> Result<WriteResult, ToolError> {
-    app.policy.check_write(DEACTIVATE).map_err(ToolError)?;
+    app.policy
+        .check_write(DEACTIVATE)
+        .map_err(ToolError::refused)?;
     if !args.users.is_empty() {
         return super::batch::deactivate_many(app, caller, confirmer, args).await;
     }
@@ -203,11 +205,11 @@ pub async fn deactivate(
     if mode.destructive(&caps) {
         app.deletions
             .check(&conn.name, 1)
-            .map_err(|e| ToolError(e.to_string()))?;
+            .map_err(ToolError::from)?;
     }
     let action = Deactivation::for_mode(mode, conn).await?;
     let user = resolve::user(conn, &args.user).await?;
-    app.policy.check_user(&user).map_err(ToolError)?;
+    app.policy.check_user(&user).map_err(ToolError::refused)?;
     let mut changes = vec![format!(
         "{} user {} {} (id {}) on connection {}",
         mode.verb(),

@@ -24,7 +24,7 @@ use crate::model::{
     ActivationState, Department, Group, GroupRef, NewUser, Page, PageRequest, User, UserFilter,
     UserUpdate, normalize_email,
 };
-use crate::provider::{Capabilities, Provider, ProviderError, ProviderKind};
+use crate::provider::{Capabilities, Provider, ProviderError};
 
 use super::write::{ConfirmationInfo, Verification};
 use super::{App, Caller, Connection, ToolError, provider_error, record};
@@ -39,10 +39,6 @@ impl Tenant {
     /// Wraps a backend; the only place that holds its write methods is this module.
     pub fn new(inner: Arc<dyn Provider>) -> Self {
         Self { inner }
-    }
-
-    pub fn kind(&self) -> ProviderKind {
-        self.inner.kind()
     }
 
     pub fn capabilities(&self) -> Capabilities {
@@ -167,12 +163,12 @@ impl Writer<'_> {
     /// Refuses in read_only mode and any write to a protected account or group.
     fn allowed(&self, user: Option<&User>, groups: &[&GroupRef]) -> Result<(), ToolError> {
         let policy = &self.app.policy;
-        policy.check_write(self.tool).map_err(ToolError)?;
+        policy.check_write(self.tool).map_err(ToolError::refused)?;
         if let Some(u) = user {
-            policy.check_user(u).map_err(ToolError)?;
+            policy.check_user(u).map_err(ToolError::refused)?;
         }
         for g in groups {
-            policy.check_group_ref(g).map_err(ToolError)?;
+            policy.check_group_ref(g).map_err(ToolError::refused)?;
         }
         Ok(())
     }
@@ -214,11 +210,14 @@ impl Writer<'_> {
         let mut notices = Vec::new();
         self.outcome(
             intent,
-            json!({"outcome": "failed", "before": before, "error": err.0}),
+            json!({"outcome": "failed", "before": before, "error": err.message, "error_kind": err.kind}),
             &mut notices,
         );
         match notices.pop() {
-            Some(n) => ToolError(format!("{} ({n})", err.0)),
+            Some(n) => {
+                let message = format!("{err} ({n})");
+                err.with_message(message)
+            }
             None => err,
         }
     }
@@ -253,7 +252,7 @@ impl Writer<'_> {
         self.app
             .deletions
             .reserve(&self.conn.name, count)
-            .map_err(|e| ToolError(e.to_string()))
+            .map_err(ToolError::from)
     }
 
     /// Creates an account, verified by reading it back.
@@ -263,7 +262,7 @@ impl Writer<'_> {
         self.app
             .policy
             .check_new_account(&new.email, &new.name)
-            .map_err(ToolError)?;
+            .map_err(ToolError::refused)?;
         let intent = self.intent(
             "create_user",
             json!({"new": {
@@ -812,8 +811,9 @@ impl Writer<'_> {
                 json!({
                     "outcome": outcome, "mode": "delete", "verification": verification,
                     "before": u, "after": null, "batch": users.len(),
-                    "error": sent.error.as_ref().map(|e| &e.0),
-                    "read_back_error": present.err().map(|e| &e.0),
+                    "error": sent.error.as_ref().map(|e| &e.message),
+                    "error_kind": sent.error.as_ref().map(|e| e.kind),
+                    "read_back_error": present.err().map(|e| &e.message),
                 }),
                 &mut notices,
             );

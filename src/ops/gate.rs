@@ -45,7 +45,7 @@ fn plan_ref<'a>(
 /// approval (an approval says yes to a change, not to whoever asks next).
 fn check_owner(plan: &Plan, caller: &Caller) -> Result<(), ToolError> {
     if plan.caller != caller.principal {
-        return Err(ToolError(format!(
+        return Err(ToolError::refused(format!(
             "plan {} was proposed by another caller; only the caller that proposed it can carry it out — call {} again without plan_id to get a plan of your own",
             plan.id, plan.tool
         )));
@@ -120,7 +120,7 @@ pub(super) async fn gate_counted(
                 caller,
                 tool,
                 scope,
-                json!({"outcome": "refused", "plan_id": id, "reason": e.0}),
+                json!({"outcome": "refused", "plan_id": id, "reason": e.message}),
                 e,
             )
         };
@@ -148,7 +148,7 @@ pub(super) async fn gate_counted(
             })));
         }
         if stored.targets != targets {
-            return Err(refuse(ToolError(format!(
+            return Err(refuse(ToolError::conflict(format!(
                 "plan {id} no longer matches the tenant: the target changed since the plan was made (someone else edited it); call {tool} again without plan_id to get a new plan"
             ))));
         }
@@ -322,9 +322,60 @@ pub(super) struct Passed {
     pub confirmation: ConfirmationInfo,
 }
 
-/// Gates a change to one user. On proceed, returns the plan, how it was confirmed, and the user
-/// as it is now: re-read and compared with the plan when a human took time to answer. `Err`
-/// carries the result to return instead (awaiting approval, declined).
+/// Gates a proposal and, on proceed, returns the plan, how it was confirmed, and the targets
+/// as they are now: when a human took time to answer, `reread` reads them again (with their
+/// plan targets) and they must still be as planned. `Err` carries the result to return instead
+/// (awaiting approval, declined).
+pub(super) async fn gate_then<T, F, Fut>(
+    app: &App,
+    scope: &str,
+    caller: &Caller,
+    confirmer: &dyn Confirmer,
+    proposal: Proposal<'_>,
+    current: T,
+    reread: F,
+) -> Result<Result<(Passed, T), Box<WriteResult>>, ToolError>
+where
+    F: FnOnce(T) -> Fut,
+    Fut: std::future::Future<Output = Result<(T, Vec<PlanTarget>), ToolError>>,
+{
+    match gate(app, scope, caller, confirmer, proposal).await? {
+        Gate::Stop(r) => Ok(Err(r)),
+        Gate::Proceed {
+            plan,
+            confirmation,
+            recheck,
+        } => {
+            let current = if recheck {
+                let (fresh, targets) = reread(current).await?;
+                ensure_unchanged(&plan, &targets)?;
+                fresh
+            } else {
+                current
+            };
+            Ok(Ok((Passed { plan, confirmation }, current)))
+        }
+    }
+}
+
+/// Gates a proposal whose targets are not read again after a slow answer (an account not
+/// created yet; the tenant's pending changes, which the activation reads back itself).
+pub(super) async fn gate_once(
+    app: &App,
+    scope: &str,
+    caller: &Caller,
+    confirmer: &dyn Confirmer,
+    proposal: Proposal<'_>,
+) -> Result<Result<Passed, Box<WriteResult>>, ToolError> {
+    Ok(match gate(app, scope, caller, confirmer, proposal).await? {
+        Gate::Stop(r) => Err(r),
+        Gate::Proceed {
+            plan, confirmation, ..
+        } => Ok(Passed { plan, confirmation }),
+    })
+}
+
+/// Gates a change to one user: [`gate_then`], reading the user again by id.
 pub(super) async fn gate_user(
     app: &App,
     conn: &Connection,
@@ -333,23 +384,20 @@ pub(super) async fn gate_user(
     proposal: Proposal<'_>,
     user: User,
 ) -> Result<Result<(Passed, User), Box<WriteResult>>, ToolError> {
-    match gate(app, &conn.name, caller, confirmer, proposal).await? {
-        Gate::Stop(r) => Ok(Err(r)),
-        Gate::Proceed {
-            plan,
-            confirmation,
-            recheck,
-        } => {
-            let user = if recheck {
-                let fresh = resolve::user(conn, &user.id).await?;
-                ensure_unchanged(&plan, &[user_target(&fresh)])?;
-                fresh
-            } else {
-                user
-            };
-            Ok(Ok((Passed { plan, confirmation }, user)))
-        }
-    }
+    gate_then(
+        app,
+        &conn.name,
+        caller,
+        confirmer,
+        proposal,
+        user,
+        |user| async move {
+            let fresh = resolve::user(conn, &user.id).await?;
+            let targets = vec![user_target(&fresh)];
+            Ok((fresh, targets))
+        },
+    )
+    .await
 }
 
 /// A plan id that can never execute here (unknown, used, expired, tampered, another caller's)
@@ -376,7 +424,7 @@ pub(super) fn precheck_plan(
             caller,
             tool,
             scope,
-            json!({"outcome": "refused", "plan_id": id, "reason": e.0}),
+            json!({"outcome": "refused", "plan_id": id, "reason": e.message}),
             e,
         ));
     }
@@ -386,7 +434,7 @@ pub(super) fn precheck_plan(
 /// After a human took time to answer inline, the targets must still be as planned.
 pub(super) fn ensure_unchanged(plan: &Plan, fresh: &[PlanTarget]) -> Result<(), ToolError> {
     if plan.targets != fresh {
-        return Err(ToolError(format!(
+        return Err(ToolError::conflict(format!(
             "nothing changed: the target was modified while the confirmation was open; call {} again to get a new plan",
             plan.tool
         )));

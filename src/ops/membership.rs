@@ -59,7 +59,9 @@ async fn membership_targets(
     adding: bool,
 ) -> Result<(User, Vec<GroupRef>), ToolError> {
     if names.is_empty() {
-        return Err(ToolError::new("groups is empty: name at least one group"));
+        return Err(ToolError::invalid_input(
+            "groups is empty: name at least one group",
+        ));
     }
     let tool = if adding {
         ADD_TO_GROUP
@@ -68,11 +70,11 @@ async fn membership_targets(
     };
     app.policy
         .check_targets(tool, names.len(), "groups")
-        .map_err(ToolError)?;
+        .map_err(ToolError::refused)?;
     let user = resolve::user(conn, user_key).await?;
-    app.policy.check_user(&user).map_err(ToolError)?;
+    app.policy.check_user(&user).map_err(ToolError::refused)?;
     for g in names {
-        app.policy.check_group(g).map_err(ToolError)?;
+        app.policy.check_group(g).map_err(ToolError::refused)?;
     }
     let requested = if adding {
         let all = conn
@@ -95,7 +97,7 @@ async fn membership_targets(
             })
             .collect();
         resolve::groups(conn, &current, names).map_err(|_| {
-            ToolError(format!(
+            ToolError::not_found(format!(
                 "user {} is not a member of {}; current groups: {}",
                 quote(&user.email),
                 names
@@ -112,7 +114,7 @@ async fn membership_targets(
         })?
     };
     for g in &requested {
-        app.policy.check_group_ref(g).map_err(ToolError)?;
+        app.policy.check_group_ref(g).map_err(ToolError::refused)?;
     }
     let changing: Vec<GroupRef> = requested
         .into_iter()
@@ -200,7 +202,9 @@ pub async fn add_to_group(
     confirmer: &dyn Confirmer,
     args: AddToGroupArgs,
 ) -> Result<WriteResult, ToolError> {
-    app.policy.check_write(ADD_TO_GROUP).map_err(ToolError)?;
+    app.policy
+        .check_write(ADD_TO_GROUP)
+        .map_err(ToolError::refused)?;
     let conn = app.connection_for(ADD_TO_GROUP, opt(&args.connection).as_deref())?;
     let (user, add) = membership_targets(app, conn, &args.user, &args.groups, true).await?;
     if add.is_empty() {
@@ -263,7 +267,7 @@ pub async fn remove_from_group(
 ) -> Result<WriteResult, ToolError> {
     app.policy
         .check_write(REMOVE_FROM_GROUP)
-        .map_err(ToolError)?;
+        .map_err(ToolError::refused)?;
     let conn = app.connection_for(REMOVE_FROM_GROUP, opt(&args.connection).as_deref())?;
     precheck_plan(app, caller, REMOVE_FROM_GROUP, &conn.name, &args.plan_id)?;
     let (user, remove) = membership_targets(app, conn, &args.user, &args.groups, false).await?;

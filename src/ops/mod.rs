@@ -9,6 +9,7 @@ pub mod batch;
 pub mod catalog;
 mod create;
 mod deactivate;
+pub mod error;
 pub mod execute;
 mod gate;
 mod membership;
@@ -37,22 +38,7 @@ pub use execute::Tenant;
 /// The demo's native ZIA connection.
 const DEMO: &str = "demo";
 
-/// A tool failure the model can act on: what was wrong and what to call instead.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ToolError(pub String);
-
-impl ToolError {
-    pub fn new(msg: impl Into<String>) -> Self {
-        Self(msg.into())
-    }
-}
-
-impl From<crate::guard::GuardError> for ToolError {
-    fn from(e: crate::guard::GuardError) -> Self {
-        Self(e.to_string())
-    }
-}
+pub use error::{ErrorKind, ToolError};
 
 /// One configured tenant.
 pub struct Connection {
@@ -120,7 +106,7 @@ impl App {
         };
         match name.map(str::trim).filter(|n| !n.is_empty()) {
             Some(n) => self.connections.get(n).ok_or_else(|| {
-                ToolError(format!(
+                ToolError::not_found(format!(
                     "connection '{n}' not found; configured connections: {}",
                     names()
                 ))
@@ -129,13 +115,13 @@ impl App {
                 .connections
                 .values()
                 .next()
-                .ok_or_else(|| ToolError::new("no connection configured")),
+                .ok_or_else(|| ToolError::internal("no connection configured")),
             // The demo's native ZIA tenant is the one a call that names none acts on.
             None if self.demo && self.connections.contains_key(DEMO) => self
                 .connections
                 .get(DEMO)
-                .ok_or_else(|| ToolError::new("no connection configured")),
-            None => Err(ToolError(format!(
+                .ok_or_else(|| ToolError::internal("no connection configured")),
+            None => Err(ToolError::invalid_input(format!(
                 "several connections are configured; pass connection as one of: {}",
                 names()
             ))),
@@ -150,7 +136,7 @@ impl App {
         let conn = self.connection(name)?;
         self.policy
             .check_connection(tool, &conn.name)
-            .map_err(ToolError)?;
+            .map_err(ToolError::refused)?;
         Ok(conn)
     }
 }
@@ -201,5 +187,26 @@ pub fn provider_error(conn: &str, what: &str, e: ProviderError) -> ToolError {
         }
         ProviderError::Api { .. } | ProviderError::Decode { .. } => "",
     };
-    ToolError(format!("{what} failed on connection {conn}: {e}{next}"))
+    let kind = match &e {
+        ProviderError::NotFound { .. } => ErrorKind::NotFound,
+        ProviderError::Duplicate { .. } | ProviderError::EditLocked { .. } => ErrorKind::Conflict,
+        ProviderError::Invalid { .. } | ProviderError::Unsupported { .. } => {
+            ErrorKind::InvalidInput
+        }
+        ProviderError::OutcomeUnknown { .. } | ProviderError::Partial { .. } => {
+            ErrorKind::OutcomeUnknown
+        }
+        ProviderError::Auth { .. }
+        | ProviderError::RateLimited { .. }
+        | ProviderError::QuotaExhausted { .. }
+        | ProviderError::Maintenance { .. }
+        | ProviderError::Transport { .. }
+        | ProviderError::Api { .. }
+        | ProviderError::Decode { .. } => ErrorKind::Upstream,
+        ProviderError::StateStore { .. } | ProviderError::Config { .. } => ErrorKind::Internal,
+    };
+    ToolError::of(
+        kind,
+        format!("{what} failed on connection {conn}: {e}{next}"),
+    )
 }

@@ -17,9 +17,9 @@ use super::catalog::DEACTIVATE;
 use super::deactivate::{
     DeactivateArgs, DeactivateMode, Deactivation, carry_out_deactivation, quarantine_removals,
 };
-use super::gate::{Gate, Proposal, ensure_unchanged, gate, input_of, precheck_plan};
+use super::gate::{Passed, Proposal, gate_then, input_of, precheck_plan};
 use super::result::{ConnectionOutcome, WriteResult, WriteStatus};
-use super::{App, Caller, Connection, ToolError, provider_error};
+use super::{App, Caller, Connection, ErrorKind, ToolError, provider_error};
 
 /// The scope name a plan covering every connection is bound to.
 pub const ALL: &str = "all";
@@ -44,11 +44,11 @@ fn target(conn: &Connection, user: &User) -> PlanTarget {
 fn mode_for(conn: &Connection, asked: Option<DeactivateMode>) -> Result<DeactivateMode, ToolError> {
     let caps = conn.provider.capabilities();
     match asked {
-        Some(DeactivateMode::Disable) if !caps.disable => Err(ToolError(format!(
+        Some(DeactivateMode::Disable) if !caps.disable => Err(ToolError::invalid_input(format!(
             "connection {} has no disabled state, so mode \"disable\" cannot cover every connection; omit mode to use the gentlest each connection offers",
             conn.name
         ))),
-        Some(DeactivateMode::Delete) if !caps.delete => Err(ToolError(format!(
+        Some(DeactivateMode::Delete) if !caps.delete => Err(ToolError::invalid_input(format!(
             "connection {} cannot delete users; omit mode to use the gentlest each connection offers",
             conn.name
         ))),
@@ -74,17 +74,17 @@ async fn find_everywhere<'a>(
             .await
             .map_err(|e| {
                 let err = provider_error(&conn.name, "looking up the user", e);
-                ToolError(format!(
-                    "{}; nothing was planned, because offboarding everywhere must not skip a connection it cannot read (pass connection to act on the others one by one)",
-                    err.0
-                ))
+                let message = format!(
+                    "{err}; nothing was planned, because offboarding everywhere must not skip a connection it cannot read (pass connection to act on the others one by one)"
+                );
+                err.with_message(message)
             })?;
         match hits.len() {
             0 => missing.push(conn.name.as_str()),
             1 => {
                 // An account the policy puts out of reach must not be silently left behind.
                 allowed.map_err(|why| {
-                    ToolError(format!(
+                    ToolError::refused(format!(
                         "{why}; the person has an account there, so offboarding everywhere cannot be planned — offboard the allowed connections one by one and tell a human about {}",
                         conn.name
                     ))
@@ -92,12 +92,12 @@ async fn find_everywhere<'a>(
                 let user = hits
                     .into_iter()
                     .next()
-                    .ok_or_else(|| ToolError::new("lookup lost its result"))?;
-                app.policy.check_user(&user).map_err(ToolError)?;
+                    .ok_or_else(|| ToolError::internal("lookup lost its result"))?;
+                app.policy.check_user(&user).map_err(ToolError::refused)?;
                 if mode.destructive(&conn.provider.capabilities()) {
                     app.deletions
                         .check(&conn.name, 1)
-                        .map_err(|e| ToolError(e.to_string()))?;
+                        .map_err(ToolError::from)?;
                 }
                 let action = Deactivation::for_mode(mode, conn).await?;
                 if let Deactivation::Quarantine(q) = &action {
@@ -106,7 +106,7 @@ async fn find_everywhere<'a>(
                 found.push(Found { conn, user, action });
             }
             n => {
-                return Err(ToolError(format!(
+                return Err(ToolError::ambiguous(format!(
                     "{n} users on connection {} have the email {}; offboard them one by one with connection \"{}\" and the user id",
                     conn.name,
                     quote(email),
@@ -164,7 +164,7 @@ pub async fn deactivate_everywhere(
 ) -> Result<WriteResult, ToolError> {
     let email = args.user.trim();
     if !email.contains('@') {
-        return Err(ToolError(format!(
+        return Err(ToolError::invalid_input(format!(
             "with connection \"all\" pass the person's email, not an id (ids differ per connection); got {}",
             quote(email)
         )));
@@ -172,7 +172,7 @@ pub async fn deactivate_everywhere(
     precheck_plan(app, caller, DEACTIVATE, ALL, &args.plan_id)?;
     let (found, missing) = find_everywhere(app, email, args.mode).await?;
     if found.is_empty() {
-        return Err(ToolError(format!(
+        return Err(ToolError::not_found(format!(
             "no account with email {} on any connection (checked {}); list_users with email_prefix shows similar accounts",
             quote(email),
             missing.join(", ")
@@ -180,7 +180,7 @@ pub async fn deactivate_everywhere(
     }
     app.policy
         .check_targets(DEACTIVATE, found.len(), "accounts")
-        .map_err(ToolError)?;
+        .map_err(ToolError::refused)?;
     let mut changes: Vec<String> = found.iter().flat_map(change_line).collect();
     if !missing.is_empty() {
         changes.push(format!("Not found on: {}", missing.join(", ")));
@@ -202,29 +202,21 @@ pub async fn deactivate_everywhere(
         changes,
         targets: found.iter().map(|f| target(f.conn, &f.user)).collect(),
     };
-    let (plan, confirmation, recheck) = match gate(app, ALL, caller, confirmer, proposal).await? {
-        Gate::Stop(r) => return Ok(*r),
-        Gate::Proceed {
-            plan,
-            confirmation,
-            recheck,
-        } => (plan, confirmation, recheck),
+    // When a human took time to answer, every account is read again and must be as planned.
+    let (Passed { plan, confirmation }, found) = match gate_then(
+        app,
+        ALL,
+        caller,
+        confirmer,
+        proposal,
+        found,
+        reread_everywhere,
+    )
+    .await?
+    {
+        Ok(go) => go,
+        Err(stop) => return Ok(*stop),
     };
-    let mut found = found;
-    if recheck {
-        let mut fresh = Vec::new();
-        for f in &mut found {
-            let now = f
-                .conn
-                .provider
-                .get_user(&f.user.id)
-                .await
-                .map_err(|e| provider_error(&f.conn.name, "re-reading the user", e))?;
-            fresh.push(target(f.conn, &now));
-            f.user = now;
-        }
-        ensure_unchanged(&plan, &fresh)?;
-    }
     let mut outcomes = Vec::new();
     let mut notices = Vec::new();
     let mut staged_on = Vec::new();
@@ -256,6 +248,7 @@ pub async fn deactivate_everywhere(
                     user_id: Some(f.user.id.clone()),
                     verification: Some(done.written.verification),
                     detail: done.summary,
+                    error_kind: None,
                 });
             }
             Err(e) => outcomes.push(ConnectionOutcome {
@@ -263,7 +256,8 @@ pub async fn deactivate_everywhere(
                 outcome: "failed".into(),
                 user_id: Some(f.user.id.clone()),
                 verification: None,
-                detail: e.0,
+                detail: e.message,
+                error_kind: Some(e.kind),
             }),
         }
     }
@@ -274,6 +268,7 @@ pub async fn deactivate_everywhere(
             user_id: None,
             verification: None,
             detail: format!("no account with email {} here", quote(email)),
+            error_kind: None,
         });
     }
     let failed: Vec<&ConnectionOutcome> =
@@ -282,15 +277,23 @@ pub async fn deactivate_everywhere(
     let status = if failed.is_empty() {
         WriteStatus::Executed
     } else if executed == 0 {
-        return Err(ToolError(format!(
-            "deactivate failed on every connection where {} exists: {}",
-            quote(email),
-            failed
-                .iter()
-                .map(|o| format!("{}: {}", o.connection, o.detail))
-                .collect::<Vec<_>>()
-                .join("; ")
-        )));
+        // The first failure's kind stands for the call's.
+        let kind = failed
+            .iter()
+            .find_map(|o| o.error_kind)
+            .unwrap_or(ErrorKind::Upstream);
+        return Err(ToolError::of(
+            kind,
+            format!(
+                "deactivate failed on every connection where {} exists: {}",
+                quote(email),
+                failed
+                    .iter()
+                    .map(|o| format!("{}: {}", o.connection, o.detail))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        ));
     } else {
         WriteStatus::PartlyExecuted
     };
@@ -331,4 +334,22 @@ pub async fn deactivate_everywhere(
     r.plan = Some(plan);
     r.confirmation = Some(confirmation);
     Ok(r)
+}
+
+/// The accounts of an offboarding, read again, with their plan targets.
+async fn reread_everywhere(
+    mut found: Vec<Found<'_>>,
+) -> Result<(Vec<Found<'_>>, Vec<PlanTarget>), ToolError> {
+    let mut fresh = Vec::new();
+    for f in &mut found {
+        let now = f
+            .conn
+            .provider
+            .get_user(&f.user.id)
+            .await
+            .map_err(|e| provider_error(&f.conn.name, "re-reading the user", e))?;
+        fresh.push(target(f.conn, &now));
+        f.user = now;
+    }
+    Ok((found, fresh))
 }

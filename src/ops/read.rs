@@ -84,7 +84,7 @@ pub async fn list_users(app: &App, args: ListUsersArgs) -> Result<ListUsersResul
     let conn = app.connection_for("list_users", opt(&args.connection).as_deref())?;
     let limit = args.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
-        return Err(ToolError(format!(
+        return Err(ToolError::invalid_input(format!(
             "limit {limit} is out of range; use 1 to 500 and page with cursor"
         )));
     }
@@ -197,7 +197,7 @@ pub async fn get_user(app: &App, args: GetUserArgs) -> Result<GetUserResult, Too
 /// reported, not silently counted as "not found".
 async fn get_user_everywhere(app: &App, email: &str) -> Result<GetUserResult, ToolError> {
     if !email.contains('@') {
-        return Err(ToolError(format!(
+        return Err(ToolError::invalid_input(format!(
             "with connection \"all\" pass the person's email, not an id (ids differ per connection); got {}",
             crate::guard::policy::quote(email)
         )));
@@ -223,7 +223,7 @@ async fn get_user_everywhere(app: &App, email: &str) -> Result<GetUserResult, To
             })),
             Err(e) => out
                 .unreachable
-                .push(provider_error(&conn.name, "looking up the user", e).0),
+                .push(provider_error(&conn.name, "looking up the user", e).message),
         }
         out.notices.extend(
             conn.provider
@@ -303,7 +303,7 @@ pub async fn pending_changes(
 ) -> Result<PendingChangesResult, ToolError> {
     let conn = app.connection_for("pending_changes", opt(&args.connection).as_deref())?;
     if !conn.provider.capabilities().staged_changes {
-        return Err(ToolError(format!(
+        return Err(ToolError::invalid_input(format!(
             "connection {} applies changes immediately; nothing is ever pending there",
             conn.name
         )));

@@ -37,7 +37,7 @@ pub(super) fn ahead(
         .map(|r| r.hash)
         .map_err(|e| {
             tracing::error!(error = %e, tool, scope, "journal append failed; nothing sent");
-            ToolError(format!(
+            ToolError::internal(format!(
                 "{tool} refused: nothing was sent to the tenant because the audit journal could not be written ({e}); an administrator must fix the journal (see `zscaler-lifecycle-mcp journal verify`)"
             ))
         })
@@ -64,8 +64,8 @@ pub(super) fn after(
     }
 }
 
-/// Records a refusal; the refusal stands either way, and the error says when it went
-/// unrecorded.
+/// Records a refusal, with the error's kind (`error_kind`); the refusal stands either way, and
+/// the error says when it went unrecorded.
 pub(super) fn refusal(
     app: &App,
     caller: &Caller,
@@ -74,14 +74,14 @@ pub(super) fn refusal(
     fields: Value,
     error: ToolError,
 ) -> ToolError {
-    match app.journal.append(event(caller, tool, scope, fields)) {
+    let mut event = event(caller, tool, scope, fields);
+    event.insert("error_kind".into(), error.kind.as_str().into());
+    match app.journal.append(event) {
         Ok(_) => error,
         Err(e) => {
             tracing::error!(error = %e, tool, scope, "journal append failed for a refusal");
-            ToolError(format!(
-                "{} (the audit journal could not record this refusal: {e})",
-                error.0
-            ))
+            let message = format!("{error} (the audit journal could not record this refusal: {e})");
+            error.with_message(message)
         }
     }
 }

@@ -14,14 +14,14 @@ use super::{Connection, ToolError, provider_error};
 pub async fn user(conn: &Connection, key: &str) -> Result<User, ToolError> {
     let key = key.trim();
     if key.is_empty() {
-        return Err(ToolError::new(
+        return Err(ToolError::invalid_input(
             "user is empty: pass the user's email (e.g. jane.doe@acme.example) or id",
         ));
     }
     let found = match conn.provider.find_users(key).await {
         Ok(found) => found,
         Err(ProviderError::Invalid { message }) => {
-            return Err(ToolError(format!(
+            return Err(ToolError::invalid_input(format!(
                 "{} is not a valid user id on connection {} ({message}); pass the user's email or an id from list_users",
                 quote(key),
                 conn.name
@@ -32,7 +32,7 @@ pub async fn user(conn: &Connection, key: &str) -> Result<User, ToolError> {
     let mut found = found.into_iter();
     match (found.next(), found.next()) {
         (Some(u), None) => Ok(u),
-        (None, _) => Err(ToolError(format!(
+        (None, _) => Err(ToolError::not_found(format!(
             "no user {} {} on connection {}; list_users with email_prefix or name_prefix shows similar accounts",
             if key.contains('@') {
                 "with email"
@@ -44,7 +44,7 @@ pub async fn user(conn: &Connection, key: &str) -> Result<User, ToolError> {
         ))),
         (Some(a), Some(b)) => {
             let ids: Vec<String> = [a, b].into_iter().chain(found).map(|u| u.id).collect();
-            Err(ToolError(format!(
+            Err(ToolError::ambiguous(format!(
                 "{} users on connection {} answer to {} (ids {}); pass the id of the one you mean",
                 ids.len(),
                 conn.name,
@@ -80,7 +80,7 @@ pub fn groups(
             }
             [] => missing.push(quote(wanted)),
             many => {
-                return Err(ToolError(format!(
+                return Err(ToolError::ambiguous(format!(
                     "group name {} matches {} groups on connection {} (ids {}); pass the group id",
                     quote(wanted),
                     many.len(),
@@ -94,7 +94,7 @@ pub fn groups(
         }
     }
     if !missing.is_empty() {
-        return Err(ToolError(format!(
+        return Err(ToolError::not_found(format!(
             "group {} not found on connection {}; list_groups shows the available ones",
             missing.join(", "),
             conn.name
@@ -130,18 +130,18 @@ pub fn department(
                 .join(", ");
             // Left out: native ZIA accounts always belong to a department.
             if wanted.is_empty() {
-                return Err(ToolError(format!(
+                return Err(ToolError::invalid_input(format!(
                     "a department is required on connection {}; available departments: {shown}",
                     conn.name
                 )));
             }
-            Err(ToolError(format!(
+            Err(ToolError::not_found(format!(
                 "department {} not found on connection {}; available departments: {shown}",
                 quote(wanted),
                 conn.name
             )))
         }
-        many => Err(ToolError(format!(
+        many => Err(ToolError::ambiguous(format!(
             "department name {} matches {} departments on connection {}; pass the department id ({})",
             quote(wanted),
             many.len(),

@@ -78,7 +78,7 @@ pub async fn find_snapshot(
     let journal = app.journal.clone();
     let scope = connection.to_string();
     let unreadable = |e: String| {
-        ToolError::new(format!(
+        ToolError::internal(format!(
             "restore_user needs the journal, which could not be read ({e}); nothing changed"
         ))
     };
@@ -105,13 +105,13 @@ pub async fn find_snapshot(
         })
         .max_by_key(|s| s.at);
     let Some(snapshot) = latest else {
-        return Err(ToolError::new(format!(
+        return Err(ToolError::not_found(format!(
             "no snapshot of {} in the journal: restore_user undoes only deactivations (delete or disable) this server made on connection {connection}; check the email or id (get_user), or create the account again with create_user",
             quote(key)
         )));
     };
     if now.saturating_sub(snapshot.at) > window {
-        return Err(ToolError::new(format!(
+        return Err(ToolError::refused(format!(
             "{} was deactivated on {}, more than policy.restore_window_days ({} days) ago; restore_user no longer undoes it — create the account again with create_user",
             quote(&snapshot.before.email),
             rfc3339(snapshot.at),
@@ -129,12 +129,12 @@ pub async fn restore_user(
 ) -> Result<WriteResult, ToolError> {
     app.policy
         .check_write(RESTORE_USER)
-        .map_err(ToolError::new)?;
+        .map_err(ToolError::refused)?;
     let conn = app.connection_for(RESTORE_USER, opt(&args.connection).as_deref())?;
     precheck_plan(app, caller, RESTORE_USER, &conn.name, &args.plan_id)?;
     let snapshot = find_snapshot(app, &conn.name, &args.user, now_secs()).await?;
     let before = &snapshot.before;
-    app.policy.check_user(before).map_err(ToolError::new)?;
+    app.policy.check_user(before).map_err(ToolError::refused)?;
     let groups = conn
         .provider
         .list_groups()
@@ -216,14 +216,16 @@ async fn reactivate(
     kept: Vec<GroupRef>,
     gone: &[GroupRef],
 ) -> Result<WriteResult, ToolError> {
-    app.policy.check_user(&current).map_err(ToolError::new)?;
+    app.policy
+        .check_user(&current)
+        .map_err(ToolError::refused)?;
     let add: Vec<GroupRef> = kept
         .into_iter()
         .filter(|g| !current.groups.iter().any(|m| m.id == g.id))
         .collect();
     // A protected group is never joined, whichever way it comes back.
     for g in &add {
-        app.policy.check_group_ref(g).map_err(ToolError::new)?;
+        app.policy.check_group_ref(g).map_err(ToolError::refused)?;
     }
     if current.active != Some(false) && add.is_empty() {
         let mut r = WriteResult::new(
@@ -321,7 +323,7 @@ async fn recreate(
         .await
         .map_err(|e| provider_error(&conn.name, "looking the email up", e))?;
     if let Some(u) = again.first() {
-        return Err(ToolError::new(format!(
+        return Err(ToolError::conflict(format!(
             "{} exists again on {} (id {}): there is nothing to restore; change it with update_user",
             quote(&before.email),
             conn.name,
@@ -329,10 +331,10 @@ async fn recreate(
         )));
     }
     for g in &kept {
-        app.policy.check_group_ref(g).map_err(ToolError::new)?;
+        app.policy.check_group_ref(g).map_err(ToolError::refused)?;
     }
     if kept.is_empty() && native {
-        return Err(ToolError::new(format!(
+        return Err(ToolError::not_found(format!(
             "none of the groups {} was in still exists on {}, and a native ZIA account needs one; create it with create_user in the groups it needs now",
             quote(&before.email),
             conn.name
@@ -346,7 +348,7 @@ async fn recreate(
                 .await
                 .map_err(|e| provider_error(&conn.name, "reading departments", e))?;
             let Some(found) = all.iter().find(|x| x.id == d.id) else {
-                return Err(ToolError::new(format!(
+                return Err(ToolError::not_found(format!(
                     "department {} of {} no longer exists on {}; create the account with create_user in an existing department",
                     quote(&d.name),
                     quote(&before.email),

@@ -116,6 +116,9 @@ pub struct ConnectionOutcome {
     pub verification: Option<Verification>,
     /// What was done or why it failed.
     pub detail: String,
+    /// The kind of the error it failed with (as a tool error's `kind`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<super::ErrorKind>,
 }
 
 impl WriteResult {

@@ -12,7 +12,6 @@ use crate::guard::confirm::Confirmer;
 use crate::guard::plan::user_target;
 use crate::guard::policy::quote;
 use crate::model::{Department, DepartmentRef, Group, GroupRef, User, UserUpdate};
-use crate::provider::ProviderKind;
 
 use super::catalog::UPDATE_USER;
 use super::execute::Writer;
@@ -77,7 +76,7 @@ pub fn diff(
     if let Some(name) = want.name.map(str::trim) {
         let chars = name.chars().count();
         if chars == 0 || chars > 127 || name.chars().any(char::is_control) {
-            return Err(ToolError::new(format!(
+            return Err(ToolError::invalid_input(format!(
                 "name must be 1 to 127 characters without control characters (got {chars}); omit name to keep {}",
                 quote(&user.name)
             )));
@@ -88,7 +87,7 @@ pub fn diff(
     }
     if let Some(wanted) = want.department.map(str::trim) {
         if wanted.is_empty() {
-            return Err(ToolError::new(
+            return Err(ToolError::invalid_input(
                 "department is empty: name the department the user moves to, or omit department to keep the current one",
             ));
         }
@@ -115,14 +114,14 @@ pub fn diff(
     if let Some(names) = want.groups {
         app.policy
             .check_targets(UPDATE_USER, names.len(), "groups")
-            .map_err(ToolError::new)?;
+            .map_err(ToolError::refused)?;
         if names.is_empty() && native {
-            return Err(ToolError::new(
+            return Err(ToolError::invalid_input(
                 "groups is empty: a native ZIA account needs at least one group; list_groups shows the available ones (omit groups to keep the current ones)",
             ));
         }
         for g in names {
-            app.policy.check_group(g).map_err(ToolError::new)?;
+            app.policy.check_group(g).map_err(ToolError::refused)?;
         }
         let wanted = resolve::groups(conn, groups, names)?;
         update.add_groups = wanted
@@ -138,13 +137,13 @@ pub fn diff(
             .collect();
         // A protected group can be neither joined nor left, whichever way it is named.
         for g in update.add_groups.iter().chain(&update.remove_groups) {
-            app.policy.check_group_ref(g).map_err(ToolError::new)?;
+            app.policy.check_group_ref(g).map_err(ToolError::refused)?;
         }
     }
     if let Some(comments) = want.comments.map(str::trim) {
-        // Only the native ZIA user object has a comments field.
-        if conn.provider.kind() != ProviderKind::Zia {
-            return Err(ToolError::new(format!(
+        // Only some backends' user objects have a comments field (native ZIA).
+        if !conn.provider.capabilities().comments {
+            return Err(ToolError::invalid_input(format!(
                 "connection {} keeps no comments on users (only native ZIA does); call again without comments",
                 conn.name
             )));
@@ -247,20 +246,20 @@ pub async fn update_user(
 ) -> Result<WriteResult, ToolError> {
     app.policy
         .check_write(UPDATE_USER)
-        .map_err(ToolError::new)?;
+        .map_err(ToolError::refused)?;
     let conn = app.connection_for(UPDATE_USER, opt(&args.connection).as_deref())?;
     if args.name.is_none()
         && args.department.is_none()
         && args.groups.is_none()
         && args.comments.is_none()
     {
-        return Err(ToolError::new(
+        return Err(ToolError::invalid_input(
             "nothing to change: pass name, department, groups (the exact set the account should end with) or comments",
         ));
     }
     precheck_plan(app, caller, UPDATE_USER, &conn.name, &args.plan_id)?;
     let user = resolve::user(conn, &args.user).await?;
-    app.policy.check_user(&user).map_err(ToolError::new)?;
+    app.policy.check_user(&user).map_err(ToolError::refused)?;
     let native = conn.provider.capabilities().departments;
     let want_groups = args.groups.is_some();
     let want_departments = native && args.department.is_some();

@@ -16,8 +16,8 @@ use flate2::Compression;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 
+use super::findings::{Finding, thousands};
 use crate::html::escape;
-use crate::ops::audit::Finding;
 
 /// URI scheme of audit report resources.
 pub const SCHEME: &str = "audit://";
@@ -339,8 +339,8 @@ pub fn html(result: &serde_json::Value, report_csv: &str) -> Result<String, Repo
          th{{background:#f3f3f3}}.high{{color:#b00020}}.medium{{color:#a15c00}}.low{{color:#555}}\
          </style></head><body>\n<h1>Orphaned account audit: {conn}</h1>\n<p>{users} users and {groups} groups scanned.</p>\n",
         conn = escape(&s(&result["connection"])),
-        users = crate::ops::audit::thousands(n(&result["users_scanned"])),
-        groups = crate::ops::audit::thousands(n(&result["groups_scanned"])),
+        users = thousands(n(&result["users_scanned"])),
+        groups = thousands(n(&result["groups_scanned"])),
     );
     // The chart: one bar per rule.
     let max = summary
@@ -429,7 +429,7 @@ pub fn html(result: &serde_json::Value, report_csv: &str) -> Result<String, Repo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::audit::{Rule, Severity};
+    use crate::orphans::rules::{Rule, Severity};
 
     fn finding(label: &str) -> Finding {
         Finding {

@@ -1,10 +1,13 @@
 //! The backend abstraction: everything the tools and the guard may ask of a Zscaler tenant.
 //!
 //! Tool handlers and the guard only see this trait; providers know nothing of MCP. A new backend
-//! (SCIM, another IdP) is one new module implementing [`Provider`].
+//! (another IdP) is one new module implementing [`Provider`] and declaring itself in
+//! [`registry::BACKENDS`]: its config rules, construction and `init` block live in the module.
 
+pub mod http;
 pub mod oneapi;
 pub mod outcome;
+pub mod registry;
 pub mod retry;
 pub mod scim;
 pub mod zia;
@@ -21,20 +24,6 @@ use crate::model::{
     UserUpdate,
 };
 
-/// Which API a connection talks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum ProviderKind {
-    /// Native ZIA API (`/api/v1`), session or OneAPI auth.
-    Zia,
-    /// ZIA SCIM 2.0 endpoint.
-    ZiaScim,
-    /// ZPA SCIM 2.0 endpoint.
-    ZpaScim,
-    /// ZIdentity admin API (OneAPI).
-    Zidentity,
-}
-
 /// What a backend can do, so tools can refuse early with a clear message instead of failing
 /// half-way through a plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
@@ -47,12 +36,27 @@ pub struct Capabilities {
     pub delete: bool,
     /// Users can be created.
     pub create: bool,
-    /// Departments are objects of their own and, with a group, required on create (native ZIA);
-    /// elsewhere a department is free text on the user.
+    /// Departments are objects of their own and required on create (native ZIA); elsewhere a
+    /// department is free text on the user.
     pub departments: bool,
+    /// A new account needs at least one group (native ZIA).
+    pub create_needs_group: bool,
     /// Disabling may delete the account (ZIA SCIM: `active:false` is reported to delete), so it
     /// is planned and capped like a deletion.
     pub disable_may_delete: bool,
+    /// The most users one list request returns (native ZIA 10,000, SCIM 100, ZIdentity 1,000):
+    /// whoever reads the whole directory asks for pages of this size, so that every page is
+    /// one request and progress follows the transfer.
+    pub page_size: usize,
+    /// How many ids one bulk delete request takes (native ZIA `bulkDelete`: 500); 0 when the
+    /// backend has no bulk call and [`Provider::delete_users`] deletes one by one.
+    pub bulk_delete_max: usize,
+    /// Finding a user by email reads the directory page by page (native ZIA filters by prefix
+    /// only), so several users are best resolved in one pass over every page rather than one
+    /// lookup each.
+    pub lookup_scans_pages: bool,
+    /// Users carry a free-text comments field (native ZIA); elsewhere there is none to set.
+    pub comments: bool,
 }
 
 /// A provider failure, classified so that the tool layer can tell the model what to do next.
@@ -128,8 +132,7 @@ pub enum ProviderError {
 /// the tenant reports after the write, which the guard then verifies by reading back.
 #[async_trait]
 pub trait Provider: Send + Sync {
-    fn kind(&self) -> ProviderKind;
-
+    /// What this backend can do; tools ask this, never which backend it is.
     fn capabilities(&self) -> Capabilities;
 
     /// One slice of users matching `filter`. Prefix filters match case-insensitively; the

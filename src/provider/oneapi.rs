@@ -125,7 +125,9 @@ struct TokenAnswer {
     expires_in: Option<serde_json::Value>,
 }
 
-/// Asks ZIdentity for a token; returns it with how long to use it before renewing.
+/// Asks ZIdentity for a token; returns it with how long to use it before renewing. `http` is
+/// the connection's client from [`crate::provider::http::client`], which never follows a
+/// redirect: one would carry the client secret or assertion elsewhere.
 pub async fn fetch_token(
     http: &reqwest::Client,
     creds: &OneApiCredentials,
@@ -204,6 +206,38 @@ pub fn parse_token_answer(bytes: &[u8]) -> Result<(Secret, Duration), ProviderEr
     Ok((Secret::new(token), lifetime.saturating_sub(RENEW_BEFORE)))
 }
 
+/// A OneAPI connection's proof, read from its table: its private key when one is configured
+/// (`private_key`, PEM text or a path to it), else its client secret.
+pub fn credential(
+    c: &crate::config::ConnectionConfig,
+) -> Result<OneApiCredential, crate::provider::registry::BuildError> {
+    use crate::provider::registry::BuildError;
+    Ok(match &c.private_key {
+        Some(r) => OneApiCredential::PrivateKey(
+            private_key_pem(r.read().map_err(|e| BuildError::at("private_key", e))?)
+                .map_err(|e| BuildError::at("private_key", e))?,
+        ),
+        None => OneApiCredential::ClientSecret(
+            c.client_secret
+                .read()
+                .map_err(|e| BuildError::at("client_secret", e))?,
+        ),
+    })
+}
+
+/// The PEM text of a OneAPI private key given as the text itself (as `ZSCALER_PRIVATE_KEY`
+/// may hold it) or as a path to it.
+fn private_key_pem(value: Secret) -> Result<Secret, String> {
+    let v = value.expose().trim();
+    if v.starts_with("-----BEGIN") {
+        // Environment variables often carry the newlines escaped.
+        return Ok(Secret::new(v.replace("\\n", "\n")));
+    }
+    std::fs::read_to_string(v)
+        .map(Secret::new)
+        .map_err(|e| format!("private_key: neither PEM text nor a readable key file ({e})"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,5 +310,25 @@ mod tests {
             }
             other => panic!("expected an auth error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_private_key_is_pem_text_or_a_file() {
+        let pem = "-----BEGIN PRIVATE KEY-----\\nAAAA\\n-----END PRIVATE KEY-----";
+        let got = private_key_pem(Secret::new(pem)).expect("pem");
+        assert!(
+            got.expose().contains("\nAAAA\n"),
+            "escaped newlines restored"
+        );
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("k.pem");
+        std::fs::write(&path, "-----BEGIN PRIVATE KEY-----\nBBBB\n").expect("write");
+        let got = private_key_pem(Secret::new(path.display().to_string())).expect("file");
+        assert!(got.expose().contains("BBBB"));
+        let err = private_key_pem(Secret::new("/nonexistent/k.pem")).expect_err("missing file");
+        assert!(
+            err.contains("neither PEM text nor a readable key file"),
+            "{err}"
+        );
     }
 }

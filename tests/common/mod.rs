@@ -473,6 +473,40 @@ impl Client {
     pub async fn close(self) {
         let _ = self.service.cancel().await;
     }
+
+    /// The first call of a confirmed tool the 2026-07-28 way (no elicitation): the sealed
+    /// request state its confirmation question carries.
+    pub async fn sealed_state(&self, tool: &str, args: &Value) -> String {
+        let Value::Object(map) = args.clone() else {
+            panic!("args must be an object")
+        };
+        let first = self
+            .service
+            .call_tool_once(CallToolRequestParams::new(tool.to_string()).with_arguments(map))
+            .await
+            .expect("first call");
+        let rmcp::model::CallToolResponse::InputRequired(ir) = first else {
+            panic!("expected an InputRequiredResult")
+        };
+        ir.request_state.expect("sealed state")
+    }
+}
+
+/// The call that answers a confirmation question with a human's acceptance, carrying `state`.
+pub fn accepted(tool: &str, args: &Value, state: String) -> CallToolRequestParams {
+    let Value::Object(map) = args.clone() else {
+        panic!("args must be an object")
+    };
+    let accept: rmcp::model::InputResponses = [(
+        "confirm".to_string(),
+        json!({"action": "accept", "content": {"confirm": true}}),
+    )]
+    .into_iter()
+    .collect();
+    CallToolRequestParams::new(tool.to_string())
+        .with_arguments(map)
+        .with_input_responses(accept)
+        .with_request_state(state)
 }
 
 /// The OS account the tests run as, as `approve` records it (`NAME (uid N)`), from `id`

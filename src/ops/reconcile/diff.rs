@@ -726,14 +726,13 @@ impl<'a> Differ<'a> {
         if self.unresolved.groups.len() + self.unresolved.departments.len() > before {
             return; // reported with the plan's error
         }
-        let native = self.target.caps.departments;
-        if native && department.is_none() {
+        if self.target.caps.departments && department.is_none() {
             return refuse(
                 self,
                 "no department in the source: native ZIA needs one for a new account".into(),
             );
         }
-        if native && groups.is_empty() {
+        if self.target.caps.create_needs_group && groups.is_empty() {
             return refuse(
                 self,
                 "no group in the source: native ZIA needs at least one for a new account (set default_group in the mapping)".into(),

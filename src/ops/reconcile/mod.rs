@@ -29,14 +29,14 @@ use crate::guard::policy::quote;
 use crate::model::{Department, Group, User, UserFilter};
 use crate::orphans::report::{ReportStore, ReportWriter};
 use crate::orphans::source::SourceMapping;
-use crate::provider::ProviderKind;
 
-use super::audit::{AuditProgress, load_source, page_limit, thousands};
+use super::audit::{AuditProgress, load_source};
 use super::catalog::RECONCILE;
 use super::deactivate::DeactivateMode;
 use super::gate::{Gate, Proposal, ensure_unchanged, gate_counted, input_of, precheck_plan};
 use super::result::{ConfirmationInfo, Verification, WriteResult, WriteStatus};
 use super::{App, Caller, Connection, ToolError, provider_error, record};
+use crate::orphans::findings::thousands;
 
 use diff::{Diff, Source, Target, Tenant};
 pub use diff::{Kind, Scope};
@@ -220,7 +220,7 @@ async fn read_tenant(
         }
         let request = crate::model::PageRequest {
             cursor,
-            limit: page_limit(conn.provider.kind()),
+            limit: conn.provider.capabilities().page_size,
         };
         let filter = UserFilter::default();
         let page = tokio::select! {
@@ -473,10 +473,10 @@ fn plan_lines(
     for p in planned {
         let caps = p.conn.provider.capabilities();
         let leavers = p.fit.min(p.leavers());
-        let how = match (p.mode, p.conn.provider.kind()) {
-            (DeactivateMode::Delete, ProviderKind::Zia) if leavers > 0 => format!(
+        let how = match p.mode {
+            DeactivateMode::Delete if leavers > 0 && caps.bulk_delete_max > 0 => format!(
                 " (delete, with {} bulkDelete request(s))",
-                leavers.div_ceil(crate::provider::zia::MAX_BULK_DELETE)
+                leavers.div_ceil(caps.bulk_delete_max)
             ),
             _ => format!(" ({})", p.mode.verb().to_lowercase()),
         };

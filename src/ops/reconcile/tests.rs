@@ -68,7 +68,12 @@ fn zia() -> Capabilities {
         delete: true,
         create: true,
         departments: true,
+        create_needs_group: true,
         disable_may_delete: false,
+        page_size: 10_000,
+        bulk_delete_max: 500,
+        lookup_scans_pages: true,
+        comments: true,
     }
 }
 

@@ -44,16 +44,7 @@ impl ScimClient {
         timeout: Duration,
         requests_per_second: Option<u32>,
     ) -> Result<Self, ProviderError> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .user_agent(concat!("zscaler-lifecycle-mcp/", env!("CARGO_PKG_VERSION")))
-            // A redirect could carry the bearer token somewhere it was never meant to go.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| ProviderError::Config {
-                message: format!("cannot build HTTP client: {e}"),
-            })?;
+        let http = crate::provider::http::client(timeout)?;
         let pacer = requests_per_second
             .and_then(NonZeroU32::new)
             .map(|n| RateLimiter::direct(Quota::per_second(n).allow_burst(NonZeroU32::MIN)));

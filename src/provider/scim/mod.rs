@@ -10,6 +10,7 @@
 //! `active: false` may delete the account, so deactivation there counts as destructive.
 
 mod client;
+pub mod config;
 pub mod filter;
 mod wire;
 
@@ -25,8 +26,9 @@ use crate::model::{
     ActivationState, Department, Group, GroupRef, NewUser, Page, PageRequest, User, UserFilter,
     UserUpdate,
 };
+use crate::provider::http::path_segment as seg;
 use crate::provider::outcome::decoded_after_write;
-use crate::provider::{Capabilities, Provider, ProviderError, ProviderKind};
+use crate::provider::{Capabilities, Provider, ProviderError};
 use crate::secret::Secret;
 use client::ScimClient;
 
@@ -119,27 +121,6 @@ fn decode_cursor(cursor: Option<&str>) -> Result<Option<(usize, usize, bool)>, P
         }
         _ => Err(bad()),
     }
-}
-
-/// Path segment for an id: SCIM ids are opaque, so anything that is not a plain segment
-/// character is percent-encoded rather than trusted.
-fn seg(id: &str) -> Result<String, ProviderError> {
-    let id = id.trim();
-    if id.is_empty() {
-        return Err(ProviderError::Invalid {
-            message: "empty id".into(),
-        });
-    }
-    Ok(id
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect())
 }
 
 /// The ids of a page, to tell it from the previous one.
@@ -518,13 +499,6 @@ impl ScimProvider {
 
 #[async_trait]
 impl Provider for ScimProvider {
-    fn kind(&self) -> ProviderKind {
-        match self.flavor {
-            ScimFlavor::Zia => ProviderKind::ZiaScim,
-            ScimFlavor::Zpa => ProviderKind::ZpaScim,
-        }
-    }
-
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             staged_changes: false,
@@ -532,7 +506,12 @@ impl Provider for ScimProvider {
             delete: true,
             create: true,
             departments: false,
+            create_needs_group: false,
             disable_may_delete: self.flavor == ScimFlavor::Zia,
+            page_size: PAGE,
+            bulk_delete_max: 0,
+            lookup_scans_pages: false,
+            comments: false,
         }
     }
 

@@ -220,14 +220,7 @@ impl ZiaClient {
         session_timeout: Duration,
     ) -> Result<Self, ProviderError> {
         let retry = RetryPolicy::default();
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .user_agent(concat!("zscaler-lifecycle-mcp/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ProviderError::Config {
-                message: format!("cannot build HTTP client: {e}"),
-            })?;
+        let http = crate::provider::http::client(timeout)?;
         Ok(Self {
             http,
             api: api.trim_end_matches('/').to_string(),

@@ -12,6 +12,7 @@
 
 mod auth;
 mod client;
+pub mod config;
 mod cursor;
 pub mod directory;
 mod pacing;
@@ -35,7 +36,7 @@ use crate::model::{
     UserUpdate,
 };
 use crate::provider::outcome::decoded_after_write;
-use crate::provider::{Capabilities, Provider, ProviderError, ProviderKind};
+use crate::provider::{Capabilities, Provider, ProviderError};
 use client::ZiaClient;
 use cursor::Walk;
 use directory::{DirectoryCache, fingerprint};
@@ -426,10 +427,6 @@ fn parse_status(s: Option<String>) -> Result<ActivationState, ProviderError> {
 
 #[async_trait]
 impl Provider for ZiaProvider {
-    fn kind(&self) -> ProviderKind {
-        ProviderKind::Zia
-    }
-
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             staged_changes: true,
@@ -437,7 +434,12 @@ impl Provider for ZiaProvider {
             delete: true,
             create: true,
             departments: true,
+            create_needs_group: true,
             disable_may_delete: false,
+            page_size: USER_PAGE,
+            bulk_delete_max: MAX_BULK_DELETE,
+            lookup_scans_pages: true,
+            comments: true,
         }
     }
 

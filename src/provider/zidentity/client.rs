@@ -96,17 +96,7 @@ impl ZidClient {
         timeout: Duration,
         limits: Option<ZidentityLimits>,
     ) -> Result<Self, ProviderError> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("zscaler-lifecycle-mcp/", env!("CARGO_PKG_VERSION")))
-            // A redirect could carry the bearer token somewhere it was never meant to go.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| ProviderError::Transport {
-                message: format!("cannot build HTTP client: {e}"),
-            })?;
+        let http = crate::provider::http::client(timeout)?;
         // Spaced evenly (no burst): the server counts in sliding windows.
         let limiter =
             |q: Option<Quota>| q.map(|q| RateLimiter::direct(q.allow_burst(NonZeroU32::MIN)));

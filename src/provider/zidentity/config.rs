@@ -2,11 +2,67 @@
 //! (from `vanity_domain` and `cloud`, or `base_url`), where tokens come from, and the SDKs'
 //! `ZSCALER_VANITY_DOMAIN` / `ZSCALER_CLOUD` variables as defaults.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use super::{MAX_PAGE, ZidentityConfig, ZidentityLimits};
-use crate::config::ConnectionConfig;
+use serde_json::{Value, json};
+
+use super::{MAX_PAGE, ZidentityConfig, ZidentityLimits, ZidentityProvider};
+use crate::config::{ConnectionConfig, RateLimits};
+use crate::provider::Provider;
 use crate::provider::oneapi::{self, OneApiCredential, OneApiCredentials};
+use crate::provider::registry::{Backend, BuildError, Context, KeyProblem, Template};
+
+/// `kind = "zidentity"`.
+pub static BACKEND: Backend = Backend {
+    kind: "zidentity",
+    title: "ZIdentity",
+    stages_writes: false,
+    about: "ZIdentity admin API (users and groups), OneAPI client credentials; `vanity_domain` and\n`cloud` default to `ZSCALER_VANITY_DOMAIN` / `ZSCALER_CLOUD`.",
+    check,
+    schema,
+    build,
+    from_env: None,
+    templates: &[Template {
+        name: "zidentity",
+        help: "ZIdentity (users and groups of tenants migrated to ZIdentity), OneAPI",
+        text: r#"[connections.zidentity]
+kind = "zidentity"                             # ZIdentity admin API: users and groups (OneAPI)
+vanity_domain = "acme"                         # acme.zslogin.net; default ZSCALER_VANITY_DOMAIN
+cloud = "production"                           # production, beta, gov, govus; default ZSCALER_CLOUD
+client_id = { env = "ZSCALER_CLIENT_ID" }
+client_secret = { env = "ZSCALER_CLIENT_SECRET" }
+# private_key = { file = "/run/secrets/oneapi_key.pem" }  # RSA key instead of the secret
+registered_domains = ["example.com"]
+rate_limits = true                             # pace to the announced 150 requests/s and 10,000/min
+
+"#,
+        env: &["ZSCALER_CLIENT_ID", "ZSCALER_CLIENT_SECRET"],
+    }],
+};
+
+/// `vanity_domain` may come from `ZSCALER_VANITY_DOMAIN`: that is checked when the connection
+/// is built.
+fn check(c: &ConnectionConfig, out: &mut Vec<KeyProblem>) {
+    if matches!(c.rate_limits, RateLimits::Budget(_)) {
+        out.push(KeyProblem::at(
+            "rate_limits",
+            "a ZIdentity connection takes rate_limits = true (pace to the announced 150/s and 10,000/min) or false, not a table of ZIA figures",
+        ));
+    }
+}
+
+fn schema() -> Vec<Value> {
+    vec![json!({
+        "if": {"properties": {"kind": {"const": "zidentity"}}},
+        "then": {"properties": {"rate_limits": {"type": "boolean"}}}
+    })]
+}
+
+fn build(c: &ConnectionConfig, cx: &Context<'_>) -> Result<Arc<dyn Provider>, BuildError> {
+    let cfg = from_connection(c, oneapi::credential(c)?, cx.env).map_err(BuildError::Whole)?;
+    Ok(Arc::new(ZidentityProvider::new(cfg)?))
+}
 
 /// The admin API on a vanity domain's admin host, as the Go SDK builds it:
 /// `https://{vanity}-admin.zslogin.net/admin/api/v1` in production,

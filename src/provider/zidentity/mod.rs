@@ -14,7 +14,7 @@
 //! `status` changed; nothing is staged, so nothing waits for activation.
 
 mod client;
-mod config;
+pub mod config;
 mod wire;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -32,8 +32,9 @@ use crate::model::{
     ActivationState, Department, Group, GroupRef, NewUser, Page, PageRequest, User, UserFilter,
     UserUpdate, normalize_email,
 };
+use crate::provider::http::path_segment as seg;
 use crate::provider::oneapi::OneApiCredentials;
-use crate::provider::{Capabilities, Provider, ProviderError, ProviderKind};
+use crate::provider::{Capabilities, Provider, ProviderError};
 use client::ZidClient;
 use wire::{WireGroup, WirePage, WireUser};
 
@@ -110,27 +111,6 @@ fn decode_cursor(cursor: Option<&str>) -> Result<(usize, Option<u64>), ProviderE
         )),
         _ => Err(bad()),
     }
-}
-
-/// A path segment for an id: ZIdentity ids are opaque, so anything but plain characters is
-/// percent-encoded rather than trusted.
-fn seg(id: &str) -> Result<String, ProviderError> {
-    let id = id.trim();
-    if id.is_empty() {
-        return Err(ProviderError::Invalid {
-            message: "empty id".into(),
-        });
-    }
-    Ok(id
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect())
 }
 
 impl ZidentityProvider {
@@ -360,10 +340,6 @@ impl ZidentityProvider {
 
 #[async_trait]
 impl Provider for ZidentityProvider {
-    fn kind(&self) -> ProviderKind {
-        ProviderKind::Zidentity
-    }
-
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             staged_changes: false,
@@ -371,7 +347,12 @@ impl Provider for ZidentityProvider {
             delete: true,
             create: true,
             departments: false,
+            create_needs_group: false,
             disable_may_delete: false,
+            page_size: self.page_size,
+            bulk_delete_max: 0,
+            lookup_scans_pages: false,
+            comments: false,
         }
     }
 
