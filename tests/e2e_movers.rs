@@ -498,12 +498,16 @@ async fn a_restore_on_native_zia_recreates_the_account_from_the_snapshot_with_a_
         "{e}"
     );
     // An account this server never deactivated has no snapshot.
-    let e = client
-        .err("restore_user", json!({"user": "john.smith@acme.example"}))
+    let o = client
+        .call("restore_user", json!({"user": "john.smith@acme.example"}))
         .await;
+    assert!(o.is_error, "{}", o.structured);
+    assert_eq!(o.structured["kind"], "not_found", "{}", o.text);
     assert!(
-        e.contains(r#"no snapshot of "john.smith@acme.example" in the journal"#),
-        "{e}"
+        o.text
+            .contains(r#"no snapshot of "john.smith@acme.example" in the journal"#),
+        "{}",
+        o.text
     );
     client.close().await;
 }
@@ -579,9 +583,11 @@ async fn a_restore_outside_the_window_or_from_a_record_the_server_did_not_seal_i
     assert!(e.contains("no snapshot of"), "{e}");
     // A deletion long ago, journaled and sealed with the server's key: outside the window.
     append_deactivation(&env, &john, "2000-01-01T00:00:00Z", true);
-    let e = client
-        .err("restore_user", json!({"user": "john.smith@acme.example"}))
+    let o = client
+        .call("restore_user", json!({"user": "john.smith@acme.example"}))
         .await;
+    assert_eq!(o.structured["kind"], "refused", "{}", o.text);
+    let e = o.text;
     assert!(
         e.contains("more than policy.restore_window_days (30 days) ago")
             && e.contains("2000-01-01T00:00:00Z")

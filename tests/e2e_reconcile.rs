@@ -379,14 +379,22 @@ async fn leavers_over_the_deletion_cap_are_deferred_and_said_so() {
     client.close().await;
 }
 
+/// Calls reconcile with a source, insists on a tool error of `kind`, and returns its text.
+async fn refusal(client: &common::Client, source: &str, kind: &str) -> String {
+    let o = client
+        .call("reconcile", json!({"source_of_record": source}))
+        .await;
+    assert!(o.is_error, "should have failed: {}", o.structured);
+    assert_eq!(o.structured["kind"], kind, "{}", o.text);
+    o.text
+}
+
 #[tokio::test]
 async fn bad_input_is_a_clear_error_and_changes_nothing() {
     // An unknown source.
     let env = env_with(HR, "").await;
     let client = env.connect(Human::Accepts).await;
-    let err = client
-        .err("reconcile", json!({"source_of_record": "payroll"}))
-        .await;
+    let err = refusal(&client, "payroll", "not_found").await;
     assert!(
         err.contains("'payroll' is not configured") && err.contains("hr"),
         "{err}"
@@ -398,9 +406,7 @@ async fn bad_input_is_a_clear_error_and_changes_nothing() {
     let hr = format!("{HR}late.hire@acme.example,active,Late Hire,Astrology,\n");
     let env = env_with(&hr, "").await;
     let client = env.connect(Human::Accepts).await;
-    let err = client
-        .err("reconcile", json!({"source_of_record": "hr"}))
-        .await;
+    let err = refusal(&client, "hr", "invalid_input").await;
     assert!(
         err.contains("\"Astrology\"")
             && err.contains("line 8")
@@ -414,9 +420,7 @@ async fn bad_input_is_a_clear_error_and_changes_nothing() {
     let hr = format!("{HR}breakglass@acme.example,terminated,Break Glass,IT,\n");
     let env = env_with(&hr, "").await;
     let client = env.connect(Human::Accepts).await;
-    let err = client
-        .err("reconcile", json!({"source_of_record": "hr"}))
-        .await;
+    let err = refusal(&client, "hr", "refused").await;
     assert!(
         err.contains("breakglass@acme.example") && err.contains("protected"),
         "{err}"

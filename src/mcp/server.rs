@@ -458,8 +458,8 @@ impl LifecycleServer {
         RequestState(state): RequestState,
         InputResponses(responses): InputResponses,
         ctx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResponse, String> {
-        args.check_bounds().map_err(|e| e.to_string())?;
+    ) -> Result<CallToolResponse, ToolError> {
+        args.check_bounds()?;
         // Always confirmed when it removes a group or changes the department; otherwise only
         // where policy.confirm_tools names update_user.
         self.guarded("update_user", state, responses, ctx, |app, who, confirmer| async move {
@@ -481,8 +481,8 @@ impl LifecycleServer {
         RequestState(state): RequestState,
         InputResponses(responses): InputResponses,
         ctx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResponse, String> {
-        args.check_bounds().map_err(|e| e.to_string())?;
+    ) -> Result<CallToolResponse, ToolError> {
+        args.check_bounds()?;
         self.guarded("restore_user", state, responses, ctx, |app, who, confirmer| async move {
             write::restore_user(&app, &who, &confirmer, args).await
         })
@@ -598,8 +598,8 @@ impl LifecycleServer {
         RequestState(state): RequestState,
         InputResponses(responses): InputResponses,
         ctx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResponse, String> {
-        args.check_bounds().map_err(|e| e.to_string())?;
+    ) -> Result<CallToolResponse, ToolError> {
+        args.check_bounds()?;
         let progress = McpProgress {
             peer: ctx.peer.clone(),
             token: ctx.meta.get_progress_token(),

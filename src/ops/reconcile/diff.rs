@@ -333,7 +333,13 @@ impl Unresolved {
                     .join("; ")
             ));
         }
-        ToolError::new(format!("nothing was planned: {}", why.join("; ")))
+        let message = format!("nothing was planned: {}", why.join("; "));
+        // A protected account is the policy's refusal; anything else is the source to fix.
+        if self.protected.is_empty() {
+            ToolError::invalid_input(message)
+        } else {
+            ToolError::refused(message)
+        }
     }
 }
 

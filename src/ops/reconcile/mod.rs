@@ -175,7 +175,7 @@ fn scope_of(kinds: &[ScopeKind]) -> Scope {
 }
 
 fn cancelled() -> ToolError {
-    ToolError::new("reconcile was cancelled while reading the tenant; nothing was changed")
+    ToolError::cancelled("reconcile was cancelled while reading the tenant; nothing was changed")
 }
 
 /// The connections a call names: one, or every one the policy lets reconcile act on.
@@ -196,7 +196,7 @@ fn connections<'a>(
         }
     }
     if out.is_empty() {
-        return Err(ToolError::new(
+        return Err(ToolError::refused(
             "policy.tool_connections lets reconcile act on no connection; nothing was planned",
         ));
     }
@@ -278,7 +278,7 @@ fn fit_cap(
         Ok(()) => return Ok((leavers, None)),
         Err(CapError::Exceeds { left, .. }) => left.min(leavers),
         Err(CapError::Reached { .. }) => 0,
-        Err(e @ CapError::Unavailable { .. }) => return Err(ToolError::new(e.to_string())),
+        Err(e @ CapError::Unavailable { .. }) => return Err(ToolError::internal(e.to_string())),
     };
     Ok((
         fit,
@@ -317,7 +317,7 @@ async fn plan_all<'a>(
         };
         let diff = diff::compute(&target, &app.policy, source, scope, &tenant)?;
         if scope.joiners && diff.count(Kind::Joiner) > 0 && !caps.create {
-            return Err(ToolError::new(format!(
+            return Err(ToolError::invalid_input(format!(
                 "connection {} cannot create users; pass scope without joiners",
                 conn.name
             )));
@@ -352,7 +352,7 @@ async fn plan_all<'a>(
     }
     let total: usize = out.iter().map(|p| p.diff.changes.len()).sum();
     if total > MAX_CHANGES {
-        return Err(ToolError::new(format!(
+        return Err(ToolError::invalid_input(format!(
             "the source asks for {total} changes, over the {MAX_CHANGES} one plan may hold; pass one connection or a narrower scope (e.g. [\"leavers\"]) and reconcile again for the rest"
         )));
     }
@@ -577,7 +577,9 @@ pub async fn reconcile(
     args: ReconcileArgs,
     control: ReconcileControl<'_>,
 ) -> Result<WriteResult, ToolError> {
-    app.policy.check_write(RECONCILE).map_err(ToolError::new)?;
+    app.policy
+        .check_write(RECONCILE)
+        .map_err(ToolError::refused)?;
     let source_name = args.source_of_record.trim();
     let configured = || {
         if app.sources.is_empty() {
@@ -588,13 +590,13 @@ pub async fn reconcile(
         }
     };
     if source_name.is_empty() {
-        return Err(ToolError::new(format!(
+        return Err(ToolError::invalid_input(format!(
             "source_of_record is required: the configured source to reconcile with; configured sources: {}",
             configured()
         )));
     }
     let Some(source_cfg) = app.sources.get(source_name) else {
-        return Err(ToolError::new(format!(
+        return Err(ToolError::not_found(format!(
             "source_of_record '{source_name}' is not configured; configured sources: {}; nothing was planned",
             configured()
         )));
@@ -604,7 +606,7 @@ pub async fn reconcile(
         (Some(m), _) => m.clone(),
         (None, false) => SourceMapping::default(),
         (None, true) => {
-            return Err(ToolError::new(format!(
+            return Err(ToolError::invalid_input(format!(
                 "source '{source_name}' has no [sources.{source_name}.mapping]: joiners and movers need it to name the department and groups columns (e.g. department = \"department\", groups = \"groups\", default_group = \"All Staff\"); add one, or pass scope [\"leavers\"]"
             )));
         }
@@ -617,7 +619,7 @@ pub async fn reconcile(
                 && scope.joiners
                 && mapping.department.is_none()
             {
-                return Err(ToolError::new(format!(
+                return Err(ToolError::invalid_input(format!(
                     "connection {} is native ZIA, where every new account needs a department: set department in [sources.{source_name}.mapping], or pass scope without joiners",
                     conn.name
                 )));
@@ -634,7 +636,7 @@ pub async fn reconcile(
     };
     let loaded = load_source(app, source_name)
         .await?
-        .ok_or_else(|| ToolError::new("internal error: the source of record did not load"))?;
+        .ok_or_else(|| ToolError::internal("internal error: the source of record did not load"))?;
     let source = Source {
         name: source_name,
         index: &loaded.index,
@@ -843,7 +845,7 @@ fn finish(
             .find(|o| o.outcome == "failed")
             .map(|o| format!("{}: {}", o.email, o.detail))
             .unwrap_or_default();
-        return Err(ToolError::new(format!(
+        return Err(ToolError::upstream(format!(
             "reconcile failed for all {failed} changes; nothing changed. First failure: {first}{}",
             report
                 .as_deref()

@@ -193,7 +193,7 @@ impl Run<'_> {
                 Kind::Joiner => {
                     let r = match &c.new {
                         Some(new) => writer.create_user(new).await,
-                        None => Err(ToolError::new(
+                        None => Err(ToolError::internal(
                             "internal error: a joiner without an account to create",
                         )),
                     };
@@ -212,7 +212,7 @@ impl Run<'_> {
                                 .update_user(before, &update, format!("reconcile: {words}"))
                                 .await
                         }
-                        None => Err(ToolError::new(
+                        None => Err(ToolError::internal(
                             "internal error: a mover without its account",
                         )),
                     };
@@ -302,7 +302,7 @@ impl Run<'_> {
                 Some(u) => deactivate_with(writer, u, &Deactivation::Disable)
                     .await
                     .map(|d| d.written),
-                None => Err(ToolError::new(
+                None => Err(ToolError::internal(
                     "internal error: a leaver without its account",
                 )),
             };
