@@ -139,6 +139,20 @@ struct Uncertain<'a> {
     what: String,
 }
 
+/// A change to one existing account, for [`Writer::settle_change`].
+struct Change<'a> {
+    intent: &'a str,
+    before: &'a User,
+    /// The tenant's answer itself was lost.
+    lost: bool,
+    /// The outcome record's `mode`, where the tool has several.
+    mode: Option<&'static str>,
+    /// The activation ledger's line.
+    summary: String,
+    /// What may have happened, in words.
+    what: String,
+}
+
 /// What the read-back after a lost answer showed.
 enum Settled<T> {
     /// The change is there.
@@ -380,61 +394,34 @@ impl Writer<'_> {
             Err(e) => return Err(self.failed(&intent, self.tool, e, Some(before))),
         };
         let has = |u: &User, g: &GroupRef| u.groups.iter().any(|m| m.id == g.id);
-        let settled = match self.provider().get_user(&before.id).await {
-            Ok(u) => {
-                let unchanged = add.iter().all(|g| has(before, g) == has(&u, g))
-                    && remove.iter().all(|g| has(before, g) == has(&u, g));
-                if lost.is_some() && unchanged && (!add.is_empty() || !remove.is_empty()) {
-                    Settled::NotApplied
-                } else {
-                    Settled::Applied(u)
-                }
-            }
-            Err(e) => Settled::Unknown(match &lost {
-                Some(m) => format!("{LOST} ({m}) and reading back failed: {e}"),
-                None => format!("the tenant accepted the change, but reading it back failed: {e}"),
-            }),
+        let settled = self
+            .read_back(before, lost.as_deref(), |u| {
+                (!add.is_empty() || !remove.is_empty())
+                    && add.iter().all(|g| has(before, g) == has(u, g))
+                    && remove.iter().all(|g| has(before, g) == has(u, g))
+            })
+            .await;
+        let verified = |u: &User| {
+            let kept = before
+                .groups
+                .iter()
+                .filter(|g| !remove.iter().any(|r| r.id == g.id))
+                .all(|g| has(u, g));
+            kept && add.iter().all(|g| has(u, g)) && !remove.iter().any(|g| has(u, g))
         };
-        let mut notices = Vec::new();
-        match settled {
-            Settled::Applied(u) => {
-                let kept = before
-                    .groups
-                    .iter()
-                    .filter(|g| !remove.iter().any(|r| r.id == g.id))
-                    .all(|g| has(&u, g));
-                let ok =
-                    kept && add.iter().all(|g| has(&u, g)) && !remove.iter().any(|g| has(&u, g));
-                let verification = Verification::matched(ok);
-                if lost.is_some() {
-                    notices.push(format!(
-                        "The tenant's answer was lost; reading {} back shows the change was made.",
-                        quote(&before.email)
-                    ));
-                }
-                self.ledger(summary, false, &mut notices);
-                self.outcome(
-                    &intent,
-                    json!({"outcome": "executed", "verification": verification, "before": before, "after": u}),
-                    &mut notices,
-                );
-                let mut w = Written::new(verification, Some(u));
-                w.notices = notices;
-                Ok(w)
-            }
-            Settled::NotApplied => Err(self.not_applied(&intent, self.tool, Some(before))),
-            Settled::Unknown(why) => Ok(self.uncertain(
-                Uncertain {
-                    intent: &intent,
-                    lost: lost.is_some(),
-                    why,
-                    fields: json!({"before": before}),
-                    summary,
-                    what: format!("the change to {}", quote(&before.email)),
-                },
-                notices,
-            )),
-        }
+        self.settle_change(
+            Change {
+                intent: &intent,
+                before,
+                lost: lost.is_some(),
+                mode: None,
+                summary,
+                what: format!("the change to {}", quote(&before.email)),
+            },
+            settled,
+            verified,
+            Vec::new(),
+        )
     }
 
     /// Changes one resolved account (a mover): its name, department, comments and memberships
@@ -469,59 +456,34 @@ impl Writer<'_> {
             }
             Err(e) => return Err(self.failed(&intent, self.tool, e, Some(before))),
         };
-        let settled = match self.provider().get_user(&before.id).await {
-            Ok(u) => {
-                let unchanged = crate::guard::plan::user_fingerprint(&u)
+        let settled = self
+            .read_back(before, lost.as_deref(), |u| {
+                crate::guard::plan::user_fingerprint(u)
                     == crate::guard::plan::user_fingerprint(before)
-                    && u.comments == before.comments;
-                if lost.is_some() && unchanged {
-                    Settled::NotApplied
-                } else {
-                    Settled::Applied(u)
-                }
-            }
-            Err(e) => Settled::Unknown(match &lost {
-                Some(m) => format!("{LOST} ({m}) and reading back failed: {e}"),
-                None => format!("the tenant accepted the change, but reading it back failed: {e}"),
-            }),
+                    && u.comments == before.comments
+            })
+            .await;
+        let verified = |u: &User| {
+            let kept = before
+                .groups
+                .iter()
+                .filter(|g| !update.remove_groups.iter().any(|r| r.id == g.id))
+                .all(|g| u.groups.iter().any(|m| m.id == g.id));
+            kept && update.shown_by(u)
         };
-        match settled {
-            Settled::Applied(u) => {
-                let kept = before
-                    .groups
-                    .iter()
-                    .filter(|g| !update.remove_groups.iter().any(|r| r.id == g.id))
-                    .all(|g| u.groups.iter().any(|m| m.id == g.id));
-                let verification = Verification::matched(kept && update.shown_by(&u));
-                if lost.is_some() {
-                    notices.push(format!(
-                        "The tenant's answer was lost; reading {} back shows the change was made.",
-                        quote(&before.email)
-                    ));
-                }
-                self.ledger(summary, false, &mut notices);
-                self.outcome(
-                    &intent,
-                    json!({"outcome": "executed", "verification": verification, "before": before, "after": u}),
-                    &mut notices,
-                );
-                let mut w = Written::new(verification, Some(u));
-                w.notices = notices;
-                Ok(w)
-            }
-            Settled::NotApplied => Err(self.not_applied(&intent, self.tool, Some(before))),
-            Settled::Unknown(why) => Ok(self.uncertain(
-                Uncertain {
-                    intent: &intent,
-                    lost: lost.is_some(),
-                    why,
-                    fields: json!({"before": before}),
-                    summary,
-                    what: format!("the change to {}", quote(&before.email)),
-                },
-                notices,
-            )),
-        }
+        self.settle_change(
+            Change {
+                intent: &intent,
+                before,
+                lost: lost.is_some(),
+                mode: None,
+                summary,
+                what: format!("the change to {}", quote(&before.email)),
+            },
+            settled,
+            verified,
+            notices,
+        )
     }
 
     /// Undoes a disable: sets one resolved account active and adds it back to `add` (the groups
@@ -562,54 +524,28 @@ impl Writer<'_> {
                 )),
             }
         }
-        let settled = match self.provider().get_user(&before.id).await {
-            Ok(u)
-                if lost.is_some()
-                    && crate::guard::plan::user_fingerprint(&u)
-                        == crate::guard::plan::user_fingerprint(before) =>
-            {
-                Settled::NotApplied
-            }
-            Ok(u) => Settled::Applied(u),
-            Err(e) => Settled::Unknown(match &lost {
-                Some(m) => format!("{LOST} ({m}) and reading back failed: {e}"),
-                None => format!("the tenant accepted it, but reading the account back failed: {e}"),
-            }),
+        let settled = self
+            .read_back(before, lost.as_deref(), |u| {
+                crate::guard::plan::user_fingerprint(u)
+                    == crate::guard::plan::user_fingerprint(before)
+            })
+            .await;
+        let verified = |u: &User| {
+            u.active != Some(false) && add.iter().all(|g| u.groups.iter().any(|m| m.id == g.id))
         };
-        match settled {
-            Settled::Applied(u) => {
-                let restored = u.active != Some(false)
-                    && add.iter().all(|g| u.groups.iter().any(|m| m.id == g.id));
-                let verification = Verification::matched(restored);
-                if lost.is_some() {
-                    notices.push(format!(
-                        "The tenant's answer was lost; reading {} back shows the change was made.",
-                        quote(&before.email)
-                    ));
-                }
-                self.ledger(summary, false, &mut notices);
-                self.outcome(
-                    &intent,
-                    json!({"outcome": "executed", "mode": "restore", "verification": verification, "before": before, "after": u}),
-                    &mut notices,
-                );
-                let mut w = Written::new(verification, Some(u));
-                w.notices = notices;
-                Ok(w)
-            }
-            Settled::NotApplied => Err(self.not_applied(&intent, self.tool, Some(before))),
-            Settled::Unknown(why) => Ok(self.uncertain(
-                Uncertain {
-                    intent: &intent,
-                    lost: lost.is_some(),
-                    why,
-                    fields: json!({"mode": "restore", "before": before}),
-                    summary,
-                    what: format!("the restore of {}", quote(&before.email)),
-                },
-                notices,
-            )),
-        }
+        self.settle_change(
+            Change {
+                intent: &intent,
+                before,
+                lost: lost.is_some(),
+                mode: Some("restore"),
+                summary,
+                what: format!("the restore of {}", quote(&before.email)),
+            },
+            settled,
+            verified,
+            notices,
+        )
     }
 
     /// Deletes one resolved account (or, with `disable`, sets it inactive), counted against the
@@ -706,6 +642,83 @@ impl Writer<'_> {
                     fields: json!({"mode": op, "before": before}),
                     summary,
                     what: format!("the {op} of {}", quote(&before.email)),
+                },
+                notices,
+            )),
+        }
+    }
+
+    /// Reads one changed account back: the change is there, or — where the tenant's answer was
+    /// lost and the account reads as it was (`unchanged`) — it did not happen, or neither can
+    /// be told.
+    async fn read_back(
+        &self,
+        before: &User,
+        lost: Option<&str>,
+        unchanged: impl Fn(&User) -> bool,
+    ) -> Settled<User> {
+        match self.provider().get_user(&before.id).await {
+            Ok(u) if lost.is_some() && unchanged(&u) => Settled::NotApplied,
+            Ok(u) => Settled::Applied(u),
+            Err(e) => Settled::Unknown(match lost {
+                Some(m) => format!("{LOST} ({m}) and reading back failed: {e}"),
+                None => format!("the tenant accepted the change, but reading it back failed: {e}"),
+            }),
+        }
+    }
+
+    /// Ends a change to one existing account as its read-back showed it: executed (verified
+    /// when `verified` holds of the account read back, else a mismatch), not applied, or
+    /// unknown — journaled and in the ledger whichever it is.
+    fn settle_change(
+        &self,
+        change: Change<'_>,
+        settled: Settled<User>,
+        verified: impl Fn(&User) -> bool,
+        mut notices: Vec<String>,
+    ) -> Result<Written<User>, ToolError> {
+        let Change {
+            intent,
+            before,
+            lost,
+            mode,
+            summary,
+            what,
+        } = change;
+        let with_mode = |mut fields: serde_json::Value| {
+            if let (Some(m), Some(mode)) = (fields.as_object_mut(), mode) {
+                m.insert("mode".into(), json!(mode));
+            }
+            fields
+        };
+        match settled {
+            Settled::Applied(u) => {
+                let verification = Verification::matched(verified(&u));
+                if lost {
+                    notices.push(format!(
+                        "The tenant's answer was lost; reading {} back shows the change was made.",
+                        quote(&before.email)
+                    ));
+                }
+                self.ledger(summary, false, &mut notices);
+                self.outcome(
+                    intent,
+                    with_mode(json!({"outcome": "executed", "verification": verification, "before": before, "after": u})),
+                    &mut notices,
+                );
+                let mut w = Written::new(verification, Some(u));
+                w.notices = notices;
+                Ok(w)
+            }
+            Settled::NotApplied => Err(self.not_applied(intent, self.tool, Some(before))),
+            Settled::Unknown(why) => Ok(self.uncertain(
+                Uncertain {
+                    intent,
+                    lost,
+                    why,
+                    fields: with_mode(json!({"before": before})),
+                    summary,
+                    what,
                 },
                 notices,
             )),
