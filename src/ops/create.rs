@@ -203,11 +203,7 @@ pub async fn create_user(
             Err(stop) => return Ok(*stop),
         }
     } else {
-        let confirmation = ConfirmationInfo {
-            channel: "not-required".into(),
-            approver: None,
-        };
-        (None, confirmation)
+        (None, ConfirmationInfo::not_required())
     };
     let writer = Writer {
         app,

@@ -12,9 +12,7 @@ use crate::model::{GroupRef, User};
 use super::catalog::{ADD_TO_GROUP, REMOVE_FROM_GROUP};
 use super::execute::Writer;
 use super::gate::{Passed, Proposal, gate_user, input_of, precheck_plan};
-use super::result::{
-    ConfirmationInfo, STAGED_NEXT_STEP, WriteResult, WriteStatus, capitalize, group_names, opt,
-};
+use super::result::{ConfirmationInfo, WriteResult, WriteStatus, group_names, opt};
 use super::{App, Caller, Connection, ToolError, provider_error, resolve};
 
 /// Arguments of add_to_group.
@@ -167,33 +165,13 @@ async fn finish_membership(
     let written = writer
         .change_groups(before, add, remove, what.clone())
         .await?;
-    let staged = conn.provider.capabilities().staged_changes;
-    let mut r = if written.unknown {
-        WriteResult::new(
-            WriteStatus::OutcomeUnknown,
-            conn,
-            format!(
-                "Whether {what} on {} happened is unknown (the tenant's answer was lost); call get_user before trying again.",
-                conn.name
-            ),
-        )
-    } else {
-        WriteResult::new(
-            WriteStatus::Executed,
-            conn,
-            format!("{} on {}.", capitalize(&what), conn.name),
-        )
-    };
-    r.notices.extend(written.notices);
-    r.verification = Some(written.verification);
-    r.user = written.after;
-    r.staged = staged;
-    r.plan = plan;
-    r.confirmation = Some(confirmation);
-    if staged {
-        r.next_step = Some(STAGED_NEXT_STEP.into());
-    }
-    Ok(r)
+    Ok(WriteResult::of_account_write(
+        conn,
+        written,
+        &what,
+        plan,
+        confirmation,
+    ))
 }
 
 pub async fn add_to_group(
@@ -242,11 +220,7 @@ pub async fn add_to_group(
             Err(stop) => return Ok(*stop),
         }
     } else {
-        let confirmation = ConfirmationInfo {
-            channel: "not-required".into(),
-            approver: None,
-        };
-        (user, None, confirmation)
+        (user, None, ConfirmationInfo::not_required())
     };
     let change = MembershipChange {
         tool: ADD_TO_GROUP,

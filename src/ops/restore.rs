@@ -19,9 +19,7 @@ use crate::provider::ProviderError;
 use super::catalog::RESTORE_USER;
 use super::execute::Writer;
 use super::gate::{Gate, Passed, Proposal, gate, gate_user, input_of, precheck_plan};
-use super::result::{
-    ConfirmationInfo, STAGED_NEXT_STEP, WriteResult, WriteStatus, group_names, opt,
-};
+use super::result::{WriteResult, WriteStatus, group_names, opt};
 use super::{App, Caller, Connection, ToolError, provider_error};
 
 /// Arguments of restore_user.
@@ -282,25 +280,13 @@ async fn reactivate(
         }
     );
     let written = writer.reactivate(&current, &add, line.clone()).await?;
-    let mut r = if written.unknown {
-        WriteResult::new(
-            WriteStatus::OutcomeUnknown,
-            conn,
-            format!(
-                "Whether user {} on {} was restored is unknown (the tenant's answer was lost); call get_user before trying again.",
-                quote(&current.email),
-                conn.name
-            ),
-        )
-    } else {
-        let mut s = super::result::capitalize(&line);
-        s.push_str(&format!(" on {}.", conn.name));
-        WriteResult::new(WriteStatus::Executed, conn, s)
-    };
-    r.notices.extend(written.notices);
-    r.verification = Some(written.verification);
-    r.user = written.after;
-    finish(r, conn, Some(plan), confirmation)
+    Ok(WriteResult::of_account_write(
+        conn,
+        written,
+        &line,
+        Some(plan),
+        confirmation,
+    ))
 }
 
 /// The account was deleted (native ZIA): create it again from the snapshot, with a new id.
@@ -453,21 +439,8 @@ async fn recreate(
     r.notices.extend(written.notices);
     r.verification = Some(written.verification);
     r.user = written.after;
-    finish(r, conn, Some(plan), confirmation)
-}
-
-fn finish(
-    mut r: WriteResult,
-    conn: &Connection,
-    plan: Option<crate::guard::plan::Plan>,
-    confirmation: ConfirmationInfo,
-) -> Result<WriteResult, ToolError> {
-    let staged = conn.provider.capabilities().staged_changes;
-    r.staged = staged;
-    r.plan = plan;
+    r.plan = Some(plan);
     r.confirmation = Some(confirmation);
-    if staged {
-        r.next_step = Some(STAGED_NEXT_STEP.into());
-    }
+    r.staged_where(conn);
     Ok(r)
 }

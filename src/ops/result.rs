@@ -60,6 +60,16 @@ pub struct ConfirmationInfo {
     pub approver: Option<String>,
 }
 
+impl ConfirmationInfo {
+    /// For a write no policy asks a human about.
+    pub(super) fn not_required() -> Self {
+        Self {
+            channel: "not-required".into(),
+            approver: None,
+        }
+    }
+}
+
 /// The result of every write tool.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct WriteResult {
@@ -126,6 +136,50 @@ impl WriteResult {
         let mut r = Self::scoped(status, &conn.name, summary);
         r.notices = conn.provider.take_notices();
         r
+    }
+
+    /// The result of a write to one account as the writer settled it: executed, with `line`
+    /// (what was done) as its summary, or unknown when the tenant's answer was lost — with the
+    /// account read back, the writer's notices, the plan and how it was confirmed, and the
+    /// next step where the backend stages writes.
+    pub(super) fn of_account_write(
+        conn: &Connection,
+        written: super::execute::Written<User>,
+        line: &str,
+        plan: Option<Plan>,
+        confirmation: ConfirmationInfo,
+    ) -> Self {
+        let mut r = if written.unknown {
+            Self::new(
+                WriteStatus::OutcomeUnknown,
+                conn,
+                format!(
+                    "Whether {line} on {} happened is unknown (the tenant's answer was lost); call get_user before trying again.",
+                    conn.name
+                ),
+            )
+        } else {
+            Self::new(
+                WriteStatus::Executed,
+                conn,
+                format!("{} on {}.", capitalize(line), conn.name),
+            )
+        };
+        r.notices.extend(written.notices);
+        r.verification = Some(written.verification);
+        r.user = written.after;
+        r.confirmation = Some(confirmation);
+        r.plan = plan;
+        r.staged_where(conn);
+        r
+    }
+
+    /// Marks the result staged, with the next step, where the backend stages writes.
+    pub(super) fn staged_where(&mut self, conn: &Connection) {
+        self.staged = conn.provider.capabilities().staged_changes;
+        if self.staged {
+            self.next_step = Some(STAGED_NEXT_STEP.into());
+        }
     }
 
     /// A result for a connection name or `all`, before any tenant call (no notices to drain).

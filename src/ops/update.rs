@@ -16,9 +16,7 @@ use crate::model::{Department, DepartmentRef, Group, GroupRef, User, UserUpdate}
 use super::catalog::UPDATE_USER;
 use super::execute::Writer;
 use super::gate::{Passed, Proposal, gate_user, input_of, precheck_plan};
-use super::result::{
-    ConfirmationInfo, STAGED_NEXT_STEP, WriteResult, WriteStatus, group_names, opt,
-};
+use super::result::{ConfirmationInfo, WriteResult, WriteStatus, group_names, opt};
 use super::{App, Caller, Connection, ToolError, provider_error, resolve};
 
 /// Arguments of update_user.
@@ -340,11 +338,7 @@ pub async fn update_user(
             Err(stop) => return Ok(*stop),
         }
     } else {
-        let confirmation = ConfirmationInfo {
-            channel: "not-required".into(),
-            approver: None,
-        };
-        (user, None, confirmation)
+        (user, None, ConfirmationInfo::not_required())
     };
     let writer = Writer {
         app,
@@ -356,29 +350,11 @@ pub async fn update_user(
     };
     let line = summary_of(&user, &update);
     let written = writer.update_user(&user, &update, line.clone()).await?;
-    let mut r = if written.unknown {
-        WriteResult::new(
-            WriteStatus::OutcomeUnknown,
-            conn,
-            format!(
-                "Whether user {} on {} was updated is unknown (the tenant's answer was lost); call get_user before trying again.",
-                quote(&user.email),
-                conn.name
-            ),
-        )
-    } else {
-        let mut s = super::result::capitalize(&line);
-        s.push_str(&format!(" on {}.", conn.name));
-        WriteResult::new(WriteStatus::Executed, conn, s)
-    };
-    r.notices.extend(written.notices);
-    r.verification = Some(written.verification);
-    r.user = written.after;
-    r.staged = staged;
-    r.plan = plan;
-    r.confirmation = Some(confirmation);
-    if staged {
-        r.next_step = Some(STAGED_NEXT_STEP.into());
-    }
-    Ok(r)
+    Ok(WriteResult::of_account_write(
+        conn,
+        written,
+        &line,
+        plan,
+        confirmation,
+    ))
 }
