@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{BIN, Env, Human, os_account};
+use common::{BIN, Env, Human, os_account, plan_id, with};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use zscaler_lifecycle_mcp::guard::approvers::hash_secret;
@@ -101,19 +101,6 @@ async fn tty(
         code: status.code(),
         screen,
     }
-}
-
-fn plan_id(r: &Value) -> String {
-    r["plan"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no plan in {r}"))
-        .to_string()
-}
-
-fn with(args: &Value, plan_id: &str) -> Value {
-    let mut a = args.clone();
-    a["plan_id"] = json!(plan_id);
-    a
 }
 
 fn journal(env: &Env) -> Vec<Value> {

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Env, Human};
+use common::{Env, Human, plan_id, with};
 use serde_json::{Value, json};
 
 /// Everything a write could change: ZIA users (draft and live), the activation status, and the
@@ -18,19 +18,6 @@ async fn snapshot(env: &Env) -> Value {
         "status": sim.status().await,
         "zpa": env.zpa_users().await,
     })
-}
-
-fn plan_id(r: &Value) -> String {
-    r["plan"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no plan in {r}"))
-        .to_string()
-}
-
-fn with(args: &Value, plan_id: &str) -> Value {
-    let mut a = args.clone();
-    a["plan_id"] = json!(plan_id);
-    a
 }
 
 const TOKEN_MODE: &str = "\n[policy.token_mode]\nenabled = true\n";

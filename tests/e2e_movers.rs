@@ -6,21 +6,8 @@
 
 mod common;
 
-use common::{Env, Human};
+use common::{Env, Human, plan_id, with};
 use serde_json::{Value, json};
-
-fn plan_id(r: &Value) -> String {
-    r["plan"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no plan in {r}"))
-        .to_string()
-}
-
-fn with(args: &Value, plan_id: &str) -> Value {
-    let mut a = args.clone();
-    a["plan_id"] = json!(plan_id);
-    a
-}
 
 /// The group names of a user as the simulator holds it, sorted.
 fn names(groups: &Value) -> Vec<String> {

@@ -653,3 +653,18 @@ pub async fn post_modern(
         .find(|v| v["id"] == json!(1))
         .unwrap_or_else(|| panic!("no answer in {text}"))
 }
+
+/// The id of the plan a tool answered with.
+pub fn plan_id(r: &Value) -> String {
+    r["plan"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no plan in {r}"))
+        .to_string()
+}
+
+/// The same arguments, carrying a plan id.
+pub fn with(args: &Value, plan_id: &str) -> Value {
+    let mut a = args.clone();
+    a["plan_id"] = json!(plan_id);
+    a
+}
