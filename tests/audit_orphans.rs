@@ -6,53 +6,18 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Env, Human, SimProc};
+use common::{Env, Human, ProgressClient, SimProc};
+use rmcp::ServiceExt;
 use rmcp::model::{
-    CallToolRequest, CallToolRequestParams, ClientCapabilities, ClientConfig, ClientRequest,
-    Implementation, ProgressNotificationParam, ReadResourceRequestParams, ResourceContents,
+    CallToolRequest, CallToolRequestParams, ClientRequest, ReadResourceRequestParams,
+    ResourceContents,
 };
-use rmcp::service::{NotificationContext, PeerRequestOptions, RoleClient, RunningService};
+use rmcp::service::PeerRequestOptions;
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
-use rmcp::{ClientHandler, ServiceExt};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
-
-/// A client that records the progress notifications it receives.
-#[derive(Clone, Default)]
-struct ProgressClient {
-    seen: Arc<Mutex<Vec<ProgressNotificationParam>>>,
-    notify: Arc<tokio::sync::Notify>,
-}
-
-impl ClientHandler for ProgressClient {
-    fn get_info(&self) -> ClientConfig {
-        ClientConfig::new(
-            ClientCapabilities::default(),
-            Implementation::new("audit-test-client", "1.0"),
-        )
-    }
-
-    async fn on_progress(
-        &self,
-        params: ProgressNotificationParam,
-        _ctx: NotificationContext<RoleClient>,
-    ) {
-        self.seen.lock().expect("lock").push(params);
-        self.notify.notify_waiters();
-    }
-}
-
-async fn connect(env: &Env, handler: ProgressClient) -> RunningService<RoleClient, ProgressClient> {
-    let cmd = env.command(&["serve"]).configure(|_| {});
-    let (transport, _stderr) = TokioChildProcess::builder(cmd)
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn server");
-    handler.serve(transport).await.expect("initialize")
-}
 
 fn labels(r: &Value, rule: &str) -> BTreeSet<String> {
     r["findings"]
@@ -248,7 +213,7 @@ async fn orphans_scenario_every_planted_case_is_found_under_its_rule() {
 async fn progress_is_notified_per_page_and_a_cancelled_audit_stops() {
     let env = Env::with_sim_and_zpa().await;
     let handler = ProgressClient::default();
-    let client = connect(&env, handler.clone()).await;
+    let client = handler.clone().connect(&env).await;
     let args = json!({"connection": "zpa-test", "rules": ["no_group_or_department"]});
     let Value::Object(map) = args else {
         unreachable!()

@@ -5,18 +5,11 @@
 
 mod common;
 
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Env, Human};
-use rmcp::model::{
-    CallToolRequest, CallToolRequestParams, ClientCapabilities, ClientConfig, ClientRequest,
-    Implementation, ProgressNotificationParam,
-};
-use rmcp::service::{NotificationContext, PeerRequestOptions, RoleClient};
-use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
-use rmcp::{ClientHandler, ServiceExt};
+use common::{Env, Human, ProgressClient};
+use rmcp::model::{CallToolRequest, CallToolRequestParams, ClientRequest};
+use rmcp::service::PeerRequestOptions;
 use serde_json::{Value, json};
 
 /// The source of record: jane unchanged, john moves to Finance, two leavers, two joiners.
@@ -187,31 +180,6 @@ async fn joiners_movers_and_leavers_reach_the_tenant_in_one_confirmed_plan() {
     client.close().await;
 }
 
-/// A client without elicitation that records progress notifications.
-#[derive(Clone, Default)]
-struct ProgressClient {
-    seen: Arc<Mutex<Vec<ProgressNotificationParam>>>,
-    notify: Arc<tokio::sync::Notify>,
-}
-
-impl ClientHandler for ProgressClient {
-    fn get_info(&self) -> ClientConfig {
-        ClientConfig::new(
-            ClientCapabilities::default(),
-            Implementation::new("reconcile-test-client", "1.0"),
-        )
-    }
-
-    async fn on_progress(
-        &self,
-        params: ProgressNotificationParam,
-        _ctx: NotificationContext<RoleClient>,
-    ) {
-        self.seen.lock().expect("lock").push(params);
-        self.notify.notify_waiters();
-    }
-}
-
 /// Slows every write the simulator answers, so a cancellation lands while the run is going.
 async fn slow_writes(env: &Env) {
     let faults: Vec<Value> = ["POST /api/v1/users", "PUT /api/v1/users/{id}"]
@@ -252,12 +220,7 @@ async fn a_run_cancelled_half_way_and_run_again_ends_as_the_source_with_no_write
     slow_writes(&env).await;
 
     let handler = ProgressClient::default();
-    let cmd = env.command(&["serve"]).configure(|_| {});
-    let (transport, _stderr) = TokioChildProcess::builder(cmd)
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn server");
-    let client = handler.clone().serve(transport).await.expect("initialize");
+    let client = handler.clone().connect(&env).await;
     let args = json!({"source_of_record": "hr", "plan_id": plan_id});
     let Value::Object(map) = args else {
         unreachable!()

@@ -668,3 +668,40 @@ pub fn with(args: &Value, plan_id: &str) -> Value {
     a["plan_id"] = json!(plan_id);
     a
 }
+
+/// A client without elicitation that records the progress notifications it receives.
+#[derive(Clone, Default)]
+pub struct ProgressClient {
+    pub seen: std::sync::Arc<std::sync::Mutex<Vec<rmcp::model::ProgressNotificationParam>>>,
+    pub notify: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl ClientHandler for ProgressClient {
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::new(
+            ClientCapabilities::default(),
+            Implementation::new("progress-test-client", "1.0"),
+        )
+    }
+
+    async fn on_progress(
+        &self,
+        params: rmcp::model::ProgressNotificationParam,
+        _ctx: rmcp::service::NotificationContext<RoleClient>,
+    ) {
+        self.seen.lock().expect("lock").push(params);
+        self.notify.notify_waiters();
+    }
+}
+
+impl ProgressClient {
+    /// Starts `serve` on the env's config and connects this client to it.
+    pub async fn connect(self, env: &Env) -> RunningService<RoleClient, ProgressClient> {
+        let cmd = env.command(&["serve"]).configure(|_| {});
+        let (transport, _stderr) = TokioChildProcess::builder(cmd)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn server");
+        self.serve(transport).await.expect("initialize")
+    }
+}
