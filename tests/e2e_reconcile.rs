@@ -526,3 +526,54 @@ async fn four_eyes_counts_the_changes_of_the_plan() {
     assert!(writes(&requests(&env).await).is_empty());
     client.close().await;
 }
+
+/// Carrying out an approved plan can take minutes at a tenant's limits: for a client that
+/// declared the tasks extension it becomes a task, polled to its result, while planning (which
+/// may still have to ask a human) answers within the call.
+#[tokio::test]
+async fn an_approved_reconcile_runs_as_a_task_for_a_client_that_declared_tasks() {
+    let env = env_with(HR, "").await;
+    let mut raw = common::raw::Raw::start(
+        &env,
+        json!({"extensions": {"io.modelcontextprotocol/tasks": {}}}),
+    )
+    .await;
+    let planned = raw
+        .call("reconcile", json!({"source_of_record": "hr"}))
+        .await;
+    let plan = &planned["result"]["structuredContent"];
+    assert_eq!(plan["status"], "awaiting_approval", "{planned}");
+    let id = plan["plan"]["id"].as_str().expect("plan id").to_string();
+    let approved = env.approve(&id, &id).await;
+    assert!(
+        approved.status.success(),
+        "{}",
+        String::from_utf8_lossy(&approved.stdout)
+    );
+    // Writes slow enough that the run outlasts the second a call answers inline.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let resp = reqwest::Client::new()
+        .post(format!("{}/__sim/faults", env.sim().url))
+        .json(&json!([{"route": "POST /api/v1/users", "latency_ms": 900, "count": 2}]))
+        .send()
+        .await
+        .expect("queue faults");
+    assert!(resp.status().is_success());
+    let started = raw
+        .call(
+            "reconcile",
+            json!({"source_of_record": "hr", "plan_id": id}),
+        )
+        .await;
+    assert_eq!(started["result"]["resultType"], "task", "{started}");
+    let task = started["result"]["taskId"]
+        .as_str()
+        .expect("taskId")
+        .to_string();
+    let done = raw.settle(&task).await;
+    assert_eq!(done["result"]["status"], "completed", "{done}");
+    let result = &done["result"]["result"];
+    assert_eq!(result["isError"], false, "{done}");
+    assert_eq!(result["structuredContent"]["status"], "executed", "{done}");
+    assert_tenant_equals_source(&env).await;
+}

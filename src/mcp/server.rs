@@ -158,6 +158,27 @@ impl LifecycleServer {
         (!modern).then(|| *self.log_level.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
+    /// Whether a call of a tool that may run long once approved (reconcile) carries the id of
+    /// a live plan with every approval it needs: carrying it out can take minutes at a tenant's
+    /// rate limits and asks nothing more of anyone, so it may become a task. Any other write
+    /// may still have to ask the human within the call, which a task cannot do.
+    fn carries_approved_plan(&self, request: &CallToolRequestParams) -> bool {
+        if !tasks::TASK_WHEN_APPROVED.contains(&request.name.as_ref()) {
+            return false;
+        }
+        let Some(id) = request
+            .arguments
+            .as_ref()
+            .and_then(|a| a.get("plan_id"))
+            .and_then(|v| v.as_str())
+        else {
+            return false;
+        };
+        self.app.plans.load_live(id.trim()).is_ok_and(|plan| {
+            plan.tool == request.name && self.app.plans.approvals_for(&plan).is_ok()
+        })
+    }
+
     /// A read call of a client that declared the tasks extension: inline for up to
     /// [`tasks::INLINE`], then a task (see [`super::tasks`]).
     async fn call_as_task(
@@ -852,7 +873,8 @@ impl ServerHandler for LifecycleServer {
         if let Some(f) = &forwarding {
             f.attach(&span);
         }
-        let taskable = tasks::TASK_TOOLS.contains(&request.name.as_ref())
+        let taskable = (tasks::TASK_TOOLS.contains(&request.name.as_ref())
+            || self.carries_approved_plan(&request))
             && self.tool_router.has_route(&request.name)
             && context
                 .client_capabilities()

@@ -43,8 +43,8 @@ pub const POLL_INTERVAL_MS: u64 = 1000;
 /// How often the replica running a task looks for a cancel request made through another.
 const CANCEL_POLL: Duration = Duration::from_millis(300);
 
-/// The read-only tools that may become tasks. Writes never do: their confirmation must happen
-/// while the caller waits.
+/// The read-only tools that may become tasks. Writes do not (their confirmation must happen
+/// while the caller waits), except those of [`TASK_WHEN_APPROVED`] carrying an approved plan.
 pub const TASK_TOOLS: [&str; 5] = [
     "audit_orphans",
     "get_user",
@@ -52,6 +52,10 @@ pub const TASK_TOOLS: [&str; 5] = [
     "list_groups",
     "pending_changes",
 ];
+
+/// Writes that may become tasks, only when called with a plan that has every approval it needs
+/// (nothing left to ask): reconcile, whose run is paced by the tenant's limits.
+pub const TASK_WHEN_APPROVED: [&str; 1] = [crate::ops::catalog::RECONCILE];
 
 /// A stored task: rmcp's wire shape plus who owns it.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -2,6 +2,8 @@
 //! on 127.0.0.1 that tests can inspect through its /__sim endpoints.
 #![allow(dead_code)]
 
+pub mod raw;
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
