@@ -5,6 +5,7 @@
 //! [`registry::BACKENDS`]: its config rules, construction and `init` block live in the module.
 
 pub mod http;
+pub mod memberships;
 pub mod oneapi;
 pub mod outcome;
 pub mod registry;

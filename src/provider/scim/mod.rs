@@ -27,6 +27,7 @@ use crate::model::{
     UserUpdate,
 };
 use crate::provider::http::path_segment as seg;
+use crate::provider::memberships::change_in_turn;
 use crate::provider::outcome::decoded_after_write;
 use crate::provider::{Capabilities, Provider, ProviderError};
 use crate::secret::Secret;
@@ -668,16 +669,13 @@ impl Provider for ScimProvider {
             .and_then(wire::user),
             "POST /Users",
         )?;
-        for g in &user.groups {
-            if let Err(e) = self.change_member(&g.id, &created.id, true).await {
-                return Err(ProviderError::Partial {
-                    message: format!(
-                        "user {} was created (id {}) but adding them to group '{}' failed: {e}",
-                        user.email, created.id, g.name
-                    ),
-                });
-            }
-        }
+        // The creation counts as done: a failed membership after it is reported as partial.
+        let mut done = vec![format!("created user {} (id {})", user.email, created.id)];
+        let steps: Vec<(&GroupRef, bool)> = user.groups.iter().map(|g| (g, true)).collect();
+        change_in_turn(&steps, &mut done, |g, adding| {
+            self.change_member(&g.id, &created.id, adding)
+        })
+        .await?;
         if user.groups.is_empty() {
             return Ok(created);
         }
@@ -716,30 +714,16 @@ impl Provider for ScimProvider {
                 done.push(format!("moved to department '{}'", d.name));
             }
         }
-        let steps = update
+        let steps: Vec<(&GroupRef, bool)> = update
             .add_groups
             .iter()
             .map(|g| (g, true))
-            .chain(update.remove_groups.iter().map(|g| (g, false)));
-        for (g, adding) in steps {
-            if let Err(e) = self.change_member(&g.id, user_id, adding).await {
-                if done.is_empty() {
-                    return Err(e);
-                }
-                return Err(ProviderError::Partial {
-                    message: format!(
-                        "{} done, then changing group '{}' failed: {e}",
-                        done.join(", "),
-                        g.name
-                    ),
-                });
-            }
-            done.push(format!(
-                "{} '{}'",
-                if adding { "added to" } else { "removed from" },
-                g.name
-            ));
-        }
+            .chain(update.remove_groups.iter().map(|g| (g, false)))
+            .collect();
+        change_in_turn(&steps, &mut done, |g, adding| {
+            self.change_member(&g.id, user_id, adding)
+        })
+        .await?;
         self.get_user(user_id).await
     }
 

@@ -33,6 +33,7 @@ use crate::model::{
     UserUpdate, normalize_email,
 };
 use crate::provider::http::path_segment as seg;
+use crate::provider::memberships::change_in_turn;
 use crate::provider::oneapi::OneApiCredentials;
 use crate::provider::{Capabilities, Provider, ProviderError};
 use client::ZidClient;
@@ -301,41 +302,6 @@ impl ZidentityProvider {
         self.client.send(method, &path, &[], body.as_ref()).await?;
         Ok(())
     }
-
-    /// Applies membership changes in order; a failure after the first change is reported with
-    /// what was done.
-    async fn apply_memberships(
-        &self,
-        user_id: &str,
-        steps: &[(&GroupRef, bool)],
-        done: &mut Vec<String>,
-    ) -> Result<(), ProviderError> {
-        for (g, adding) in steps {
-            if let Err(e) = self.change_member(&g.id, user_id, *adding).await {
-                if done.is_empty() {
-                    return Err(e);
-                }
-                return Err(ProviderError::Partial {
-                    message: format!(
-                        "{} done, then {} group '{}' failed: {e}",
-                        done.join(", "),
-                        if *adding {
-                            "adding to"
-                        } else {
-                            "removing from"
-                        },
-                        g.name
-                    ),
-                });
-            }
-            done.push(format!(
-                "{} '{}'",
-                if *adding { "added to" } else { "removed from" },
-                g.name
-            ));
-        }
-        Ok(())
-    }
 }
 
 #[async_trait]
@@ -488,10 +454,13 @@ impl Provider for ZidentityProvider {
         let id = w.id().map_err(|_| ProviderError::OutcomeUnknown {
             message: format!("POST /users for {} answered without an id", user.email),
         })?;
-        let steps: Vec<(&GroupRef, bool)> = user.groups.iter().map(|g| (g, true)).collect();
         // The creation counts as done: a failed membership after it is reported as partial.
         let mut done = vec![format!("created user {} (id {id})", user.email)];
-        self.apply_memberships(&id, &steps, &mut done).await?;
+        let steps: Vec<(&GroupRef, bool)> = user.groups.iter().map(|g| (g, true)).collect();
+        change_in_turn(&steps, &mut done, |g, adding| {
+            self.change_member(&g.id, &id, adding)
+        })
+        .await?;
         self.get_user(&id).await
     }
 
@@ -549,7 +518,10 @@ impl Provider for ZidentityProvider {
             .map(|g| (g, true))
             .chain(update.remove_groups.iter().map(|g| (g, false)))
             .collect();
-        self.apply_memberships(user_id, &steps, &mut done).await?;
+        change_in_turn(&steps, &mut done, |g, adding| {
+            self.change_member(&g.id, user_id, adding)
+        })
+        .await?;
         self.get_user(user_id).await
     }
 
