@@ -873,12 +873,13 @@ impl ServerHandler for LifecycleServer {
         if let Some(f) = &forwarding {
             f.attach(&span);
         }
-        let taskable = (tasks::TASK_TOOLS.contains(&request.name.as_ref())
-            || self.carries_approved_plan(&request))
+        // The capability first: looking a plan up reads the plan store.
+        let taskable = context
+            .client_capabilities()
+            .is_some_and(|c| c.supports_tasks())
             && self.tool_router.has_route(&request.name)
-            && context
-                .client_capabilities()
-                .is_some_and(|c| c.supports_tasks());
+            && (tasks::TASK_TOOLS.contains(&request.name.as_ref())
+                || self.carries_approved_plan(&request));
         if taskable {
             return self.call_as_task(request, context, span, forwarding).await;
         }
