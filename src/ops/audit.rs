@@ -113,11 +113,14 @@ fn cancelled() -> ToolError {
     ToolError::cancelled("audit_orphans was cancelled; nothing was reported")
 }
 
-/// One page of a connection's users, abandoned as soon as the caller cancels.
-async fn next_page(
+/// One page of a connection's users for a read of the whole directory (`what`, in a tenant
+/// error), abandoned as soon as the caller cancels (with the caller's `cancelled` error).
+pub(super) async fn next_page(
     conn: &super::Connection,
     cursor: Option<String>,
     cancel: &CancellationToken,
+    what: &str,
+    cancelled: fn() -> ToolError,
 ) -> Result<Page<User>, ToolError> {
     if cancel.is_cancelled() {
         return Err(cancelled());
@@ -132,7 +135,7 @@ async fn next_page(
         biased;
         _ = cancel.cancelled() => Err(cancelled()),
         page = conn.provider.list_users(&filter, &request) => {
-            page.map_err(|e| provider_error(&conn.name, "list_users", e))
+            page.map_err(|e| provider_error(&conn.name, what, e))
         }
     }
 }
@@ -212,7 +215,7 @@ async fn audit(
             let mut cursor = None;
             let mut n = 0u64;
             loop {
-                let page = next_page(other, cursor, cancel).await?;
+                let page = next_page(other, cursor, cancel, "list_users", cancelled).await?;
                 n += 1;
                 scanned += page.items.len() as u64;
                 for u in page.items {
@@ -293,7 +296,7 @@ async fn audit(
     let mut cursor = None;
     let mut n = 0u64;
     loop {
-        let page = next_page(conn, cursor, cancel).await?;
+        let page = next_page(conn, cursor, cancel, "list_users", cancelled).await?;
         n += 1;
         users_scanned += page.items.len();
         scanned += page.items.len() as u64;

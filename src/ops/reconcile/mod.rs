@@ -26,11 +26,11 @@ use crate::guard::caps::CapError;
 use crate::guard::confirm::Confirmer;
 use crate::guard::plan::{Plan, PlanTarget};
 use crate::guard::policy::quote;
-use crate::model::{Department, Group, User, UserFilter};
+use crate::model::{Department, Group, User};
 use crate::orphans::report::{ReportStore, ReportWriter};
 use crate::orphans::source::SourceMapping;
 
-use super::audit::{AuditProgress, load_source};
+use super::audit::{AuditProgress, load_source, next_page};
 use super::catalog::RECONCILE;
 use super::deactivate::DeactivateMode;
 use super::gate::{Gate, Proposal, ensure_unchanged, gate_counted, input_of, precheck_plan};
@@ -215,21 +215,7 @@ async fn read_tenant(
     let mut users = Vec::new();
     let mut cursor = None;
     loop {
-        if cancel.is_cancelled() {
-            return Err(cancelled());
-        }
-        let request = crate::model::PageRequest {
-            cursor,
-            limit: conn.provider.capabilities().page_size,
-        };
-        let filter = UserFilter::default();
-        let page = tokio::select! {
-            biased;
-            _ = cancel.cancelled() => return Err(cancelled()),
-            page = conn.provider.list_users(&filter, &request) => {
-                page.map_err(|e| provider_error(&conn.name, "reading users", e))?
-            }
-        };
+        let page = next_page(conn, cursor, cancel, "reading users", cancelled).await?;
         *scanned += page.items.len() as u64;
         users.extend(page.items);
         if let Some(p) = control.progress {
